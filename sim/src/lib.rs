@@ -1,0 +1,1 @@
+//! `spikearm-sim`: the rapier3d arm world. Knows nothing of the bus.

@@ -1,0 +1,25 @@
+//! Composition root: the command line, file loading and process concerns. Everything below is library code.
+
+mod cli;
+mod neuro_cmd;
+
+pub use cli::{Cli, Command};
+
+/// Starts `tracing` output on stderr; `RUST_LOG` overrides the level chosen by `-v`.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs one command to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Neuro(cmd) => cmd.run(),
+    }
+}

@@ -1,0 +1,1 @@
+//! Arm model, controllers and the adaptive term (pure maths, no I/O).

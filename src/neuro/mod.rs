@@ -1,0 +1,1 @@
+//! The emulated neuromorphic core: describe -> build -> discretize -> execute.
