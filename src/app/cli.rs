@@ -19,4 +19,7 @@ pub enum Command {
     /// The neuromorphic core on its own: offline learning from recorded data.
     #[command(subcommand)]
     Neuro(super::neuro_cmd::NeuroCommand),
+    /// The physics alone: open-loop runs of a URDF arm in rapier3d.
+    #[command(subcommand)]
+    Sim(super::sim_cmd::SimCommand),
 }

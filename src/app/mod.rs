@@ -2,6 +2,7 @@
 
 mod cli;
 mod neuro_cmd;
+mod sim_cmd;
 
 pub use cli::{Cli, Command};
 
@@ -21,5 +22,6 @@ pub fn init_tracing(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Neuro(cmd) => cmd.run(),
+        Command::Sim(cmd) => cmd.run(),
     }
 }
