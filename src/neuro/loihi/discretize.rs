@@ -1,0 +1,284 @@
+//! Discretize: turn a float-built network into the core's integers, and check they fit.
+
+use super::compartment::{CompartmentParams, INPUT_BITS, VMAX};
+use super::cores::{CoreLimits, CoreMap};
+use super::fixed::{decay_u, decay_v, keep};
+use crate::neuro::build::BuiltNetwork;
+use crate::neuro::NeuroError;
+
+/// Tunables of the fixed-point core. Defaults follow Loihi and NengoLoihi where they have a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoihiParams {
+    /// Bits of a synaptic weight mantissa, sign included (Loihi: 8).
+    pub weight_bits: u32,
+    /// Bits of an error sample, sign included (NengoLoihi: 8, i.e. ±127).
+    pub error_bits: u32,
+    /// Bits of a presynaptic trace, unsigned (Loihi: 7).
+    pub trace_bits: u32,
+    /// Steps between presynaptic trace updates (NengoLoihi: 2).
+    pub train_epoch: u32,
+    /// Steps between weight updates (NengoLoihi: 4); must be a multiple of `train_epoch`.
+    pub learn_epoch: u32,
+    /// Error resolution before any automatic scaling, output units (NengoLoihi: 0.01).
+    pub error_quantum: f64,
+    /// Let error and weight exponents follow the signal (see the `learning` module); off reproduces NengoLoihi's
+    /// fixed scales, where errors beyond ±1.27 clip.
+    pub auto_scale: bool,
+    /// Steps over which a signal must stay below a quarter of its range before its exponent is lowered.
+    pub rescale_window: u32,
+    /// On/off spike-generator pairs per input dimension: together they fire up to this many spikes per step,
+    /// which divides the input's quantization ripple by as much (NengoLoihi: 1 pair at 1000 spikes/s).
+    pub input_pairs: u32,
+    /// Input lowpass used when the spec feeds its input unfiltered, s (0: none).
+    pub default_input_synapse: f64,
+    /// Per-core resources.
+    pub cores: CoreLimits,
+}
+
+impl Default for LoihiParams {
+    fn default() -> Self {
+        LoihiParams {
+            weight_bits: 8,
+            error_bits: 8,
+            trace_bits: 7,
+            train_epoch: 2,
+            learn_epoch: 4,
+            error_quantum: 0.01,
+            auto_scale: true,
+            rescale_window: 256,
+            input_pairs: 8,
+            default_input_synapse: 0.0,
+            cores: CoreLimits::default(),
+        }
+    }
+}
+
+impl LoihiParams {
+    /// Largest weight mantissa magnitude.
+    pub fn weight_max(&self) -> i32 {
+        (1 << (self.weight_bits - 1)) - 1
+    }
+
+    /// Largest error sample magnitude.
+    pub fn error_max(&self) -> i32 {
+        (1 << (self.error_bits - 1)) - 1
+    }
+
+    /// Largest trace value.
+    pub fn trace_max(&self) -> i32 {
+        (1 << self.trace_bits) - 1
+    }
+
+    fn validate(&self) -> Result<(), NeuroError> {
+        let ok = (2..=16).contains(&self.weight_bits)
+            && (2..=16).contains(&self.error_bits)
+            && (1..=15).contains(&self.trace_bits)
+            && self.train_epoch >= 1
+            && self.learn_epoch >= self.train_epoch
+            && self.learn_epoch % self.train_epoch == 0
+            && self.error_quantum.is_finite()
+            && self.error_quantum > 0.0
+            && self.rescale_window >= self.learn_epoch
+            && (1..=64).contains(&self.input_pairs)
+            && self.default_input_synapse.is_finite()
+            && self.default_input_synapse >= 0.0;
+        if ok { Ok(()) } else { Err(NeuroError::InvalidSpec(format!("invalid LoihiParams: {self:?}"))) }
+    }
+}
+
+/// The ensemble as integers.
+#[derive(Debug, Clone)]
+pub struct DiscreteEnsemble {
+    /// Shared compartment parameters.
+    pub comp: CompartmentParams,
+    /// Per-compartment bias (12-bit mantissa × 2^0..7).
+    pub bias: Vec<i32>,
+    /// Initial voltages.
+    pub v0: Vec<i32>,
+    /// Input weights, one row of `n` per input axon (`2d` axons: on, off per dimension), mantissa × 2^exp.
+    pub input_weights: Vec<i32>,
+    /// Exponent shared by the input weights.
+    pub input_weight_exp: u32,
+    /// Integer voltage units per float threshold unit.
+    pub v_scale: f64,
+}
+
+/// The learned readout's fixed scales (the exponents that move at run time live in the executor).
+#[derive(Debug, Clone)]
+pub struct DiscreteReadout {
+    /// Keep factor of the readout compartments' current (the output synapse).
+    pub keep_u: i32,
+    /// Keep factor of the readout compartments' voltage (non-spiking, `decay_v = 4095`).
+    pub keep_v: i32,
+    /// Neurons per readout group.
+    pub group_size: usize,
+    /// Left shift of the weights into each group's compartments, chosen so no register can wrap.
+    pub group_shift: Vec<u32>,
+    /// Trace decay per training epoch, Q16.
+    pub trace_decay_q16: i64,
+    /// Trace increment per presynaptic spike.
+    pub trace_increment: i64,
+    /// Presynaptic rate per trace unit, spikes/s.
+    pub trace_rate_scale: f64,
+    /// Decoder value of one weight unit at weight exponent 0, output units per spike/s.
+    pub decoder_quantum: f64,
+    /// Output units per integer unit of a group's compartments at exponent and shift 0, inverse.
+    pub output_scale: f64,
+    /// The learning rate the quanta were chosen for.
+    pub reference_rate: f64,
+}
+
+/// A network ready for the fixed-point executor.
+#[derive(Debug, Clone)]
+pub struct DiscreteNetwork {
+    /// The core's tunables.
+    pub params: LoihiParams,
+    /// The ensemble.
+    pub ensemble: DiscreteEnsemble,
+    /// The learned readout.
+    pub readout: DiscreteReadout,
+    /// Where everything lives.
+    pub cores: CoreMap,
+}
+
+/// Largest bias magnitude: 12-bit mantissa × 2^7.
+const BIAS_MAX: f64 = 4095.0 * 128.0;
+/// Thresholds stay at most 2^21 so voltages have head-room below the 2^23 ceiling.
+const VTH_MAX: f64 = (1 << 21) as f64;
+
+impl DiscreteNetwork {
+    /// Discretizes and validates a built network.
+    pub fn new(built: &BuiltNetwork, params: LoihiParams) -> Result<Self, NeuroError> {
+        params.validate()?;
+        let (n, d, k) = (built.neurons(), built.input_dims(), built.output_dims());
+        let cores = CoreMap::layout(n, d, params.input_pairs as usize, k, params.cores)?;
+        let ensemble = discretize_ensemble(built, &params)?;
+        let readout = discretize_readout(built, &params, &cores);
+        Ok(DiscreteNetwork { params, ensemble, readout, cores })
+    }
+}
+
+fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<DiscreteEnsemble, NeuroError> {
+    let spec = &built.spec;
+    let (n, d) = (built.neurons(), built.input_dims());
+    let dt = spec.dt;
+    let dv = decay_v(spec.ensemble.tau_rc, dt);
+    let du = decay_u(spec.ensemble.input_synapse.unwrap_or(params.default_input_synapse), dt);
+    let delta_v = dv as f64 / 4096.0;
+    // The current settles at input/(1 - keep_u/4096): weights carry that factor so u means delta_v*J.
+    let u_gain = 1.0 - keep(du, 1) as f64 / 4096.0;
+    let max_bias = built.bias.iter().fold(0.0f64, |m, b| m.max(b.abs()));
+    let max_drive = (0..n)
+        .map(|i| built.gain[i] * built.encoders[i * d..(i + 1) * d].iter().map(|e| e.abs()).sum::<f64>())
+        .fold(0.0f64, f64::max);
+    // Largest scale for which bias, current and per-step input all fit their registers.
+    let mut v_scale = VTH_MAX;
+    if max_bias > 0.0 {
+        v_scale = v_scale.min(BIAS_MAX / (max_bias * delta_v));
+    }
+    if max_drive > 0.0 {
+        v_scale = v_scale.min((1 << 22) as f64 / (max_drive * delta_v));
+        v_scale = v_scale.min(((1 << INPUT_BITS) - 1) as f64 / (max_drive * delta_v * u_gain));
+        // (each of the `input_pairs` generators carries 1/input_pairs of the drive, so the per-step sum is the same)
+    }
+    let vth = ((v_scale / 64.0).floor() as i32) * 64;
+    if vth < 64 * 16 {
+        return Err(NeuroError::InvalidSpec(format!(
+            "neuron gains or biases too large for the core's registers (threshold would be {vth}); \
+             reduce max_rates or keep intercepts away from ±1"
+        )));
+    }
+    let v_scale = vth as f64;
+    let bias = built.bias.iter().map(|b| quantize_bias(b * delta_v * v_scale)).collect();
+    let v0 = built.initial_voltage.iter().map(|v| (v * v_scale).round() as i32).collect();
+    let mut real = vec![0.0; 2 * d * n];
+    // Spike generators fire with probability |x|/radius per step, so a weight of gain·e (in v units) gives
+    // the float current on average.
+    for i in 0..n {
+        for j in 0..d {
+            let w = delta_v * v_scale * built.gain[i] * built.encoders[i * d + j] * u_gain / params.input_pairs as f64;
+            real[(2 * j) * n + i] = w;
+            real[(2 * j + 1) * n + i] = -w;
+        }
+    }
+    let (input_weights, input_weight_exp) = quantize_weights(&real, params.weight_max());
+    Ok(DiscreteEnsemble {
+        comp: CompartmentParams {
+            keep_u: keep(du, 1),
+            keep_v: keep(dv, 0),
+            vth,
+            vmin: 0,
+            vmax: VMAX,
+            ref_delay: (spec.ensemble.tau_ref / dt).round() as i32 + 1,
+        },
+        bias,
+        v0,
+        input_weights,
+        input_weight_exp,
+        v_scale,
+    })
+}
+
+fn discretize_readout(built: &BuiltNetwork, params: &LoihiParams, cores: &CoreMap) -> DiscreteReadout {
+    let spec = &built.spec;
+    let dt = spec.dt;
+    let n = built.neurons();
+    let du = decay_u(spec.readout.synapse, dt);
+    let keep_u = keep(du, 1);
+    let u_gain = 1.0 - keep_u as f64 / 4096.0;
+    let ref_steps = ((spec.ensemble.tau_ref / dt).round() as i32 + 1).max(1) as f64;
+    let group_size = cores.readout_group_size;
+    let wmax = params.weight_max() as f64;
+    let group_shift = (0..cores.readout_groups())
+        .map(|g| {
+            let members = (n - g * group_size).min(group_size) as f64;
+            // Worst case: every member at its top rate with the largest same-signed weight.
+            let settle = members * wmax / ref_steps / u_gain;
+            let burst = members * wmax;
+            let room = (VMAX as f64 / settle).min(((1 << INPUT_BITS) - 1) as f64 / burst);
+            room.log2().floor().clamp(0.0, 16.0) as u32
+        })
+        .collect();
+    let epoch = params.train_epoch as f64;
+    let trace_decay = (-epoch * dt / spec.readout.pre_synapse).exp();
+    let trace_increment = ((params.trace_max() as f64 * (1.0 - trace_decay)).floor() as i64).max(1);
+    let trace_rate_scale = (1.0 - trace_decay) / (trace_increment as f64 * epoch * dt);
+    let reference_rate = if spec.readout.learning_rate > 0.0 { spec.readout.learning_rate } else { 1e-4 };
+    // Chosen so that one weight update is exactly trace × summed error samples at exponents 0.
+    let decoder_quantum = reference_rate * dt * trace_rate_scale * params.error_quantum / n as f64;
+    DiscreteReadout {
+        keep_u,
+        keep_v: keep(4095, 0),
+        group_size,
+        group_shift,
+        trace_decay_q16: (trace_decay * 65536.0).round() as i64,
+        trace_increment,
+        trace_rate_scale,
+        decoder_quantum,
+        output_scale: u_gain * decoder_quantum / dt,
+        reference_rate,
+    }
+}
+
+/// Nearest bias on the core's grid: a 12-bit mantissa with a per-compartment exponent 0..=7.
+fn quantize_bias(b: f64) -> i32 {
+    let mut exp = 0;
+    while exp < 7 && (b / (1 << exp) as f64).abs().round() > 4095.0 {
+        exp += 1;
+    }
+    let mant = (b / (1 << exp) as f64).round().clamp(-4095.0, 4095.0) as i32;
+    mant << exp
+}
+
+/// Nearest weights on the grid of a `weight_max` mantissa with one shared exponent; returns the effective
+/// integer weights and the exponent.
+pub fn quantize_weights(w: &[f64], weight_max: i32) -> (Vec<i32>, u32) {
+    let max = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut exp = 0u32;
+    while max / ((1u64 << exp) as f64) > weight_max as f64 + 0.5 && exp < 24 {
+        exp += 1;
+    }
+    let scale = (1u64 << exp) as f64;
+    let q = w.iter().map(|x| ((x / scale).round().clamp(-(weight_max as f64), weight_max as f64) as i32) << exp).collect();
+    (q, exp)
+}

@@ -1,0 +1,332 @@
+//! The fixed-point executor: the emulated neuromorphic core stepping integer compartments event by event.
+
+use super::compartment::{self, CompartmentRegisters, INPUT_BITS, CURRENT_BITS, VMAX};
+use super::discretize::{DiscreteNetwork, LoihiParams};
+use super::fixed::{decay, wrap, RoundingRng};
+use super::learning::{exp2, LearningState};
+use crate::neuro::build::{BuiltNetwork, STREAM_RUNTIME};
+use crate::neuro::executor::{check_vector, check_weights, Executor, LearnedWeights};
+use crate::neuro::{Accounting, CoreMap, NeuroError};
+
+/// Q16 "one" of the input spike generators' accumulators.
+const GEN_ONE: i64 = 1 << 16;
+
+/// Steps a [`DiscreteNetwork`]: inputs enter as on/off spikes, spikes fan out through axons into
+/// compartments (work only where a spike arrives), the readout is learned on-core.
+#[derive(Debug, Clone)]
+pub struct LoihiExecutor {
+    net: DiscreteNetwork,
+    n: usize,
+    d: usize,
+    k: usize,
+    radius: f64,
+    /// Spike generator accumulators, Q16, `2d` (on, off per dimension).
+    generators: Vec<i64>,
+    /// Input axon groups that spiked this step, with how many of the group's `input_pairs` axons fired.
+    axon_spikes: Vec<(u32, i32)>,
+    /// Synaptic input accumulated for this step, per compartment.
+    input: Vec<i32>,
+    u: Vec<i32>,
+    v: Vec<i32>,
+    refractory: Vec<i32>,
+    spiked: Vec<u8>,
+    spike_list: Vec<u32>,
+    /// Readout compartments per (group, dimension): input accumulator, current, on and off voltages.
+    out_input: Vec<i32>,
+    out_u: Vec<i32>,
+    out_v_on: Vec<i32>,
+    out_v_off: Vec<i32>,
+    /// Output units per integer unit, per (group, dimension).
+    out_scale: Vec<f64>,
+    learning_state: LearningState,
+    moved: Vec<i32>,
+    rng: RoundingRng,
+    learning: bool,
+    time_step: u64,
+    last_spikes: usize,
+    accounting: Accounting,
+}
+
+impl LoihiExecutor {
+    /// Discretizes a built network with the given core parameters.
+    pub fn new(built: &BuiltNetwork, params: LoihiParams) -> Result<Self, NeuroError> {
+        let net = DiscreteNetwork::new(built, params)?;
+        let (n, d, k) = (built.neurons(), built.input_dims(), built.output_dims());
+        let groups = net.cores.readout_groups();
+        let mut exec = LoihiExecutor {
+            n,
+            d,
+            k,
+            radius: built.spec.ensemble.radius,
+            generators: vec![0; 2 * d],
+            axon_spikes: Vec::with_capacity(2 * d),
+            input: vec![0; n],
+            u: vec![0; n],
+            v: net.ensemble.v0.clone(),
+            refractory: vec![0; n],
+            spiked: vec![0; n],
+            spike_list: Vec::with_capacity(n),
+            out_input: vec![0; groups * k],
+            out_u: vec![0; groups * k],
+            out_v_on: vec![0; groups * k],
+            out_v_off: vec![0; groups * k],
+            out_scale: vec![0.0; groups * k],
+            learning_state: LearningState::new(n, k),
+            moved: vec![0; k],
+            rng: RoundingRng::new(built.spec.ensemble.seed ^ STREAM_RUNTIME.rotate_left(32)),
+            learning: true,
+            time_step: 0,
+            last_spikes: 0,
+            accounting: Accounting::default(),
+            net,
+        };
+        exec.update_output_scales();
+        Ok(exec)
+    }
+
+    /// The discretized network (integer parameters, core layout).
+    pub fn network(&self) -> &DiscreteNetwork {
+        &self.net
+    }
+
+    /// Where the network lives on cores.
+    pub fn core_map(&self) -> &CoreMap {
+        &self.net.cores
+    }
+
+    /// Current error exponents `F_k` and weight exponents `E_k` of the automatic scaling.
+    pub fn exponents(&self) -> (&[i32], &[i32]) {
+        (&self.learning_state.error_exp, &self.learning_state.weight_exp)
+    }
+
+    fn update_output_scales(&mut self) {
+        let r = &self.net.readout;
+        for (g, &shift) in r.group_shift.iter().enumerate() {
+            for kk in 0..self.k {
+                self.out_scale[g * self.k + kk] =
+                    r.output_scale * exp2(self.learning_state.weight_exp[kk]) / exp2(shift as i32);
+            }
+        }
+    }
+
+    /// Keeps the readout compartments' value when a weight exponent moves by `bits` (positive: halve).
+    fn rescale_outputs(&mut self) {
+        for kk in 0..self.k {
+            let bits = self.moved[kk];
+            if bits == 0 {
+                continue;
+            }
+            for g in 0..self.net.cores.readout_groups() {
+                let j = g * self.k + kk;
+                for reg in [&mut self.out_u[j], &mut self.out_v_on[j], &mut self.out_v_off[j]] {
+                    *reg = if bits > 0 {
+                        self.rng.round_shift(*reg as i64, bits as u32) as i32
+                    } else {
+                        (*reg << (-bits)).clamp(-VMAX, VMAX)
+                    };
+                }
+            }
+        }
+        self.update_output_scales();
+    }
+
+    fn fire_generators(&mut self, input: &[f64]) {
+        self.axon_spikes.clear();
+        for (j, &x) in input.iter().enumerate() {
+            let level = x / self.radius;
+            if level.abs() > 1.0 {
+                self.accounting.input_clips += 1;
+            }
+            // `pairs` generators per polarity with staggered phases fire between 0 and `pairs` spikes per step.
+            let pairs = self.net.params.input_pairs as f64;
+            let on = (level.clamp(0.0, 1.0) * pairs * GEN_ONE as f64).round() as i64;
+            let off = ((-level).clamp(0.0, 1.0) * pairs * GEN_ONE as f64).round() as i64;
+            for (axon, drive) in [(2 * j, on), (2 * j + 1, off)] {
+                let acc = &mut self.generators[axon];
+                *acc += drive;
+                let fired = *acc >> 16;
+                if fired > 0 {
+                    *acc -= fired << 16;
+                    self.axon_spikes.push((axon as u32, fired as i32));
+                }
+            }
+        }
+    }
+
+    fn deliver_input_spikes(&mut self) {
+        let n = self.n;
+        for &(axon, fired) in &self.axon_spikes {
+            // `fired` axons of the group carry the same weight row: their events sum to `fired × w`.
+            let row = &self.net.ensemble.input_weights[axon as usize * n..(axon as usize + 1) * n];
+            for (acc, &w) in self.input.iter_mut().zip(row) {
+                *acc = acc.wrapping_add(fired * w);
+            }
+        }
+    }
+
+    fn update_compartments(&mut self) -> usize {
+        let p = self.net.ensemble.comp;
+        let bias = &self.net.ensemble.bias;
+        let epoch = &mut self.learning_state.epoch_spiked;
+        for i in 0..self.n {
+            let mut regs = CompartmentRegisters { u: self.u[i], v: self.v[i], refractory: self.refractory[i] };
+            let s = compartment::step(&mut regs, &p, self.input[i], bias[i]);
+            self.input[i] = 0;
+            self.u[i] = regs.u;
+            self.v[i] = regs.v;
+            self.refractory[i] = regs.refractory;
+            self.spiked[i] = s as u8;
+            epoch[i] |= s as u8;
+        }
+        self.spike_list.clear();
+        for (i, &s) in self.spiked.iter().enumerate() {
+            if s != 0 {
+                self.spike_list.push(i as u32);
+            }
+        }
+        self.spike_list.len()
+    }
+
+    fn update_readout(&mut self) {
+        let (k, gsize) = (self.k, self.net.readout.group_size);
+        let weights = &self.learning_state.weights;
+        for &i in &self.spike_list {
+            let i = i as usize;
+            let g = i / gsize;
+            let shift = self.net.readout.group_shift[g];
+            let row = &weights[i * k..(i + 1) * k];
+            for (acc, &w) in self.out_input[g * k..(g + 1) * k].iter_mut().zip(row) {
+                *acc = acc.wrapping_add(w << shift);
+            }
+        }
+        let r = &self.net.readout;
+        for j in 0..self.out_u.len() {
+            let input = wrap(std::mem::take(&mut self.out_input[j]), INPUT_BITS);
+            let u = wrap(decay(self.out_u[j], r.keep_u).wrapping_add(input), CURRENT_BITS);
+            self.out_u[j] = u;
+            // The on compartment receives +w and the off compartment -w; both clip at 0 like the core's voltages.
+            self.out_v_on[j] = (decay(self.out_v_on[j], r.keep_v) + u).clamp(0, VMAX);
+            self.out_v_off[j] = (decay(self.out_v_off[j], r.keep_v) - u).clamp(0, VMAX);
+        }
+    }
+
+    fn learn(&mut self) {
+        let t = self.time_step;
+        let p = self.net.params;
+        if t % p.train_epoch as u64 == 0 {
+            self.learning_state.update_traces(&self.net, &mut self.rng, &mut self.accounting);
+        }
+        if !self.learning {
+            return;
+        }
+        if t % p.learn_epoch as u64 == 0 {
+            self.learning_state.update_weights(&self.net, &mut self.rng, &mut self.accounting, &mut self.moved);
+            self.rescale_outputs();
+        }
+        if t % p.rescale_window as u64 == 0 {
+            self.learning_state.window_check(&p, &mut self.accounting, &mut self.moved);
+            self.rescale_outputs();
+        }
+    }
+}
+
+impl Executor for LoihiExecutor {
+    fn step(&mut self, input: &[f64], error: Option<&[f64]>, output: &mut [f64]) -> Result<(), NeuroError> {
+        check_vector("input", input, self.d)?;
+        if let Some(e) = error {
+            check_vector("error", e, self.k)?;
+        }
+        if output.len() != self.k {
+            return Err(NeuroError::Dimension { what: "output", expected: self.k, got: output.len() });
+        }
+        if let (true, Some(e)) = (self.learning, error) {
+            self.learning_state.sample_error(e, &self.net.params, &mut self.accounting);
+        }
+        self.fire_generators(input);
+        self.deliver_input_spikes();
+        let spikes = self.update_compartments();
+        self.update_readout();
+        self.time_step += 1;
+        self.learn();
+
+        output.fill(0.0);
+        for (j, scale) in self.out_scale.iter().enumerate() {
+            output[j % self.k] += (self.out_v_on[j] - self.out_v_off[j]) as f64 * scale;
+        }
+        let (n, d, k) = (self.n as u64, self.d as u64, self.k as u64);
+        let groups = self.net.cores.readout_groups() as u64;
+        let a = &mut self.accounting;
+        a.steps += 1;
+        a.neuron_updates += n + 2 * d * self.net.params.input_pairs as u64 + 2 * k * groups;
+        a.spikes += spikes as u64;
+        let input_spikes: u64 = self.axon_spikes.iter().map(|&(_, m)| m as u64).sum();
+        a.input_spikes += input_spikes;
+        a.synaptic_events += input_spikes * n + spikes as u64 * 2 * k;
+        a.dense_macs += n * d + n * k + n + if self.learning { n * k } else { 0 };
+        self.last_spikes = spikes;
+        Ok(())
+    }
+
+    fn set_learning(&mut self, enabled: bool) {
+        self.learning = enabled;
+    }
+
+    fn learning(&self) -> bool {
+        self.learning
+    }
+
+    fn set_learning_rate(&mut self, kappa: f64) -> Result<(), NeuroError> {
+        if !(kappa.is_finite() && kappa >= 0.0) {
+            return Err(NeuroError::InvalidSpec(format!("learning rate must be finite and >= 0, got {kappa}")));
+        }
+        self.learning_state.rate_ratio = kappa / self.net.readout.reference_rate;
+        Ok(())
+    }
+
+    fn accounting(&self) -> &Accounting {
+        &self.accounting
+    }
+
+    fn last_spike_count(&self) -> usize {
+        self.last_spikes
+    }
+
+    fn export_weights(&self) -> LearnedWeights {
+        let (n, k) = (self.n, self.k);
+        let q = self.net.readout.decoder_quantum;
+        let mut decoders = vec![0.0; n * k];
+        for kk in 0..k {
+            let scale = q * exp2(self.learning_state.weight_exp[kk]);
+            for i in 0..n {
+                decoders[kk * n + i] = self.learning_state.weights[i * k + kk] as f64 * scale;
+            }
+        }
+        LearnedWeights { neurons: n, dimensions: k, decoders }
+    }
+
+    fn import_weights(&mut self, weights: &LearnedWeights) -> Result<(), NeuroError> {
+        check_weights(weights, self.n, self.k)?;
+        let (n, k) = (self.n, self.k);
+        let q = self.net.readout.decoder_quantum;
+        let wmax = self.net.params.weight_max() as f64;
+        for kk in 0..k {
+            let row = &weights.decoders[kk * n..(kk + 1) * n];
+            let peak = row.iter().fold(0.0f64, |m, x| m.max(x.abs())) / q;
+            let mut exp = -8;
+            while peak / exp2(exp) > wmax && exp < 60 {
+                exp += 1;
+            }
+            let scale = q * exp2(exp);
+            for (i, &dec) in row.iter().enumerate() {
+                self.learning_state.weights[i * k + kk] = (dec / scale).round().clamp(-wmax, wmax) as i32;
+            }
+            self.learning_state.weight_exp[kk] = exp;
+        }
+        // The readout compartments restart from rest under the new weights.
+        for reg in [&mut self.out_u, &mut self.out_v_on, &mut self.out_v_off] {
+            reg.fill(0);
+        }
+        self.update_output_scales();
+        Ok(())
+    }
+}

@@ -1,0 +1,226 @@
+//! On-core PES: integer traces, error samples, epochs, stochastic rounding, and automatic scaling.
+//!
+//! Per output dimension `k` two exponents follow the signal, so outputs of any magnitude are learned with the
+//! same relative precision and no hand-set error scale:
+//! - the error exponent `F_k`: an error `e` enters as `round(e / (q_e 2^F_k))` clipped to the error range; an
+//!   epoch whose samples clipped raises `F_k` by as many bits as the largest sample needed; a window whose
+//!   samples all stayed under a quarter of the range lowers it by one.
+//! - the weight exponent `E_k`: decoder = mantissa × `q_d 2^E_k`; when an update pushes a mantissa past its
+//!   range all mantissas of `k` are halved (stochastically rounded) as often as needed and `E_k` rises; when
+//!   all stayed under a quarter of the range for a window, they are doubled (exactly) and `E_k` falls.
+//! Learning then applies `ΔW = -sr(trace × Σ errors × L_k)` with `L_k = (kappa/kappa_ref) 2^(F_k - E_k)`,
+//! which is Nengo's `-kappa dt/n e a` in these units. Exponent changes stand for what a Loihi management core
+//! does between epochs; each is counted in `Accounting::rescales`.
+
+use super::discretize::{DiscreteNetwork, LoihiParams};
+use super::fixed::RoundingRng;
+use crate::neuro::Accounting;
+
+/// Lowest exponents (finest grids) the automatic scaling goes to.
+const MIN_ERROR_EXP: i32 = -12;
+const MIN_WEIGHT_EXP: i32 = -8;
+
+/// Learning registers of the readout.
+#[derive(Debug, Clone)]
+pub struct LearningState {
+    /// Presynaptic traces, one per neuron.
+    pub traces: Vec<i32>,
+    /// Whether each neuron spiked in the current training epoch.
+    pub epoch_spiked: Vec<u8>,
+    /// Learned weight mantissas, neuron-major `n × k` (a spike reads one contiguous row).
+    pub weights: Vec<i32>,
+    /// Error exponent per output dimension.
+    pub error_exp: Vec<i32>,
+    /// Weight exponent per output dimension.
+    pub weight_exp: Vec<i32>,
+    /// Sum of this epoch's error samples per dimension.
+    error_sum: Vec<i64>,
+    /// Largest |error| / quantum this epoch, per dimension (to size an upward rescale).
+    epoch_error_peak: Vec<f64>,
+    /// Largest |error sample| since the last window check, per dimension.
+    window_error_peak: Vec<i32>,
+    /// Largest |mantissa| since the last window check, per dimension.
+    window_weight_peak: Vec<i32>,
+    /// `kappa / kappa_ref`.
+    pub rate_ratio: f64,
+}
+
+impl LearningState {
+    /// Zero weights, zero traces, exponents at 0.
+    pub fn new(n: usize, k: usize) -> Self {
+        LearningState {
+            traces: vec![0; n],
+            epoch_spiked: vec![0; n],
+            weights: vec![0; n * k],
+            error_exp: vec![0; k],
+            weight_exp: vec![0; k],
+            error_sum: vec![0; k],
+            epoch_error_peak: vec![0.0; k],
+            window_error_peak: vec![0; k],
+            window_weight_peak: vec![0; k],
+            rate_ratio: 1.0,
+        }
+    }
+
+    /// Quantizes one step's error into the epoch sums.
+    pub fn sample_error(&mut self, error: &[f64], p: &LoihiParams, acc: &mut Accounting) {
+        let emax = p.error_max();
+        for (kk, &e) in error.iter().enumerate() {
+            let scaled = e / (p.error_quantum * exp2(self.error_exp[kk]));
+            let mut sample = scaled.round();
+            if sample.abs() > emax as f64 {
+                acc.error_clips += 1;
+                sample = sample.clamp(-emax as f64, emax as f64);
+            }
+            self.epoch_error_peak[kk] = self.epoch_error_peak[kk].max(scaled.abs());
+            self.window_error_peak[kk] = self.window_error_peak[kk].max(sample.abs() as i32);
+            self.error_sum[kk] += sample as i64;
+        }
+    }
+
+    /// Training epoch: `trace = sr(decay × trace + increment × spiked)`, capped at the trace range.
+    pub fn update_traces(&mut self, net: &DiscreteNetwork, rng: &mut RoundingRng, acc: &mut Accounting) {
+        let r = &net.readout;
+        let tmax = net.params.trace_max();
+        let mut updates = 0u64;
+        for (t, s) in self.traces.iter_mut().zip(self.epoch_spiked.iter_mut()) {
+            if *t == 0 && *s == 0 {
+                continue;
+            }
+            let x = *t as i64 * r.trace_decay_q16 + ((*s as i64 * r.trace_increment) << 16);
+            *t = (rng.round_shift(x, 16) as i32).min(tmax);
+            *s = 0;
+            updates += 1;
+        }
+        acc.trace_updates += updates;
+    }
+
+    /// Learning epoch: weight updates from traces and the epoch's error sums, then exponent upkeep.
+    /// Returns, per dimension, by how many bits the weight exponent moved (positive: coarser).
+    pub fn update_weights(
+        &mut self,
+        net: &DiscreteNetwork,
+        rng: &mut RoundingRng,
+        acc: &mut Accounting,
+        moved: &mut [i32],
+    ) {
+        let k = self.error_exp.len();
+        let n = self.traces.len();
+        let p = &net.params;
+        let wmax = p.weight_max();
+        for kk in 0..k {
+            moved[kk] = 0;
+            let esum = std::mem::take(&mut self.error_sum[kk]);
+            let mut peak = 0i32;
+            if esum != 0 && self.rate_ratio > 0.0 {
+                let (mant, shift) = learning_multiplier(self.rate_ratio, self.error_exp[kk] - self.weight_exp[kk]);
+                let factor = -esum * mant;
+                for (w, &t) in self.weights.iter_mut().skip(kk).step_by(k).zip(&self.traces) {
+                    if t != 0 {
+                        *w += rng.round_shift(t as i64 * factor, shift) as i32;
+                    }
+                    peak = peak.max(w.abs());
+                }
+                acc.weight_updates += n as u64;
+            } else {
+                peak = self.weights.iter().skip(kk).step_by(k).fold(0, |m, w| m.max(w.abs()));
+            }
+            if peak > wmax {
+                if p.auto_scale {
+                    let bits = ceil_log2_ratio(peak as f64, wmax as f64);
+                    for w in self.weights.iter_mut().skip(kk).step_by(k) {
+                        *w = (rng.round_shift(*w as i64, bits) as i32).clamp(-wmax, wmax);
+                    }
+                    self.weight_exp[kk] += bits as i32;
+                    moved[kk] = bits as i32;
+                    acc.rescales += 1;
+                    peak = (peak >> bits).min(wmax);
+                } else {
+                    for w in self.weights.iter_mut().skip(kk).step_by(k) {
+                        if w.abs() > wmax {
+                            acc.weight_saturations += 1;
+                            *w = (*w).clamp(-wmax, wmax);
+                        }
+                    }
+                    peak = wmax;
+                }
+            }
+            self.window_weight_peak[kk] = self.window_weight_peak[kk].max(peak);
+            let epeak = std::mem::take(&mut self.epoch_error_peak[kk]);
+            if p.auto_scale && epeak > p.error_max() as f64 {
+                self.error_exp[kk] += ceil_log2_ratio(epeak, p.error_max() as f64) as i32;
+                acc.rescales += 1;
+            }
+        }
+    }
+
+    /// End of a rescale window: lower the exponents of signals that used under a quarter of their range.
+    pub fn window_check(&mut self, p: &LoihiParams, acc: &mut Accounting, moved: &mut [i32]) {
+        let k = self.error_exp.len();
+        for kk in 0..k {
+            moved[kk] = 0;
+            let quarter_w = (p.weight_max() + 1) / 4;
+            if p.auto_scale
+                && self.window_weight_peak[kk] < quarter_w
+                && self.weight_exp[kk] > MIN_WEIGHT_EXP
+                && self.window_weight_peak[kk] > 0
+            {
+                for w in self.weights.iter_mut().skip(kk).step_by(k) {
+                    *w *= 2;
+                }
+                self.weight_exp[kk] -= 1;
+                moved[kk] = -1;
+                acc.rescales += 1;
+            }
+            let quarter_e = (p.error_max() + 1) / 4;
+            if p.auto_scale
+                && self.window_error_peak[kk] < quarter_e
+                && self.error_exp[kk] > MIN_ERROR_EXP
+                && self.window_error_peak[kk] > 0
+            {
+                self.error_exp[kk] -= 1;
+                acc.rescales += 1;
+            }
+            self.window_weight_peak[kk] = 0;
+            self.window_error_peak[kk] = 0;
+        }
+    }
+}
+
+/// `2^e` as a float.
+#[inline]
+pub fn exp2(e: i32) -> f64 {
+    (e as f64).exp2()
+}
+
+/// Smallest `b` with `x / 2^b <= limit`.
+fn ceil_log2_ratio(x: f64, limit: f64) -> u32 {
+    let mut b = 0;
+    while x / exp2(b as i32) > limit && b < 40 {
+        b += 1;
+    }
+    b
+}
+
+/// The learning multiplier `ratio × 2^exp` as a 15-bit mantissa and a right shift.
+fn learning_multiplier(ratio: f64, exp: i32) -> (i64, u32) {
+    let l = ratio * exp2(exp);
+    // Mantissa in [2^14, 2^15): one part in 16k, far finer than the 8-bit weights it feeds.
+    let shift = (14.0 - l.log2().floor()).clamp(0.0, 62.0) as u32;
+    ((l * exp2(shift as i32)).round() as i64, shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiplier_is_accurate() {
+        for (ratio, exp) in [(1.0, 0), (0.37, -9), (2.5, 3), (1e-3, -20)] {
+            let (m, s) = learning_multiplier(ratio, exp);
+            let got = m as f64 / exp2(s as i32);
+            let want = ratio * exp2(exp);
+            assert!((got / want - 1.0).abs() < 1e-4, "{got} vs {want}");
+        }
+    }
+}
