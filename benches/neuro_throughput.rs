@@ -1,1 +1,79 @@
-fn main() {}
+//! Neuron-updates per second with PES learning on, both executors, n = 1e3..1e6, 1-D and 12-D input.
+//!
+//! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6). Prints each figure with its
+//! ratio to the anchors of DESIGN.md §7 measured on this machine kind (Nengo reference simulator with PES:
+//! 6 M/s at n = 1000, 16 M/s at n = 10 000; NengoLoihi emulator: 60 k/s); `scripts/nengo_compare.py` measures
+//! Nengo in the same run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use spikearm::neuro::{BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec};
+
+const NENGO_LOIHI_ANCHOR: f64 = 60e3;
+
+fn nengo_anchor(n: usize) -> f64 {
+    match n {
+        ..=100 => 0.65e6,
+        ..=1000 => 6e6,
+        _ => 16e6,
+    }
+}
+
+/// Steps per second (after warm-up) with learning on, running for about `budget`.
+fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> f64 {
+    let mut out = vec![0.0; k];
+    let mut input = vec![0.0; d];
+    let mut error = vec![0.0; k];
+    let mut t = 0usize;
+    let mut step = |exec: &mut dyn Executor, t: usize| {
+        let phase = t as f64 * 0.001 * std::f64::consts::TAU;
+        for (j, x) in input.iter_mut().enumerate() {
+            *x = (phase + j as f64).sin();
+        }
+        exec.step(&input, Some(&error), &mut out).unwrap();
+        for (j, e) in error.iter_mut().enumerate() {
+            *e = out[j] - input[0] * input[0] + 0.1 * j as f64;
+        }
+    };
+    for _ in 0..50 {
+        step(exec, t);
+        t += 1;
+    }
+    let start = Instant::now();
+    let mut steps = 0u64;
+    while start.elapsed() < budget || steps < 20 {
+        for _ in 0..10 {
+            step(exec, t);
+            t += 1;
+        }
+        steps += 10;
+    }
+    black_box(&out);
+    steps as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes: &[usize] = if quick { &[1000, 10_000, 100_000] } else { &[1000, 10_000, 100_000, 1_000_000] };
+    println!("{:>9} {:>3} {:>6} {:>14} {:>10} {:>10} {:>12}", "n", "d", "exec", "updates/s", "vs Nengo", "vs NLoihi", "µs/step");
+    for &d in &[1usize, 12] {
+        for &n in sizes {
+            let spec = NetworkSpec::new(EnsembleSpec::new(n, d, 0), PesSpec::new(1, 1e-4));
+            let built = BuiltNetwork::build(&spec).unwrap();
+            let budget = Duration::from_millis(if n >= 1_000_000 { 3000 } else { 1500 });
+            let mut loihi = LoihiExecutor::new(&built, LoihiParams::default()).unwrap();
+            let mut float = FloatExecutor::new(&built);
+            for (name, exec) in [("loihi", &mut loihi as &mut dyn Executor), ("float", &mut float)] {
+                let sps = measure(exec, d, 1, budget);
+                let ups = sps * n as f64;
+                println!(
+                    "{n:>9} {d:>3} {name:>6} {ups:>14.3e} {:>9.1}x {:>9.0}x {:>12.2}",
+                    ups / nengo_anchor(n),
+                    ups / NENGO_LOIHI_ANCHOR,
+                    1e6 / sps
+                );
+            }
+        }
+    }
+}
