@@ -583,9 +583,9 @@ impl ArmWorld {
         e
     }
 
-    /// Joint accelerations, rad/s², of the arm put at rest at `q` under torques `tau` (unclamped),
-    /// with the current payload: `M(q)⁻¹ (τ − g(q))`. Measured by one step of a fresh copy of this
-    /// world, so this world is untouched.
+    /// Joint accelerations, rad/s², of the arm put at rest at `q` under torques `tau` (unclamped, no
+    /// joint stops), with the current payload: `M(q)⁻¹ (τ − g(q))`. Measured by one step of a fresh copy
+    /// of this world, so this world is untouched.
     pub fn accelerations_at_rest(&self, q: &[f64], tau: &[f64]) -> Result<Vec<f64>, SimError> {
         let mut probe = self.fresh_copy()?;
         probe.check_len("torque", tau.len())?;
@@ -630,8 +630,11 @@ impl ArmWorld {
         Ok((m, a0))
     }
 
+    /// A new world with the same arm, parameters and payload, at rest at q = 0. Its stops are off so that
+    /// a probe at (or past) a limit measures the arm, not the stop.
     fn fresh_copy(&self) -> Result<Self, SimError> {
-        let mut w = Self::from_robot(self.robot.clone(), self.params.clone())?;
+        let params = SimParams { enforce_position_limits: false, ..self.params.clone() };
+        let mut w = Self::from_robot(self.robot.clone(), params)?;
         w.set_payload(self.payload)?;
         Ok(w)
     }
