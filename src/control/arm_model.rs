@@ -133,6 +133,9 @@ struct KinematicsCache {
 }
 
 /// The arm model. Build once with [`ArmModel::new`]; every query after that is allocation-free.
+///
+/// Queries take `&mut self` because they write the preallocated workspace and the kinematics cache; give
+/// each thread its own clone.
 #[derive(Debug, Clone)]
 pub struct ArmModel {
     spec: ArmSpec,
