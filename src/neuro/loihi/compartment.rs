@@ -43,13 +43,63 @@ pub struct CompartmentRegisters {
 pub fn step(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
     let u = wrap(decay(r.u, p.keep_u).wrapping_add(wrap(input, INPUT_BITS)), CURRENT_BITS);
     let refractory = (r.refractory - 1).max(0);
-    let mut v = (decay(r.v, p.keep_v) + u + bias).clamp(p.vmin, p.vmax);
-    if refractory > 0 {
-        v = 0;
-    }
+    // max/min rather than clamp: clamp's min <= max assertion would keep the loop from vectorising.
+    let v = (decay(r.v, p.keep_v) + u + bias).max(p.vmin).min(p.vmax);
+    let v = if refractory > 0 { 0 } else { v };
     let spiked = v > p.vth;
     r.u = u;
     r.v = if spiked { 0 } else { v };
     r.refractory = if spiked { p.ref_delay } else { refractory };
     spiked
+}
+
+/// Per-compartment state arrays of a block that shares one [`CompartmentParams`].
+pub struct CompartmentBlock<'a> {
+    /// Synaptic input accumulated this step; cleared as it is consumed.
+    pub input: &'a mut [i32],
+    /// Currents.
+    pub u: &'a mut [i32],
+    /// Voltages.
+    pub v: &'a mut [i32],
+    /// Refractory counters.
+    pub refractory: &'a mut [i32],
+    /// Set to 1 where a compartment spiked this step, else 0.
+    pub spiked: &'a mut [u8],
+    /// OR-ed with this step's spikes (the learning epoch's record).
+    pub epoch_spiked: &'a mut [u8],
+}
+
+/// Steps every compartment of a block once. The loop is branch-free so it vectorises; on x86-64 with AVX2
+/// the same code is compiled a second time for those instructions and picked at run time.
+pub fn step_block(p: &CompartmentParams, bias: &[i32], block: CompartmentBlock<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { step_block_avx2(p, bias, block) };
+        return;
+    }
+    step_block_portable(p, bias, block);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn step_block_avx2(p: &CompartmentParams, bias: &[i32], block: CompartmentBlock<'_>) {
+    step_block_portable(p, bias, block);
+}
+
+#[inline(always)]
+fn step_block_portable(p: &CompartmentParams, bias: &[i32], b: CompartmentBlock<'_>) {
+    let n = bias.len();
+    let (input, u, v, refractory) = (&mut b.input[..n], &mut b.u[..n], &mut b.v[..n], &mut b.refractory[..n]);
+    let (spiked, epoch) = (&mut b.spiked[..n], &mut b.epoch_spiked[..n]);
+    for i in 0..n {
+        let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] };
+        let s = step(&mut regs, p, input[i], bias[i]) as u8;
+        input[i] = 0;
+        u[i] = regs.u;
+        v[i] = regs.v;
+        refractory[i] = regs.refractory;
+        spiked[i] = s;
+        epoch[i] |= s;
+    }
 }

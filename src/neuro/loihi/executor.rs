@@ -1,6 +1,6 @@
 //! The fixed-point executor: the emulated neuromorphic core stepping integer compartments event by event.
 
-use super::compartment::{self, CompartmentRegisters, INPUT_BITS, CURRENT_BITS, VMAX};
+use super::compartment::{self, CURRENT_BITS, INPUT_BITS, VMAX};
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::{decay, wrap, RoundingRng};
 use super::learning::{exp2, LearningState};
@@ -165,23 +165,25 @@ impl LoihiExecutor {
     }
 
     fn update_compartments(&mut self) -> usize {
-        let p = self.net.ensemble.comp;
-        let bias = &self.net.ensemble.bias;
-        let epoch = &mut self.learning_state.epoch_spiked;
-        for i in 0..self.n {
-            let mut regs = CompartmentRegisters { u: self.u[i], v: self.v[i], refractory: self.refractory[i] };
-            let s = compartment::step(&mut regs, &p, self.input[i], bias[i]);
-            self.input[i] = 0;
-            self.u[i] = regs.u;
-            self.v[i] = regs.v;
-            self.refractory[i] = regs.refractory;
-            self.spiked[i] = s as u8;
-            epoch[i] |= s as u8;
-        }
+        let block = compartment::CompartmentBlock {
+            input: &mut self.input,
+            u: &mut self.u,
+            v: &mut self.v,
+            refractory: &mut self.refractory,
+            spiked: &mut self.spiked,
+            epoch_spiked: &mut self.learning_state.epoch_spiked,
+        };
+        compartment::step_block(&self.net.ensemble.comp, &self.net.ensemble.bias, block);
         self.spike_list.clear();
-        for (i, &s) in self.spiked.iter().enumerate() {
-            if s != 0 {
-                self.spike_list.push(i as u32);
+        // Spikes are sparse: skip eight silent compartments at a time.
+        for (c, chunk) in self.spiked.chunks(8).enumerate() {
+            if chunk.len() == 8 && u64::from_ne_bytes(chunk.try_into().expect("chunk of 8")) == 0 {
+                continue;
+            }
+            for (j, &s) in chunk.iter().enumerate() {
+                if s != 0 {
+                    self.spike_list.push((c * 8 + j) as u32);
+                }
             }
         }
         self.spike_list.len()
