@@ -2,4 +2,5 @@
 
 pub mod arm_model;
 pub mod body_inertia;
+pub mod controller;
 pub mod urdf_chain;
