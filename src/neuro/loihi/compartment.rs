@@ -1,6 +1,7 @@
 //! One integer LIF compartment: the core's update rule, shared by the executor and the golden-trace test.
 
 use super::fixed::{decay, wrap};
+use super::kernels::with_simd;
 
 /// Bits of the per-step synaptic input accumulator (plus sign).
 pub const INPUT_BITS: u32 = 21;
@@ -69,32 +70,32 @@ pub struct CompartmentBlock<'a> {
     pub epoch_spiked: &'a mut [u8],
 }
 
-/// Steps every compartment of a block once. The loop is branch-free so it vectorises; on x86-64 with AVX2
-/// the same code is compiled a second time for those instructions and picked at run time.
+/// Steps every compartment of a block once. The loop is branch-free so it vectorises (AVX2 where the CPU has it).
 pub fn step_block(p: &CompartmentParams, bias: &[i32], block: CompartmentBlock<'_>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { step_block_avx2(p, bias, block) };
-        return;
-    }
-    step_block_portable(p, bias, block);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn step_block_avx2(p: &CompartmentParams, bias: &[i32], block: CompartmentBlock<'_>) {
-    step_block_portable(p, bias, block);
+    // Separate slice arguments (not struct fields) carry `noalias`, which the vectoriser needs.
+    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
+    with_simd(|| step_block_portable(p, bias, input, u, v, refractory, spiked, epoch_spiked));
 }
 
 #[inline(always)]
-fn step_block_portable(p: &CompartmentParams, bias: &[i32], b: CompartmentBlock<'_>) {
+#[allow(clippy::too_many_arguments)]
+fn step_block_portable(
+    p: &CompartmentParams,
+    bias: &[i32],
+    input: &mut [i32],
+    u: &mut [i32],
+    v: &mut [i32],
+    refractory: &mut [i32],
+    spiked: &mut [u8],
+    epoch: &mut [u8],
+) {
+    let p = *p;
     let n = bias.len();
-    let (input, u, v, refractory) = (&mut b.input[..n], &mut b.u[..n], &mut b.v[..n], &mut b.refractory[..n]);
-    let (spiked, epoch) = (&mut b.spiked[..n], &mut b.epoch_spiked[..n]);
+    let (input, u, v, refractory) = (&mut input[..n], &mut u[..n], &mut v[..n], &mut refractory[..n]);
+    let (spiked, epoch) = (&mut spiked[..n], &mut epoch[..n]);
     for i in 0..n {
         let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] };
-        let s = step(&mut regs, p, input[i], bias[i]) as u8;
+        let s = step(&mut regs, &p, input[i], bias[i]) as u8;
         input[i] = 0;
         u[i] = regs.u;
         v[i] = regs.v;

@@ -3,6 +3,7 @@
 use super::compartment::{self, CURRENT_BITS, INPUT_BITS, VMAX};
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::{decay, wrap, RoundingRng};
+use super::kernels::{self, with_simd, LaneRng};
 use super::learning::{exp2, LearningState};
 use crate::neuro::build::{BuiltNetwork, STREAM_RUNTIME};
 use crate::neuro::executor::{check_vector, check_weights, Executor, LearnedWeights};
@@ -41,6 +42,7 @@ pub struct LoihiExecutor {
     learning_state: LearningState,
     moved: Vec<i32>,
     rng: RoundingRng,
+    lanes: LaneRng,
     learning: bool,
     time_step: u64,
     last_spikes: usize,
@@ -74,6 +76,7 @@ impl LoihiExecutor {
             learning_state: LearningState::new(n, k),
             moved: vec![0; k],
             rng: RoundingRng::new(built.spec.ensemble.seed ^ STREAM_RUNTIME.rotate_left(32)),
+            lanes: LaneRng::new(built.spec.ensemble.seed ^ STREAM_RUNTIME),
             learning: true,
             time_step: 0,
             last_spikes: 0,
@@ -158,9 +161,8 @@ impl LoihiExecutor {
         for &(axon, fired) in &self.axon_spikes {
             // `fired` axons of the group carry the same weight row: their events sum to `fired × w`.
             let row = &self.net.ensemble.input_weights[axon as usize * n..(axon as usize + 1) * n];
-            for (acc, &w) in self.input.iter_mut().zip(row) {
-                *acc = acc.wrapping_add(fired * w);
-            }
+            let input = &mut self.input;
+            with_simd(|| kernels::accumulate_row(input, row, fired));
         }
     }
 
@@ -190,15 +192,14 @@ impl LoihiExecutor {
     }
 
     fn update_readout(&mut self) {
-        let (k, gsize) = (self.k, self.net.readout.group_size);
+        let (n, k, gsize) = (self.n, self.k, self.net.readout.group_size);
         let weights = &self.learning_state.weights;
         for &i in &self.spike_list {
             let i = i as usize;
             let g = i / gsize;
             let shift = self.net.readout.group_shift[g];
-            let row = &weights[i * k..(i + 1) * k];
-            for (acc, &w) in self.out_input[g * k..(g + 1) * k].iter_mut().zip(row) {
-                *acc = acc.wrapping_add(w << shift);
+            for (kk, acc) in self.out_input[g * k..(g + 1) * k].iter_mut().enumerate() {
+                *acc = acc.wrapping_add(weights[kk * n + i] << shift);
             }
         }
         let r = &self.net.readout;
@@ -216,13 +217,19 @@ impl LoihiExecutor {
         let t = self.time_step;
         let p = self.net.params;
         if t % p.train_epoch as u64 == 0 {
-            self.learning_state.update_traces(&self.net, &mut self.rng, &mut self.accounting);
+            self.learning_state.update_traces(&self.net, &mut self.lanes, &mut self.accounting);
         }
         if !self.learning {
             return;
         }
         if t % p.learn_epoch as u64 == 0 {
-            self.learning_state.update_weights(&self.net, &mut self.rng, &mut self.accounting, &mut self.moved);
+            self.learning_state.update_weights(
+                &self.net,
+                &mut self.rng,
+                &mut self.lanes,
+                &mut self.accounting,
+                &mut self.moved,
+            );
             self.rescale_outputs();
         }
         if t % p.rescale_window as u64 == 0 {
@@ -300,7 +307,7 @@ impl Executor for LoihiExecutor {
         for kk in 0..k {
             let scale = q * exp2(self.learning_state.weight_exp[kk]);
             for i in 0..n {
-                decoders[kk * n + i] = self.learning_state.weights[i * k + kk] as f64 * scale;
+                decoders[kk * n + i] = self.learning_state.weights[kk * n + i] as f64 * scale;
             }
         }
         LearnedWeights { neurons: n, dimensions: k, decoders }
@@ -320,7 +327,7 @@ impl Executor for LoihiExecutor {
             }
             let scale = q * exp2(exp);
             for (i, &dec) in row.iter().enumerate() {
-                self.learning_state.weights[i * k + kk] = (dec / scale).round().clamp(-wmax, wmax) as i32;
+                self.learning_state.weights[kk * n + i] = (dec / scale).round().clamp(-wmax, wmax) as i32;
             }
             self.learning_state.weight_exp[kk] = exp;
         }

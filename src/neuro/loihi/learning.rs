@@ -14,6 +14,7 @@
 
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::RoundingRng;
+use super::kernels::{self, with_simd, LaneRng};
 use crate::neuro::Accounting;
 
 /// Lowest exponents (finest grids) the automatic scaling goes to.
@@ -27,7 +28,7 @@ pub struct LearningState {
     pub traces: Vec<i32>,
     /// Whether each neuron spiked in the current training epoch.
     pub epoch_spiked: Vec<u8>,
-    /// Learned weight mantissas, neuron-major `n × k` (a spike reads one contiguous row).
+    /// Learned weight mantissas, dimension-major `k × n` (learning sweeps one contiguous row per dimension).
     pub weights: Vec<i32>,
     /// Error exponent per output dimension.
     pub error_exp: Vec<i32>,
@@ -79,20 +80,12 @@ impl LearningState {
     }
 
     /// Training epoch: `trace = sr(decay × trace + increment × spiked)`, capped at the trace range.
-    pub fn update_traces(&mut self, net: &DiscreteNetwork, rng: &mut RoundingRng, acc: &mut Accounting) {
+    pub fn update_traces(&mut self, net: &DiscreteNetwork, lanes: &mut LaneRng, acc: &mut Accounting) {
         let r = &net.readout;
-        let tmax = net.params.trace_max();
-        let mut updates = 0u64;
-        for (t, s) in self.traces.iter_mut().zip(self.epoch_spiked.iter_mut()) {
-            if *t == 0 && *s == 0 {
-                continue;
-            }
-            let x = *t as i64 * r.trace_decay_q16 + ((*s as i64 * r.trace_increment) << 16);
-            *t = (rng.round_shift(x, 16) as i32).min(tmax);
-            *s = 0;
-            updates += 1;
-        }
-        acc.trace_updates += updates;
+        let (traces, spiked) = (&mut self.traces, &mut self.epoch_spiked);
+        let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, net.params.trace_max());
+        let updates = with_simd(|| kernels::update_traces(traces, spiked, decay, inc, tmax, lanes));
+        acc.trace_updates += updates as u64;
     }
 
     /// Learning epoch: weight updates from traces and the epoch's error sums, then exponent upkeep.
@@ -101,6 +94,7 @@ impl LearningState {
         &mut self,
         net: &DiscreteNetwork,
         rng: &mut RoundingRng,
+        lanes: &mut LaneRng,
         acc: &mut Accounting,
         moved: &mut [i32],
     ) {
@@ -111,24 +105,20 @@ impl LearningState {
         for kk in 0..k {
             moved[kk] = 0;
             let esum = std::mem::take(&mut self.error_sum[kk]);
-            let mut peak = 0i32;
-            if esum != 0 && self.rate_ratio > 0.0 {
-                let (mant, shift) = learning_multiplier(self.rate_ratio, self.error_exp[kk] - self.weight_exp[kk]);
-                let factor = -esum * mant;
-                for (w, &t) in self.weights.iter_mut().skip(kk).step_by(k).zip(&self.traces) {
-                    if t != 0 {
-                        *w += rng.round_shift(t as i64 * factor, shift) as i32;
-                    }
-                    peak = peak.max(w.abs());
-                }
+            let row = &mut self.weights[kk * n..(kk + 1) * n];
+            let mut peak = if esum != 0 && self.rate_ratio > 0.0 {
+                // ΔW = -trace × Σe × L with L = (kappa/kappa_ref) 2^(F - E): Nengo's -kappa dt/n e a in these units.
+                let factor = (-(esum as f64) * self.rate_ratio * exp2(self.error_exp[kk] - self.weight_exp[kk])) as f32;
+                let traces = &self.traces;
                 acc.weight_updates += n as u64;
+                with_simd(|| kernels::update_weights(row, traces, factor, lanes))
             } else {
-                peak = self.weights.iter().skip(kk).step_by(k).fold(0, |m, w| m.max(w.abs()));
-            }
+                row.iter().fold(0, |m, w| m.max(w.abs()))
+            };
             if peak > wmax {
                 if p.auto_scale {
                     let bits = ceil_log2_ratio(peak as f64, wmax as f64);
-                    for w in self.weights.iter_mut().skip(kk).step_by(k) {
+                    for w in row.iter_mut() {
                         *w = (rng.round_shift(*w as i64, bits) as i32).clamp(-wmax, wmax);
                     }
                     self.weight_exp[kk] += bits as i32;
@@ -136,11 +126,9 @@ impl LearningState {
                     acc.rescales += 1;
                     peak = (peak >> bits).min(wmax);
                 } else {
-                    for w in self.weights.iter_mut().skip(kk).step_by(k) {
-                        if w.abs() > wmax {
-                            acc.weight_saturations += 1;
-                            *w = (*w).clamp(-wmax, wmax);
-                        }
+                    for w in row.iter_mut().filter(|w| w.abs() > wmax) {
+                        acc.weight_saturations += 1;
+                        *w = (*w).clamp(-wmax, wmax);
                     }
                     peak = wmax;
                 }
@@ -165,9 +153,8 @@ impl LearningState {
                 && self.weight_exp[kk] > MIN_WEIGHT_EXP
                 && self.window_weight_peak[kk] > 0
             {
-                for w in self.weights.iter_mut().skip(kk).step_by(k) {
-                    *w *= 2;
-                }
+                let n = self.traces.len();
+                self.weights[kk * n..(kk + 1) * n].iter_mut().for_each(|w| *w *= 2);
                 self.weight_exp[kk] -= 1;
                 moved[kk] = -1;
                 acc.rescales += 1;
@@ -200,27 +187,4 @@ fn ceil_log2_ratio(x: f64, limit: f64) -> u32 {
         b += 1;
     }
     b
-}
-
-/// The learning multiplier `ratio × 2^exp` as a 15-bit mantissa and a right shift.
-fn learning_multiplier(ratio: f64, exp: i32) -> (i64, u32) {
-    let l = ratio * exp2(exp);
-    // Mantissa in [2^14, 2^15): one part in 16k, far finer than the 8-bit weights it feeds.
-    let shift = (14.0 - l.log2().floor()).clamp(0.0, 62.0) as u32;
-    ((l * exp2(shift as i32)).round() as i64, shift)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multiplier_is_accurate() {
-        for (ratio, exp) in [(1.0, 0), (0.37, -9), (2.5, 3), (1e-3, -20)] {
-            let (m, s) = learning_multiplier(ratio, exp);
-            let got = m as f64 / exp2(s as i32);
-            let want = ratio * exp2(exp);
-            assert!((got / want - 1.0).abs() < 1e-4, "{got} vs {want}");
-        }
-    }
 }

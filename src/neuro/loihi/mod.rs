@@ -5,6 +5,7 @@ pub mod cores;
 pub mod discretize;
 pub mod executor;
 pub mod fixed;
+pub mod kernels;
 pub mod learning;
 
 pub use cores::{CoreLimits, CoreMap, CoreUsage};
