@@ -21,5 +21,6 @@
 //! A lower layer never imports a higher one. `neuro` and `spikearm-sim` depend on nothing of ours.
 
 pub mod app;
+pub mod bus;
 pub mod control;
 pub mod neuro;

@@ -1,0 +1,380 @@
+//! Session set-up and typed handles over zenoh: publishers with a QoS class, latest-value and queued
+//! subscribers, liveliness tokens and watches, and the parameter queryable.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use zenoh::Wait;
+use zenoh::handlers::{FifoChannel, FifoChannelHandler, RingChannel, RingChannelHandler};
+use zenoh::qos::{CongestionControl, Priority};
+use zenoh::sample::{Sample, SampleKind};
+
+use super::codec::{DecodeError, decode, encode_into};
+use super::keys::Keys;
+use super::messages::{Message, ParamsReply, ParamsRequest, SCHEMA_VERSION};
+
+/// The session-level settings a node passes to [`Bus::open`]. The JSON5 text is read from
+/// `config/zenoh/*.json5` by the app; the endpoint lists, when not empty, replace the file's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BusConfig {
+    /// zenoh configuration (JSON5 text). `None`: an isolated peer (no listening, no scouting) — enough for
+    /// nodes sharing one in-process session.
+    pub zenoh_json5: Option<String>,
+    /// Endpoints to listen on, e.g. `tcp/127.0.0.1:7447`. Empty: keep the file's.
+    pub listen: Vec<String>,
+    /// Endpoints to connect to. Empty: keep the file's.
+    pub connect: Vec<String>,
+}
+
+/// The built-in isolated peer: loopback only, no multicast or gossip scouting, no listener.
+const ISOLATED_PEER: &str = r#"{
+  mode: "peer",
+  listen: { endpoints: [] },
+  connect: { endpoints: [] },
+  scouting: { multicast: { enabled: false }, gossip: { enabled: false } },
+}"#;
+
+/// QoS classes used on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QosClass {
+    /// Control path (joint_states, torque_cmd): RealTime priority, drop rather than block when congested,
+    /// express (no batching). A late control message is worthless; a blocked publisher is dangerous.
+    Control,
+    /// Events that must not be lost (estop, payload, target): high priority, block when congested.
+    Event,
+    /// Reports (status): data priority, dropped when congested.
+    Report,
+}
+
+/// Why a bus operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The zenoh configuration was refused.
+    #[error("zenoh config: {0}")]
+    Config(String),
+    /// The session could not be opened.
+    #[error("zenoh open: {0}")]
+    Open(String),
+    /// A publisher, subscriber, token or queryable could not be declared.
+    #[error("declaring {what}: {detail}")]
+    Declare { what: String, detail: String },
+    /// Sending failed.
+    #[error("sending on {key}: {detail}")]
+    Send { key: String, detail: String },
+    /// The session or channel is closed.
+    #[error("bus closed: {0}")]
+    Closed(String),
+    /// A query got no usable answer.
+    #[error("query {key}: {detail}")]
+    Query { key: String, detail: String },
+}
+
+fn declare_err(what: impl Into<String>) -> impl FnOnce(zenoh::Error) -> BusError {
+    let what = what.into();
+    move |e| BusError::Declare { what, detail: e.to_string() }
+}
+
+/// An open session and the keys of one arm. Cloning shares the session (nodes in one process do).
+#[derive(Clone)]
+pub struct Bus {
+    session: zenoh::Session,
+    keys: Keys,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus").field("prefix", &self.keys.prefix()).field("zid", &self.session.zid()).finish()
+    }
+}
+
+impl Bus {
+    /// Opens a session for `arm`. Blocking; call from a plain thread or a multi-thread tokio runtime (zenoh
+    /// refuses a current-thread runtime).
+    pub fn open(arm: &str, config: &BusConfig) -> Result<Self, BusError> {
+        let keys = Keys::new(arm).map_err(BusError::Config)?;
+        let text = config.zenoh_json5.as_deref().unwrap_or(ISOLATED_PEER);
+        let mut zc = zenoh::Config::from_json5(text).map_err(|e| BusError::Config(e.to_string()))?;
+        // Never scout by multicast unless the file says so explicitly: these machines share a network.
+        if config.zenoh_json5.is_none() {
+            zc.insert_json5("scouting/multicast/enabled", "false").map_err(|e| BusError::Config(e.to_string()))?;
+        }
+        let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+        if !config.listen.is_empty() {
+            zc.insert_json5("listen/endpoints", &list(&config.listen)).map_err(|e| BusError::Config(e.to_string()))?;
+        }
+        if !config.connect.is_empty() {
+            zc.insert_json5("connect/endpoints", &list(&config.connect))
+                .map_err(|e| BusError::Config(e.to_string()))?;
+        }
+        let session = zenoh::open(zc).wait().map_err(|e| BusError::Open(e.to_string()))?;
+        Ok(Self { session, keys })
+    }
+
+    /// The keys of this bus's arm.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Declares a typed publisher on `key`.
+    pub fn publisher<M: Message>(&self, key: &str, qos: QosClass) -> Result<BusPublisher<M>, BusError> {
+        let (prio, cc, express) = match qos {
+            QosClass::Control => (Priority::RealTime, CongestionControl::Drop, true),
+            QosClass::Event => (Priority::InteractiveHigh, CongestionControl::Block, true),
+            QosClass::Report => (Priority::Data, CongestionControl::Drop, false),
+        };
+        let publisher = self
+            .session
+            .declare_publisher(key.to_string())
+            .priority(prio)
+            .congestion_control(cc)
+            .express(express)
+            .wait()
+            .map_err(declare_err(format!("publisher {key}")))?;
+        Ok(BusPublisher { publisher, key: key.to_string(), buf: Vec::with_capacity(1024), _m: PhantomData })
+    }
+
+    /// Subscribes to `key`, keeping only the newest sample (a ring of one): a slow reader sees the latest
+    /// value and never stalls the session.
+    pub fn latest<M: Message>(&self, key: &str) -> Result<Latest<M>, BusError> {
+        let sub = self
+            .session
+            .declare_subscriber(key.to_string())
+            .with(RingChannel::new(1))
+            .wait()
+            .map_err(declare_err(format!("subscriber {key}")))?;
+        Ok(Latest { sub, _m: PhantomData })
+    }
+
+    /// Subscribes to `key`, queueing up to `capacity` samples (events that must each be seen).
+    pub fn queue<M: Message>(&self, key: &str, capacity: usize) -> Result<Queue<M>, BusError> {
+        let sub = self
+            .session
+            .declare_subscriber(key.to_string())
+            .with(FifoChannel::new(capacity))
+            .wait()
+            .map_err(declare_err(format!("subscriber {key}")))?;
+        Ok(Queue { sub, _m: PhantomData })
+    }
+
+    /// Declares this node alive until the token is dropped or the session closes.
+    pub fn liveliness_token(&self, node: &str) -> Result<LivenessToken, BusError> {
+        let key = self.keys.alive(node);
+        let token = self.session.liveliness().declare_token(key.clone()).wait().map_err(declare_err(key))?;
+        Ok(LivenessToken { _token: token })
+    }
+
+    /// Watches every node of this arm appear and vanish (current ones are reported first).
+    pub fn watch_liveliness(&self) -> Result<LivelinessWatch, BusError> {
+        let key = self.keys.alive_all();
+        let sub = self
+            .session
+            .liveliness()
+            .declare_subscriber(key.clone())
+            .history(true)
+            .wait()
+            .map_err(declare_err(key))?;
+        Ok(LivelinessWatch { sub })
+    }
+
+    /// Declares the parameter queryable of `node`.
+    pub fn param_server(&self, node: &str) -> Result<ParamServer, BusError> {
+        let key = self.keys.params(node);
+        let q = self.session.declare_queryable(key.clone()).wait().map_err(declare_err(key))?;
+        Ok(ParamServer { q })
+    }
+
+    /// Asks `node` to apply `request` and returns its answer (blocking up to `timeout`).
+    pub fn query_params(
+        &self,
+        node: &str,
+        request: &ParamsRequest,
+        timeout: Duration,
+    ) -> Result<ParamsReply, BusError> {
+        let key = self.keys.params(node);
+        let mut body = Vec::new();
+        encode_into(request, &mut body);
+        let qerr = |detail: String| BusError::Query { key: key.clone(), detail };
+        let replies = self.session.get(key.clone()).payload(body).timeout(timeout).wait().map_err(|e| qerr(e.to_string()))?;
+        let reply = replies.recv().map_err(|_| qerr(format!("no reply within {timeout:?}")))?;
+        match reply.result() {
+            Ok(sample) => decode::<ParamsReply>(&sample.payload().to_bytes()).map_err(|e| qerr(e.to_string())),
+            Err(e) => Err(qerr(String::from_utf8_lossy(&e.payload().to_bytes()).into_owned())),
+        }
+    }
+
+    /// Publishes one message without declaring a publisher (tools, tests, scenario events).
+    pub fn put<M: Message>(&self, key: &str, msg: &M) -> Result<(), BusError> {
+        let mut body = Vec::new();
+        encode_into(msg, &mut body);
+        self.session
+            .put(key.to_string(), body)
+            .wait()
+            .map_err(|e| BusError::Send { key: key.to_string(), detail: e.to_string() })
+    }
+
+    /// Closes the session: every token is withdrawn (peers see the node vanish) and every declaration
+    /// undone. Other clones of this bus stop working.
+    pub fn close(&self) -> Result<(), BusError> {
+        self.session.close().wait().map_err(|e| BusError::Closed(e.to_string()))
+    }
+}
+
+/// A typed publisher that reuses its encoding buffer.
+pub struct BusPublisher<M> {
+    publisher: zenoh::pubsub::Publisher<'static>,
+    key: String,
+    buf: Vec<u8>,
+    _m: PhantomData<fn(&M)>,
+}
+
+impl<M: Message> BusPublisher<M> {
+    /// Encodes and sends `msg`. With [`QosClass::Control`] a congested link drops it instead of blocking.
+    pub fn put(&mut self, msg: &M) -> Result<(), BusError> {
+        encode_into(msg, &mut self.buf);
+        // zenoh takes ownership of the body; copying ~600 bytes keeps our buffer's capacity.
+        self.publisher
+            .put(self.buf.as_slice())
+            .wait()
+            .map_err(|e| BusError::Send { key: self.key.clone(), detail: e.to_string() })
+    }
+
+    /// The key published on.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+fn decode_sample<M: Message>(s: &Sample) -> Result<M, DecodeError> {
+    decode(&s.payload().to_bytes())
+}
+
+/// A latest-value subscriber (see [`Bus::latest`]). Received items are decoded; a refused body comes back
+/// as `Some(Err(_))` for the caller to count.
+pub struct Latest<M> {
+    sub: zenoh::pubsub::Subscriber<RingChannelHandler<Sample>>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M: Message> Latest<M> {
+    /// The newest unread sample, if any, without blocking.
+    pub fn try_recv(&self) -> Result<Option<Result<M, DecodeError>>, BusError> {
+        match self.sub.handler().try_recv() {
+            Ok(s) => Ok(s.as_ref().map(decode_sample)),
+            Err(e) => Err(BusError::Closed(e.to_string())),
+        }
+    }
+    /// Waits up to `timeout` for a sample.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Result<M, DecodeError>>, BusError> {
+        match self.sub.handler().recv_timeout(timeout) {
+            Ok(s) => Ok(s.as_ref().map(decode_sample)),
+            Err(e) => Err(BusError::Closed(e.to_string())),
+        }
+    }
+}
+
+/// A queued subscriber (see [`Bus::queue`]).
+pub struct Queue<M> {
+    sub: zenoh::pubsub::Subscriber<FifoChannelHandler<Sample>>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M: Message> Queue<M> {
+    /// The oldest unread sample, if any, without blocking.
+    pub fn try_recv(&self) -> Result<Option<Result<M, DecodeError>>, BusError> {
+        match self.sub.handler().try_recv() {
+            Ok(s) => Ok(s.as_ref().map(decode_sample)),
+            Err(e) => Err(BusError::Closed(e.to_string())),
+        }
+    }
+    /// Waits up to `timeout` for a sample.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Result<M, DecodeError>>, BusError> {
+        match self.sub.handler().recv_timeout(timeout) {
+            Ok(s) => Ok(s.as_ref().map(decode_sample)),
+            Err(e) => Err(BusError::Closed(e.to_string())),
+        }
+    }
+}
+
+/// A node's liveliness token; dropping it withdraws the node.
+pub struct LivenessToken {
+    _token: zenoh::liveliness::LivelinessToken,
+}
+
+/// A node appearing or vanishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LivelinessEvent {
+    /// The node's token appeared.
+    Alive(String),
+    /// The node's token vanished (clean close, or its session was lost).
+    Gone(String),
+}
+
+/// Watches liveliness tokens (see [`Bus::watch_liveliness`]).
+pub struct LivelinessWatch {
+    sub: zenoh::pubsub::Subscriber<FifoChannelHandler<Sample>>,
+}
+
+impl LivelinessWatch {
+    /// Waits up to `timeout` for the next appearance or disappearance.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<LivelinessEvent>, BusError> {
+        match self.sub.handler().recv_timeout(timeout) {
+            Ok(Some(s)) => {
+                let node = s.key_expr().as_str().rsplit('/').next().unwrap_or_default().to_string();
+                Ok(Some(match s.kind() {
+                    SampleKind::Put => LivelinessEvent::Alive(node),
+                    SampleKind::Delete => LivelinessEvent::Gone(node),
+                }))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(BusError::Closed(e.to_string())),
+        }
+    }
+}
+
+/// The parameter queryable of a node (see [`Bus::param_server`]).
+pub struct ParamServer {
+    q: zenoh::query::Queryable<FifoChannelHandler<zenoh::query::Query>>,
+}
+
+impl ParamServer {
+    /// The next pending query, if any, without blocking.
+    pub fn try_next(&self) -> Option<ParamsQuery> {
+        self.q.handler().try_recv().ok().flatten().map(|query| ParamsQuery { query })
+    }
+}
+
+/// One parameter query waiting for its reply.
+pub struct ParamsQuery {
+    query: zenoh::query::Query,
+}
+
+impl ParamsQuery {
+    /// The request: the JSON body if any, plus selector parameters (`…/params/controller?kp=50`) as sets.
+    pub fn request(&self) -> Result<ParamsRequest, DecodeError> {
+        let mut req = match self.query.payload() {
+            Some(p) if p.len() > 0 => decode::<ParamsRequest>(&p.to_bytes())?,
+            _ => ParamsRequest { v: SCHEMA_VERSION, set: Default::default() },
+        };
+        for (k, v) in self.query.parameters().iter() {
+            let x: f64 = v.parse().map_err(|_| DecodeError::Invalid {
+                kind: ParamsRequest::KIND,
+                detail: format!("selector parameter `{k}={v}` is not a number"),
+            })?;
+            req.set.insert(k.to_string(), x);
+        }
+        use super::messages::Message as _;
+        req.validate().map_err(|detail| DecodeError::Invalid { kind: ParamsRequest::KIND, detail })?;
+        Ok(req)
+    }
+
+    /// Answers the query.
+    pub fn reply(self, reply: &ParamsReply) -> Result<(), BusError> {
+        let mut body = Vec::new();
+        encode_into(reply, &mut body);
+        let key = self.query.key_expr().clone();
+        self.query
+            .reply(key.clone(), body)
+            .wait()
+            .map_err(|e| BusError::Send { key: key.to_string(), detail: e.to_string() })
+    }
+}
