@@ -24,3 +24,4 @@ pub mod app;
 pub mod bus;
 pub mod control;
 pub mod neuro;
+pub mod node;

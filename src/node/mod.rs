@@ -1,0 +1,22 @@
+//! Long-lived nodes on the bus: the sim node (owns the physics) and the controller node (owns a
+//! [`crate::control::controller::Controller`]), their shutdown protocol, the sim's watchdog hold law and
+//! the controller's checkpoints. Each node has one blocking `run` entry point that tests call directly;
+//! nodes talk only through [`crate::bus`].
+
+mod checkpoint;
+mod controller_node;
+mod error;
+mod hold;
+mod schedule;
+mod shutdown;
+mod sim_node;
+mod timing;
+
+pub use checkpoint::{Checkpoint, CheckpointError, load_checkpoint, write_checkpoint};
+pub use controller_node::{ControllerNodeReport, ControllerNodeSpec, ControllerSample, run_controller_node};
+pub use error::NodeError;
+pub use hold::{HoldLaw, HoldParams};
+pub use schedule::{EstopEvent, PayloadEvent, TargetEvent};
+pub use shutdown::Shutdown;
+pub use sim_node::{SimNodeReport, SimNodeSpec, SimSample, run_sim_node};
+pub use timing::TimingMode;

@@ -1,0 +1,439 @@
+//! The sim node: owns the rapier arm, publishes `joint_states` after every step, applies `torque_cmd`, takes
+//! `payload` and `estop` from the bus (and scheduled payload events from its spec), and holds the arm with
+//! the watchdog when torques stop arriving.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimParams};
+
+use super::hold::{HoldLaw, HoldParams};
+use super::schedule::{EstopEvent, PayloadEvent};
+use super::{NodeError, Shutdown, TimingMode};
+use crate::bus::{
+    Bus, DecodeError, Estop, JointStates, NodeState, Payload, QosClass, SCHEMA_VERSION, Status, TorqueCmd,
+};
+
+/// Everything a sim node needs (text, not paths: files are the app's business).
+#[derive(Debug, Clone)]
+pub struct SimNodeSpec {
+    /// Node name on the bus (liveliness, status). Default `sim`.
+    pub node: String,
+    /// The arm's URDF text.
+    pub urdf: String,
+    /// Physics settings.
+    pub sim: SimParams,
+    /// Lockstep or real-time.
+    pub timing: TimingMode,
+    /// Initial joint angles, rad (default all zero).
+    pub initial_q: Option<Vec<f64>>,
+    /// Stop after this much simulated time, s (None: run until shutdown).
+    pub duration_s: Option<f64>,
+    /// Hold the arm when no torque command arrived for this long, s. Default 0.05.
+    pub watchdog_s: f64,
+    /// Gains of the hold law used by the watchdog and the e-stop.
+    pub hold: HoldParams,
+    /// Scheduled payload changes (applied at the first step at or after their time).
+    pub payload_events: Vec<PayloadEvent>,
+    /// Scheduled e-stop engagements and clearances.
+    pub estop_events: Vec<EstopEvent>,
+    /// Keep every n-th state in the report (0: none).
+    pub record_every: u32,
+    /// Status period, s of wall time. Default 0.1.
+    pub status_period_s: f64,
+}
+
+impl SimNodeSpec {
+    /// A spec with the documented defaults for `urdf`.
+    pub fn new(urdf: String) -> Self {
+        Self {
+            node: "sim".into(),
+            urdf,
+            sim: SimParams::default(),
+            timing: TimingMode::Lockstep,
+            initial_q: None,
+            duration_s: None,
+            watchdog_s: 0.05,
+            hold: HoldParams::default(),
+            payload_events: Vec::new(),
+            estop_events: Vec::new(),
+            record_every: 0,
+            status_period_s: 0.1,
+        }
+    }
+}
+
+/// One recorded state.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SimSample {
+    /// Sim time, s.
+    pub t: f64,
+    /// Joint angles, rad.
+    pub q: Vec<f64>,
+    /// Joint velocities, rad/s.
+    pub dq: Vec<f64>,
+    /// Torques applied in the step that led here, N·m.
+    pub tau: Vec<f64>,
+    /// End-effector position, m.
+    pub ee: [f64; 3],
+    /// Payload mass, kg.
+    pub payload_kg: f64,
+    /// Whether the watchdog or e-stop was holding the arm.
+    pub held: bool,
+}
+
+/// What a sim node did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SimNodeReport {
+    /// Physics steps taken.
+    pub steps: u64,
+    /// Final sim time, s.
+    pub sim_time: f64,
+    /// Times the watchdog engaged.
+    pub watchdog_trips: u64,
+    /// For each trip, wall time from the last torque command to the engagement, s.
+    pub watchdog_latency_s: Vec<f64>,
+    /// Real-time steps that started late (a full period or more).
+    pub deadline_misses: u64,
+    /// Torque commands answering an older state (ignored in lockstep, applied in real time).
+    pub stale_torques: u64,
+    /// Refused bodies by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Recorded states (every `record_every`-th).
+    pub samples: Vec<SimSample>,
+    /// Wall time of the run, s.
+    pub wall_s: f64,
+}
+
+/// How often a waiting lockstep sim re-publishes its state, in case the first one went out before the
+/// controller's subscription was matched or was dropped by the control path's drop-on-congestion QoS.
+const RESEND: Duration = Duration::from_millis(20);
+/// Longest blocking wait, so that shutdown and bus events are seen promptly.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Runs a sim node until `shutdown` or the spec's duration. On return the arm's last command was a hold
+/// torque (if stopped by shutdown) and the liveliness token is withdrawn; the caller closes the bus.
+pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Result<SimNodeReport, NodeError> {
+    let mut world = ArmWorld::from_urdf_str(&spec.urdf, spec.sim.clone())?;
+    let n = world.dof();
+    let mut hold = HoldLaw::from_urdf(&spec.urdf, spec.hold).map_err(NodeError::Model)?;
+    if hold.dof() != n {
+        return Err(NodeError::Spec(format!("model has {} joints, sim {n}", hold.dof())));
+    }
+    let q0 = spec.initial_q.clone().unwrap_or_else(|| vec![0.0; n]);
+    if q0.len() != n {
+        return Err(NodeError::Spec(format!("initial_q has {} entries, the arm {n} joints", q0.len())));
+    }
+    world.set_state(&q0, &vec![0.0; n])?;
+    let dt = spec.sim.dt;
+    let mut events = spec.payload_events.clone();
+    events.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let mut next_event = 0;
+    let mut estops = spec.estop_events.clone();
+    estops.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let mut next_estop = 0;
+
+    let keys = bus.keys().clone();
+    let mut pub_states = bus.publisher::<JointStates>(&keys.joint_states(), QosClass::Control)?;
+    let mut pub_status = bus.publisher::<Status>(&keys.status(&spec.node), QosClass::Report)?;
+    let sub_torque = bus.latest::<TorqueCmd>(&keys.torque_cmd())?;
+    let sub_payload = bus.queue::<Payload>(&keys.payload(), 16)?;
+    let sub_estop = bus.queue::<Estop>(&keys.estop(), 16)?;
+    let token = bus.liveliness_token(&spec.node)?;
+
+    let mut report = SimNodeReport::default();
+    let mut state = ArmState::default();
+    world.read_state_into(&mut state);
+    let mut msg = JointStates {
+        v: SCHEMA_VERSION,
+        stamp: 0.0,
+        seq: 0,
+        name: world.joint_names(),
+        position: vec![0.0; n],
+        velocity: vec![0.0; n],
+        effort: vec![0.0; n],
+        ee_position: [0.0; 3],
+    };
+    let mut seq: u64 = 0;
+    let mut tau = vec![0.0; n];
+    let mut q_hold = q0.clone();
+    let mut estop = false;
+    let mut ever_cmd = false;
+    let mut holding = false;
+    let started = Instant::now();
+    let mut last_cmd = started;
+    let mut last_pub;
+    let mut last_status = started;
+    let mut deadline = started;
+
+    fill(&mut msg, &state, seq);
+    pub_states.put(&msg)?;
+    last_pub = Instant::now();
+    record(spec, &mut report, &state, &world, false, 0);
+
+    let count = |r: &mut SimNodeReport, e: &DecodeError| {
+        tracing::debug!(error = %e, "sim: refused a body");
+        *r.rejected.entry(e.reason().to_string()).or_default() += 1;
+    };
+
+    'run: loop {
+        if shutdown.is_triggered() {
+            break;
+        }
+        if let Some(d) = spec.duration_s
+            && state.t >= d - 0.5 * dt
+        {
+            break;
+        }
+        // Scheduled payload events, then bus events (both before this step's torque is chosen).
+        while next_event < events.len() && state.t >= events[next_event].t - 0.5 * dt {
+            let ev = events[next_event];
+            apply_payload(&mut world, ev.mass_kg, ev.offset_m, &mut report);
+            next_event += 1;
+        }
+        while next_estop < estops.len() && state.t >= estops[next_estop].t - 0.5 * dt {
+            let engaged = estops[next_estop].engaged;
+            if engaged && !estop {
+                q_hold.copy_from_slice(&state.q);
+                tracing::warn!(t = state.t, "sim: scheduled E-STOP engaged");
+            }
+            estop = engaged;
+            next_estop += 1;
+        }
+        poll_events(&sub_payload, &sub_estop, &mut world, &mut estop, &mut q_hold, &state, &mut report)?;
+
+        let mut held = estop;
+        if estop {
+            hold.torque(&q_hold, &state.q, &state.dq, &mut tau).map_err(NodeError::Model)?;
+        } else {
+            match spec.timing {
+                TimingMode::Lockstep => loop {
+                    match sub_torque.recv_timeout(POLL)? {
+                        Some(Ok(cmd)) if cmd.seq == seq && cmd.effort.len() == n => {
+                            tau.copy_from_slice(&cmd.effort);
+                            last_cmd = Instant::now();
+                            ever_cmd = true;
+                            if holding {
+                                tracing::info!(seq, "sim: torque commands are back, watchdog released");
+                                holding = false;
+                            }
+                            break;
+                        }
+                        Some(Ok(cmd)) if cmd.effort.len() != n => {
+                            *report.rejected.entry("dimension".into()).or_default() += 1;
+                        }
+                        Some(Ok(_)) => report.stale_torques += 1,
+                        Some(Err(e)) => count(&mut report, &e),
+                        None => {}
+                    }
+                    if shutdown.is_triggered() {
+                        break 'run;
+                    }
+                    poll_events(&sub_payload, &sub_estop, &mut world, &mut estop, &mut q_hold, &state, &mut report)?;
+                    if estop {
+                        // The e-stop takes over from the controller; this step runs on the hold torque.
+                        hold.torque(&q_hold, &state.q, &state.dq, &mut tau).map_err(NodeError::Model)?;
+                        held = true;
+                        break;
+                    }
+                    let now = Instant::now();
+                    if ever_cmd && !holding && now - last_cmd > secs(spec.watchdog_s) {
+                        // Lockstep physics does not advance without a command: the arm is frozen, i.e. held.
+                        holding = true;
+                        report.watchdog_trips += 1;
+                        report.watchdog_latency_s.push((now - last_cmd).as_secs_f64());
+                        tracing::warn!(seq, "sim: no torque command for {:.0} ms, holding", spec.watchdog_s * 1e3);
+                    }
+                    if now - last_pub > RESEND {
+                        pub_states.put(&msg)?;
+                        last_pub = now;
+                    }
+                    if now - last_status > secs(spec.status_period_s) {
+                        publish_status(&mut pub_status, spec, &report, &state, seq, estop, holding || !ever_cmd)?;
+                        last_status = now;
+                    }
+                },
+                TimingMode::RealTime => {
+                    // Zero-order hold: the newest command stays in force until the next one or the watchdog.
+                    while let Some(r) = sub_torque.try_recv()? {
+                        match r {
+                            Ok(cmd) if cmd.effort.len() == n => {
+                                if cmd.seq != seq {
+                                    report.stale_torques += 1;
+                                }
+                                tau.copy_from_slice(&cmd.effort);
+                                last_cmd = Instant::now();
+                                ever_cmd = true;
+                                if holding {
+                                    tracing::info!(seq, "sim: torque commands are back, watchdog released");
+                                    holding = false;
+                                }
+                            }
+                            Ok(_) => *report.rejected.entry("dimension".into()).or_default() += 1,
+                            Err(e) => count(&mut report, &e),
+                        }
+                    }
+                    let now = Instant::now();
+                    if ever_cmd && !holding && now - last_cmd > secs(spec.watchdog_s) {
+                        holding = true;
+                        q_hold.copy_from_slice(&state.q);
+                        report.watchdog_trips += 1;
+                        report.watchdog_latency_s.push((now - last_cmd).as_secs_f64());
+                        tracing::warn!(seq, "sim: no torque command for {:.0} ms, holding", spec.watchdog_s * 1e3);
+                    }
+                    if !ever_cmd || holding {
+                        if !ever_cmd {
+                            q_hold.copy_from_slice(&state.q);
+                        }
+                        hold.torque(&q_hold, &state.q, &state.dq, &mut tau).map_err(NodeError::Model)?;
+                        held = true;
+                    }
+                }
+            }
+        }
+
+        world.step_with_torques(&tau)?;
+        seq += 1;
+        world.read_state_into(&mut state);
+        fill(&mut msg, &state, seq);
+        pub_states.put(&msg)?;
+        last_pub = Instant::now();
+        report.steps += 1;
+        record(spec, &mut report, &state, &world, held, seq);
+
+        if last_pub - last_status > secs(spec.status_period_s) {
+            publish_status(&mut pub_status, spec, &report, &state, seq, estop, holding || !ever_cmd)?;
+            last_status = last_pub;
+        }
+        if spec.timing == TimingMode::RealTime {
+            deadline += secs(dt);
+            let now = Instant::now();
+            if now >= deadline + secs(dt) {
+                // A whole period late: count it and re-anchor rather than burst to catch up.
+                report.deadline_misses += 1;
+                deadline = now;
+            } else if deadline > now && shutdown.sleep(deadline - now) {
+                break;
+            }
+        }
+    }
+
+    // Parting: leave the hold torque in force (it matters when the physics is driven on after this node,
+    // and documents intent), publish a final status and withdraw the token.
+    let _ = hold.torque(&state.q.clone(), &state.q, &state.dq, &mut tau);
+    let _ = world.set_torques(&tau);
+    report.sim_time = state.t;
+    report.wall_s = started.elapsed().as_secs_f64();
+    let _ = publish_status(&mut pub_status, spec, &report, &state, seq, estop, true);
+    drop(token);
+    Ok(report)
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn fill(msg: &mut JointStates, s: &ArmState, seq: u64) {
+    msg.stamp = s.t;
+    msg.seq = seq;
+    msg.position.copy_from_slice(&s.q);
+    msg.velocity.copy_from_slice(&s.dq);
+    msg.effort.copy_from_slice(&s.tau);
+    msg.ee_position = s.ee_position;
+}
+
+fn record(spec: &SimNodeSpec, r: &mut SimNodeReport, s: &ArmState, w: &ArmWorld, held: bool, seq: u64) {
+    if spec.record_every > 0 && seq % u64::from(spec.record_every) == 0 {
+        r.samples.push(SimSample {
+            t: s.t,
+            q: s.q.clone(),
+            dq: s.dq.clone(),
+            tau: s.tau.clone(),
+            ee: s.ee_position,
+            payload_kg: w.payload().map_or(0.0, |p| p.mass_kg),
+            held,
+        });
+    }
+}
+
+fn apply_payload(world: &mut ArmWorld, mass_kg: f64, offset_m: [f64; 3], r: &mut SimNodeReport) {
+    let p = (mass_kg > 0.0).then_some(PayloadSpec { mass_kg, offset_m });
+    match world.set_payload(p) {
+        Ok(()) => tracing::info!(t = world.time(), mass_kg, "sim: payload set"),
+        Err(e) => {
+            tracing::warn!(error = %e, "sim: payload refused");
+            *r.rejected.entry("payload".into()).or_default() += 1;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn poll_events(
+    sub_payload: &crate::bus::Queue<Payload>,
+    sub_estop: &crate::bus::Queue<Estop>,
+    world: &mut ArmWorld,
+    estop: &mut bool,
+    q_hold: &mut [f64],
+    state: &ArmState,
+    r: &mut SimNodeReport,
+) -> Result<(), NodeError> {
+    while let Some(p) = sub_payload.try_recv()? {
+        match p {
+            Ok(p) => apply_payload(world, p.mass_kg, p.offset_m, r),
+            Err(e) => *r.rejected.entry(e.reason().to_string()).or_default() += 1,
+        }
+    }
+    while let Some(e) = sub_estop.try_recv()? {
+        match e {
+            Ok(e) if e.engaged && !*estop => {
+                *estop = true;
+                q_hold.copy_from_slice(&state.q);
+                tracing::warn!(source = %e.source, "sim: E-STOP engaged (latched until cleared)");
+            }
+            Ok(e) if !e.engaged && *estop => {
+                *estop = false;
+                tracing::info!(source = %e.source, "sim: e-stop cleared");
+            }
+            Ok(_) => {}
+            Err(e) => *r.rejected.entry(e.reason().to_string()).or_default() += 1,
+        }
+    }
+    Ok(())
+}
+
+fn publish_status(
+    p: &mut crate::bus::BusPublisher<Status>,
+    spec: &SimNodeSpec,
+    r: &SimNodeReport,
+    s: &ArmState,
+    seq: u64,
+    estop: bool,
+    holding: bool,
+) -> Result<(), NodeError> {
+    let state = if estop {
+        NodeState::Estop
+    } else if holding {
+        NodeState::Holding
+    } else {
+        NodeState::Running
+    };
+    p.put(&Status {
+        v: SCHEMA_VERSION,
+        node: spec.node.clone(),
+        stamp: s.t,
+        state,
+        controller: String::new(),
+        tracking_error_m: None,
+        target: None,
+        learning: None,
+        learning_rate: None,
+        adaptive_effort_norm: None,
+        accounting: None,
+        ticks: seq,
+        deadline_misses: r.deadline_misses,
+        watchdog_trips: r.watchdog_trips,
+        checkpoints: 0,
+        rejected: r.rejected.clone(),
+    })?;
+    Ok(())
+}
