@@ -312,6 +312,24 @@ def check_binary(path):
     return os.path.abspath(found)
 
 
+def best_of(repeats, run):
+    """Call run() `repeats` times; return the result with the highest neuron-updates/s.
+
+    All throughputs are kept in ``updates_per_s_runs``. A run that returns an
+    ``error`` is returned at once. The RMSE figures are the same in every run
+    (both simulators are deterministic for a given seed).
+    """
+    results = []
+    for _ in range(max(1, repeats)):
+        res = run()
+        if "error" in res:
+            return res
+        results.append(res)
+    best = max(results, key=lambda r: r.get("neuron_updates_per_s") or 0.0)
+    best["updates_per_s_runs"] = [r.get("neuron_updates_per_s") for r in results]
+    return best
+
+
 def compare_one(args, binary, n_neurons, dims):
     """Run one (n, d) case in Nengo and in spikearm's executors; return a row dict."""
     sim_time = args.sim_time if args.sim_time is not None else default_sim_time(n_neurons)
@@ -319,7 +337,8 @@ def compare_one(args, binary, n_neurons, dims):
     row = {"n": n_neurons, "d": dims, "T_s": sim_time, "steps": len(t),
            "learning_rate": args.learning_rate, "seed": args.seed}
     log(f"[n={n_neurons} d={dims} T={sim_time}s] nengo ...")
-    row["nengo"] = run_nengo(n_neurons, dims, sim_time, args.learning_rate, args.seed)
+    row["nengo"] = best_of(args.repeats, lambda: run_nengo(
+        n_neurons, dims, sim_time, args.learning_rate, args.seed))
     if binary is None:
         return row
     with tempfile.TemporaryDirectory(prefix="nengo_compare_") as tmp:
@@ -332,7 +351,8 @@ def compare_one(args, binary, n_neurons, dims):
         write_data(os.path.join(workdir, "data.csv"), t, x, y)
         for executor in args.executors:
             log(f"[n={n_neurons} d={dims} T={sim_time}s] spikearm --executor {executor} ...")
-            res = run_spikearm(binary, executor, workdir, n_neurons, y, args.seed, args.timeout)
+            res = best_of(args.repeats, lambda ex=executor: run_spikearm(
+                binary, ex, workdir, n_neurons, y, args.seed, args.timeout))
             if "error" in res:
                 log(f"  spikearm {executor} failed: {res['error']}")
             elif res["neuron_updates_per_s"]:
@@ -494,7 +514,9 @@ def parse_args(argv=None):
                    help="sizes for --anchors throughput (default: %(default)s)")
     p.add_argument("--anchor-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], metavar="S",
                    help="seeds for --anchors RMSE (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=1, help="runs per size for --anchors throughput (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs of every case; the comparison reports the fastest, --anchors the median "
+                        "and the fastest (default: %(default)s)")
     return p.parse_args(argv)
 
 
