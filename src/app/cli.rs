@@ -22,4 +22,7 @@ pub enum Command {
     /// The physics alone: open-loop runs of a URDF arm in rapier3d.
     #[command(subcommand)]
     Sim(super::sim_cmd::SimCommand),
+    /// Closed-loop evaluations of the controllers against the sim (the payload protocol).
+    #[command(subcommand)]
+    Eval(super::eval_cmd::EvalCommand),
 }

@@ -1,6 +1,7 @@
 //! Composition root: the command line, file loading and process concerns. Everything below is library code.
 
 mod cli;
+mod eval_cmd;
 mod neuro_cmd;
 mod sim_cmd;
 
@@ -23,5 +24,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Neuro(cmd) => cmd.run(),
         Command::Sim(cmd) => cmd.run(),
+        Command::Eval(cmd) => cmd.run(),
     }
 }

@@ -1,0 +1,226 @@
+//! `spikearm eval …`: closed-loop evaluations of the controllers against the sim. File I/O and threads live
+//! here; the protocol and the controllers are library code (`control::payload_eval`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail, ensure};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::control::adaptive::AdaptiveParams;
+use crate::control::payload_eval::{Condition, PayloadEvalSpec};
+use crate::control::payload_protocol::{ProtocolRun, normalised};
+use crate::neuro::ExecutorKind;
+
+/// Closed-loop evaluations.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// The payload protocol (reference/adaptive.md): PD without and with payload, PID ki ∈ {0.5, 1, 2, 4},
+    /// adaptive on the float and the fixed-point core; prints the table of normalised errors per 16-s lap.
+    ///
+    /// Example: spikearm eval payload --arm config/arms/ur5e.urdf --payload-kg 2 --json ur5e.json
+    Payload(PayloadArgs),
+}
+
+/// Arguments of `spikearm eval payload`.
+#[derive(Debug, Args)]
+pub struct PayloadArgs {
+    /// URDF file of the arm: 6 joints (UR5e-class start pose) or 3 joints (planar 3-link start pose).
+    #[arg(long, value_name = "URDF")]
+    pub arm: PathBuf,
+    /// Payload mass at the `ee` frame, kg.
+    #[arg(long, default_value_t = 2.0, value_name = "KG")]
+    pub payload_kg: f64,
+    /// Laps (16 s each) scored after the payload is attached.
+    #[arg(long, default_value_t = 11, value_name = "N")]
+    pub laps: usize,
+    /// Seed of the adaptive ensembles.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed: u64,
+    /// Write the results as JSON here.
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+    /// Worker threads for the independent conditions.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub threads: usize,
+    /// PES learning rate of the adaptive rows [default: the library's, 2e-4].
+    #[arg(long, value_name = "KAPPA")]
+    pub learning_rate: Option<f64>,
+    /// Joints adapted, 0-based, comma-separated [default: 1,2,3 on 6-DoF arms, all otherwise].
+    #[arg(long, value_delimiter = ',', value_name = "J,…")]
+    pub joints: Option<Vec<usize>>,
+    /// Textbook adaptive settings: inputs (q, dq), trained on the OSC task term only.
+    #[arg(long)]
+    pub textbook: bool,
+    /// Factor on the calibrated input half-ranges (room for the payload's sag).
+    #[arg(long, default_value_t = 2.0, value_name = "F")]
+    pub range_margin: f64,
+    /// Skip the float adaptive row (the slowest).
+    #[arg(long)]
+    pub no_float: bool,
+    /// Laps run after removing the payload again (reported in the table, not in the JSON).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub laps_after_removal: usize,
+}
+
+/// Per-controller result in the JSON.
+#[derive(Debug, Serialize)]
+struct ConditionJson {
+    error_per_window: Vec<f64>,
+    normalised_per_window: Vec<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReportJson {
+    window_s: f64,
+    controllers: BTreeMap<String, ConditionJson>,
+    pid_gains: BTreeMap<String, ConditionJson>,
+}
+
+const PID_GAINS: [f64; 4] = [0.5, 1.0, 2.0, 4.0];
+
+impl EvalCommand {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self {
+            EvalCommand::Payload(args) => run_payload(args),
+        }
+    }
+}
+
+fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
+    ensure!(args.payload_kg.is_finite() && args.payload_kg > 0.0, "--payload-kg must be > 0");
+    ensure!(args.laps >= 1, "--laps must be at least 1");
+    ensure!(args.threads >= 1, "--threads must be at least 1");
+    let urdf = std::fs::read_to_string(&args.arm).with_context(|| format!("reading {}", args.arm.display()))?;
+    let mut spec = PayloadEvalSpec::new(urdf, args.payload_kg)?;
+    spec.protocol.laps = args.laps;
+    spec.protocol.laps_after_removal = args.laps_after_removal;
+    spec.range_margin = args.range_margin;
+    spec.adaptive = if args.textbook { AdaptiveParams::textbook() } else { AdaptiveParams::default() };
+    spec.adaptive.seed = args.seed;
+    spec.adaptive.joints = args.joints.clone();
+    if let Some(k) = args.learning_rate {
+        spec.adaptive.learning_rate = k;
+    }
+    let started = std::time::Instant::now();
+
+    // Phase 1: the two PD rows (the no-payload run also calibrates the adaptive input scaling).
+    let phase1 = run_parallel(&spec, &[Condition::PdNoPayload, Condition::PdPayload], None, args.threads)?;
+    let calibration = &phase1[0];
+    // Phase 2: everything else, slowest first so the threads finish together.
+    let mut rest: Vec<Condition> = Vec::new();
+    if !args.no_float {
+        rest.push(Condition::Adaptive(ExecutorKind::Float));
+    }
+    rest.push(Condition::Adaptive(ExecutorKind::Loihi));
+    rest.extend(PID_GAINS.iter().map(|&k| Condition::Pid(k)));
+    let phase2 = run_parallel(&spec, &rest, Some(calibration), args.threads)?;
+
+    let (e0, e1) = (&phase1[0].error_per_lap, &phase1[1].error_per_lap);
+    let json_of = |r: &ProtocolRun| ConditionJson {
+        error_per_window: r.error_per_lap.clone(),
+        normalised_per_window: normalised(&r.error_per_lap, e0, e1),
+    };
+    let mut controllers = BTreeMap::new();
+    let mut pid_gains = BTreeMap::new();
+    controllers.insert("pd_no_payload".to_string(), json_of(&phase1[0]));
+    controllers.insert("pd_payload".to_string(), json_of(&phase1[1]));
+    let mut best_pid: Option<(f64, &ProtocolRun)> = None;
+    for (cond, run) in rest.iter().zip(&phase2) {
+        match cond {
+            Condition::Pid(ki) => {
+                pid_gains.insert(format!("{ki}"), json_of(run));
+                let last = *run.error_per_lap.last().unwrap_or(&f64::INFINITY);
+                if best_pid.is_none_or(|(b, _)| last < b) {
+                    best_pid = Some((last, run));
+                }
+            }
+            other => {
+                controllers.insert(other.key(), json_of(run));
+            }
+        }
+    }
+    let Some((_, best)) = best_pid else { bail!("no PID row ran") };
+    controllers.insert("pid".to_string(), json_of(best));
+
+    // Table: lap scores the bars use.
+    let lap_s = spec.protocol.lap_s();
+    let lap64 = ((64.0 / lap_s).round() as usize).clamp(1, args.laps) - 1;
+    println!(
+        "payload protocol: {} ({} joints), {} kg, {} laps of {lap_s} s, seed {} — {:.1} s wall",
+        args.arm.display(),
+        spec.protocol.q0.len(),
+        args.payload_kg,
+        args.laps,
+        args.seed,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{:<16} {:>10} {:>10} {:>10} {:>12} {:>12} {:>12}",
+        "condition",
+        format!("lap@{}s", (lap64 + 1) as f64 * lap_s),
+        "last lap",
+        "max after",
+        "last e (mm)",
+        "final max mm",
+        "removed (mm)"
+    );
+    let mut rows: Vec<(String, &ProtocolRun)> =
+        vec![("pd_no_payload".into(), &phase1[0]), ("pd_payload".into(), &phase1[1])];
+    rows.extend(rest.iter().map(|c| c.key()).zip(phase2.iter()));
+    for (key, run) in rows {
+        let n = normalised(&run.error_per_lap, e0, e1);
+        let after = n.iter().skip(lap64 + 1).fold(f64::NAN, |m, &x| if m.is_nan() || x > m { x } else { m });
+        let removed = run.error_after_removal.last().map(|e| format!("{:.2}", e * 1e3)).unwrap_or_else(|| "-".into());
+        let final_max = run.final_error_per_reach.iter().fold(0.0f64, |m, &x| m.max(x));
+        println!(
+            "{key:<16} {:>10.3} {:>10.3} {:>10.3} {:>12.2} {:>12.2} {:>12}",
+            n[lap64],
+            n[n.len() - 1],
+            after,
+            run.error_per_lap[run.error_per_lap.len() - 1] * 1e3,
+            final_max * 1e3,
+            removed
+        );
+    }
+    println!("best PID (lowest last lap): {}", best.controller);
+    if let Some(path) = &args.json {
+        let report = ReportJson { window_s: lap_s, controllers, pid_gains };
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `conditions` on up to `threads` scoped threads (each condition is independent and deterministic),
+/// returning results in the order given.
+fn run_parallel(
+    spec: &PayloadEvalSpec,
+    conditions: &[Condition],
+    calibration: Option<&ProtocolRun>,
+    threads: usize,
+) -> anyhow::Result<Vec<ProtocolRun>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<anyhow::Result<ProtocolRun>>>> =
+        conditions.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(conditions.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(cond) = conditions.get(i) else { break };
+                    let r = spec.run(*cond, calibration).with_context(|| format!("condition {}", cond.key()));
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().ok().flatten().unwrap_or_else(|| Err(anyhow::anyhow!("a worker thread failed"))))
+        .collect()
+}

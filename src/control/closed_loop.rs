@@ -1,0 +1,98 @@
+//! A controller and a simulated arm in lockstep, no bus: the controller answers every state with torques,
+//! the sim steps once with them. Deterministic and as fast as the machine allows — what tests, benchmarks
+//! and `spikearm eval` run scenarios on.
+
+use nalgebra::Vector3;
+use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimError};
+
+use super::controller::{ControlError, ControlInput, Controller};
+
+/// Why a closed-loop step failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClosedLoopError {
+    /// The controller refused the tick.
+    #[error("controller: {0}")]
+    Control(#[from] ControlError),
+    /// The sim refused the torques or a payload.
+    #[error("sim: {0}")]
+    Sim(#[from] SimError),
+    /// The loop was set up inconsistently (joint counts, protocol parameters).
+    #[error("setup: {0}")]
+    Setup(String),
+}
+
+/// Controller × sim in lockstep at the sim's `dt`.
+pub struct ClosedLoop<C: Controller> {
+    world: ArmWorld,
+    controller: C,
+    state: ArmState,
+    torque: Vec<f64>,
+}
+
+impl<C: Controller> ClosedLoop<C> {
+    /// Couples `controller` to `world` (already in its initial state). Joint counts must agree.
+    pub fn new(world: ArmWorld, controller: C) -> Result<Self, ClosedLoopError> {
+        if world.dof() != controller.dof() {
+            return Err(ClosedLoopError::Setup(format!(
+                "sim has {} joints, controller {} drives {}",
+                world.dof(),
+                controller.name(),
+                controller.dof()
+            )));
+        }
+        let state = world.state();
+        let torque = vec![0.0; world.dof()];
+        Ok(Self { world, controller, state, torque })
+    }
+
+    /// One control period: the controller ticks on the current state toward `target` (m, base frame) and
+    /// the sim steps once with its torques. Allocation-free. On an error nothing is stepped.
+    pub fn step(&mut self, target: &Vector3<f64>) -> Result<(), ClosedLoopError> {
+        let input = ControlInput { t: self.state.t, q: &self.state.q, dq: &self.state.dq, target: *target };
+        self.controller.tick(&input, &mut self.torque)?;
+        self.world.step_with_torques(&self.torque)?;
+        self.world.read_state_into(&mut self.state);
+        Ok(())
+    }
+
+    /// Attaches (`Some`) or removes (`None`) the payload in the physics; the controller is not told.
+    pub fn set_payload(&mut self, payload: Option<PayloadSpec>) -> Result<(), ClosedLoopError> {
+        self.world.set_payload(payload)?;
+        Ok(())
+    }
+
+    /// Sim state after the last step.
+    pub fn state(&self) -> &ArmState {
+        &self.state
+    }
+
+    /// End-effector position after the last step, m.
+    pub fn ee_position(&self) -> Vector3<f64> {
+        Vector3::from(self.state.ee_position)
+    }
+
+    /// Torques the controller commanded on the last step, N·m (before the sim's effort clamp).
+    pub fn commanded_torque(&self) -> &[f64] {
+        &self.torque
+    }
+
+    /// The controller.
+    pub fn controller(&self) -> &C {
+        &self.controller
+    }
+
+    /// The controller, mutably (learning switches, rates, weights between steps).
+    pub fn controller_mut(&mut self) -> &mut C {
+        &mut self.controller
+    }
+
+    /// The sim.
+    pub fn world(&self) -> &ArmWorld {
+        &self.world
+    }
+
+    /// Takes the loop apart.
+    pub fn into_parts(self) -> (ArmWorld, C) {
+        (self.world, self.controller)
+    }
+}

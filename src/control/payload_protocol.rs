@@ -1,0 +1,196 @@
+//! The payload protocol of `reference/adaptive.md` (DeWolf et al. 2020's setting), run in a closed loop:
+//! settle at the start pose, attach the payload (the controller is not told), then reach to 8 targets on a
+//! circle around the start end-effector position in the world x–z plane, 2 s each, lap after lap; the mean
+//! end-effector error of every lap is the score. Optionally the payload is removed again for more laps.
+
+use std::f64::consts::PI;
+
+use nalgebra::Vector3;
+use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
+
+use super::closed_loop::{ClosedLoop, ClosedLoopError};
+use super::controller::Controller;
+
+/// Timeline and geometry of the protocol. Defaults are the reference's, for the UR5e-class arm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PayloadProtocolParams {
+    /// Start pose, rad.
+    pub q0: Vec<f64>,
+    /// Payload attached after settling; `None` runs the same timeline without it (the "no payload" row).
+    pub payload: Option<PayloadSpec>,
+    /// Settling time at the start pose before the payload, s. Default 1.
+    pub settle_s: f64,
+    /// Time per target, s. Default 2.
+    pub reach_s: f64,
+    /// Targets per lap. Default 8.
+    pub targets: usize,
+    /// Circle radius, m. Default 0.15.
+    pub radius_m: f64,
+    /// Laps scored with the payload on. Default 11 (176 s).
+    pub laps: usize,
+    /// Laps run after removing the payload again (scored separately). Default 0.
+    pub laps_after_removal: usize,
+}
+
+impl PayloadProtocolParams {
+    /// UR5e-class start pose q0 = (0, −1.2, 1.6, −1.97, −1.57, 0) rad, `payload_kg` at the `ee` frame.
+    pub fn ur5e(payload_kg: f64) -> Self {
+        Self::with_q0(vec![0.0, -1.2, 1.6, -1.97, -1.57, 0.0], payload_kg)
+    }
+
+    /// Planar 3-link start pose q0 = (1.0, −1.4, −0.6) rad, `payload_kg` at the `ee` frame.
+    pub fn threelink(payload_kg: f64) -> Self {
+        Self::with_q0(vec![1.0, -1.4, -0.6], payload_kg)
+    }
+
+    /// The reference start pose for an arm with `dof` joints (6: UR5e-class, 3: planar 3-link).
+    pub fn for_dof(dof: usize, payload_kg: f64) -> Option<Self> {
+        match dof {
+            6 => Some(Self::ur5e(payload_kg)),
+            3 => Some(Self::threelink(payload_kg)),
+            _ => None,
+        }
+    }
+
+    /// Defaults with start pose `q0` and `payload_kg` (≤ 0: none).
+    pub fn with_q0(q0: Vec<f64>, payload_kg: f64) -> Self {
+        Self {
+            q0,
+            payload: (payload_kg > 0.0).then(|| PayloadSpec::at_ee(payload_kg)),
+            settle_s: 1.0,
+            reach_s: 2.0,
+            targets: 8,
+            radius_m: 0.15,
+            laps: 11,
+            laps_after_removal: 0,
+        }
+    }
+
+    /// Length of one lap, s.
+    pub fn lap_s(&self) -> f64 {
+        self.reach_s * self.targets as f64
+    }
+
+    fn validate(&self, dof: usize) -> Result<(), ClosedLoopError> {
+        let ok = self.q0.len() == dof
+            && self.q0.iter().all(|q| q.is_finite())
+            && self.settle_s.is_finite()
+            && self.settle_s >= 0.0
+            && self.reach_s.is_finite()
+            && self.reach_s > 0.0
+            && self.targets > 0
+            && self.radius_m.is_finite()
+            && self.radius_m >= 0.0;
+        if ok { Ok(()) } else { Err(ClosedLoopError::Setup(format!("bad protocol parameters for {dof} joints: {self:?}"))) }
+    }
+}
+
+/// `n` points on a circle of `radius` (m) around `center` in the world x–z plane, counter-clockwise from +x.
+pub fn circle_targets(center: &Vector3<f64>, radius: f64, n: usize) -> Vec<Vector3<f64>> {
+    (0..n)
+        .map(|k| {
+            let a = 2.0 * PI * k as f64 / n as f64;
+            center + radius * Vector3::new(a.cos(), 0.0, a.sin())
+        })
+        .collect()
+}
+
+/// What one protocol run measured. Errors are end-effector-to-target distances, m.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolRun {
+    /// Controller name.
+    pub controller: String,
+    /// Mean error per lap after the payload is attached (one lap = `targets × reach_s`).
+    pub error_per_lap: Vec<f64>,
+    /// Mean error per lap after the payload is removed again.
+    pub error_after_removal: Vec<f64>,
+    /// Error at the end of every reach, in order (laps with payload, then after removal).
+    pub final_error_per_reach: Vec<f64>,
+    /// Start end-effector position (circle centre), m.
+    pub center: Vector3<f64>,
+    /// Per-joint extremes of q (rad) and q̇ (rad/s) over the scored laps, for input scaling.
+    pub q_min: Vec<f64>,
+    /// See `q_min`.
+    pub q_max: Vec<f64>,
+    /// See `q_min`.
+    pub dq_min: Vec<f64>,
+    /// See `q_min`.
+    pub dq_max: Vec<f64>,
+}
+
+/// Runs the protocol on the arm in `urdf` with `controller` (which must know nothing of the payload).
+/// The controller's first tick is at the start pose, so a latched rest posture is q0.
+pub fn run_payload_protocol<C: Controller>(
+    urdf: &str,
+    sim: SimParams,
+    params: &PayloadProtocolParams,
+    controller: C,
+) -> Result<ProtocolRun, ClosedLoopError> {
+    let dt = sim.dt;
+    let mut world = ArmWorld::from_urdf_str(urdf, sim)?;
+    let n = world.dof();
+    params.validate(n)?;
+    world.set_state(&params.q0, &vec![0.0; n])?;
+    let center = Vector3::from(world.state().ee_position);
+    let targets = circle_targets(&center, params.radius_m, params.targets);
+    let mut lp = ClosedLoop::new(world, controller)?;
+    let steps = |s: f64| (s / dt).round() as usize;
+    let (settle, reach) = (steps(params.settle_s), steps(params.reach_s).max(1));
+    let lap = reach * params.targets;
+
+    for _ in 0..settle {
+        lp.step(&center)?;
+    }
+    let mut run = ProtocolRun {
+        controller: lp.controller().name().to_string(),
+        error_per_lap: Vec::with_capacity(params.laps),
+        error_after_removal: Vec::with_capacity(params.laps_after_removal),
+        final_error_per_reach: Vec::new(),
+        center,
+        q_min: vec![f64::INFINITY; n],
+        q_max: vec![f64::NEG_INFINITY; n],
+        dq_min: vec![f64::INFINITY; n],
+        dq_max: vec![f64::NEG_INFINITY; n],
+    };
+    lp.set_payload(params.payload)?;
+    for phase in 0..2 {
+        let laps = if phase == 0 { params.laps } else { params.laps_after_removal };
+        if phase == 1 && laps > 0 {
+            lp.set_payload(None)?;
+        }
+        for _ in 0..laps {
+            let mut sum = 0.0;
+            for k in 0..lap {
+                let target = targets[k / reach];
+                lp.step(&target)?;
+                let e = (lp.ee_position() - target).norm();
+                sum += e;
+                if k % reach == reach - 1 {
+                    run.final_error_per_reach.push(e);
+                }
+                if phase == 0 {
+                    let s = lp.state();
+                    for i in 0..n {
+                        run.q_min[i] = run.q_min[i].min(s.q[i]);
+                        run.q_max[i] = run.q_max[i].max(s.q[i]);
+                        run.dq_min[i] = run.dq_min[i].min(s.dq[i]);
+                        run.dq_max[i] = run.dq_max[i].max(s.dq[i]);
+                    }
+                }
+            }
+            let mean = sum / lap as f64;
+            if phase == 0 { run.error_per_lap.push(mean) } else { run.error_after_removal.push(mean) }
+        }
+    }
+    Ok(run)
+}
+
+/// DeWolf et al.'s normalised error per window: `(e − e_nopayload)/(e_payload − e_nopayload)`; 1 means the
+/// payload's whole effect remains, 0 fully compensated. Windows where the PD rows coincide give NaN.
+pub fn normalised(errors: &[f64], pd_no_payload: &[f64], pd_payload: &[f64]) -> Vec<f64> {
+    errors
+        .iter()
+        .zip(pd_no_payload.iter().zip(pd_payload))
+        .map(|(e, (e0, e1))| if (e1 - e0).abs() > 0.0 { (e - e0) / (e1 - e0) } else { f64::NAN })
+        .collect()
+}

@@ -1,0 +1,97 @@
+//! The adaptive controller's run-time controls: learning pause/resume, rate change, weight export/import,
+//! parameter access by name, and the training-signal/input settings.
+
+use nalgebra::Vector3;
+use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
+use spikearm::control::arm_model::{ArmModel, ArmModelParams};
+use spikearm::control::closed_loop::ClosedLoop;
+use spikearm::control::controller::Controller;
+use spikearm::control::osc::{Osc, OscParams};
+use spikearm::control::urdf_chain::ArmSpec;
+use spikearm::neuro::ExecutorKind;
+use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
+
+const ARM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/threelink.urdf");
+const Q0: [f64; 3] = [1.0, -1.4, -0.6];
+
+fn adaptive(params: AdaptiveParams) -> AdaptiveOsc {
+    let spec = ArmSpec::from_urdf_file(ARM).unwrap();
+    let osc = Osc::new(ArmModel::new(&spec, ArmModelParams::default()).unwrap(), OscParams::default()).unwrap();
+    AdaptiveOsc::new(osc, params).unwrap()
+}
+
+/// A closed loop holding the start pose with a 1 kg payload, so the adaptive term has something to learn.
+fn looped(params: AdaptiveParams) -> (ClosedLoop<AdaptiveOsc>, Vector3<f64>) {
+    let urdf = std::fs::read_to_string(ARM).unwrap();
+    let mut world = ArmWorld::from_urdf_str(&urdf, SimParams::default()).unwrap();
+    world.set_state(&Q0, &[0.0; 3]).unwrap();
+    world.set_payload(Some(PayloadSpec::at_ee(1.0))).unwrap();
+    let target = Vector3::from(world.state().ee_position);
+    (ClosedLoop::new(world, adaptive(params)).unwrap(), target)
+}
+
+fn run(lp: &mut ClosedLoop<AdaptiveOsc>, target: &Vector3<f64>, steps: usize) {
+    for _ in 0..steps {
+        lp.step(target).unwrap();
+    }
+}
+
+fn weights(lp: &ClosedLoop<AdaptiveOsc>) -> Vec<f64> {
+    lp.controller().export_weights().decoders
+}
+
+#[test]
+fn learning_pauses_resumes_and_follows_the_rate() {
+    for kind in [ExecutorKind::Loihi, ExecutorKind::Float] {
+        let (mut lp, target) = looped(AdaptiveParams { executor: kind, neurons: 200, ..AdaptiveParams::default() });
+        run(&mut lp, &target, 300);
+        let w1 = weights(&lp);
+        assert!(w1.iter().any(|&w| w != 0.0), "{kind:?}: nothing learned while holding a payload");
+        lp.controller_mut().set_param("learning", 0.0).unwrap();
+        assert_eq!(lp.controller().param("learning"), Some(0.0));
+        run(&mut lp, &target, 200);
+        assert_eq!(weights(&lp), w1, "{kind:?}: weights changed while paused");
+        assert!(lp.controller().status().learning == Some(false));
+        lp.controller_mut().set_param("learning", 1.0).unwrap();
+        lp.controller_mut().set_param("learning_rate", 0.0).unwrap();
+        run(&mut lp, &target, 200);
+        assert_eq!(weights(&lp), w1, "{kind:?}: weights changed at rate 0");
+        lp.controller_mut().set_learning_rate(1e-4).unwrap();
+        run(&mut lp, &target, 200);
+        assert_ne!(weights(&lp), w1, "{kind:?}: learning did not resume");
+        assert!(lp.controller_mut().set_param("learning", 0.5).is_err());
+        assert!(lp.controller_mut().set_param("learning_rate", f64::NAN).is_err());
+        assert!(lp.controller_mut().set_param("no_such_gain", 1.0).is_err());
+    }
+}
+
+#[test]
+fn exported_weights_import_into_a_fresh_controller() {
+    let (mut lp, target) = looped(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() });
+    run(&mut lp, &target, 500);
+    let w = lp.controller().learned_weights().unwrap();
+    let mut fresh = adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() });
+    fresh.restore_weights(&w).unwrap();
+    let back = fresh.export_weights();
+    let scale = w.decoders.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let worst = w.decoders.iter().zip(&back.decoders).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    // The fixed-point core stores 8-bit mantissas: a round trip is exact up to one quantum of the largest weight.
+    assert!(worst <= scale / 64.0, "round trip error {worst} of {scale}");
+    let mut wrong = w.clone();
+    wrong.neurons = 10;
+    assert!(fresh.import_weights(&wrong).is_err());
+}
+
+#[test]
+fn textbook_and_position_settings_build_with_their_input_sizes() {
+    let a = adaptive(AdaptiveParams::default());
+    assert_eq!(a.scaling().inputs(), 3);
+    assert_eq!(a.scaling().outputs(), 4);
+    let t = adaptive(AdaptiveParams::textbook());
+    assert_eq!(t.scaling().inputs(), 6);
+    assert_eq!(t.name(), "adaptive-loihi");
+    let spec = ArmSpec::from_urdf_file(ARM).unwrap();
+    let osc = Osc::new(ArmModel::new(&spec, ArmModelParams::default()).unwrap(), OscParams::default()).unwrap();
+    let bad = AdaptiveOsc::new(osc, AdaptiveParams { joints: Some(vec![0, 7]), ..AdaptiveParams::default() });
+    assert!(bad.is_err());
+}
