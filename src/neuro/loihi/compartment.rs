@@ -1,7 +1,7 @@
 //! One integer LIF compartment: the core's update rule, shared by the executor and the golden-trace test.
 
 use super::fixed::{decay, wrap};
-use super::kernels::with_simd;
+use super::kernels::avx2_dispatch;
 
 /// Bits of the per-step synaptic input accumulator (plus sign).
 pub const INPUT_BITS: u32 = 21;
@@ -72,9 +72,21 @@ pub struct CompartmentBlock<'a> {
 
 /// Steps every compartment of a block once. The loop is branch-free so it vectorises (AVX2 where the CPU has it).
 pub fn step_block(p: &CompartmentParams, bias: &[i32], block: CompartmentBlock<'_>) {
-    // Separate slice arguments (not struct fields) carry `noalias`, which the vectoriser needs.
     let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
-    with_simd(|| step_block_portable(p, bias, input, u, v, refractory, spiked, epoch_spiked));
+    step_block_simd(p, bias, input, u, v, refractory, spiked, epoch_spiked);
+}
+
+avx2_dispatch! {
+    fn step_block_simd(
+        p: &CompartmentParams,
+        bias: &[i32],
+        input: &mut [i32],
+        u: &mut [i32],
+        v: &mut [i32],
+        refractory: &mut [i32],
+        spiked: &mut [u8],
+        epoch: &mut [u8],
+    ) => step_block_portable
 }
 
 #[inline(always)]

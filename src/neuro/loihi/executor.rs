@@ -3,7 +3,7 @@
 use super::compartment::{self, CURRENT_BITS, INPUT_BITS, VMAX};
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::{decay, wrap, RoundingRng};
-use super::kernels::{self, with_simd, LaneRng};
+use super::kernels::{self, LaneRng};
 use super::learning::{exp2, LearningState};
 use crate::neuro::build::{BuiltNetwork, STREAM_RUNTIME};
 use crate::neuro::executor::{check_vector, check_weights, Executor, LearnedWeights};
@@ -161,8 +161,7 @@ impl LoihiExecutor {
         for &(axon, fired) in &self.axon_spikes {
             // `fired` axons of the group carry the same weight row: their events sum to `fired × w`.
             let row = &self.net.ensemble.input_weights[axon as usize * n..(axon as usize + 1) * n];
-            let input = &mut self.input;
-            with_simd(|| kernels::accumulate_row(input, row, fired));
+            kernels::accumulate_row(&mut self.input, row, fired);
         }
     }
 
@@ -177,15 +176,19 @@ impl LoihiExecutor {
         };
         compartment::step_block(&self.net.ensemble.comp, &self.net.ensemble.bias, block);
         self.spike_list.clear();
-        // Spikes are sparse: skip eight silent compartments at a time.
-        for (c, chunk) in self.spiked.chunks(8).enumerate() {
-            if chunk.len() == 8 && u64::from_ne_bytes(chunk.try_into().expect("chunk of 8")) == 0 {
-                continue;
+        // Spike flags are 0/1 bytes: read eight at a time and visit only the set ones.
+        let mut chunks = self.spiked.chunks_exact(8);
+        for (c, chunk) in (&mut chunks).enumerate() {
+            let mut word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
+            while word != 0 {
+                self.spike_list.push((c * 8 + word.trailing_zeros() as usize / 8) as u32);
+                word &= word - 1;
             }
-            for (j, &s) in chunk.iter().enumerate() {
-                if s != 0 {
-                    self.spike_list.push((c * 8 + j) as u32);
-                }
+        }
+        let base = self.spiked.len() - chunks.remainder().len();
+        for (j, &s) in chunks.remainder().iter().enumerate() {
+            if s != 0 {
+                self.spike_list.push((base + j) as u32);
             }
         }
         self.spike_list.len()

@@ -1,22 +1,32 @@
 //! The core's inner loops over compartments, written branch-free over plain slices so they vectorise, and
-//! compiled a second time for AVX2, picked at run time. Results are bit-identical either way.
+//! compiled a second time for AVX2, picked at run time. Results are bit-identical either way (integer and
+//! IEEE f32 arithmetic only).
 
-/// Runs `f` in a function compiled for AVX2 when the CPU has it (the closure is inlined there).
-#[inline(always)]
-pub fn with_simd<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
+/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX2 when the CPU has it, and the portable
+/// build otherwise. `$body` must be `#[inline(always)]` so that it is compiled inside each entry point; its slice
+/// arguments stay separate parameters, which keeps the `noalias` facts the vectoriser needs.
+macro_rules! avx2_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 support was checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 support was checked just above.
-            return unsafe { avx2(f) };
-        }
-    }
-    f()
+    };
 }
+pub(crate) use avx2_dispatch;
 
 /// Eight independent xorshift32 generators stepped together: random bits for stochastic rounding, eight
 /// lanes at a time.
@@ -53,18 +63,33 @@ impl LaneRng {
     }
 }
 
-/// Adds `fired × row` into the synaptic input of every compartment (`fired` events on axons sharing `row`).
+avx2_dispatch! {
+    /// Adds `fired × row` into the synaptic input of every compartment (`fired` events on axons sharing `row`).
+    pub fn accumulate_row(input: &mut [i32], row: &[i32], fired: i32) => accumulate_row_body
+}
+
 #[inline(always)]
-pub fn accumulate_row(input: &mut [i32], row: &[i32], fired: i32) {
+fn accumulate_row_body(input: &mut [i32], row: &[i32], fired: i32) {
     for (acc, &w) in input.iter_mut().zip(row) {
         *acc = acc.wrapping_add(fired.wrapping_mul(w));
     }
 }
 
-/// Training epoch for all traces: `t = sr(t × decay + increment × spiked)` (Q16 decay), capped at `tmax`;
-/// clears the spike record. Returns how many traces were non-zero or spiked (the updates a core does).
+avx2_dispatch! {
+    /// Training epoch for all traces: `t = sr(t × decay + increment × spiked)` (Q16 decay), capped at `tmax`;
+    /// clears the spike record. Returns how many traces were non-zero or spiked (the updates a core does).
+    pub fn update_traces(
+        traces: &mut [i32],
+        spiked: &mut [u8],
+        decay_q16: i32,
+        increment: i32,
+        tmax: i32,
+        rng: &mut LaneRng,
+    ) -> u32 => update_traces_body
+}
+
 #[inline(always)]
-pub fn update_traces(traces: &mut [i32], spiked: &mut [u8], decay_q16: i32, increment: i32, tmax: i32, rng: &mut LaneRng) -> u32 {
+fn update_traces_body(traces: &mut [i32], spiked: &mut [u8], decay_q16: i32, increment: i32, tmax: i32, rng: &mut LaneRng) -> u32 {
     let n = traces.len().min(spiked.len());
     let (traces, spiked) = (&mut traces[..n], &mut spiked[..n]);
     let mut updates = 0u32;
@@ -89,12 +114,16 @@ pub fn update_traces(traces: &mut [i32], spiked: &mut [u8], decay_q16: i32, incr
     updates
 }
 
-/// Learning epoch for one output dimension: `w += sr(trace × factor)`; returns the largest |w| after.
-/// The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and rounded
-/// stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot wrap
-/// before the automatic scaling sees the peak.
+avx2_dispatch! {
+    /// Learning epoch for one output dimension: `w += sr(trace × factor)`; returns the largest |w| after.
+    /// The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and rounded
+    /// stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot wrap
+    /// before the automatic scaling sees the peak.
+    pub fn update_weights(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng) -> i32 => update_weights_body
+}
+
 #[inline(always)]
-pub fn update_weights(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng) -> i32 {
+fn update_weights_body(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng) -> i32 {
     let n = weights.len().min(traces.len());
     let (weights, traces) = (&mut weights[..n], &traces[..n]);
     const CAP: f32 = (1 << 24) as f32;
@@ -132,13 +161,13 @@ mod tests {
         let mut w = vec![0i32; n];
         let t = vec![3i32; n];
         for _ in 0..50 {
-            with_simd(|| update_weights(&mut w, &t, 0.01, &mut rng));
+            update_weights(&mut w, &t, 0.01, &mut rng);
         }
         let mean = w.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 1.5).abs() < 0.05, "mean weight {mean}, want 3 × 0.01 × 50 = 1.5");
         let mut traces = vec![100i32; n];
         let mut spiked = vec![0u8; n];
-        with_simd(|| update_traces(&mut traces, &mut spiked, 32768, 10, 127, &mut rng));
+        update_traces(&mut traces, &mut spiked, 32768, 10, 127, &mut rng);
         let mean = traces.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 50.0).abs() < 0.1, "mean trace {mean}");
     }
@@ -149,8 +178,8 @@ mod tests {
         let mut a = vec![5i32; 1003];
         let mut b = a.clone();
         let (mut ra, mut rb) = (LaneRng::new(9), LaneRng::new(9));
-        let pa = with_simd(|| update_weights(&mut a, &traces, -0.37, &mut ra));
-        let pb = update_weights(&mut b, &traces, -0.37, &mut rb);
+        let pa = update_weights(&mut a, &traces, -0.37, &mut ra);
+        let pb = update_weights_body(&mut b, &traces, -0.37, &mut rb);
         assert_eq!((a, pa), (b, pb));
     }
 }

@@ -14,7 +14,7 @@
 
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::RoundingRng;
-use super::kernels::{self, with_simd, LaneRng};
+use super::kernels::{self, LaneRng};
 use crate::neuro::Accounting;
 
 /// Lowest exponents (finest grids) the automatic scaling goes to.
@@ -84,7 +84,7 @@ impl LearningState {
         let r = &net.readout;
         let (traces, spiked) = (&mut self.traces, &mut self.epoch_spiked);
         let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, net.params.trace_max());
-        let updates = with_simd(|| kernels::update_traces(traces, spiked, decay, inc, tmax, lanes));
+        let updates = kernels::update_traces(traces, spiked, decay, inc, tmax, lanes);
         acc.trace_updates += updates as u64;
     }
 
@@ -109,9 +109,8 @@ impl LearningState {
             let mut peak = if esum != 0 && self.rate_ratio > 0.0 {
                 // ΔW = -trace × Σe × L with L = (kappa/kappa_ref) 2^(F - E): Nengo's -kappa dt/n e a in these units.
                 let factor = (-(esum as f64) * self.rate_ratio * exp2(self.error_exp[kk] - self.weight_exp[kk])) as f32;
-                let traces = &self.traces;
                 acc.weight_updates += n as u64;
-                with_simd(|| kernels::update_weights(row, traces, factor, lanes))
+                kernels::update_weights(row, &self.traces, factor, lanes)
             } else {
                 row.iter().fold(0, |m, w| m.max(w.abs()))
             };
