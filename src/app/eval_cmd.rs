@@ -73,7 +73,8 @@ struct ConditionJson {
 
 #[derive(Debug, Serialize)]
 struct ReportJson {
-    window_s: f64,
+    /// Lap length, s: an integer when whole (16), as the JSON shape shows.
+    window_s: serde_json::Value,
     controllers: BTreeMap<String, ConditionJson>,
     pid_gains: BTreeMap<String, ConditionJson>,
 }
@@ -187,7 +188,12 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     }
     println!("best PID (lowest last lap): {}", best.controller);
     if let Some(path) = &args.json {
-        let report = ReportJson { window_s: lap_s, controllers, pid_gains };
+        let window_s = if lap_s.fract() == 0.0 && lap_s.abs() < 1e15 {
+            serde_json::Value::from(lap_s as i64)
+        } else {
+            serde_json::Value::from(lap_s)
+        };
+        let report = ReportJson { window_s, controllers, pid_gains };
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
