@@ -1,6 +1,6 @@
 //! Neuron-updates per second with PES learning on, both executors, n = 1e3..1e6, 1-D and 12-D input.
 //!
-//! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6). Prints each figure with its
+//! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6, `-- --n 10000 --d 1` for one row). Prints each figure with its
 //! ratio to the anchors of DESIGN.md §7 measured on this machine kind (Nengo reference simulator with PES:
 //! 6 M/s at n = 1000, 16 M/s at n = 10 000; NengoLoihi emulator: 60 k/s); `scripts/nengo_compare.py` measures
 //! Nengo in the same run.
@@ -65,13 +65,18 @@ fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f6
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes: &[usize] = if quick { &[1000, 10_000, 100_000] } else { &[1000, 10_000, 100_000, 1_000_000] };
+    let args: Vec<String> = std::env::args().collect();
+    // `--n N` and `--d D` restrict the table to one size or input dimension (for profiling).
+    let pick = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)?.parse::<usize>().ok());
+    let all: &[usize] = if quick { &[1000, 10_000, 100_000] } else { &[1000, 10_000, 100_000, 1_000_000] };
+    let sizes: Vec<usize> = all.iter().copied().filter(|&n| pick("--n").is_none_or(|p| p == n)).collect();
+    let dims: Vec<usize> = [1usize, 12].into_iter().filter(|&d| pick("--d").is_none_or(|p| p == d)).collect();
     println!(
         "{:>9} {:>3} {:>6} {:>14} {:>10} {:>10} {:>12} {:>16}",
         "n", "d", "exec", "updates/cpu-s", "vs Nengo", "vs NLoihi", "cpu-µs/step", "updates/wall-s"
     );
-    for &d in &[1usize, 12] {
-        for &n in sizes {
+    for &d in &dims {
+        for &n in &sizes {
             let spec = NetworkSpec::new(EnsembleSpec::new(n, d, 0), PesSpec::new(1, 1e-4));
             let built = BuiltNetwork::build(&spec).unwrap();
             let budget = Duration::from_millis(if n >= 1_000_000 { 3000 } else { 1500 });

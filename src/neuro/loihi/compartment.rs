@@ -1,6 +1,6 @@
 //! One integer LIF compartment: the core's update rule, shared by the executor and the golden-trace test.
 
-use super::fixed::{decay, wrap};
+use super::fixed::{decay, decay_nonneg, wrap};
 use super::kernels::avx2_dispatch;
 
 /// Bits of the per-step synaptic input accumulator (plus sign).
@@ -42,10 +42,18 @@ pub struct CompartmentRegisters {
 /// a spike when `v > vth` resets `v` to 0 and starts the refractory count. Returns whether it spiked.
 #[inline(always)]
 pub fn step(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
+    step_impl::<false>(r, p, input, bias)
+}
+
+/// [`step`], told at compile time whether voltages are known non-negative (`vmin >= 0`, as in every block
+/// we build), which lets the voltage decay skip its sign handling.
+#[inline(always)]
+fn step_impl<const V_NONNEG: bool>(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
     let u = wrap(decay(r.u, p.keep_u).wrapping_add(wrap(input, INPUT_BITS)), CURRENT_BITS);
     let refractory = (r.refractory - 1).max(0);
+    let decayed_v = if V_NONNEG { decay_nonneg(r.v, p.keep_v) } else { decay(r.v, p.keep_v) };
     // max/min rather than clamp: clamp's min <= max assertion would keep the loop from vectorising.
-    let v = (decay(r.v, p.keep_v) + u + bias).max(p.vmin).min(p.vmax);
+    let v = (decayed_v + u + bias).max(p.vmin).min(p.vmax);
     let v = if refractory > 0 { 0 } else { v };
     let spiked = v > p.vth;
     r.u = u;
@@ -105,14 +113,37 @@ fn step_block_portable(
     let n = bias.len();
     let (input, u, v, refractory) = (&mut input[..n], &mut u[..n], &mut v[..n], &mut refractory[..n]);
     let (spiked, epoch) = (&mut spiked[..n], &mut epoch[..n]);
+    // Two loops, each branch-free inside.
+    if p.vmin >= 0 {
+        step_all::<true>(&p, bias, input, u, v, refractory, spiked, epoch);
+    } else {
+        step_all::<false>(&p, bias, input, u, v, refractory, spiked, epoch);
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_all<const V_NONNEG: bool>(
+    p: &CompartmentParams,
+    bias: &[i32],
+    input: &mut [i32],
+    u: &mut [i32],
+    v: &mut [i32],
+    refractory: &mut [i32],
+    spiked: &mut [u8],
+    epoch: &mut [u8],
+) {
+    let n = bias.len();
+    let (input, u, v, refractory) = (&mut input[..n], &mut u[..n], &mut v[..n], &mut refractory[..n]);
+    let (spiked, epoch) = (&mut spiked[..n], &mut epoch[..n]);
     for i in 0..n {
         let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] };
-        let s = step(&mut regs, &p, input[i], bias[i]) as u8;
+        let fired = step_impl::<V_NONNEG>(&mut regs, p, input[i], bias[i]) as u8;
         input[i] = 0;
         u[i] = regs.u;
         v[i] = regs.v;
         refractory[i] = regs.refractory;
-        spiked[i] = s;
-        epoch[i] |= s;
+        spiked[i] = fired;
+        epoch[i] |= fired;
     }
 }

@@ -31,7 +31,6 @@ pub struct LoihiExecutor {
     v: Vec<i32>,
     refractory: Vec<i32>,
     spiked: Vec<u8>,
-    spike_list: Vec<u32>,
     /// Readout compartments per (group, dimension): input accumulator, current, on and off voltages.
     out_input: Vec<i32>,
     out_u: Vec<i32>,
@@ -67,7 +66,6 @@ impl LoihiExecutor {
             v: net.ensemble.v0.clone(),
             refractory: vec![0; n],
             spiked: vec![0; n],
-            spike_list: Vec::with_capacity(n),
             out_input: vec![0; groups * k],
             out_u: vec![0; groups * k],
             out_v_on: vec![0; groups * k],
@@ -175,36 +173,46 @@ impl LoihiExecutor {
             epoch_spiked: &mut self.learning_state.epoch_spiked,
         };
         compartment::step_block(&self.net.ensemble.comp, &self.net.ensemble.bias, block);
-        self.spike_list.clear();
-        // Spike flags are 0/1 bytes: read eight at a time and visit only the set ones.
-        let mut chunks = self.spiked.chunks_exact(8);
-        for (c, chunk) in (&mut chunks).enumerate() {
-            let mut word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
-            while word != 0 {
-                self.spike_list.push((c * 8 + word.trailing_zeros() as usize / 8) as u32);
-                word &= word - 1;
-            }
-        }
-        let base = self.spiked.len() - chunks.remainder().len();
-        for (j, &s) in chunks.remainder().iter().enumerate() {
-            if s != 0 {
-                self.spike_list.push((base + j) as u32);
-            }
-        }
-        self.spike_list.len()
+        self.deliver_spikes()
     }
 
-    fn update_readout(&mut self) {
+    /// Sends this step's spikes to their readout core: each adds its learned weights into the group's
+    /// compartments. Spike flags are 0/1 bytes, read eight at a time so that only set ones cost work.
+    fn deliver_spikes(&mut self) -> usize {
         let (n, k, gsize) = (self.n, self.k, self.net.readout.group_size);
         let weights = &self.learning_state.weights;
-        for &i in &self.spike_list {
-            let i = i as usize;
-            let g = i / gsize;
-            let shift = self.net.readout.group_shift[g];
-            for (kk, acc) in self.out_input[g * k..(g + 1) * k].iter_mut().enumerate() {
-                *acc = acc.wrapping_add(weights[kk * n + i] << shift);
+        let mut count = 0;
+        for (g, &shift) in self.net.readout.group_shift.iter().enumerate() {
+            let start = g * gsize;
+            let flags = &self.spiked[start..(start + gsize).min(n)];
+            let out = &mut self.out_input[g * k..(g + 1) * k];
+            let mut deliver = |i: usize| {
+                for (kk, acc) in out.iter_mut().enumerate() {
+                    *acc = acc.wrapping_add(weights[kk * n + i] << shift);
+                }
+            };
+            let mut chunks = flags.chunks_exact(8);
+            for (c, chunk) in (&mut chunks).enumerate() {
+                let mut word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
+                while word != 0 {
+                    deliver(start + c * 8 + word.trailing_zeros() as usize / 8);
+                    word &= word - 1;
+                    count += 1;
+                }
+            }
+            let base = start + flags.len() - chunks.remainder().len();
+            for (j, &s) in chunks.remainder().iter().enumerate() {
+                if s != 0 {
+                    deliver(base + j);
+                    count += 1;
+                }
             }
         }
+        count
+    }
+
+    /// Advances the readout compartments with the input their spikes delivered.
+    fn update_readout(&mut self) {
         let r = &self.net.readout;
         for j in 0..self.out_u.len() {
             let input = wrap(std::mem::take(&mut self.out_input[j]), INPUT_BITS);

@@ -11,6 +11,12 @@ pub fn decay(x: i32, keep: i32) -> i32 {
     if x < 0 { -r } else { r }
 }
 
+/// [`decay`] for `x >= 0` (voltages above a non-negative floor): the same result without the sign handling.
+#[inline(always)]
+pub fn decay_nonneg(x: i32, keep: i32) -> i32 {
+    (x >> 12) * keep + (((x & 4095) * keep) >> 12)
+}
+
 /// Keep factor for a stored decay `d` with the core's offset (1 for currents, 0 for voltages): `4096 - offset - d`.
 #[inline]
 pub fn keep(d: i32, offset: i32) -> i32 {
@@ -82,6 +88,9 @@ mod tests {
                 let k = keep(d, 0);
                 let want = (x as i64).signum() * ((x as i64).abs() * k as i64 >> 12);
                 assert_eq!(decay(x, k) as i64, want, "x={x} d={d}");
+                if x >= 0 {
+                    assert_eq!(decay_nonneg(x, k), decay(x, k));
+                }
             }
         }
     }
