@@ -23,5 +23,6 @@
 pub mod app;
 pub mod bus;
 pub mod control;
+pub mod launch;
 pub mod neuro;
 pub mod node;

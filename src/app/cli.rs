@@ -22,6 +22,16 @@ pub enum Command {
     /// The physics alone: open-loop runs of a URDF arm in rapier3d.
     #[command(subcommand)]
     Sim(super::sim_cmd::SimCommand),
+    /// The controller node (daemon): answers joint_states on the zenoh bus with torque_cmd.
+    ///
+    /// Example: spikearm control --config config/control.toml --set controller.kind=osc
+    Control(super::node_cmd::NodeArgs),
+    /// Run a scenario file (arm, controllers, timing, timed events) in one process and write a report.
+    ///
+    /// Example: spikearm launch launch/ur5e_payload.toml --out reports/ur5e
+    Launch(super::launch_cmd::LaunchArgs),
+    /// The UR5e payload demo: adaptive vs OSC, lockstep, embedded scenario; prints the errors.
+    Demo(super::launch_cmd::DemoArgs),
     /// Closed-loop evaluations of the controllers against the sim (the payload protocol).
     #[command(subcommand)]
     Eval(super::eval_cmd::EvalCommand),

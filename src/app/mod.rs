@@ -2,7 +2,12 @@
 
 mod cli;
 mod eval_cmd;
+mod launch_cmd;
+mod layered_config;
 mod neuro_cmd;
+mod node_cmd;
+pub mod node_config;
+mod signals;
 mod sim_cmd;
 
 pub use cli::{Cli, Command};
@@ -25,5 +30,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Neuro(cmd) => cmd.run(),
         Command::Sim(cmd) => cmd.run(),
         Command::Eval(cmd) => cmd.run(),
+        Command::Control(args) => node_cmd::run_control(&args),
+        Command::Launch(args) => launch_cmd::run_launch(&args),
+        Command::Demo(args) => launch_cmd::run_demo(&args),
     }
 }

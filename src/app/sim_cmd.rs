@@ -15,6 +15,10 @@ pub enum SimCommand {
     ///
     /// Example: spikearm sim run --arm config/arms/ur5e.urdf --q0 0,-1.57,0,0,0,0 --steps 2000 --out traj.json
     Run(RunArgs),
+    /// The sim node: the physics on the zenoh bus (publishes joint_states, applies torque_cmd, watchdog).
+    ///
+    /// Example: spikearm sim node --config config/sim.toml --set timing=lockstep
+    Node(super::node_cmd::NodeArgs),
 }
 
 /// Arguments of `spikearm sim run`. Vectors are comma-separated, one value per actuated joint in URDF order.
@@ -129,6 +133,7 @@ impl SimCommand {
     pub fn run(self) -> anyhow::Result<()> {
         match self {
             SimCommand::Run(args) => args.run(),
+            SimCommand::Node(args) => super::node_cmd::run_sim(&args),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! nodes talk only through [`crate::bus`].
 
 mod checkpoint;
+mod controller_build;
 mod controller_node;
 mod error;
 mod hold;
@@ -13,6 +14,7 @@ mod sim_node;
 mod timing;
 
 pub use checkpoint::{Checkpoint, CheckpointError, load_checkpoint, write_checkpoint};
+pub use controller_build::{CONTROLLER_KINDS, ControllerSection, build as build_controller};
 pub use controller_node::{ControllerNodeReport, ControllerNodeSpec, ControllerSample, run_controller_node};
 pub use error::NodeError;
 pub use hold::{HoldLaw, HoldParams};

@@ -1,0 +1,167 @@
+//! Runs a scenario: per controller, a sim node and a controller node on one in-process zenoh session.
+
+use std::f64::consts::PI;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::metrics::{RunMetrics, ScenarioMetrics, normalise, window_mean};
+use super::scenario::ScenarioSpec;
+use crate::bus::{Bus, BusConfig, JointStates};
+use crate::control::arm_model::{ArmModel, ArmModelParams};
+use crate::control::urdf_chain::ArmSpec;
+use crate::node::{
+    ControllerNodeReport, ControllerNodeSpec, ControllerSection, EstopEvent, PayloadEvent, Shutdown, SimNodeReport,
+    SimNodeSpec, TargetEvent, build_controller, run_controller_node, run_sim_node,
+};
+
+/// One controller's run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Controller kind.
+    pub controller: String,
+    /// The sim node's report.
+    pub sim: SimNodeReport,
+    /// The controller node's report.
+    pub ctrl: ControllerNodeReport,
+}
+
+/// All runs of a scenario and their metrics.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// The scenario.
+    pub spec: ScenarioSpec,
+    /// One run per controller, in order.
+    pub runs: Vec<RunResult>,
+    /// Numbers.
+    pub metrics: ScenarioMetrics,
+}
+
+/// Runs every controller of `spec` on the arm `urdf` (text). `shutdown` aborts between and within runs.
+pub fn run_scenario(spec: &ScenarioSpec, urdf: &str, shutdown: &Shutdown, progress: bool) -> anyhow::Result<ScenarioResult> {
+    let arm = ArmSpec::from_urdf_str(urdf).context("reading the scenario's arm")?;
+    let mut model = ArmModel::new(&arm, ArmModelParams::default())?;
+    let start_ee: [f64; 3] = model.ee_position(&spec.initial_q).context("start pose")?.into();
+    let targets = target_events(spec, start_ee);
+    let mut runs = Vec::new();
+    for kind in &spec.controllers {
+        if shutdown.is_triggered() {
+            break;
+        }
+        let section = ControllerSection { kind: kind.clone(), ..spec.controller.clone() };
+        let controller = build_controller(&section, urdf).with_context(|| format!("building controller `{kind}`"))?;
+        runs.push(run_one(spec, urdf, controller, start_ee, &targets, shutdown, progress)?);
+    }
+    let mut metrics = ScenarioMetrics { scenario: spec.name.clone(), ..Default::default() };
+    for r in &runs {
+        let s = &r.ctrl.samples;
+        metrics.runs.push(RunMetrics {
+            controller: r.controller.clone(),
+            window_error_m: spec.windows.iter().map(|w| (w.name.clone(), window_mean(s, w.from_s, w.to_s))).collect(),
+            mean_error_m: window_mean(s, f64::NEG_INFINITY, f64::INFINITY),
+            ticks: r.ctrl.ticks,
+            steps: r.sim.steps,
+            wall_s: r.sim.wall_s,
+            steps_per_s: r.sim.steps as f64 / r.sim.wall_s.max(1e-9),
+            watchdog_trips: r.sim.watchdog_trips,
+            deadline_misses: r.sim.deadline_misses,
+        });
+    }
+    normalise(&mut metrics, &spec.windows);
+    Ok(ScenarioResult { spec: spec.clone(), runs, metrics })
+}
+
+/// The circle's targets (if any) and the explicit target events, in time order.
+fn target_events(spec: &ScenarioSpec, start: [f64; 3]) -> Vec<TargetEvent> {
+    let mut out = Vec::new();
+    if let Some(c) = &spec.circle {
+        let mut k = 0usize;
+        let mut t = c.start_s;
+        while t < spec.duration_s && c.targets > 0 {
+            let th = 2.0 * PI * (k % c.targets) as f64 / c.targets as f64;
+            out.push(TargetEvent {
+                t,
+                position: [start[0] + c.radius_m * th.cos(), start[1], start[2] + c.radius_m * th.sin()],
+            });
+            k += 1;
+            t = c.start_s + k as f64 * c.reach_s;
+        }
+    }
+    out.extend(spec.events.iter().filter_map(|e| e.target.map(|p| TargetEvent { t: e.t, position: p })));
+    out.sort_by(|a, b| a.t.total_cmp(&b.t));
+    out
+}
+
+fn run_one(
+    spec: &ScenarioSpec,
+    urdf: &str,
+    mut controller: Box<dyn crate::control::controller::Controller>,
+    start_ee: [f64; 3],
+    targets: &[TargetEvent],
+    shutdown: &Shutdown,
+    progress: bool,
+) -> anyhow::Result<RunResult> {
+    let kind = controller.name().to_string();
+    let mut sim = SimNodeSpec::new(urdf.to_string());
+    sim.timing = spec.timing;
+    sim.initial_q = Some(spec.initial_q.clone());
+    sim.duration_s = Some(spec.duration_s);
+    sim.record_every = spec.record_every;
+    sim.payload_events = spec
+        .events
+        .iter()
+        .filter_map(|e| e.payload_kg.map(|m| PayloadEvent { t: e.t, mass_kg: m, offset_m: [0.0; 3] }))
+        .collect();
+    sim.estop_events = spec.events.iter().filter_map(|e| e.estop.map(|on| EstopEvent { t: e.t, engaged: on })).collect();
+    let mut cspec = ControllerNodeSpec::new(&spec.arm);
+    cspec.urdf = Some(urdf.to_string());
+    cspec.initial_target = Some(start_ee);
+    cspec.target_events = targets.to_vec();
+    cspec.record_every = spec.record_every;
+    cspec.checkpoint_path = None;
+
+    // One in-process session shared by both nodes: no sockets, same code path as separate processes.
+    let bus = Bus::open(&spec.arm, &BusConfig::default())?;
+    let stop_ctrl = Shutdown::new();
+    let ctrl_thread = {
+        let (bus, stop) = (bus.clone(), stop_ctrl.clone());
+        thread::Builder::new().name("controller".into()).spawn(move || {
+            run_controller_node(&cspec, controller.as_mut(), &bus, &stop)
+        })?
+    };
+    let sim_stop = shutdown.clone();
+    let done = Shutdown::new();
+    let bar_thread = progress.then(|| {
+        let (bus, done) = (bus.clone(), done.clone());
+        let total = spec.duration_s;
+        let label = format!("{} / {kind}", spec.name);
+        thread::spawn(move || {
+            let bar = ProgressBar::new((total * 1000.0) as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:>24} [{bar:40}] {msg} sim s ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(label);
+            let Ok(states) = bus.latest::<JointStates>(&bus.keys().joint_states()) else { return };
+            while !done.sleep(Duration::from_millis(100)) {
+                if let Ok(Some(Ok(js))) = states.try_recv() {
+                    bar.set_position((js.stamp * 1000.0) as u64);
+                    bar.set_message(format!("{:.1}/{total:.0}", js.stamp));
+                }
+            }
+            bar.finish_and_clear();
+        })
+    });
+    let sim_result = run_sim_node(&sim, &bus, &sim_stop);
+    stop_ctrl.trigger();
+    done.trigger();
+    let ctrl_result = ctrl_thread.join().map_err(|_| anyhow::anyhow!("controller thread panicked"))?;
+    if let Some(t) = bar_thread {
+        let _ = t.join();
+    }
+    bus.close()?;
+    Ok(RunResult { controller: kind, sim: sim_result?, ctrl: ctrl_result? })
+}
