@@ -14,8 +14,9 @@ pub use cli::{Cli, Command};
 
 /// Starts `tracing` output on stderr; `RUST_LOG` overrides the level chosen by `-v`.
 pub fn init_tracing(verbose: u8) {
+    // zenoh's own info lines (session ids, gossip notes) drown ours; -v brings them back.
     let default = match verbose {
-        0 => "info",
+        0 => "info,zenoh=warn",
         1 => "debug",
         _ => "trace",
     };

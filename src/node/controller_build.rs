@@ -22,7 +22,7 @@ pub struct ControllerSection {
     pub kp: f64,
     /// Damping kv, 1/s. Default 20.
     pub kv: f64,
-    /// PES learning rate (adaptive). Default 1e-4.
+    /// PES learning rate (adaptive). Default: the adaptive term's own default (2e-4).
     pub learning_rate: f64,
     /// Ensemble size (adaptive). Default 1000.
     pub neurons: usize,
@@ -34,7 +34,7 @@ pub struct ControllerSection {
 
 impl Default for ControllerSection {
     fn default() -> Self {
-        Self { kind: "adaptive".into(), kp: 200.0, kv: 20.0, learning_rate: 1e-4, neurons: 1000, seed: 0, learning: true }
+        Self { kind: "adaptive".into(), kp: 200.0, kv: 20.0, learning_rate: AdaptiveParams::default().learning_rate, neurons: 1000, seed: 0, learning: true }
     }
 }
 
