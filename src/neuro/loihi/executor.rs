@@ -177,7 +177,7 @@ impl LoihiExecutor {
     }
 
     /// Sends this step's spikes to their readout core: each adds its learned weights into the group's
-    /// compartments. Spike flags are 0/1 bytes, read eight at a time so that only set ones cost work.
+    /// compartments.
     fn deliver_spikes(&mut self) -> usize {
         let (n, k, gsize) = (self.n, self.k, self.net.readout.group_size);
         let weights = &self.learning_state.weights;
@@ -186,26 +186,17 @@ impl LoihiExecutor {
             let start = g * gsize;
             let flags = &self.spiked[start..(start + gsize).min(n)];
             let out = &mut self.out_input[g * k..(g + 1) * k];
-            let mut deliver = |i: usize| {
-                for (kk, acc) in out.iter_mut().enumerate() {
-                    *acc = acc.wrapping_add(weights[kk * n + i] << shift);
-                }
-            };
-            let mut chunks = flags.chunks_exact(8);
-            for (c, chunk) in (&mut chunks).enumerate() {
-                let mut word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
-                while word != 0 {
-                    deliver(start + c * 8 + word.trailing_zeros() as usize / 8);
-                    word &= word - 1;
-                    count += 1;
-                }
-            }
-            let base = start + flags.len() - chunks.remainder().len();
-            for (j, &s) in chunks.remainder().iter().enumerate() {
-                if s != 0 {
-                    deliver(base + j);
-                    count += 1;
-                }
+            if k == 1 {
+                // One output: sum in a register rather than through memory, spike after spike.
+                let mut sum = 0i32;
+                count += for_each_spike(flags, start, |i| sum = sum.wrapping_add(weights[i] << shift));
+                out[0] = out[0].wrapping_add(sum);
+            } else {
+                count += for_each_spike(flags, start, |i| {
+                    for (kk, acc) in out.iter_mut().enumerate() {
+                        *acc = acc.wrapping_add(weights[kk * n + i] << shift);
+                    }
+                });
             }
         }
         count
@@ -349,4 +340,28 @@ impl Executor for LoihiExecutor {
         self.update_output_scales();
         Ok(())
     }
+}
+
+/// Calls `f(base + j)` for every set flag `j`; flags are 0/1 bytes, read eight at a time so that only the set
+/// ones cost work. Returns how many were set.
+#[inline(always)]
+fn for_each_spike(flags: &[u8], base: usize, mut f: impl FnMut(usize)) -> usize {
+    let mut count = 0;
+    let mut chunks = flags.chunks_exact(8);
+    for (c, chunk) in (&mut chunks).enumerate() {
+        let mut word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
+        while word != 0 {
+            f(base + c * 8 + word.trailing_zeros() as usize / 8);
+            word &= word - 1;
+            count += 1;
+        }
+    }
+    let rest = base + flags.len() - chunks.remainder().len();
+    for (j, &s) in chunks.remainder().iter().enumerate() {
+        if s != 0 {
+            f(rest + j);
+            count += 1;
+        }
+    }
+    count
 }
