@@ -1,11 +1,12 @@
 //! Proves a control tick allocates nothing once running: OSC, PID, joint PD and the adaptive controller on
 //! both executors, on the UR5e-class arm driven through the sim (the sim's own step is not counted).
 //!
-//! A counting global allocator counts allocations made by *this thread* only, so tests running in parallel
-//! threads of the harness cannot disturb the count.
+//! Allocations are counted per thread (`tests/common/counting_alloc.rs`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
+use counting_alloc::allocations;
 
 use nalgebra::Vector3;
 use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
@@ -18,38 +19,6 @@ use spikearm::control::urdf_chain::ArmSpec;
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimParams};
 
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the counter is a const-initialised thread-local that never
-// allocates itself.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
 
 const UR5E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/ur5e.urdf");
 const Q0: [f64; 6] = [0.0, -1.2, 1.6, -1.97, -1.57, 0.0];

@@ -1,30 +1,10 @@
 //! Once running, stepping either executor (learning on, rescales included) allocates nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
+use counting_alloc::allocations;
 use spikearm::neuro::{BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 fn drive(exec: &mut dyn Executor, steps: usize, scale: f64) {
     let (mut out, mut err) = ([0.0; 2], [0.0; 2]);
@@ -43,10 +23,10 @@ fn stepping_allocates_nothing() {
     let mut float = FloatExecutor::new(&built);
     for exec in [&mut loihi as &mut dyn Executor, &mut float] {
         drive(exec, 100, 1.0);
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        let before = allocations();
         // A jump to large targets forces error and weight rescales while counting.
         drive(exec, 2000, 40.0);
-        assert_eq!(ALLOCATIONS.load(Ordering::SeqCst) - before, 0, "allocations during steps");
+        assert_eq!(allocations() - before, 0, "allocations during steps");
     }
     assert!(loihi.accounting().rescales > 0, "the run should have exercised rescaling");
 }

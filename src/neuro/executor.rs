@@ -48,8 +48,29 @@ pub trait Executor: Send {
     fn import_weights(&mut self, weights: &LearnedWeights) -> Result<(), NeuroError>;
 }
 
+/// Refuses a step whose vectors do not fit a network of `d` inputs and `k` outputs, or hold non-finite values.
+pub(crate) fn check_step(input: &[f64], error: Option<&[f64]>, output: &[f64], d: usize, k: usize) -> Result<(), NeuroError> {
+    check_vector("input", input, d)?;
+    if let Some(e) = error {
+        check_vector("error", e, k)?;
+    }
+    if output.len() != k {
+        return Err(NeuroError::Dimension { what: "output", expected: k, got: output.len() });
+    }
+    Ok(())
+}
+
+/// Refuses a learning rate that is negative or not finite.
+pub(crate) fn check_learning_rate(kappa: f64) -> Result<(), NeuroError> {
+    if kappa.is_finite() && kappa >= 0.0 {
+        Ok(())
+    } else {
+        Err(NeuroError::InvalidSpec(format!("learning rate must be finite and >= 0, got {kappa}")))
+    }
+}
+
 /// Refuses vectors of the wrong length or with non-finite entries.
-pub(crate) fn check_vector(what: &'static str, v: &[f64], expected: usize) -> Result<(), NeuroError> {
+fn check_vector(what: &'static str, v: &[f64], expected: usize) -> Result<(), NeuroError> {
     if v.len() != expected {
         return Err(NeuroError::Dimension { what, expected, got: v.len() });
     }

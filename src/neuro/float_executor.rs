@@ -1,7 +1,7 @@
 //! The float executor: Nengo's reference semantics, the oracle the fixed-point core is tested against.
 
 use super::build::BuiltNetwork;
-use super::executor::{check_vector, check_weights, Executor, LearnedWeights};
+use super::executor::{check_learning_rate, check_step, check_weights, Executor, LearnedWeights};
 use super::lif::{LifParams, LifState};
 use super::{Accounting, NeuroError};
 
@@ -85,13 +85,7 @@ impl FloatExecutor {
 impl Executor for FloatExecutor {
     fn step(&mut self, input: &[f64], error: Option<&[f64]>, output: &mut [f64]) -> Result<(), NeuroError> {
         let (n, d, k) = (self.gain.len(), self.filtered_input.len(), self.output.len());
-        check_vector("input", input, d)?;
-        if let Some(e) = error {
-            check_vector("error", e, k)?;
-        }
-        if output.len() != k {
-            return Err(NeuroError::Dimension { what: "output", expected: k, got: output.len() });
-        }
+        check_step(input, error, output, d, k)?;
         if let (true, Some(e)) = (self.learning && self.kappa > 0.0, error) {
             self.apply_pes(e);
             self.accounting.dense_macs += (n * k) as u64;
@@ -136,9 +130,7 @@ impl Executor for FloatExecutor {
     }
 
     fn set_learning_rate(&mut self, kappa: f64) -> Result<(), NeuroError> {
-        if !(kappa.is_finite() && kappa >= 0.0) {
-            return Err(NeuroError::InvalidSpec(format!("learning rate must be finite and >= 0, got {kappa}")));
-        }
+        check_learning_rate(kappa)?;
         self.kappa = kappa;
         Ok(())
     }

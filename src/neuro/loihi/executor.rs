@@ -6,7 +6,7 @@ use super::fixed::{decay, wrap, RoundingRng};
 use super::kernels::{self, LaneRng};
 use super::learning::{exp2, LearningState};
 use crate::neuro::build::{BuiltNetwork, STREAM_RUNTIME};
-use crate::neuro::executor::{check_vector, check_weights, Executor, LearnedWeights};
+use crate::neuro::executor::{check_learning_rate, check_step, check_weights, Executor, LearnedWeights};
 use crate::neuro::{Accounting, CoreMap, NeuroError};
 
 /// Q16 "one" of the input spike generators' accumulators.
@@ -243,13 +243,7 @@ impl LoihiExecutor {
 
 impl Executor for LoihiExecutor {
     fn step(&mut self, input: &[f64], error: Option<&[f64]>, output: &mut [f64]) -> Result<(), NeuroError> {
-        check_vector("input", input, self.d)?;
-        if let Some(e) = error {
-            check_vector("error", e, self.k)?;
-        }
-        if output.len() != self.k {
-            return Err(NeuroError::Dimension { what: "output", expected: self.k, got: output.len() });
-        }
+        check_step(input, error, output, self.d, self.k)?;
         if let (true, Some(e)) = (self.learning, error) {
             self.learning_state.sample_error(e, &self.net.params, &mut self.accounting);
         }
@@ -287,9 +281,7 @@ impl Executor for LoihiExecutor {
     }
 
     fn set_learning_rate(&mut self, kappa: f64) -> Result<(), NeuroError> {
-        if !(kappa.is_finite() && kappa >= 0.0) {
-            return Err(NeuroError::InvalidSpec(format!("learning rate must be finite and >= 0, got {kappa}")));
-        }
+        check_learning_rate(kappa)?;
         self.learning_state.rate_ratio = kappa / self.net.readout.reference_rate;
         Ok(())
     }
