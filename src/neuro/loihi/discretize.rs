@@ -95,8 +95,9 @@ pub struct DiscreteEnsemble {
     pub bias: Vec<i32>,
     /// Initial voltages.
     pub v0: Vec<i32>,
-    /// Input weights, one row of `n` per input axon (`2d` axons: on, off per dimension), mantissa × 2^exp.
-    pub input_weights: Vec<i32>,
+    /// Input weight mantissas, one row of `n` per input axon group (`2d`: on, off per dimension); the weight is
+    /// mantissa × 2^`input_weight_exp`.
+    pub input_mantissas: Vec<i16>,
     /// Exponent shared by the input weights.
     pub input_weight_exp: u32,
     /// Integer voltage units per float threshold unit.
@@ -201,7 +202,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
             real[(2 * j + 1) * n + i] = -w;
         }
     }
-    let (input_weights, input_weight_exp) = quantize_weights(&real, params.weight_max());
+    let (input_mantissas, input_weight_exp) = quantize_weights(&real, params.weight_max());
     Ok(DiscreteEnsemble {
         comp: CompartmentParams {
             keep_u: keep(du, 1),
@@ -213,7 +214,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
         },
         bias,
         v0,
-        input_weights,
+        input_mantissas,
         input_weight_exp,
         v_scale,
     })
@@ -270,15 +271,15 @@ fn quantize_bias(b: f64) -> i32 {
     mant << exp
 }
 
-/// Nearest weights on the grid of a `weight_max` mantissa with one shared exponent; returns the effective
-/// integer weights and the exponent.
-pub fn quantize_weights(w: &[f64], weight_max: i32) -> (Vec<i32>, u32) {
+/// Nearest weights on the grid of a `weight_max` mantissa (at most 15 bits) with one shared exponent; returns
+/// the mantissas and the exponent.
+pub fn quantize_weights(w: &[f64], weight_max: i32) -> (Vec<i16>, u32) {
     let max = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     let mut exp = 0u32;
     while max / ((1u64 << exp) as f64) > weight_max as f64 + 0.5 && exp < 24 {
         exp += 1;
     }
     let scale = (1u64 << exp) as f64;
-    let q = w.iter().map(|x| ((x / scale).round().clamp(-(weight_max as f64), weight_max as f64) as i32) << exp).collect();
+    let q = w.iter().map(|x| (x / scale).round().clamp(-(weight_max as f64), weight_max as f64) as i16).collect();
     (q, exp)
 }

@@ -27,6 +27,8 @@ pub struct LoihiExecutor {
     axon_spikes: Vec<(u32, i32)>,
     /// Synaptic input accumulated for this step, per compartment.
     input: Vec<i32>,
+    /// Input-weight mantissa sums of this step (16 bits suffice for a step's input spikes, and halve the work).
+    input_mantissa_sums: Vec<i16>,
     u: Vec<i32>,
     v: Vec<i32>,
     refractory: Vec<i32>,
@@ -62,6 +64,7 @@ impl LoihiExecutor {
             generators: vec![0; 2 * d],
             axon_spikes: Vec::with_capacity(2 * d),
             input: vec![0; n],
+            input_mantissa_sums: vec![0; n],
             u: vec![0; n],
             v: net.ensemble.v0.clone(),
             refractory: vec![0; n],
@@ -155,11 +158,27 @@ impl LoihiExecutor {
     }
 
     fn deliver_input_spikes(&mut self) {
+        if self.axon_spikes.is_empty() {
+            return;
+        }
         let n = self.n;
-        for &(axon, fired) in &self.axon_spikes {
-            // `fired` axons of the group carry the same weight row: their events sum to `fired × w`.
-            let row = &self.net.ensemble.input_weights[axon as usize * n..(axon as usize + 1) * n];
-            kernels::accumulate_row(&mut self.input, row, fired);
+        let ens = &self.net.ensemble;
+        let exp = ens.input_weight_exp;
+        // `fired` axons of a group carry the same weight row: their events sum to `fired × w`. Several groups
+        // are summed as mantissas in 16 bits (twice the lanes) when the step's spikes cannot overflow them,
+        // then shifted by the exponent once.
+        let fired_total: i32 = self.axon_spikes.iter().map(|&(_, f)| f).sum();
+        if self.axon_spikes.len() > 1 && fired_total * self.net.params.weight_max() <= i16::MAX as i32 {
+            for &(axon, fired) in &self.axon_spikes {
+                let row = &ens.input_mantissas[axon as usize * n..(axon as usize + 1) * n];
+                kernels::accumulate_mantissas(&mut self.input_mantissa_sums, row, fired as i16);
+            }
+            kernels::flush_mantissas(&mut self.input, &mut self.input_mantissa_sums, exp);
+        } else {
+            for &(axon, fired) in &self.axon_spikes {
+                let row = &ens.input_mantissas[axon as usize * n..(axon as usize + 1) * n];
+                kernels::accumulate_row(&mut self.input, row, fired, exp);
+            }
         }
     }
 

@@ -64,14 +64,41 @@ impl LaneRng {
 }
 
 avx2_dispatch! {
-    /// Adds `fired × row` into the synaptic input of every compartment (`fired` events on axons sharing `row`).
-    pub fn accumulate_row(input: &mut [i32], row: &[i32], fired: i32) => accumulate_row_body
+    /// Adds `fired × row` (weight mantissas) into a 16-bit accumulator per compartment: `fired` events on the
+    /// axons of a group that share `row`. The caller guarantees the sum fits 16 bits.
+    pub fn accumulate_mantissas(acc: &mut [i16], row: &[i16], fired: i16) => accumulate_mantissas_body
 }
 
 #[inline(always)]
-fn accumulate_row_body(input: &mut [i32], row: &[i32], fired: i32) {
-    for (acc, &w) in input.iter_mut().zip(row) {
-        *acc = acc.wrapping_add(fired.wrapping_mul(w));
+fn accumulate_mantissas_body(acc: &mut [i16], row: &[i16], fired: i16) {
+    for (a, &m) in acc.iter_mut().zip(row) {
+        *a = a.wrapping_add(fired.wrapping_mul(m));
+    }
+}
+
+avx2_dispatch! {
+    /// Moves the 16-bit mantissa sums into the compartments' synaptic input, scaled by the shared weight
+    /// exponent, and clears them: `input += acc << exp`.
+    pub fn flush_mantissas(input: &mut [i32], acc: &mut [i16], exp: u32) => flush_mantissas_body
+}
+
+#[inline(always)]
+fn flush_mantissas_body(input: &mut [i32], acc: &mut [i16], exp: u32) {
+    for (i, a) in input.iter_mut().zip(acc.iter_mut()) {
+        *i = i.wrapping_add((*a as i32) << exp);
+        *a = 0;
+    }
+}
+
+avx2_dispatch! {
+    /// Adds `fired × row << exp` into the synaptic input directly (for sums that could overflow 16 bits).
+    pub fn accumulate_row(input: &mut [i32], row: &[i16], fired: i32, exp: u32) => accumulate_row_body
+}
+
+#[inline(always)]
+fn accumulate_row_body(input: &mut [i32], row: &[i16], fired: i32, exp: u32) {
+    for (acc, &m) in input.iter_mut().zip(row) {
+        *acc = acc.wrapping_add(fired.wrapping_mul(m as i32) << exp);
     }
 }
 
@@ -170,6 +197,21 @@ mod tests {
         update_traces(&mut traces, &mut spiked, 32768, 10, 127, &mut rng);
         let mean = traces.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 50.0).abs() < 0.1, "mean trace {mean}");
+    }
+
+    #[test]
+    fn sixteen_bit_mantissa_sums_equal_direct_accumulation() {
+        let rows: Vec<Vec<i16>> = (0..12).map(|j| (0..999).map(|i| ((i * 37 + j * 11) % 255) as i16 - 127).collect()).collect();
+        let fired = [8i16, 3, 0, 7, 1, 8, 8, 2, 5, 6, 4, 8];
+        let (mut direct, mut via16) = (vec![17i32; 999], vec![17i32; 999]);
+        let mut sums = vec![0i16; 999];
+        for (row, &f) in rows.iter().zip(&fired) {
+            accumulate_row(&mut direct, row, f as i32, 9);
+            accumulate_mantissas(&mut sums, row, f);
+        }
+        flush_mantissas(&mut via16, &mut sums, 9);
+        assert_eq!(direct, via16);
+        assert!(sums.iter().all(|&s| s == 0));
     }
 
     #[test]
