@@ -248,6 +248,16 @@ fn decode_sample<M: Message>(s: &Sample) -> Result<M, DecodeError> {
     decode(&s.payload().to_bytes())
 }
 
+/// What a subscriber's channel gave, decoded; a closed channel becomes [`BusError::Closed`].
+fn received<M: Message, E: std::fmt::Display>(
+    r: Result<Option<Sample>, E>,
+) -> Result<Option<Result<M, DecodeError>>, BusError> {
+    match r {
+        Ok(s) => Ok(s.as_ref().map(decode_sample)),
+        Err(e) => Err(BusError::Closed(e.to_string())),
+    }
+}
+
 /// A latest-value subscriber (see [`Bus::latest`]). Received items are decoded; a refused body comes back
 /// as `Some(Err(_))` for the caller to count.
 pub struct Latest<M> {
@@ -258,17 +268,11 @@ pub struct Latest<M> {
 impl<M: Message> Latest<M> {
     /// The newest unread sample, if any, without blocking.
     pub fn try_recv(&self) -> Result<Option<Result<M, DecodeError>>, BusError> {
-        match self.sub.handler().try_recv() {
-            Ok(s) => Ok(s.as_ref().map(decode_sample)),
-            Err(e) => Err(BusError::Closed(e.to_string())),
-        }
+        received(self.sub.handler().try_recv())
     }
     /// Waits up to `timeout` for a sample.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Result<M, DecodeError>>, BusError> {
-        match self.sub.handler().recv_timeout(timeout) {
-            Ok(s) => Ok(s.as_ref().map(decode_sample)),
-            Err(e) => Err(BusError::Closed(e.to_string())),
-        }
+        received(self.sub.handler().recv_timeout(timeout))
     }
 }
 
@@ -281,17 +285,11 @@ pub struct Queue<M> {
 impl<M: Message> Queue<M> {
     /// The oldest unread sample, if any, without blocking.
     pub fn try_recv(&self) -> Result<Option<Result<M, DecodeError>>, BusError> {
-        match self.sub.handler().try_recv() {
-            Ok(s) => Ok(s.as_ref().map(decode_sample)),
-            Err(e) => Err(BusError::Closed(e.to_string())),
-        }
+        received(self.sub.handler().try_recv())
     }
     /// Waits up to `timeout` for a sample.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Result<M, DecodeError>>, BusError> {
-        match self.sub.handler().recv_timeout(timeout) {
-            Ok(s) => Ok(s.as_ref().map(decode_sample)),
-            Err(e) => Err(BusError::Closed(e.to_string())),
-        }
+        received(self.sub.handler().recv_timeout(timeout))
     }
 }
 
