@@ -18,5 +18,5 @@ pub use messages::{
 };
 pub use session::{
     Bus, BusConfig, BusError, BusPublisher, Latest, LivelinessEvent, LivelinessWatch, LivenessToken, ParamServer,
-    ParamsQuery, QosClass, Queue,
+    ParamsQuery, QosClass, Queue, is_loopback_endpoint,
 };

@@ -34,6 +34,58 @@ const ISOLATED_PEER: &str = r#"{
   scouting: { multicast: { enabled: false }, gossip: { enabled: false } },
 }"#;
 
+impl BusConfig {
+    /// The zenoh configuration a session opened with these settings gets: the file (or the built-in isolated
+    /// peer) with the endpoint overrides applied.
+    fn zenoh_config(&self) -> Result<zenoh::Config, BusError> {
+        let cfg_err = |e: zenoh::Error| BusError::Config(e.to_string());
+        let text = self.zenoh_json5.as_deref().unwrap_or(ISOLATED_PEER);
+        let mut zc = zenoh::Config::from_json5(text).map_err(|e| BusError::Config(e.to_string()))?;
+        // Never scout by multicast unless the file says so explicitly: these machines share a network.
+        if self.zenoh_json5.is_none() {
+            zc.insert_json5("scouting/multicast/enabled", "false").map_err(cfg_err)?;
+        }
+        let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+        if !self.listen.is_empty() {
+            zc.insert_json5("listen/endpoints", &list(&self.listen)).map_err(cfg_err)?;
+        }
+        if !self.connect.is_empty() {
+            zc.insert_json5("connect/endpoints", &list(&self.connect)).map_err(cfg_err)?;
+        }
+        Ok(zc)
+    }
+
+    /// The endpoints a session opened with these settings would listen on (e.g. `tcp/127.0.0.1:7447`).
+    pub fn listen_endpoints(&self) -> Result<Vec<String>, BusError> {
+        listen_endpoints(&self.zenoh_config()?)
+    }
+}
+
+fn listen_endpoints(zc: &zenoh::Config) -> Result<Vec<String>, BusError> {
+    let get = |key: &str| -> Result<serde_json::Value, BusError> {
+        let json = zc.get_json(key).map_err(|e| BusError::Config(e.to_string()))?;
+        serde_json::from_str(&json).map_err(|e| BusError::Config(e.to_string()))
+    };
+    // A plain list, or one list per mode (`{ router: [...], peer: [...], client: [...] }`, zenoh's default
+    // when the file names none): take this session's mode's (zenoh's default mode is peer).
+    let mode = get("mode")?.as_str().unwrap_or("peer").to_string();
+    let list = match get("listen/endpoints")? {
+        serde_json::Value::Object(mut per_mode) => per_mode.remove(&mode).unwrap_or_default(),
+        l => l,
+    };
+    Ok(list.as_array().into_iter().flatten().filter_map(|e| e.as_str()).map(String::from).collect())
+}
+
+/// Whether a zenoh endpoint (`proto/host:port[?…][#…]`) names a loopback address (`127.0.0.0/8`, `::1`,
+/// `localhost`). Anything unparsable counts as not loopback.
+pub fn is_loopback_endpoint(endpoint: &str) -> bool {
+    let Some((_, addr)) = endpoint.split_once('/') else { return false };
+    let addr = addr.split(['?', '#']).next().unwrap_or_default();
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// QoS classes used on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QosClass {
@@ -92,19 +144,12 @@ impl Bus {
     /// refuses a current-thread runtime).
     pub fn open(arm: &str, config: &BusConfig) -> Result<Self, BusError> {
         let keys = Keys::new(arm).map_err(BusError::Config)?;
-        let text = config.zenoh_json5.as_deref().unwrap_or(ISOLATED_PEER);
-        let mut zc = zenoh::Config::from_json5(text).map_err(|e| BusError::Config(e.to_string()))?;
-        // Never scout by multicast unless the file says so explicitly: these machines share a network.
-        if config.zenoh_json5.is_none() {
-            zc.insert_json5("scouting/multicast/enabled", "false").map_err(|e| BusError::Config(e.to_string()))?;
-        }
-        let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
-        if !config.listen.is_empty() {
-            zc.insert_json5("listen/endpoints", &list(&config.listen)).map_err(|e| BusError::Config(e.to_string()))?;
-        }
-        if !config.connect.is_empty() {
-            zc.insert_json5("connect/endpoints", &list(&config.connect))
-                .map_err(|e| BusError::Config(e.to_string()))?;
+        let zc = config.zenoh_config()?;
+        // Only a warning: a config this cannot read is zenoh's to refuse, not ours.
+        let exposed: Vec<String> =
+            listen_endpoints(&zc).unwrap_or_default().into_iter().filter(|e| !is_loopback_endpoint(e)).collect();
+        if !exposed.is_empty() && zc.get_json("access_control/enabled").ok().as_deref() != Some("true") {
+            tracing::warn!(?exposed, "listening beyond loopback without access control (see config/zenoh/acl.json5)");
         }
         let session = zenoh::open(zc).wait().map_err(|e| BusError::Open(e.to_string()))?;
         Ok(Self { session, keys })
