@@ -13,6 +13,7 @@ use nalgebra::Vector3;
 
 use super::checkpoint::{Checkpoint, load_checkpoint, write_checkpoint};
 use super::hold::{HoldLaw, HoldParams};
+use super::sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
 use super::schedule::TargetEvent;
 use super::{NodeError, Shutdown};
 use crate::bus::{
@@ -45,6 +46,9 @@ pub struct ControllerNodeSpec {
     pub checkpoint_period_s: f64,
     /// Keep every n-th tick in the report (0: none).
     pub record_every: u32,
+    /// Most ticks kept; past that the record is thinned to every other tick and the spacing doubled (a
+    /// daemon's memory stays bounded). Default [`DEFAULT_MAX_SAMPLES`].
+    pub max_samples: usize,
 }
 
 impl ControllerNodeSpec {
@@ -61,12 +65,13 @@ impl ControllerNodeSpec {
             checkpoint_path: None,
             checkpoint_period_s: 10.0,
             record_every: 0,
+            max_samples: DEFAULT_MAX_SAMPLES,
         }
     }
 }
 
 /// One recorded tick.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ControllerSample {
     /// Sim time of the state answered, s.
     pub t: f64,
@@ -99,8 +104,11 @@ pub struct ControllerNodeReport {
     pub restored: bool,
     /// Refused bodies by reason.
     pub rejected: BTreeMap<String, u64>,
-    /// Recorded ticks.
+    /// Recorded ticks (every `sample_stride`-th, the first included).
     pub samples: Vec<ControllerSample>,
+    /// Spacing of `samples` in ticks: `record_every`, doubled each time the record filled up.
+    #[serde(default)]
+    pub sample_stride: u64,
     /// Last sim time seen, s.
     pub sim_time: f64,
 }
@@ -160,6 +168,7 @@ pub fn run_controller_node(
     let mut last_state_at = started;
     let mut last_status = started;
     let mut last_ckpt = started;
+    let mut log = SampleLog::<ControllerSample>::new(spec.record_every, spec.max_samples);
 
     while !shutdown.is_triggered() {
         while let Some(t) = sub_target.try_recv()? {
@@ -233,16 +242,15 @@ pub fn run_controller_node(
                     last_seq = Some(js.seq);
                     report.ticks += 1;
                     last_error = dist(&js.ee_position, &tgt);
-                    if spec.record_every > 0 && report.ticks % u64::from(spec.record_every) == 1 % u64::from(spec.record_every) {
-                        report.samples.push(ControllerSample {
-                            t: js.stamp,
-                            target: tgt,
-                            ee: js.ee_position,
-                            error_m: last_error,
-                            effort: cmd.effort.clone(),
-                            adaptive_norm: controller.status().adaptive_effort_norm.unwrap_or(0.0),
-                        });
-                    }
+                    // Written into a recycled slot: no allocation once the log has filled.
+                    log.offer(|r| {
+                        r.t = js.stamp;
+                        r.target = tgt;
+                        r.ee = js.ee_position;
+                        r.error_m = last_error;
+                        r.effort.clone_from(&cmd.effort);
+                        r.adaptive_norm = controller.status().adaptive_effort_norm.unwrap_or(0.0);
+                    });
                 }
                 last_state = Some(js);
             }
@@ -268,6 +276,8 @@ pub fn run_controller_node(
         }
     }
 
+    report.sample_stride = log.stride();
+    report.samples = log.into_vec();
     // Shutdown protocol: parting safe torque, final checkpoint, final status, token withdrawn.
     if let (Some(js), Some(h)) = (&last_state, hold.as_mut()) {
         let _ = h.torque(&js.position, &js.position, &js.velocity, &mut cmd.effort);

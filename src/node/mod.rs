@@ -8,6 +8,8 @@ mod controller_build;
 mod controller_node;
 mod error;
 mod hold;
+mod latency;
+mod sample_log;
 mod schedule;
 mod shutdown;
 mod sim_node;
@@ -18,6 +20,8 @@ pub use controller_build::{CONTROLLER_KINDS, ControllerSection, build as build_c
 pub use controller_node::{ControllerNodeReport, ControllerNodeSpec, ControllerSample, run_controller_node};
 pub use error::NodeError;
 pub use hold::{HoldLaw, HoldParams};
+pub use latency::{LatencySummary, StateLatency};
+pub use sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
 pub use schedule::{EstopEvent, PayloadEvent, TargetEvent};
 pub use shutdown::Shutdown;
 pub use sim_node::{SimNodeReport, SimNodeSpec, SimSample, run_sim_node};

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimParams};
 
 use super::hold::{HoldLaw, HoldParams};
+use super::latency::{LatencySummary, StateLatency};
+use super::sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
 use super::schedule::{EstopEvent, PayloadEvent};
 use super::{NodeError, Shutdown, TimingMode};
 use crate::bus::{
@@ -39,6 +41,9 @@ pub struct SimNodeSpec {
     pub estop_events: Vec<EstopEvent>,
     /// Keep every n-th state in the report (0: none).
     pub record_every: u32,
+    /// Most states kept; past that the record is thinned to every other state and the spacing doubled
+    /// (a daemon's memory stays bounded). Default [`DEFAULT_MAX_SAMPLES`].
+    pub max_samples: usize,
     /// Status period, s of wall time. Default 0.1.
     pub status_period_s: f64,
 }
@@ -58,13 +63,14 @@ impl SimNodeSpec {
             payload_events: Vec::new(),
             estop_events: Vec::new(),
             record_every: 0,
+            max_samples: DEFAULT_MAX_SAMPLES,
             status_period_s: 0.1,
         }
     }
 }
 
 /// One recorded state.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct SimSample {
     /// Sim time, s.
     pub t: f64,
@@ -91,7 +97,8 @@ pub struct SimNodeReport {
     pub sim_time: f64,
     /// Times the watchdog engaged.
     pub watchdog_trips: u64,
-    /// For each trip, wall time from the last torque command to the engagement, s.
+    /// For each trip, wall time from the last torque command to the engagement, s (at most
+    /// [`MAX_TRIPS_KEPT`], thinned evenly past that).
     pub watchdog_latency_s: Vec<f64>,
     /// Real-time steps that started late (a full period or more).
     pub deadline_misses: u64,
@@ -99,8 +106,14 @@ pub struct SimNodeReport {
     pub stale_torques: u64,
     /// Refused bodies by reason.
     pub rejected: BTreeMap<String, u64>,
-    /// Recorded states (every `record_every`-th).
+    /// Recorded states (every `sample_stride`-th).
     pub samples: Vec<SimSample>,
+    /// Spacing of `samples` in steps: `record_every`, doubled each time the record filled up.
+    #[serde(default)]
+    pub sample_stride: u64,
+    /// Wall time from publishing each state to receiving the torque command answering it.
+    #[serde(default)]
+    pub latency: LatencySummary,
     /// Wall time of the run, s.
     pub wall_s: f64,
 }
@@ -110,6 +123,8 @@ pub struct SimNodeReport {
 const RESEND: Duration = Duration::from_millis(20);
 /// Longest blocking wait, so that shutdown and bus events are seen promptly.
 const POLL: Duration = Duration::from_millis(2);
+/// Watchdog trip latencies kept in the report.
+pub const MAX_TRIPS_KEPT: usize = 1024;
 
 /// Runs a sim node until `shutdown` or the spec's duration. On return the arm's last command was a hold
 /// torque (if stopped by shutdown) and the liveliness token is withdrawn; the caller closes the bus.
@@ -165,11 +180,17 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
     let mut last_pub;
     let mut last_status = started;
     let mut deadline = started;
+    let mut log = SampleLog::<SimSample>::new(spec.record_every, spec.max_samples);
+    let mut trips = SampleLog::<f64>::new(1, MAX_TRIPS_KEPT);
+    let mut latency = StateLatency::new();
+    // A real-time answer received while waiting for the next step, applied at that step.
+    let mut pending: Option<Result<TorqueCmd, DecodeError>> = None;
 
     fill(&mut msg, &state, seq);
+    latency.sent(seq, Instant::now());
     pub_states.put(&msg)?;
     last_pub = Instant::now();
-    record(spec, &mut report, &state, &world, false, 0);
+    record(&mut log, &state, &world, false);
 
     let count = |r: &mut SimNodeReport, e: &DecodeError| {
         tracing::debug!(error = %e, "sim: refused a body");
@@ -208,7 +229,7 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
         } else {
             match spec.timing {
                 TimingMode::Lockstep => loop {
-                    match sub_torque.recv_timeout(POLL)? {
+                    match timed(&mut latency, sub_torque.recv_timeout(POLL)?) {
                         Some(Ok(cmd)) if cmd.seq == seq && cmd.effort.len() == n => {
                             tau.copy_from_slice(&cmd.effort);
                             last_cmd = Instant::now();
@@ -241,7 +262,7 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                         // Lockstep physics does not advance without a command: the arm is frozen, i.e. held.
                         holding = true;
                         report.watchdog_trips += 1;
-                        report.watchdog_latency_s.push((now - last_cmd).as_secs_f64());
+                        trips.offer(|x| *x = (now - last_cmd).as_secs_f64());
                         tracing::warn!(seq, "sim: no torque command for {:.0} ms, holding", spec.watchdog_s * 1e3);
                     }
                     if now - last_pub > RESEND {
@@ -255,7 +276,10 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                 },
                 TimingMode::RealTime => {
                     // Zero-order hold: the newest command stays in force until the next one or the watchdog.
-                    while let Some(r) = sub_torque.try_recv()? {
+                    while let Some(r) = match pending.take() {
+                        Some(r) => Some(r),
+                        None => timed(&mut latency, sub_torque.try_recv()?),
+                    } {
                         match r {
                             Ok(cmd) if cmd.effort.len() == n => {
                                 if cmd.seq != seq {
@@ -278,7 +302,7 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                         holding = true;
                         q_hold.copy_from_slice(&state.q);
                         report.watchdog_trips += 1;
-                        report.watchdog_latency_s.push((now - last_cmd).as_secs_f64());
+                        trips.offer(|x| *x = (now - last_cmd).as_secs_f64());
                         tracing::warn!(seq, "sim: no torque command for {:.0} ms, holding", spec.watchdog_s * 1e3);
                     }
                     if !ever_cmd || holding {
@@ -296,10 +320,11 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
         seq += 1;
         world.read_state_into(&mut state);
         fill(&mut msg, &state, seq);
+        latency.sent(seq, Instant::now());
         pub_states.put(&msg)?;
         last_pub = Instant::now();
         report.steps += 1;
-        record(spec, &mut report, &state, &world, held, seq);
+        record(&mut log, &state, &world, held);
 
         if last_pub - last_status > secs(spec.status_period_s) {
             publish_status(&mut pub_status, spec, &report, &state, seq, estop, holding || !ever_cmd)?;
@@ -312,8 +337,14 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                 // A whole period late: count it and re-anchor rather than burst to catch up.
                 report.deadline_misses += 1;
                 deadline = now;
-            } else if deadline > now && shutdown.sleep(deadline - now) {
-                break;
+            } else if deadline > now {
+                // Wait for this state's answer until the next step is due, so that its arrival is timed; it
+                // is applied at the next step like any other (zero-order hold).
+                pending = timed(&mut latency, sub_torque.recv_timeout(deadline - now)?);
+                let now = Instant::now();
+                if shutdown.is_triggered() || (deadline > now && shutdown.sleep(deadline - now)) {
+                    break;
+                }
             }
         }
     }
@@ -324,6 +355,10 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
     let _ = world.set_torques(&tau);
     report.sim_time = state.t;
     report.wall_s = started.elapsed().as_secs_f64();
+    report.latency = latency.summary();
+    report.sample_stride = log.stride();
+    report.samples = log.into_vec();
+    report.watchdog_latency_s = trips.into_vec();
     let _ = publish_status(&mut pub_status, spec, &report, &state, seq, estop, true);
     drop(token);
     Ok(report)
@@ -342,18 +377,25 @@ fn fill(msg: &mut JointStates, s: &ArmState, seq: u64) {
     msg.ee_position = s.ee_position;
 }
 
-fn record(spec: &SimNodeSpec, r: &mut SimNodeReport, s: &ArmState, w: &ArmWorld, held: bool, seq: u64) {
-    if spec.record_every > 0 && seq % u64::from(spec.record_every) == 0 {
-        r.samples.push(SimSample {
-            t: s.t,
-            q: s.q.clone(),
-            dq: s.dq.clone(),
-            tau: s.tau.clone(),
-            ee: s.ee_position,
-            payload_kg: w.payload().map_or(0.0, |p| p.mass_kg),
-            held,
-        });
+fn record(log: &mut SampleLog<SimSample>, s: &ArmState, w: &ArmWorld, held: bool) {
+    // Written into a recycled slot: no allocation once the log has filled.
+    log.offer(|r| {
+        r.t = s.t;
+        r.q.clone_from(&s.q);
+        r.dq.clone_from(&s.dq);
+        r.tau.clone_from(&s.tau);
+        r.ee = s.ee_position;
+        r.payload_kg = w.payload().map_or(0.0, |p| p.mass_kg);
+        r.held = held;
+    });
+}
+
+/// Times a received answer (see [`StateLatency`]) and passes it on.
+fn timed(l: &mut StateLatency, r: Option<Result<TorqueCmd, DecodeError>>) -> Option<Result<TorqueCmd, DecodeError>> {
+    if let Some(Ok(c)) = &r {
+        l.answered(c.seq, Instant::now());
     }
+    r
 }
 
 fn apply_payload(world: &mut ArmWorld, mass_kg: f64, offset_m: [f64; 3], r: &mut SimNodeReport) {

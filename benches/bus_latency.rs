@@ -1,0 +1,134 @@
+//! Bus and nodes (issue 5): the sim node and the adaptive controller node on the UR5e-class arm (1000
+//! neurons, learning on, holding its start pose), each with its own zenoh session, joined over TCP on
+//! 127.0.0.1 — the deployment path, in one process.
+//!
+//! 1. Real time at 1 kHz for `--secs` (default 60): the sim's state→torque latency (publishing `joint_states`
+//!    seq k to receiving the `torque_cmd` answering k; p50/p99/p99.9/max), deadline misses, late answers.
+//! 2. Lockstep for `--lockstep-secs` of sim time (default 10): steps per second of wall time through the bus,
+//!    over TCP between two sessions and within one in-process session.
+//!
+//! `cargo bench --bench bus_latency [-- --secs 60 --lockstep-secs 10 --arm ur5e|threelink]`. The machine's
+//! load average is printed before and after: the numbers mean little on a loaded machine.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use spikearm::bus::{Bus, BusConfig};
+use spikearm::node::{
+    ControllerNodeReport, ControllerNodeSpec, ControllerSection, Shutdown, SimNodeReport, SimNodeSpec, TimingMode,
+    build_controller, run_controller_node, run_sim_node,
+};
+
+struct Args {
+    secs: f64,
+    lockstep_secs: f64,
+    arm: String,
+}
+
+fn args() -> Args {
+    let mut a = Args { secs: 60.0, lockstep_secs: 10.0, arm: "ur5e".into() };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut val = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
+        match k.as_str() {
+            "--secs" => a.secs = val("--secs").parse().expect("--secs: seconds"),
+            "--lockstep-secs" => a.lockstep_secs = val("--lockstep-secs").parse().expect("--lockstep-secs: seconds"),
+            "--arm" => a.arm = val("--arm"),
+            _ => {} // cargo bench passes `--bench`
+        }
+    }
+    a
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "?".into(), |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Sim session and controller session: two sessions over TCP on loopback, or one shared session.
+fn buses(arm: &str, tcp: bool) -> (Bus, Bus) {
+    if tcp {
+        let ep = format!("tcp/127.0.0.1:{}", free_port());
+        let sim = Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![ep.clone()], connect: vec![] }).expect("sim bus");
+        let ctrl = Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep] }).expect("ctrl bus");
+        (sim, ctrl)
+    } else {
+        let b = Bus::open(arm, &BusConfig::default()).expect("bus");
+        (b.clone(), b)
+    }
+}
+
+fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport, ControllerNodeReport) {
+    let (urdf_file, q0): (&str, Vec<f64>) = match a.arm.as_str() {
+        "ur5e" => ("ur5e.urdf", vec![0.0, -1.2, 1.6, -1.97, -1.57, 0.0]),
+        "threelink" => ("threelink.urdf", vec![1.0, -1.4, -0.6]),
+        other => panic!("--arm {other}: ur5e or threelink"),
+    };
+    let urdf = std::fs::read_to_string(format!("{}/config/arms/{urdf_file}", env!("CARGO_MANIFEST_DIR"))).expect("urdf");
+    let (sim_bus, ctrl_bus) = buses(&a.arm, tcp);
+    let mut controller = build_controller(&ControllerSection::default(), &urdf).expect("controller");
+    let mut cspec = ControllerNodeSpec::new(&a.arm);
+    cspec.urdf = Some(urdf.clone());
+    let mut sspec = SimNodeSpec::new(urdf);
+    sspec.timing = timing;
+    sspec.initial_q = Some(q0);
+    sspec.duration_s = Some(sim_secs);
+    let stop_ctrl = Shutdown::new();
+    let reports = thread::scope(|s| {
+        let ctrl = s.spawn(|| run_controller_node(&cspec, controller.as_mut(), &ctrl_bus, &stop_ctrl));
+        // Let the controller's subscriptions reach the sim's session before the clock starts.
+        thread::sleep(Duration::from_millis(500));
+        let sim = run_sim_node(&sspec, &sim_bus, &Shutdown::new());
+        stop_ctrl.trigger();
+        (sim.expect("sim node"), ctrl.join().expect("controller thread").expect("controller node"))
+    });
+    let _ = sim_bus.close();
+    let _ = ctrl_bus.close();
+    reports
+}
+
+fn main() {
+    let a = args();
+    println!("bus_latency: arm {}, adaptive controller (1000 neurons, learning on), load average {}", a.arm, load());
+
+    let t = Instant::now();
+    let (sim, ctrl) = run(&a, TimingMode::RealTime, a.secs, true);
+    let l = sim.latency;
+    println!(
+        "real time 1 kHz, TCP 127.0.0.1, {:.0} s: {} steps in {:.1} s wall, {} answers timed",
+        a.secs,
+        sim.steps,
+        t.elapsed().as_secs_f64(),
+        l.count
+    );
+    println!(
+        "  state→torque latency µs: p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  mean {:.1}",
+        l.p50_us, l.p99_us, l.p999_us, l.max_us, l.mean_us
+    );
+    println!(
+        "  deadline misses {} ({:.3} %), answers after the next step {}, watchdog trips {}, controller ticks {}",
+        sim.deadline_misses,
+        100.0 * sim.deadline_misses as f64 / sim.steps.max(1) as f64,
+        sim.stale_torques,
+        sim.watchdog_trips,
+        ctrl.ticks
+    );
+    println!("  bar p99 ≤ 500 µs: {}", if l.p99_us <= 500.0 { "met" } else { "NOT met" });
+
+    for tcp in [true, false] {
+        let (sim, _) = run(&a, TimingMode::Lockstep, a.lockstep_secs, tcp);
+        println!(
+            "lockstep, {}: {} steps in {:.2} s wall = {:.0} steps/s (round trip p50 {:.1} µs, p99 {:.1} µs)",
+            if tcp { "TCP 127.0.0.1 (two sessions)" } else { "in-process (one session)" },
+            sim.steps,
+            sim.wall_s,
+            sim.steps as f64 / sim.wall_s,
+            sim.latency.p50_us,
+            sim.latency.p99_us
+        );
+    }
+    println!("load average after: {}", load());
+}
