@@ -1,6 +1,6 @@
 //! JSON bodies: encode into a reused buffer, decode with a size cap, a schema-version check and validation.
 
-use super::messages::{Message, SCHEMA_VERSION};
+use super::messages::{Message, SCHEMA_VERSION, Violation};
 
 /// Largest body accepted, bytes. A 6-DoF joint state is ~600 bytes; 64 KiB leaves room for long arms and
 /// status accounting while bounding what a hostile publisher can make a node parse.
@@ -18,19 +18,35 @@ pub enum DecodeError {
     /// A schema version this build does not speak.
     #[error("{kind}: schema version {got} not supported (this build speaks {want})")]
     Version { kind: &'static str, got: u32, want: u32 },
-    /// Well-formed but invalid contents (non-finite numbers, mismatched lengths).
+    /// Well-formed but refused by the type's [`Message::check`] (non-finite numbers, lengths, ranges).
+    #[error("{kind}: {}: {violation}", violation.reason())]
+    Refused { kind: &'static str, violation: Violation },
+    /// Invalid contents not covered by a [`Violation`] (e.g. a query's selector parameter that is no number).
     #[error("{kind}: invalid: {detail}")]
     Invalid { kind: &'static str, detail: String },
 }
 
 impl DecodeError {
-    /// Short reason label for counters.
+    /// Short reason label for counters: `too_large`, `malformed` (not JSON, wrong types, missing fields),
+    /// `version`, `non_finite`, `dimension`, `out_of_range` or `invalid`.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::TooLarge { .. } => "too_large",
             Self::Malformed { .. } => "malformed",
             Self::Version { .. } => "version",
+            Self::Refused { violation, .. } => violation.reason(),
             Self::Invalid { .. } => "invalid",
+        }
+    }
+
+    /// The message kind the body was decoded as.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::TooLarge { kind, .. }
+            | Self::Malformed { kind, .. }
+            | Self::Version { kind, .. }
+            | Self::Refused { kind, .. }
+            | Self::Invalid { kind, .. } => kind,
         }
     }
 }
@@ -61,6 +77,6 @@ pub fn decode<M: Message>(body: &[u8]) -> Result<M, DecodeError> {
         Err(e) => return Err(DecodeError::Malformed { kind, detail: e.to_string() }),
     }
     let msg: M = serde_json::from_slice(body).map_err(|e| DecodeError::Malformed { kind, detail: e.to_string() })?;
-    msg.validate().map_err(|detail| DecodeError::Invalid { kind, detail })?;
+    msg.check().map_err(|violation| DecodeError::Refused { kind, violation })?;
     Ok(msg)
 }

@@ -1,5 +1,13 @@
 //! Wire types. Every body carries the schema version `v`; field names of [`JointStates`] follow ROS
 //! `sensor_msgs/JointState`. Units: s, rad, rad/s, N·m, m, kg.
+//!
+//! Version policy: one [`SCHEMA_VERSION`] for every body. Adding an optional field (with a serde default, so
+//! older bodies still parse and older readers ignore it) keeps the version; removing, renaming or changing
+//! the meaning of a field bumps it, and a body of another version is refused as `version`.
+//!
+//! Each type's [`Message::check`] is the stateless part of input validation (finite numbers, consistent
+//! lengths, sane magnitudes); what needs the arm (its joint names, reach, payload limit) is checked by the
+//! nodes.
 
 use std::collections::BTreeMap;
 
@@ -8,21 +16,83 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// The schema version this build writes and accepts.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Most joints a body may carry. Bounds what a hostile body can make a node copy or compute on.
+pub const MAX_JOINTS: usize = 64;
+/// Longest joint name or e-stop source accepted, bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Largest coordinate accepted for positions in the base or end-effector frame, m. Anything larger is not a
+/// place an arm can be asked to go (the controller clamps smaller far targets to its reach).
+pub const MAX_COORD_M: f64 = 1000.0;
+/// Largest payload offset from the end-effector frame, m, per axis.
+pub const MAX_PAYLOAD_OFFSET_M: f64 = 10.0;
+/// Most parameters one [`ParamsRequest`] may set.
+pub const MAX_PARAMS: usize = 64;
+
+/// What is wrong with a well-formed body. Each variant is a counter reason (see [`Violation::reason`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Violation {
+    /// A NaN or infinite number (JSON cannot carry them, but a huge exponent such as `1e999` parses to ∞).
+    #[error("{0}")]
+    NonFinite(String),
+    /// Lists of the wrong or inconsistent length.
+    #[error("{0}")]
+    Dimension(String),
+    /// A number or size outside its documented range.
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+impl Violation {
+    /// Counter label: `non_finite`, `dimension` or `out_of_range`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NonFinite(_) => "non_finite",
+            Self::Dimension(_) => "dimension",
+            Self::OutOfRange(_) => "out_of_range",
+        }
+    }
+}
+
 /// A bus message: serde both ways, a kind name for errors, and a content check run after decoding.
 pub trait Message: Serialize + DeserializeOwned {
     /// Name used in errors and counters.
     const KIND: &'static str;
-    /// Checks contents (finite numbers, consistent lengths); the message says what is wrong.
-    fn validate(&self) -> Result<(), String> {
+    /// Checks contents (finite numbers, consistent lengths, ranges); says what is wrong.
+    fn check(&self) -> Result<(), Violation> {
         Ok(())
+    }
+    /// [`Message::check`] with the violation as text.
+    fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|v| v.to_string())
     }
 }
 
-fn finite(name: &str, xs: &[f64]) -> Result<(), String> {
+fn finite(name: &str, xs: &[f64]) -> Result<(), Violation> {
     match xs.iter().position(|x| !x.is_finite()) {
-        Some(i) => Err(format!("{name}[{i}] is not finite")),
+        Some(i) => Err(Violation::NonFinite(format!("{name}[{i}] is not finite"))),
         None => Ok(()),
     }
+}
+
+fn joints(name: &str, len: usize) -> Result<(), Violation> {
+    if len > MAX_JOINTS {
+        return Err(Violation::Dimension(format!("{name} has {len} entries, at most {MAX_JOINTS} joints are accepted")));
+    }
+    Ok(())
+}
+
+fn within(name: &str, xs: &[f64], max_abs: f64) -> Result<(), Violation> {
+    match xs.iter().position(|x| x.abs() > max_abs) {
+        Some(i) => Err(Violation::OutOfRange(format!("{name}[{i}] = {} exceeds ±{max_abs}", xs[i]))),
+        None => Ok(()),
+    }
+}
+
+fn short(name: &str, s: &str) -> Result<(), Violation> {
+    if s.len() > MAX_NAME_BYTES {
+        return Err(Violation::OutOfRange(format!("{name} is {} bytes long, at most {MAX_NAME_BYTES}", s.len())));
+    }
+    Ok(())
 }
 
 /// The arm's measured state, published by the sim every physics step.
@@ -48,21 +118,29 @@ pub struct JointStates {
 
 impl Message for JointStates {
     const KIND: &'static str = "joint_states";
-    fn validate(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Violation> {
         let n = self.position.len();
+        joints("position", n)?;
         if self.velocity.len() != n || self.effort.len() != n || (!self.name.is_empty() && self.name.len() != n) {
-            return Err(format!(
+            return Err(Violation::Dimension(format!(
                 "lengths differ: name {}, position {n}, velocity {}, effort {}",
                 self.name.len(),
                 self.velocity.len(),
                 self.effort.len()
-            ));
+            )));
+        }
+        for name in &self.name {
+            short("joint name", name)?;
         }
         finite("stamp", &[self.stamp])?;
         finite("position", &self.position)?;
         finite("velocity", &self.velocity)?;
         finite("effort", &self.effort)?;
-        finite("ee_position", &self.ee_position)
+        finite("ee_position", &self.ee_position)?;
+        if self.stamp < 0.0 {
+            return Err(Violation::OutOfRange(format!("stamp must be ≥ 0 s, got {}", self.stamp)));
+        }
+        within("ee_position", &self.ee_position, MAX_COORD_M)
     }
 }
 
@@ -79,7 +157,9 @@ pub struct TorqueCmd {
 
 impl Message for TorqueCmd {
     const KIND: &'static str = "torque_cmd";
-    fn validate(&self) -> Result<(), String> {
+    /// Magnitudes are not refused here: the sim clamps each torque to its joint's URDF effort limit.
+    fn check(&self) -> Result<(), Violation> {
+        joints("effort", self.effort.len())?;
         finite("effort", &self.effort)
     }
 }
@@ -95,8 +175,10 @@ pub struct Target {
 
 impl Message for Target {
     const KIND: &'static str = "target";
-    fn validate(&self) -> Result<(), String> {
-        finite("position", &self.position)
+    /// Beyond [`MAX_COORD_M`] is refused; a finite target outside the arm's reach is clamped by the controller.
+    fn check(&self) -> Result<(), Violation> {
+        finite("position", &self.position)?;
+        within("position", &self.position, MAX_COORD_M)
     }
 }
 
@@ -113,18 +195,22 @@ pub struct Payload {
 
 impl Message for Payload {
     const KIND: &'static str = "payload";
-    fn validate(&self) -> Result<(), String> {
+    /// The upper mass limit belongs to the sim (`SimNodeSpec::max_payload_kg`), which refuses heavier ones.
+    fn check(&self) -> Result<(), Violation> {
         finite("mass_kg", &[self.mass_kg])?;
         finite("offset_m", &self.offset_m)?;
         if self.mass_kg < 0.0 {
-            return Err(format!("mass_kg must be ≥ 0, got {}", self.mass_kg));
+            return Err(Violation::OutOfRange(format!("mass_kg must be ≥ 0, got {}", self.mass_kg)));
         }
-        Ok(())
+        within("offset_m", &self.offset_m, MAX_PAYLOAD_OFFSET_M)
     }
 }
 
 /// Emergency stop. `engaged: true` latches every node in its safe state until a message with
-/// `engaged: false` clears it explicitly.
+/// `engaged: false` clears it explicitly. `engaged` is required (no default), so a clear is always spelled
+/// out; nothing else clears: not time, not a repeated engage, not a target or payload. A body on the e-stop
+/// key that cannot be decoded (wrong version, malformed, too large) is counted *and* engages the e-stop:
+/// a stop request in a form this build does not understand is still a stop request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estop {
     /// Schema version.
@@ -138,6 +224,9 @@ pub struct Estop {
 
 impl Message for Estop {
     const KIND: &'static str = "estop";
+    fn check(&self) -> Result<(), Violation> {
+        short("source", &self.source)
+    }
 }
 
 /// What a node is doing.
@@ -214,13 +303,32 @@ pub struct Status {
     /// Checkpoints written since start.
     #[serde(default)]
     pub checkpoints: u64,
-    /// Dropped bodies by reason (`malformed`, `version`, `invalid`, `too_large`, `dimension`, …).
+    /// Checkpoint writes that failed since start (the previous checkpoint stays intact; control continues).
+    #[serde(default)]
+    pub checkpoint_errors: u64,
+    /// The checkpoint problem a human should know of, if any: the last write error while writes keep
+    /// failing, else a corrupt checkpoint set aside at start (the node then runs on fresh weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_alert: Option<String>,
+    /// Dropped bodies by reason: `too_large`, `malformed`, `version`, `non_finite`, `dimension`,
+    /// `out_of_range`, `unknown_arm`, `invalid` (see README, "Hostile input").
     #[serde(default)]
     pub rejected: BTreeMap<String, u64>,
+    /// Accepted values that were clamped, by what: `target` (outside the arm's reach), `torque` (above a
+    /// joint's effort limit).
+    #[serde(default)]
+    pub clamped: BTreeMap<String, u64>,
+    /// The latest refusal or clamp, in words (kind, reason, detail), if any.
+    #[serde(default)]
+    pub last_refusal: Option<String>,
 }
 
 impl Message for Status {
     const KIND: &'static str = "status";
+    fn check(&self) -> Result<(), Violation> {
+        finite("stamp", &[self.stamp])?;
+        short("node", &self.node)
+    }
 }
 
 /// A parameter query: read all (empty `set`) or set some, then read all.
@@ -235,10 +343,14 @@ pub struct ParamsRequest {
 
 impl Message for ParamsRequest {
     const KIND: &'static str = "params_request";
-    fn validate(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Violation> {
+        if self.set.len() > MAX_PARAMS {
+            return Err(Violation::Dimension(format!("{} parameters set at once, at most {MAX_PARAMS}", self.set.len())));
+        }
         for (k, x) in &self.set {
+            short("parameter name", k)?;
             if !x.is_finite() {
-                return Err(format!("parameter `{k}` is not finite"));
+                return Err(Violation::NonFinite(format!("parameter `{k}` is not finite")));
             }
         }
         Ok(())
@@ -315,14 +427,14 @@ mod tests {
         ));
         // JSON has no NaN literal, but a huge exponent overflows to infinity in some parsers: refuse either way.
         let e = decode::<TorqueCmd>(br#"{"v":1,"seq":0,"effort":[1e999]}"#).unwrap_err();
-        assert!(matches!(e.reason(), "malformed" | "invalid"), "{e}");
+        assert!(matches!(e.reason(), "malformed" | "non_finite"), "{e}");
         let e = decode::<JointStates>(
             br#"{"v":1,"stamp":0,"seq":0,"name":[],"position":[1,2],"velocity":[1],"effort":[1,2],"ee_position":[0,0,0]}"#,
         )
         .unwrap_err();
-        assert_eq!(e.reason(), "invalid");
+        assert_eq!(e.reason(), "dimension");
         let e = decode::<Payload>(br#"{"v":1,"mass_kg":-1,"offset_m":[0,0,0]}"#).unwrap_err();
-        assert_eq!(e.reason(), "invalid");
+        assert_eq!(e.reason(), "out_of_range");
         let big = vec![b' '; MAX + 1];
         assert_eq!(decode::<Target>(&big).unwrap_err().reason(), "too_large");
     }

@@ -1,5 +1,6 @@
 //! The bus: the only module that imports zenoh. Key expressions, versioned JSON wire types, the codec and
-//! session set-up. Nodes use the typed handles here and never see a zenoh type.
+//! session set-up, and the MCAP recorder and replay of bus traffic. Nodes use the typed handles here and never
+//! see a zenoh type.
 //!
 //! Keys (one arm per prefix, see [`Keys`]): `spikearm/<arm>/joint_states` (sim → all),
 //! `…/torque_cmd` (controller → sim), `…/target`, `…/payload`, `…/estop`, `…/status`,
@@ -8,15 +9,19 @@
 mod codec;
 mod keys;
 mod messages;
+mod recorder;
+mod replay;
 mod session;
 
 pub use codec::{DecodeError, MAX_BODY_BYTES, decode, encode_into};
 pub use keys::Keys;
 pub use messages::{
-    Estop, JointStates, Message, NodeState, ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, Status,
-    StatusAccounting, Target, TorqueCmd,
+    Estop, JointStates, MAX_COORD_M, MAX_JOINTS, MAX_NAME_BYTES, MAX_PARAMS, MAX_PAYLOAD_OFFSET_M, Message, NodeState,
+    ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, Status, StatusAccounting, Target, TorqueCmd, Violation,
 };
+pub use recorder::{McapSink, RecordError, Recorder, RecordingReport};
+pub use replay::{ReplayError, ReplayOptions, ReplayReport, TopicCount, mcap_topic_counts, recorded_arm, replay_mcap};
 pub use session::{
     Bus, BusConfig, BusError, BusPublisher, Latest, LivelinessEvent, LivelinessWatch, LivenessToken, ParamServer,
-    ParamsQuery, QosClass, Queue, is_loopback_endpoint,
+    ParamsQuery, QosClass, Queue, RawPublisher, RawSample, Tap, is_loopback_endpoint,
 };

@@ -11,9 +11,13 @@ use std::time::{Duration, Instant};
 
 use nalgebra::Vector3;
 
-use super::checkpoint::{Checkpoint, load_checkpoint, write_checkpoint};
+use super::estop::{EstopChange, EstopLatch, EstopRecord};
+use super::checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
+use super::fault::{FaultInjector, FaultParams};
 use super::hold::{HoldLaw, HoldParams};
+use super::rejections::{Clamp, Rejections};
 use super::sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
+use super::validation::ArmEnvelope;
 use super::schedule::TargetEvent;
 use super::{NodeError, Shutdown};
 use crate::bus::{
@@ -29,8 +33,9 @@ pub struct ControllerNodeSpec {
     pub node: String,
     /// Arm name recorded in checkpoints.
     pub arm: String,
-    /// The arm's URDF text, for the parting hold torque (None: the parting command is zero torque and the
-    /// sim's watchdog takes over).
+    /// The arm's URDF text, for the parting hold torque and input validation: joint names of incoming
+    /// states, targets clamped to the reach sphere (None: the parting command is zero torque, the sim's
+    /// watchdog takes over, and only the joint count is checked).
     pub urdf: Option<String>,
     /// Target before any arrives (None: hold the end effector where the first state puts it).
     pub initial_target: Option<[f64; 3]>,
@@ -49,6 +54,13 @@ pub struct ControllerNodeSpec {
     /// Most ticks kept; past that the record is thinned to every other tick and the spacing doubled (a
     /// daemon's memory stays bounded). Default [`DEFAULT_MAX_SAMPLES`].
     pub max_samples: usize,
+    /// Return at the first state stamped at or after this sim time, without answering it (None: run until
+    /// shutdown). With the sim's stop time (its `duration_s` less half a step) that is the sim's last state,
+    /// which it sends after its final step and waits on no one for: ticks and samples then do not depend on
+    /// when the node is stopped.
+    pub stop_at_s: Option<f64>,
+    /// Injected loss of incoming joint states (tests and drills only). Default off.
+    pub faults: FaultParams,
 }
 
 impl ControllerNodeSpec {
@@ -66,12 +78,14 @@ impl ControllerNodeSpec {
             checkpoint_period_s: 10.0,
             record_every: 0,
             max_samples: DEFAULT_MAX_SAMPLES,
+            stop_at_s: None,
+            faults: FaultParams::default(),
         }
     }
 }
 
 /// One recorded tick.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ControllerSample {
     /// Sim time of the state answered, s.
     pub t: f64,
@@ -85,10 +99,13 @@ pub struct ControllerSample {
     pub effort: Vec<f64>,
     /// Norm of the adaptive torque, N·m (0 when not adaptive).
     pub adaptive_norm: f64,
+    /// Mean firing rate of the controller's ensemble over this tick, Hz (None without a spiking core).
+    #[serde(default)]
+    pub spike_rate_hz: Option<f64>,
 }
 
 /// What a controller node did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ControllerNodeReport {
     /// Controller ticks (states answered).
     pub ticks: u64,
@@ -100,10 +117,25 @@ pub struct ControllerNodeReport {
     pub control_errors: u64,
     /// Checkpoints written.
     pub checkpoints: u64,
+    /// Periodic checkpoint writes that failed (the previous file stays intact; control went on).
+    pub checkpoint_errors: u64,
+    /// The last checkpoint write error, while writes keep failing (cleared by the next good write).
+    pub checkpoint_error: Option<String>,
     /// Whether weights were restored from a checkpoint at start.
     pub restored: bool,
-    /// Refused bodies by reason.
+    /// Why the node started on fresh weights although a checkpoint file existed (it was corrupt and has
+    /// been set aside under the name given here).
+    pub fresh_start: Option<String>,
+    /// Joint states discarded by fault injection ([`ControllerNodeSpec::faults`]).
+    pub injected_drops: u64,
+    /// Refused bodies by reason (see [`super::Reason`]).
     pub rejected: BTreeMap<String, u64>,
+    /// Targets clamped onto the reach sphere, as `{"target": n}`.
+    #[serde(default)]
+    pub clamped: BTreeMap<String, u64>,
+    /// E-stop transitions in the order applied.
+    #[serde(default)]
+    pub estop_log: Vec<EstopRecord>,
     /// Recorded ticks (every `sample_stride`-th, the first included).
     pub samples: Vec<ControllerSample>,
     /// Spacing of `samples` in ticks: `record_every`, doubled each time the record filled up.
@@ -125,10 +157,24 @@ pub fn run_controller_node(
 ) -> Result<ControllerNodeReport, NodeError> {
     let n = controller.dof();
     let mut report = ControllerNodeReport::default();
-    if let Some(path) = &spec.checkpoint_path
-        && controller.learned_weights().is_some()
-        && let Some(ckpt) = load_checkpoint(path)?
-    {
+    spec.faults.validate().map_err(NodeError::Spec)?;
+    let mut faults = FaultInjector::new(spec.faults);
+    let loaded = match &spec.checkpoint_path {
+        Some(path) if controller.learned_weights().is_some() => match load_checkpoint(path) {
+            Err(e @ CheckpointError::Corrupt { .. }) => {
+                // Keep the evidence (renamed, never deleted) and run on fresh weights rather than leave the
+                // arm without a controller; if it cannot be moved, refuse: the next write would destroy it.
+                let aside = set_aside(path)?;
+                let note = format!("{e}; moved to {}; started with fresh weights", aside.display());
+                tracing::error!("controller: {note}");
+                report.fresh_start = Some(note);
+                None
+            }
+            other => other?,
+        },
+        _ => None,
+    };
+    if let (Some(path), Some(ckpt)) = (&spec.checkpoint_path, loaded) {
         if ckpt.arm != spec.arm {
             return Err(super::CheckpointError::Mismatch {
                 path: path.clone(),
@@ -145,6 +191,17 @@ pub fn run_controller_node(
         None => None,
     };
 
+    let envelope = match &spec.urdf {
+        Some(u) => Some(ArmEnvelope::from_urdf(u).map_err(NodeError::Model)?),
+        None => None,
+    };
+    if let Some(e) = &envelope
+        && e.dof() != n
+    {
+        return Err(NodeError::Spec(format!("the URDF has {} joints, the controller {n}", e.dof())));
+    }
+    let mut rej = Rejections::new(&spec.node);
+
     let keys = bus.keys().clone();
     let sub_states = bus.latest::<JointStates>(&keys.joint_states())?;
     let sub_target = bus.latest::<Target>(&keys.target())?;
@@ -157,12 +214,12 @@ pub fn run_controller_node(
     let mut events = spec.target_events.clone();
     events.sort_by(|a, b| a.t.total_cmp(&b.t));
     let mut next_event = 0;
-    let mut target = spec.initial_target;
+    let mut target = spec.initial_target.map(|t| reachable(envelope.as_ref(), &mut rej, t));
     let mut cmd = TorqueCmd { v: SCHEMA_VERSION, seq: 0, effort: vec![0.0; n] };
     let mut last_seq: Option<u64> = None;
     let mut last_state: Option<JointStates> = None;
     let mut node_state = NodeState::Waiting;
-    let mut estop = false;
+    let mut estop = EstopLatch::new();
     let mut last_error = f64::NAN;
     let started = Instant::now();
     let mut last_state_at = started;
@@ -173,19 +230,15 @@ pub fn run_controller_node(
     while !shutdown.is_triggered() {
         while let Some(t) = sub_target.try_recv()? {
             match t {
-                Ok(t) => target = Some(t.position),
-                Err(e) => *report.rejected.entry(e.reason().into()).or_default() += 1,
+                Ok(t) => target = Some(reachable(envelope.as_ref(), &mut rej, t.position)),
+                Err(e) => rej.decode_error(&e),
             }
         }
         while let Some(e) = sub_estop.try_recv()? {
-            match e {
-                Ok(e) if e.engaged != estop => {
-                    estop = e.engaged;
-                    tracing::warn!(engaged = estop, source = %e.source, "controller: e-stop");
-                    node_state = if estop { NodeState::Estop } else { NodeState::Waiting };
-                }
-                Ok(_) => {}
-                Err(e) => *report.rejected.entry(e.reason().into()).or_default() += 1,
+            // Applied before the next state is looked at: that state is the first not ticked (or, after a
+            // clear, the first ticked again).
+            if let Some(change) = estop.on_bus(e, &mut rej, last_state.as_ref().map(|s| s.seq), report.sim_time) {
+                node_state = if change == EstopChange::Engaged { NodeState::Estop } else { NodeState::Waiting };
             }
         }
         while let Some(q) = params.try_next() {
@@ -201,7 +254,10 @@ pub fn run_controller_node(
                     }
                     ParamsReply { v: SCHEMA_VERSION, params: read_params(controller), error }
                 }
-                Err(e) => ParamsReply { v: SCHEMA_VERSION, params: read_params(controller), error: Some(e.to_string()) },
+                Err(e) => {
+                    rej.decode_error(&e);
+                    ParamsReply { v: SCHEMA_VERSION, params: read_params(controller), error: Some(e.to_string()) }
+                }
             };
             if let Err(e) = q.reply(&reply) {
                 tracing::warn!(error = %e, "controller: parameter reply failed");
@@ -209,8 +265,13 @@ pub fn run_controller_node(
         }
 
         match sub_states.recv_timeout(POLL)? {
-            Some(Ok(js)) if js.position.len() != n => {
-                *report.rejected.entry("dimension".into()).or_default() += 1;
+            Some(Ok(_)) if faults.drop_this() => report.injected_drops += 1,
+            // Counts (in `rej`) and skips a state that is not of this arm.
+            Some(Ok(js)) if !accept_state(envelope.as_ref(), &mut rej, &js, n) => {}
+            Some(Ok(js)) if spec.stop_at_s.is_some_and(|t| js.stamp >= t) => {
+                report.sim_time = js.stamp;
+                last_state = Some(js);
+                break;
             }
             Some(Ok(js)) => {
                 last_state_at = Instant::now();
@@ -218,7 +279,7 @@ pub fn run_controller_node(
                 if node_state == NodeState::Holding {
                     tracing::info!(seq = js.seq, "controller: joint states are back, resuming");
                 }
-                if estop {
+                if estop.engaged() {
                     node_state = NodeState::Estop;
                 } else if last_seq == Some(js.seq) {
                     // The sim re-sent a state it is still waiting on: our answer was lost. Answer again, but
@@ -228,7 +289,7 @@ pub fn run_controller_node(
                 } else {
                     node_state = NodeState::Running;
                     while next_event < events.len() && js.stamp >= events[next_event].t - 1e-9 {
-                        target = Some(events[next_event].position);
+                        target = Some(reachable(envelope.as_ref(), &mut rej, events[next_event].position));
                         next_event += 1;
                     }
                     let tgt = *target.get_or_insert(js.ee_position);
@@ -249,12 +310,14 @@ pub fn run_controller_node(
                         r.ee = js.ee_position;
                         r.error_m = last_error;
                         r.effort.clone_from(&cmd.effort);
-                        r.adaptive_norm = controller.status().adaptive_effort_norm.unwrap_or(0.0);
+                        let cs = controller.status();
+                        r.adaptive_norm = cs.adaptive_effort_norm.unwrap_or(0.0);
+                        r.spike_rate_hz = cs.spike_rate_hz;
                     });
                 }
                 last_state = Some(js);
             }
-            Some(Err(e)) => *report.rejected.entry(e.reason().into()).or_default() += 1,
+            Some(Err(e)) => rej.decode_error(&e),
             None => {
                 if node_state == NodeState::Running && last_state_at.elapsed() > secs(spec.hold_after_s) {
                     node_state = NodeState::Holding;
@@ -266,12 +329,20 @@ pub fn run_controller_node(
 
         let now = Instant::now();
         if now - last_status >= secs(spec.status_period_s) {
-            let st = status(spec, controller, &report, node_state, target, last_error);
+            let st = status(spec, controller, &report, &rej, node_state, target, last_error);
             pub_status.put(&st)?;
             last_status = now;
         }
         if spec.checkpoint_period_s > 0.0 && now - last_ckpt >= secs(spec.checkpoint_period_s) {
-            checkpoint(spec, controller, &mut report)?;
+            // A failed write (disk full, read-only) leaves the previous checkpoint intact: count it, say so in
+            // the status, and keep controlling; the next period tries again.
+            if let Err(e) = checkpoint(spec, controller, &mut report) {
+                report.checkpoint_errors += 1;
+                if report.checkpoint_error.is_none() || report.checkpoint_errors.is_power_of_two() {
+                    tracing::error!(failures = report.checkpoint_errors, "controller: checkpoint not written: {e}");
+                }
+                report.checkpoint_error = Some(e.to_string());
+            }
             last_ckpt = now;
         }
     }
@@ -285,7 +356,9 @@ pub fn run_controller_node(
         let _ = pub_torque.put(&cmd);
     }
     let ckpt_result = checkpoint(spec, controller, &mut report);
-    let _ = pub_status.put(&status(spec, controller, &report, NodeState::Stopping, target, last_error));
+    rej.fill(&mut report.rejected, &mut report.clamped);
+    report.estop_log = estop.log().to_vec();
+    let _ = pub_status.put(&status(spec, controller, &report, &rej, NodeState::Stopping, target, last_error));
     drop(token);
     ckpt_result?;
     Ok(report)
@@ -309,20 +382,58 @@ fn checkpoint(spec: &ControllerNodeSpec, c: &dyn Controller, r: &mut ControllerN
     };
     write_checkpoint(path, &Checkpoint::new(&spec.arm, c.name(), r.sim_time, w))?;
     r.checkpoints += 1;
+    if r.checkpoint_error.take().is_some() {
+        tracing::info!(path = %path.display(), "controller: checkpoints are being written again");
+    }
     tracing::debug!(path = %path.display(), "controller: checkpoint written");
     Ok(())
 }
 
+/// Whether a decoded state is of this arm (joint count, and names when the URDF is known); counts it if not.
+fn accept_state(envelope: Option<&ArmEnvelope>, rej: &mut Rejections, js: &JointStates, n: usize) -> bool {
+    let refusal = match envelope {
+        Some(e) => e.check_state(js).err(),
+        None if js.position.len() != n => Some(super::Refusal {
+            reason: super::Reason::Dimension,
+            detail: format!("{} joints, the controller has {n}", js.position.len()),
+        }),
+        None => None,
+    };
+    match refusal {
+        Some(r) => {
+            rej.refuse(r.reason, "joint_states", &r);
+            false
+        }
+        None => true,
+    }
+}
+
+/// `t` moved onto the arm's reach sphere if it lies outside (counted as a clamp); as is without a URDF.
+fn reachable(envelope: Option<&ArmEnvelope>, rej: &mut Rejections, mut t: [f64; 3]) -> [f64; 3] {
+    if let Some(e) = envelope
+        && let Some(outside) = e.clamp_target(&mut t)
+    {
+        rej.clamp(
+            Clamp::Target,
+            "target",
+            &format_args!("{outside:.3} m beyond the {:.3} m reach, moved to {t:.3?}", e.reach_m()),
+        );
+    }
+    t
+}
+
+#[allow(clippy::too_many_arguments)]
 fn status(
     spec: &ControllerNodeSpec,
     c: &dyn Controller,
     r: &ControllerNodeReport,
+    rej: &Rejections,
     state: NodeState,
     target: Option<[f64; 3]>,
     err: f64,
 ) -> Status {
     let cs = c.status();
-    Status {
+    let mut st = Status {
         v: SCHEMA_VERSION,
         node: spec.node.clone(),
         stamp: r.sim_time,
@@ -344,6 +455,12 @@ fn status(
         deadline_misses: 0,
         watchdog_trips: 0,
         checkpoints: r.checkpoints,
-        rejected: r.rejected.clone(),
-    }
+        checkpoint_errors: r.checkpoint_errors,
+        checkpoint_alert: r.checkpoint_error.clone().or_else(|| r.fresh_start.clone()),
+        rejected: BTreeMap::new(),
+        clamped: BTreeMap::new(),
+        last_refusal: rej.last().map(str::to_string),
+    };
+    rej.fill(&mut st.rejected, &mut st.clamped);
+    st
 }

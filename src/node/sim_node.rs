@@ -7,8 +7,12 @@ use std::time::{Duration, Instant};
 
 use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimParams};
 
+use super::estop::{EstopChange, EstopLatch, EstopRecord};
+use super::fault::{FaultInjector, FaultParams};
 use super::hold::{HoldLaw, HoldParams};
 use super::latency::{LatencySummary, StateLatency};
+use super::rejections::{Clamp, Reason, Rejections};
+use super::validation::ArmEnvelope;
 use super::sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
 use super::schedule::{EstopEvent, PayloadEvent};
 use super::{NodeError, Shutdown, TimingMode};
@@ -46,7 +50,18 @@ pub struct SimNodeSpec {
     pub max_samples: usize,
     /// Status period, s of wall time. Default 0.1.
     pub status_period_s: f64,
+    /// Lockstep: re-publish the waited-on state after this long without its torque, s. Default 0.02.
+    pub resend_s: f64,
+    /// Injected loss of incoming torque commands (tests and drills only). Default off.
+    pub faults: FaultParams,
+    /// Heaviest payload accepted, kg; heavier ones from the bus are refused (`out_of_range`), scheduled
+    /// ones are a spec error. Default [`DEFAULT_MAX_PAYLOAD_KG`].
+    pub max_payload_kg: f64,
 }
+
+/// Default [`SimNodeSpec::max_payload_kg`], kg: above the UR5e's rated 5 kg with margin, far below what
+/// would make the physics meaningless.
+pub const DEFAULT_MAX_PAYLOAD_KG: f64 = 10.0;
 
 impl SimNodeSpec {
     /// A spec with the documented defaults for `urdf`.
@@ -65,12 +80,15 @@ impl SimNodeSpec {
             record_every: 0,
             max_samples: DEFAULT_MAX_SAMPLES,
             status_period_s: 0.1,
+            resend_s: RESEND.as_secs_f64(),
+            faults: FaultParams::default(),
+            max_payload_kg: DEFAULT_MAX_PAYLOAD_KG,
         }
     }
 }
 
 /// One recorded state.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SimSample {
     /// Sim time, s.
     pub t: f64,
@@ -89,7 +107,7 @@ pub struct SimSample {
 }
 
 /// What a sim node did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimNodeReport {
     /// Physics steps taken.
     pub steps: u64,
@@ -104,8 +122,19 @@ pub struct SimNodeReport {
     pub deadline_misses: u64,
     /// Torque commands answering an older state (ignored in lockstep, applied in real time).
     pub stale_torques: u64,
-    /// Refused bodies by reason.
+    /// Torque commands discarded by fault injection ([`SimNodeSpec::faults`]).
+    pub injected_drops: u64,
+    /// Lockstep states re-published because their torque did not come in time.
+    pub resends: u64,
+    /// Refused bodies by reason (see [`Reason`]).
     pub rejected: BTreeMap<String, u64>,
+    /// Torque commands accepted with entries above the effort limits (clamped by the physics), as
+    /// `{"torque": n}`.
+    #[serde(default)]
+    pub clamped: BTreeMap<String, u64>,
+    /// E-stop transitions in the order applied.
+    #[serde(default)]
+    pub estop_log: Vec<EstopRecord>,
     /// Recorded states (every `sample_stride`-th).
     pub samples: Vec<SimSample>,
     /// Spacing of `samples` in steps: `record_every`, doubled each time the record filled up.
@@ -140,7 +169,16 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
         return Err(NodeError::Spec(format!("initial_q has {} entries, the arm {n} joints", q0.len())));
     }
     world.set_state(&q0, &vec![0.0; n])?;
+    let envelope = ArmEnvelope::from_urdf(&spec.urdf).map_err(NodeError::Model)?;
+    if let Some(ev) = spec.payload_events.iter().find(|e| !(e.mass_kg <= spec.max_payload_kg)) {
+        return Err(NodeError::Spec(format!(
+            "payload event at {} s: {} kg exceeds max_payload_kg {}",
+            ev.t, ev.mass_kg, spec.max_payload_kg
+        )));
+    }
     let dt = spec.sim.dt;
+    spec.faults.validate().map_err(NodeError::Spec)?;
+    let mut faults = FaultInjector::new(spec.faults);
     let mut events = spec.payload_events.clone();
     events.sort_by(|a, b| a.t.total_cmp(&b.t));
     let mut next_event = 0;
@@ -172,7 +210,8 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
     let mut seq: u64 = 0;
     let mut tau = vec![0.0; n];
     let mut q_hold = q0.clone();
-    let mut estop = false;
+    let mut estop = EstopLatch::new();
+    let mut rej = Rejections::new(&spec.node);
     let mut ever_cmd = false;
     let mut holding = false;
     let started = Instant::now();
@@ -192,11 +231,6 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
     last_pub = Instant::now();
     record(&mut log, &state, &world, false);
 
-    let count = |r: &mut SimNodeReport, e: &DecodeError| {
-        tracing::debug!(error = %e, "sim: refused a body");
-        *r.rejected.entry(e.reason().to_string()).or_default() += 1;
-    };
-
     'run: loop {
         if shutdown.is_triggered() {
             break;
@@ -209,28 +243,27 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
         // Scheduled payload events, then bus events (both before this step's torque is chosen).
         while next_event < events.len() && state.t >= events[next_event].t - 0.5 * dt {
             let ev = events[next_event];
-            apply_payload(&mut world, ev.mass_kg, ev.offset_m, &mut report);
+            apply_payload(&mut world, ev.mass_kg, ev.offset_m, &mut rej);
             next_event += 1;
         }
         while next_estop < estops.len() && state.t >= estops[next_estop].t - 0.5 * dt {
-            let engaged = estops[next_estop].engaged;
-            if engaged && !estop {
+            if estop.on_schedule(estops[next_estop].engaged, Some(seq), state.t) == Some(EstopChange::Engaged) {
                 q_hold.copy_from_slice(&state.q);
-                tracing::warn!(t = state.t, "sim: scheduled E-STOP engaged");
             }
-            estop = engaged;
             next_estop += 1;
         }
-        poll_events(&sub_payload, &sub_estop, &mut world, &mut estop, &mut q_hold, &state, &mut report)?;
+        poll_events(&sub_payload, &sub_estop, &mut world, &mut estop, &mut rej, spec, &mut q_hold, &state, seq)?;
 
-        let mut held = estop;
-        if estop {
+        let mut held = estop.engaged();
+        if estop.engaged() {
             hold.torque(&q_hold, &state.q, &state.dq, &mut tau).map_err(NodeError::Model)?;
         } else {
             match spec.timing {
                 TimingMode::Lockstep => loop {
                     match timed(&mut latency, sub_torque.recv_timeout(POLL)?) {
+                        Some(Ok(_)) if faults.drop_this() => report.injected_drops += 1,
                         Some(Ok(cmd)) if cmd.seq == seq && cmd.effort.len() == n => {
+                            note_clamp(&envelope, &mut rej, &cmd.effort);
                             tau.copy_from_slice(&cmd.effort);
                             last_cmd = Instant::now();
                             ever_cmd = true;
@@ -240,18 +273,16 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                             }
                             break;
                         }
-                        Some(Ok(cmd)) if cmd.effort.len() != n => {
-                            *report.rejected.entry("dimension".into()).or_default() += 1;
-                        }
+                        Some(Ok(cmd)) if cmd.effort.len() != n => refuse_len(&mut rej, &cmd, n),
                         Some(Ok(_)) => report.stale_torques += 1,
-                        Some(Err(e)) => count(&mut report, &e),
+                        Some(Err(e)) => rej.decode_error(&e),
                         None => {}
                     }
                     if shutdown.is_triggered() {
                         break 'run;
                     }
-                    poll_events(&sub_payload, &sub_estop, &mut world, &mut estop, &mut q_hold, &state, &mut report)?;
-                    if estop {
+                    poll_events(&sub_payload, &sub_estop, &mut world, &mut estop, &mut rej, spec, &mut q_hold, &state, seq)?;
+                    if estop.engaged() {
                         // The e-stop takes over from the controller; this step runs on the hold torque.
                         hold.torque(&q_hold, &state.q, &state.dq, &mut tau).map_err(NodeError::Model)?;
                         held = true;
@@ -265,12 +296,13 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                         trips.offer(|x| *x = (now - last_cmd).as_secs_f64());
                         tracing::warn!(seq, "sim: no torque command for {:.0} ms, holding", spec.watchdog_s * 1e3);
                     }
-                    if now - last_pub > RESEND {
+                    if now - last_pub > secs(spec.resend_s) {
                         pub_states.put(&msg)?;
+                        report.resends += 1;
                         last_pub = now;
                     }
                     if now - last_status > secs(spec.status_period_s) {
-                        publish_status(&mut pub_status, spec, &report, &state, seq, estop, holding || !ever_cmd)?;
+                        publish_status(&mut pub_status, spec, &report, &rej, &state, seq, estop.engaged(), holding || !ever_cmd)?;
                         last_status = now;
                     }
                 },
@@ -281,7 +313,9 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                         None => timed(&mut latency, sub_torque.try_recv()?),
                     } {
                         match r {
+                            Ok(_) if faults.drop_this() => report.injected_drops += 1,
                             Ok(cmd) if cmd.effort.len() == n => {
+                                note_clamp(&envelope, &mut rej, &cmd.effort);
                                 if cmd.seq != seq {
                                     report.stale_torques += 1;
                                 }
@@ -293,8 +327,8 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
                                     holding = false;
                                 }
                             }
-                            Ok(_) => *report.rejected.entry("dimension".into()).or_default() += 1,
-                            Err(e) => count(&mut report, &e),
+                            Ok(cmd) => refuse_len(&mut rej, &cmd, n),
+                            Err(e) => rej.decode_error(&e),
                         }
                     }
                     let now = Instant::now();
@@ -327,7 +361,7 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
         record(&mut log, &state, &world, held);
 
         if last_pub - last_status > secs(spec.status_period_s) {
-            publish_status(&mut pub_status, spec, &report, &state, seq, estop, holding || !ever_cmd)?;
+            publish_status(&mut pub_status, spec, &report, &rej, &state, seq, estop.engaged(), holding || !ever_cmd)?;
             last_status = last_pub;
         }
         if spec.timing == TimingMode::RealTime {
@@ -359,7 +393,9 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
     report.sample_stride = log.stride();
     report.samples = log.into_vec();
     report.watchdog_latency_s = trips.into_vec();
-    let _ = publish_status(&mut pub_status, spec, &report, &state, seq, estop, true);
+    rej.fill(&mut report.rejected, &mut report.clamped);
+    report.estop_log = estop.log().to_vec();
+    let _ = publish_status(&mut pub_status, spec, &report, &rej, &state, seq, estop.engaged(), true);
     drop(token);
     Ok(report)
 }
@@ -398,55 +434,65 @@ fn timed(l: &mut StateLatency, r: Option<Result<TorqueCmd, DecodeError>>) -> Opt
     r
 }
 
-fn apply_payload(world: &mut ArmWorld, mass_kg: f64, offset_m: [f64; 3], r: &mut SimNodeReport) {
+fn apply_payload(world: &mut ArmWorld, mass_kg: f64, offset_m: [f64; 3], rej: &mut Rejections) {
     let p = (mass_kg > 0.0).then_some(PayloadSpec { mass_kg, offset_m });
     match world.set_payload(p) {
         Ok(()) => tracing::info!(t = world.time(), mass_kg, "sim: payload set"),
-        Err(e) => {
-            tracing::warn!(error = %e, "sim: payload refused");
-            *r.rejected.entry("payload".into()).or_default() += 1;
-        }
+        Err(e) => rej.refuse(Reason::OutOfRange, "payload", &e),
     }
 }
 
+/// Counts a torque command whose length is not the arm's joint count.
+fn refuse_len(rej: &mut Rejections, cmd: &TorqueCmd, n: usize) {
+    rej.refuse(Reason::Dimension, "torque_cmd", &format_args!("{} torques for {n} joints", cmd.effort.len()));
+}
+
+/// Counts an accepted torque command with entries beyond the effort limits (the physics clamps them).
+fn note_clamp(envelope: &ArmEnvelope, rej: &mut Rejections, effort: &[f64]) {
+    if let Ok(Some(over)) = envelope.check_torque(effort) {
+        rej.clamp(Clamp::Torque, "torque_cmd", &format_args!("{over:.3} N·m above an effort limit, clamped"));
+    }
+}
+
+/// Payloads and e-stops from the bus. A payload heavier than the spec's limit is refused; the e-stop latch
+/// engages on any engage or undecodable body and clears only on an explicit clear.
 #[allow(clippy::too_many_arguments)]
 fn poll_events(
     sub_payload: &crate::bus::Queue<Payload>,
     sub_estop: &crate::bus::Queue<Estop>,
     world: &mut ArmWorld,
-    estop: &mut bool,
+    estop: &mut EstopLatch,
+    rej: &mut Rejections,
+    spec: &SimNodeSpec,
     q_hold: &mut [f64],
     state: &ArmState,
-    r: &mut SimNodeReport,
+    seq: u64,
 ) -> Result<(), NodeError> {
     while let Some(p) = sub_payload.try_recv()? {
         match p {
-            Ok(p) => apply_payload(world, p.mass_kg, p.offset_m, r),
-            Err(e) => *r.rejected.entry(e.reason().to_string()).or_default() += 1,
+            Ok(p) if !(p.mass_kg <= spec.max_payload_kg) => rej.refuse(
+                Reason::OutOfRange,
+                "payload",
+                &format_args!("{} kg exceeds max_payload_kg {}", p.mass_kg, spec.max_payload_kg),
+            ),
+            Ok(p) => apply_payload(world, p.mass_kg, p.offset_m, rej),
+            Err(e) => rej.decode_error(&e),
         }
     }
     while let Some(e) = sub_estop.try_recv()? {
-        match e {
-            Ok(e) if e.engaged && !*estop => {
-                *estop = true;
-                q_hold.copy_from_slice(&state.q);
-                tracing::warn!(source = %e.source, "sim: E-STOP engaged (latched until cleared)");
-            }
-            Ok(e) if !e.engaged && *estop => {
-                *estop = false;
-                tracing::info!(source = %e.source, "sim: e-stop cleared");
-            }
-            Ok(_) => {}
-            Err(e) => *r.rejected.entry(e.reason().to_string()).or_default() += 1,
+        if estop.on_bus(e, rej, Some(seq), state.t) == Some(EstopChange::Engaged) {
+            q_hold.copy_from_slice(&state.q);
         }
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn publish_status(
     p: &mut crate::bus::BusPublisher<Status>,
     spec: &SimNodeSpec,
     r: &SimNodeReport,
+    rej: &Rejections,
     s: &ArmState,
     seq: u64,
     estop: bool,
@@ -459,7 +505,7 @@ fn publish_status(
     } else {
         NodeState::Running
     };
-    p.put(&Status {
+    let mut status = Status {
         v: SCHEMA_VERSION,
         node: spec.node.clone(),
         stamp: s.t,
@@ -475,7 +521,13 @@ fn publish_status(
         deadline_misses: r.deadline_misses,
         watchdog_trips: r.watchdog_trips,
         checkpoints: 0,
-        rejected: r.rejected.clone(),
-    })?;
+        checkpoint_errors: 0,
+        checkpoint_alert: None,
+        rejected: BTreeMap::new(),
+        clamped: BTreeMap::new(),
+        last_refusal: rej.last().map(str::to_string),
+    };
+    rej.fill(&mut status.rejected, &mut status.clamped);
+    p.put(&status)?;
     Ok(())
 }
