@@ -11,7 +11,7 @@ use spikearm::bus::{Bus, BusConfig, JointStates, NodeState, ParamsRequest, SCHEM
 use spikearm::control::controller::{ControlError, ControlInput, Controller, ControllerStatus};
 use spikearm::neuro::LearnedWeights;
 use spikearm::node::{
-    CheckpointError, ControllerNodeSpec, HoldLaw, HoldParams, NodeError, Shutdown, SimNodeSpec, TimingMode,
+    CheckpointError, ControllerNodeSpec, HoldLaw, HoldParams, Shutdown, SimNodeSpec, TimingMode,
     load_checkpoint, run_controller_node, run_sim_node,
 };
 use spikearm_sim::{ArmState, ArmWorld, SimParams};
@@ -316,16 +316,20 @@ fn checkpoints_are_written_on_shutdown_restored_on_start_and_corrupt_ones_refuse
     assert!(r.restored);
     assert_eq!(c2.weights.decoders[0], ticks);
 
-    // Corrupt: truncated, then a flipped digit. Refused with a message naming the file; file untouched.
+    // Corrupt: truncated, then a flipped digit. Loading refuses it with a message naming the file and leaves it
+    // untouched; the node then sets it aside and starts fresh (the whole fault is tested in tests/faults.rs).
     let good = std::fs::read(&path).unwrap();
     for bad in [good[..good.len() / 2].to_vec(), String::from_utf8(good.clone()).unwrap().replacen(&format!("{ticks:?}"), "1234.0", 1).into_bytes()] {
         std::fs::write(&path, &bad).unwrap();
-        let mut c3 = TestPd::new(Q_REF.to_vec());
-        let err = run_controller_node(&cspec, &mut c3, &ctrl_bus, &stop).unwrap_err();
+        let err = load_checkpoint(&path).unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, NodeError::Checkpoint(CheckpointError::Corrupt { .. })), "{msg}");
-        assert!(msg.contains("weights.json") && msg.contains("corrupt") && msg.contains("left in place"), "{msg}");
-        assert_eq!(std::fs::read(&path).unwrap(), bad, "the corrupt file is kept as it was");
+        assert!(matches!(err, CheckpointError::Corrupt { .. }), "{msg}");
+        assert!(msg.contains("weights.json") && msg.contains("corrupt"), "{msg}");
+        assert_eq!(std::fs::read(&path).unwrap(), bad, "loading leaves the file as it was");
+        let mut c3 = TestPd::new(Q_REF.to_vec());
+        let r = run_controller_node(&cspec, &mut c3, &ctrl_bus, &stop).unwrap();
+        assert!(!r.restored && r.fresh_start.is_some(), "{r:?}");
+        assert_eq!(c3.weights.decoders[0], 0.0, "started on fresh weights");
     }
     ctrl_bus.close().unwrap();
     sim_bus.close().unwrap();

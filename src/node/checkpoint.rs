@@ -1,6 +1,7 @@
 //! Learned-weight checkpoints: written atomically (temp file in the same directory, fsync, rename, fsync the
 //! directory) so a crash leaves either the old or the new file, never a torn one; loaded with a checksum and
-//! shape check; a corrupt file is refused with a message and left where it is for a human to inspect.
+//! shape check; a corrupt file is refused with a message by [`load_checkpoint`], which never touches it. The
+//! controller node then moves it aside with [`set_aside`] (renamed, never deleted) and starts fresh.
 
 use std::fs;
 use std::io::Write;
@@ -47,9 +48,7 @@ pub enum CheckpointError {
     #[error("checkpoint {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// The file exists but is not a usable checkpoint.
-    #[error(
-        "checkpoint {path} is corrupt ({detail}); it was left in place — move it aside or delete it to start with fresh weights"
-    )]
+    #[error("checkpoint {path} is corrupt ({detail})")]
     Corrupt { path: PathBuf, detail: String },
     /// The file is a valid checkpoint for something else.
     #[error("checkpoint {path} does not fit: {detail}")]
@@ -114,4 +113,26 @@ pub fn load_checkpoint(path: &Path) -> Result<Option<Checkpoint>, CheckpointErro
         return Err(corrupt(format!("checksum {sum} does not match the recorded {}", ckpt.checksum)));
     }
     Ok(Some(ckpt))
+}
+
+/// Moves a refused checkpoint out of the way, to `<name>.corrupt-<unix seconds>` in the same directory
+/// (`…-<unix seconds>-<k>` if that exists), so that a fresh start never overwrites it and a human can inspect
+/// it. Returns the new path.
+pub fn set_aside(path: &Path) -> Result<PathBuf, CheckpointError> {
+    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "checkpoint".into());
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for k in 0..1000u32 {
+        let candidate = match k {
+            0 => dir.join(format!("{name}.corrupt-{secs}")),
+            _ => dir.join(format!("{name}.corrupt-{secs}-{k}")),
+        };
+        if candidate.symlink_metadata().is_ok() {
+            continue;
+        }
+        fs::rename(path, &candidate).map_err(io)?;
+        return Ok(candidate);
+    }
+    Err(io(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "no free `.corrupt-*` name")))
 }
