@@ -26,7 +26,8 @@ pub enum Command {
     ///
     /// Example: spikearm control --config config/control.toml --set controller.kind=osc
     Control(super::node_cmd::NodeArgs),
-    /// Run a scenario file (arm, controllers, timing, timed events) in one process and write a report.
+    /// Run a scenario file (arm, controllers, timing, timed events) in one process (or, with --processes, its
+    /// nodes as separate processes) and write a report.
     ///
     /// Example: spikearm launch launch/ur5e_payload.toml --out reports/ur5e
     Launch(super::launch_cmd::LaunchArgs),

@@ -1,5 +1,8 @@
 //! `spikearm sim node` and `spikearm control`: load the layered config, open the bus, run the node until it
 //! finishes or a signal arrives, close the session.
+//!
+//! With `plan` a node takes its scheduled events from a run plan file, with `report` it writes its report as
+//! JSON on exit: how `spikearm launch --processes` runs a scenario through these commands.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +12,7 @@ use clap::Args;
 use super::layered_config::{effective_toml, load_layered};
 use super::node_config::{BusSection, ControlNodeConfig, SimNodeConfig};
 use crate::bus::{Bus, BusConfig};
+use crate::launch::RunPlan;
 use crate::node::{ControllerNodeSpec, HoldParams, Shutdown, SimNodeSpec, run_controller_node, run_sim_node};
 
 /// Arguments shared by the node commands.
@@ -29,6 +33,7 @@ pub struct NodeArgs {
 /// Opens the bus described by a `[bus]` section.
 pub fn open_bus(arm: &str, bus: &BusSection) -> anyhow::Result<Bus> {
     let zenoh_json5 = match &bus.zenoh_config {
+        Some(p) if p.as_os_str().is_empty() => None,
         Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading zenoh config {}", p.display()))?),
         None => None,
     };
@@ -38,6 +43,19 @@ pub fn open_bus(arm: &str, bus: &BusSection) -> anyhow::Result<Bus> {
 
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn read_plan(path: &Path) -> anyhow::Result<RunPlan> {
+    RunPlan::from_json(&read(path)?).with_context(|| format!("run plan {}", path.display()))
+}
+
+/// Writes a node report as JSON, whole or not at all (temporary file, then rename): the launcher reading it
+/// never sees half a report.
+fn write_report<T: serde::Serialize>(path: &Path, report: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string(report).context("serialising the report")?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// `spikearm sim node`.
@@ -57,12 +75,21 @@ pub fn run_sim(args: &NodeArgs) -> anyhow::Result<()> {
     spec.sim.substeps = cfg.substeps;
     spec.sim.joint_damping = cfg.joint_damping;
     spec.hold = HoldParams { kp: cfg.hold_kp, kd: cfg.hold_kd };
+    spec.record_every = cfg.record_every;
+    if let Some(p) = &cfg.plan {
+        let plan = read_plan(p)?;
+        spec.payload_events = plan.payload_events;
+        spec.estop_events = plan.estop_events;
+    }
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let bus = open_bus(&cfg.arm, &cfg.bus)?;
     let result = run_sim_node(&spec, &bus, &shutdown);
     bus.close()?;
     let r = result?;
+    if let Some(p) = &cfg.report {
+        write_report(p, &r)?;
+    }
     tracing::info!(
         steps = r.steps,
         sim_time = r.sim_time,
@@ -95,12 +122,20 @@ pub fn run_control(args: &NodeArgs) -> anyhow::Result<()> {
     spec.checkpoint_period_s = cfg.checkpoint_period_s;
     spec.hold_after_s = cfg.hold_after_ms * 1e-3;
     spec.status_period_s = if cfg.status_hz > 0.0 { 1.0 / cfg.status_hz } else { 0.1 };
+    spec.record_every = cfg.record_every;
+    spec.stop_at_s = (cfg.stop_at_s > 0.0).then_some(cfg.stop_at_s);
+    if let Some(p) = &cfg.plan {
+        spec.target_events = read_plan(p)?.target_events;
+    }
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let bus = open_bus(&cfg.arm, &cfg.bus)?;
     let result = run_controller_node(&spec, controller.as_mut(), &bus, &shutdown);
     bus.close()?;
     let r = result?;
+    if let Some(p) = &cfg.report {
+        write_report(p, &r)?;
+    }
     tracing::info!(ticks = r.ticks, checkpoints = r.checkpoints, restored = r.restored, "controller node stopped");
     Ok(())
 }

@@ -11,7 +11,8 @@ use crate::node::{ControllerSection, TimingMode};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusSection {
-    /// zenoh JSON5 config file. Default `config/zenoh/peer.json5` (loopback peer, no scouting).
+    /// zenoh JSON5 config file. Default `config/zenoh/peer.json5` (loopback peer, no scouting). An empty
+    /// path selects the built-in loopback peer without scouting (needs no file; the launcher uses it).
     pub zenoh_config: Option<PathBuf>,
     /// Endpoints to listen on (replace the file's when not empty).
     pub listen: Vec<String>,
@@ -69,6 +70,12 @@ pub struct SimNodeConfig {
     pub hold_kp: f64,
     /// Hold-law damping, 1/s. Default 20.
     pub hold_kd: f64,
+    /// Keep every n-th state in the report; 0 (default) keeps none.
+    pub record_every: u32,
+    /// Run plan (JSON, [`crate::launch::RunPlan`]): scheduled payload and e-stop events. Absent (default): none.
+    pub plan: Option<PathBuf>,
+    /// Write the node's report (counters and recorded states, JSON) here on exit. Absent (default): none.
+    pub report: Option<PathBuf>,
     /// Bus settings. Default: listen on tcp/127.0.0.1:7447.
     pub bus: BusSection,
 }
@@ -87,6 +94,9 @@ impl Default for SimNodeConfig {
             joint_damping: 0.0,
             hold_kp: 100.0,
             hold_kd: 20.0,
+            record_every: 0,
+            plan: None,
+            report: None,
             bus: BusSection::listening(),
         }
     }
@@ -112,6 +122,15 @@ pub struct ControlNodeConfig {
     pub hold_after_ms: f64,
     /// Status rate, Hz. Default 10.
     pub status_hz: f64,
+    /// Keep every n-th tick in the report; 0 (default) keeps none.
+    pub record_every: u32,
+    /// Run plan (JSON, [`crate::launch::RunPlan`]): scheduled target changes. Absent (default): none.
+    pub plan: Option<PathBuf>,
+    /// Stop at the first joint state stamped at or after this sim time, s, without answering it (the sim's
+    /// `duration_s` less half a step is its last state); 0 (default) runs until SIGINT/SIGTERM.
+    pub stop_at_s: f64,
+    /// Write the node's report (counters and recorded ticks, JSON) here on exit. Absent (default): none.
+    pub report: Option<PathBuf>,
     /// Bus settings. Default: connect to tcp/127.0.0.1:7447.
     pub bus: BusSection,
 }
@@ -127,6 +146,10 @@ impl Default for ControlNodeConfig {
             checkpoint_period_s: 10.0,
             hold_after_ms: 100.0,
             status_hz: 10.0,
+            record_every: 0,
+            plan: None,
+            stop_at_s: 0.0,
+            report: None,
             bus: BusSection::connecting(),
         }
     }

@@ -41,10 +41,7 @@ pub struct ScenarioResult {
 
 /// Runs every controller of `spec` on the arm `urdf` (text). `shutdown` aborts between and within runs.
 pub fn run_scenario(spec: &ScenarioSpec, urdf: &str, shutdown: &Shutdown, progress: bool) -> anyhow::Result<ScenarioResult> {
-    let arm = ArmSpec::from_urdf_str(urdf).context("reading the scenario's arm")?;
-    let mut model = ArmModel::new(&arm, ArmModelParams::default())?;
-    let start_ee: [f64; 3] = model.ee_position(&spec.initial_q).context("start pose")?.into();
-    let targets = target_events(spec, start_ee);
+    let (start_ee, targets) = start_and_targets(spec, urdf)?;
     let mut runs = Vec::new();
     for kind in &spec.controllers {
         if shutdown.is_triggered() {
@@ -54,6 +51,11 @@ pub fn run_scenario(spec: &ScenarioSpec, urdf: &str, shutdown: &Shutdown, progre
         let controller = build_controller(&section, urdf).with_context(|| format!("building controller `{kind}`"))?;
         runs.push(run_one(spec, urdf, controller, start_ee, &targets, shutdown, progress)?);
     }
+    Ok(finish(spec, runs))
+}
+
+/// The metrics of `runs` (in controller order) and the result. Shared with the separate-process launcher.
+pub(super) fn finish(spec: &ScenarioSpec, runs: Vec<RunResult>) -> ScenarioResult {
     let mut metrics = ScenarioMetrics { scenario: spec.name.clone(), ..Default::default() };
     for r in &runs {
         let s = &r.ctrl.samples;
@@ -70,7 +72,15 @@ pub fn run_scenario(spec: &ScenarioSpec, urdf: &str, shutdown: &Shutdown, progre
         });
     }
     normalise(&mut metrics, &spec.windows);
-    Ok(ScenarioResult { spec: spec.clone(), runs, metrics })
+    ScenarioResult { spec: spec.clone(), runs, metrics }
+}
+
+/// The start end-effector position and the run's target events.
+pub(super) fn start_and_targets(spec: &ScenarioSpec, urdf: &str) -> anyhow::Result<([f64; 3], Vec<TargetEvent>)> {
+    let arm = ArmSpec::from_urdf_str(urdf).context("reading the scenario's arm")?;
+    let mut model = ArmModel::new(&arm, ArmModelParams::default())?;
+    let start_ee: [f64; 3] = model.ee_position(&spec.initial_q).context("start pose")?.into();
+    Ok((start_ee, target_events(spec, start_ee)))
 }
 
 /// The circle's targets (if any) and the explicit target events, in time order.
@@ -104,23 +114,7 @@ fn run_one(
     progress: bool,
 ) -> anyhow::Result<RunResult> {
     let kind = controller.name().to_string();
-    let mut sim = SimNodeSpec::new(urdf.to_string());
-    sim.timing = spec.timing;
-    sim.initial_q = Some(spec.initial_q.clone());
-    sim.duration_s = Some(spec.duration_s);
-    sim.record_every = spec.record_every;
-    sim.payload_events = spec
-        .events
-        .iter()
-        .filter_map(|e| e.payload_kg.map(|m| PayloadEvent { t: e.t, mass_kg: m, offset_m: [0.0; 3] }))
-        .collect();
-    sim.estop_events = spec.events.iter().filter_map(|e| e.estop.map(|on| EstopEvent { t: e.t, engaged: on })).collect();
-    let mut cspec = ControllerNodeSpec::new(&spec.arm);
-    cspec.urdf = Some(urdf.to_string());
-    cspec.initial_target = Some(start_ee);
-    cspec.target_events = targets.to_vec();
-    cspec.record_every = spec.record_every;
-    cspec.checkpoint_path = None;
+    let (sim, cspec) = node_specs(spec, urdf, &kind, start_ee, targets)?;
 
     // One in-process session shared by both nodes: no sockets, same code path as separate processes.
     let bus = Bus::open(&spec.arm, &BusConfig::default())?;
@@ -164,4 +158,36 @@ fn run_one(
     }
     bus.close()?;
     Ok(RunResult { controller: kind, sim: sim_result?, ctrl: ctrl_result? })
+}
+
+/// The two nodes' specs for one controller's run (`kind`: the controller's name). Shared with the
+/// separate-process launcher, which hands the same settings to the node commands.
+pub(super) fn node_specs(
+    spec: &ScenarioSpec,
+    urdf: &str,
+    kind: &str,
+    start_ee: [f64; 3],
+    targets: &[TargetEvent],
+) -> anyhow::Result<(SimNodeSpec, ControllerNodeSpec)> {
+    let mut sim = SimNodeSpec::new(urdf.to_string());
+    sim.timing = spec.timing;
+    sim.initial_q = Some(spec.initial_q.clone());
+    sim.duration_s = Some(spec.duration_s);
+    sim.record_every = spec.record_every;
+    sim.payload_events = spec
+        .events
+        .iter()
+        .filter_map(|e| e.payload_kg.map(|m| PayloadEvent { t: e.t, mass_kg: m, offset_m: [0.0; 3] }))
+        .collect();
+    sim.estop_events = spec.events.iter().filter_map(|e| e.estop.map(|on| EstopEvent { t: e.t, engaged: on })).collect();
+    let mut cspec = ControllerNodeSpec::new(&spec.arm);
+    cspec.urdf = Some(urdf.to_string());
+    cspec.initial_target = Some(start_ee);
+    cspec.target_events = targets.to_vec();
+    cspec.record_every = spec.record_every;
+    cspec.checkpoint_path = None;
+    // The sim's last state (after its final step) is answered by no one it waits for; not ticking it keeps
+    // the controller's ticks and samples independent of when it is stopped.
+    cspec.stop_at_s = Some(spec.duration_s - 0.5 * sim.sim.dt);
+    Ok((sim, cspec))
 }

@@ -1,0 +1,139 @@
+//! `spikearm launch --processes`: a lockstep scenario run as separate node processes over zenoh TCP (the real
+//! binary) records bit-for-bit the trajectories and metrics of the same scenario run in one process (the
+//! library), payload event and learning included.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use spikearm::launch::{ScenarioSpec, run_scenario};
+use spikearm::node::{ControllerNodeReport, ControllerSample, Shutdown, SimNodeReport, SimSample};
+
+/// Short: two controllers, 3 s of sim time each, a target lap and a payload the controller is not told of.
+const SCENARIO: &str = r#"
+name = "processes-check"
+arm = "threelink"
+urdf = "config/arms/threelink.urdf"
+timing = "lockstep"
+duration_s = 3.0
+initial_q = [1.0, -1.4, -0.6]
+record_every = 7
+controllers = ["adaptive", "osc"]
+
+[controller]
+neurons = 200
+seed = 3
+learning_rate = 1e-3
+
+[circle]
+start_s = 0.2
+reach_s = 0.4
+targets = 4
+radius_m = 0.1
+
+[[events]]
+t = 1.5
+payload_kg = 1.0
+
+[[windows]]
+name = "before"
+from_s = 0.2
+to_s = 1.5
+
+[[windows]]
+name = "after_payload"
+from_s = 1.5
+to_s = 3.0
+"#;
+
+fn sim_bits(s: &SimSample) -> Vec<u64> {
+    let mut v: Vec<f64> = vec![s.t, s.payload_kg, f64::from(u8::from(s.held))];
+    v.extend(&s.q);
+    v.extend(&s.dq);
+    v.extend(&s.tau);
+    v.extend(s.ee);
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn ctrl_bits(s: &ControllerSample) -> Vec<u64> {
+    let mut v: Vec<f64> = vec![s.t, s.error_m, s.adaptive_norm];
+    v.extend(s.target);
+    v.extend(s.ee);
+    v.extend(&s.effort);
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Equal bit patterns, sample by sample; the message names the first difference.
+fn assert_same<T: std::fmt::Debug>(what: &str, a: &[T], b: &[T], bits: fn(&T) -> Vec<u64>) {
+    assert_eq!(a.len(), b.len(), "{what}: {} samples in one process, {} in processes", a.len(), b.len());
+    if let Some(i) = (0..a.len()).find(|&i| bits(&a[i]) != bits(&b[i])) {
+        panic!("{what}: sample {i} differs\n one process: {:?}\n processes:   {:?}", a[i], b[i]);
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> T {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn processes_record_the_one_process_trajectories_bit_for_bit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec = ScenarioSpec::from_toml(SCENARIO).unwrap();
+    let urdf = std::fs::read_to_string(root.join(&spec.urdf)).unwrap();
+    let one = run_scenario(&spec, &urdf, &Shutdown::new(), false).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenario.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out_dir = dir.path().join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_spikearm"))
+        .current_dir(root)
+        .args(["launch", file.to_str().unwrap(), "--processes", "--quiet", "--out", out_dir.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "launch --processes: {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("normalised error"), "{stdout}");
+
+    for run in &one.runs {
+        let d = out_dir.join("processes").join(&run.controller);
+        let sim: SimNodeReport = read_json(&d.join("sim_report.json"));
+        let ctrl: ControllerNodeReport = read_json(&d.join("control_report.json"));
+        let name = &run.controller;
+        assert_eq!((sim.steps, ctrl.ticks), (run.sim.steps, run.ctrl.ticks), "{name}: steps, ticks");
+        assert_eq!(sim.steps, 3000, "{name}: 3 s at 1 ms");
+        assert_eq!(ctrl.ticks, sim.steps, "{name}: every state the sim waited on was answered once");
+        assert!(run.sim.samples.len() > 400 && run.ctrl.samples.len() > 400, "{name}: samples recorded");
+        assert_same(&format!("{name}: sim samples"), &run.sim.samples, &sim.samples, sim_bits);
+        assert_same(&format!("{name}: controller samples"), &run.ctrl.samples, &ctrl.samples, ctrl_bits);
+        // Not a trivial trajectory: the payload went on and (adaptive) the spiking term learned a torque.
+        assert!(sim.samples.iter().any(|s| s.payload_kg == 1.0) && sim.samples[0].payload_kg == 0.0);
+        if name.contains("adaptive") {
+            assert!(ctrl.samples.iter().any(|s| s.adaptive_norm > 0.0), "{name}: the adaptive term acted");
+        }
+    }
+
+    let metrics: serde_json::Value = read_json(&out_dir.join("metrics.json"));
+    let runs = metrics["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), one.metrics.runs.len());
+    for (m, r) in one.metrics.runs.iter().zip(runs) {
+        assert_eq!(r["controller"], m.controller.as_str());
+        assert_eq!(r["ticks"].as_u64(), Some(m.ticks));
+        assert_eq!(r["steps"].as_u64(), Some(m.steps));
+        assert_eq!(r["mean_error_m"].as_f64().map(f64::to_bits), Some(m.mean_error_m.to_bits()), "{}", m.controller);
+        for (w, e) in &m.window_error_m {
+            assert!(e.is_finite(), "{w}");
+            assert_eq!(r["window_error_m"][w].as_f64().map(f64::to_bits), Some(e.to_bits()), "{} {w}", m.controller);
+        }
+    }
+    let x = one.metrics.normalised_error.expect("a normalised error");
+    assert_eq!(metrics["normalised_error"].as_f64().map(f64::to_bits), Some(x.to_bits()));
+    for run in &one.runs {
+        let d = out_dir.join("processes").join(&run.controller);
+        for log in ["sim.log", "control.log"] {
+            let text = std::fs::read_to_string(d.join(log)).unwrap();
+            assert!(text.starts_with("$ "), "{log} starts with the node's command line:\n{text}");
+        }
+    }
+}
