@@ -33,6 +33,11 @@ pub enum Command {
     Launch(super::launch_cmd::LaunchArgs),
     /// The UR5e payload demo: adaptive vs OSC, lockstep, embedded scenario; prints the errors.
     Demo(super::launch_cmd::DemoArgs),
+    /// Publish a bus recording (MCAP, written by `launch` as <report>/bus-<controller>.mcap) again with its
+    /// original timing; --info lists its topics.
+    ///
+    /// Example: spikearm replay reports/short/bus-osc.mcap --speed 0 --connect tcp/127.0.0.1:7447
+    Replay(super::replay_cmd::ReplayArgs),
     /// Closed-loop evaluations of the controllers against the sim (the payload protocol).
     #[command(subcommand)]
     Eval(super::eval_cmd::EvalCommand),

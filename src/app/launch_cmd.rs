@@ -22,6 +22,10 @@ pub struct LaunchArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Do not record the bus traffic (by default each run's goes to <DIR>/bus-<controller>.mcap, for
+    /// `spikearm replay` and Foxglove).
+    #[arg(long)]
+    pub no_record: bool,
     /// Run each controller's sim node and controller node as separate OS processes (`spikearm sim node`,
     /// `spikearm control`) over zenoh TCP on 127.0.0.1 instead of threads in this process; their logs and
     /// reports go to <DIR>/processes/ (the bus traffic is not recorded). Lockstep scenarios give bit-identical
@@ -39,12 +43,23 @@ pub struct DemoArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Do not record the bus traffic (by default each run's goes to <DIR>/bus-<controller>.mcap, for
+    /// `spikearm replay` and Foxglove).
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 const DEMO_SCENARIO: &str = include_str!("../../launch/ur5e_payload.toml");
 const DEMO_URDF: &str = include_str!("../../config/arms/ur5e.urdf");
 
-fn execute(spec: &ScenarioSpec, urdf: &str, out: Option<&Path>, quiet: bool, processes: bool) -> anyhow::Result<ScenarioResult> {
+fn execute(
+    spec: &ScenarioSpec,
+    urdf: &str,
+    out: Option<&Path>,
+    quiet: bool,
+    processes: bool,
+    record: bool,
+) -> anyhow::Result<ScenarioResult> {
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
@@ -52,7 +67,7 @@ fn execute(spec: &ScenarioSpec, urdf: &str, out: Option<&Path>, quiet: bool, pro
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
         run_scenario_processes(spec, urdf, &ProcessLaunch { exe, dir: dir.clone() }, &shutdown, !quiet)?
     } else {
-        run_scenario(spec, urdf, &shutdown, !quiet)?
+        run_scenario(spec, urdf, &shutdown, !quiet, record.then_some(dir.as_path()))?
     };
     write_report(&dir, &result)?;
     println!("{}", summary_table(&result));
@@ -65,14 +80,14 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
     let spec = ScenarioSpec::from_toml(&text).with_context(|| format!("scenario {}", args.scenario.display()))?;
     let urdf = std::fs::read_to_string(&spec.urdf).with_context(|| format!("reading {}", spec.urdf))?;
-    execute(&spec, &urdf, args.out.as_deref(), args.quiet, args.processes)?;
+    execute(&spec, &urdf, args.out.as_deref(), args.quiet, args.processes, !args.no_record)?;
     Ok(())
 }
 
 /// `spikearm demo`: the UR5e payload scenario, embedded (runs from any directory).
 pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     let spec = ScenarioSpec::from_toml(DEMO_SCENARIO).context("the embedded demo scenario")?;
-    let r = execute(&spec, DEMO_URDF, args.out.as_deref(), args.quiet, false)?;
+    let r = execute(&spec, DEMO_URDF, args.out.as_deref(), args.quiet, false, !args.no_record)?;
     let mm = |run: usize, w: &str| r.metrics.runs.get(run).and_then(|m| m.window_error_m.get(w)).map_or(f64::NAN, |e| e * 1e3);
     println!("UR5e, 2 kg payload picked up at t = 17 s (mean end-effector error per 16-s lap):");
     println!("  adaptive, before the payload:      {:7.2} mm", mm(0, "before"));

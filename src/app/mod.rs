@@ -7,6 +7,7 @@ mod layered_config;
 mod neuro_cmd;
 mod node_cmd;
 pub mod node_config;
+mod replay_cmd;
 mod signals;
 mod sim_cmd;
 
@@ -34,5 +35,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Control(args) => node_cmd::run_control(&args),
         Command::Launch(args) => launch_cmd::run_launch(&args),
         Command::Demo(args) => launch_cmd::run_demo(&args),
+        Command::Replay(args) => replay_cmd::run_replay(&args),
     }
 }

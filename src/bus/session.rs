@@ -2,7 +2,10 @@
 //! subscribers, liveliness tokens and watches, and the parameter queryable.
 
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
 
 use zenoh::Wait;
 use zenoh::handlers::{FifoChannel, FifoChannelHandler, RingChannel, RingChannelHandler};
@@ -162,20 +165,49 @@ impl Bus {
 
     /// Declares a typed publisher on `key`.
     pub fn publisher<M: Message>(&self, key: &str, qos: QosClass) -> Result<BusPublisher<M>, BusError> {
+        let publisher = self.declare_publisher(key, qos)?;
+        Ok(BusPublisher { publisher, key: key.to_string(), buf: Vec::with_capacity(1024), _m: PhantomData })
+    }
+
+    fn declare_publisher(&self, key: &str, qos: QosClass) -> Result<zenoh::pubsub::Publisher<'static>, BusError> {
         let (prio, cc, express) = match qos {
             QosClass::Control => (Priority::RealTime, CongestionControl::Drop, true),
             QosClass::Event => (Priority::InteractiveHigh, CongestionControl::Block, true),
             QosClass::Report => (Priority::Data, CongestionControl::Drop, false),
         };
-        let publisher = self
-            .session
+        self.session
             .declare_publisher(key.to_string())
             .priority(prio)
             .congestion_control(cc)
             .express(express)
             .wait()
-            .map_err(declare_err(format!("publisher {key}")))?;
-        Ok(BusPublisher { publisher, key: key.to_string(), buf: Vec::with_capacity(1024), _m: PhantomData })
+            .map_err(declare_err(format!("publisher {key}")))
+    }
+
+    /// Declares a publisher of raw bodies on `key` (tools that forward bodies they do not decode: replay).
+    pub fn raw_publisher(&self, key: &str, qos: QosClass) -> Result<RawPublisher, BusError> {
+        Ok(RawPublisher { publisher: self.declare_publisher(key, qos)?, key: key.to_string() })
+    }
+
+    /// Taps every sample on `key_expr` (wildcards allowed, e.g. `spikearm/ur5e/**`) as raw bytes, for tools
+    /// that handle any message kind (the recorder). The sample is handed over in the publishing thread without
+    /// copying its body and queued, up to `capacity`; when the queue is full the sample is dropped and counted
+    /// ([`Tap::dropped`]) rather than blocking the publisher, which may be a control loop.
+    pub fn tap(&self, key_expr: &str, capacity: usize) -> Result<Tap, BusError> {
+        let (tx, rx) = mpsc::sync_channel::<(SystemTime, Sample)>(capacity);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&dropped);
+        let sub = self
+            .session
+            .declare_subscriber(key_expr.to_string())
+            .callback(move |s: Sample| {
+                if tx.try_send((SystemTime::now(), s)).is_err() {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .wait()
+            .map_err(declare_err(format!("tap {key_expr}")))?;
+        Ok(Tap { _sub: sub, rx, dropped })
     }
 
     /// Subscribes to `key`, keeping only the newest sample (a ring of one): a slow reader sees the latest
@@ -286,6 +318,82 @@ impl<M: Message> BusPublisher<M> {
     /// The key published on.
     pub fn key(&self) -> &str {
         &self.key
+    }
+}
+
+/// A publisher of raw bodies (see [`Bus::raw_publisher`]).
+pub struct RawPublisher {
+    publisher: zenoh::pubsub::Publisher<'static>,
+    key: String,
+}
+
+impl RawPublisher {
+    /// Sends `body` as is.
+    pub fn put(&self, body: &[u8]) -> Result<(), BusError> {
+        self.publisher.put(body).wait().map_err(|e| BusError::Send { key: self.key.clone(), detail: e.to_string() })
+    }
+
+    /// Whether some subscriber (in this process or a connected one) currently matches the key.
+    pub fn has_subscribers(&self) -> bool {
+        self.publisher.matching_status().wait().is_ok_and(|m| m.matching())
+    }
+
+    /// The key published on.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// A raw-bytes subscription to a key expression (see [`Bus::tap`]). Dropping it undeclares the subscriber.
+pub struct Tap {
+    _sub: zenoh::pubsub::Subscriber<()>,
+    rx: mpsc::Receiver<(SystemTime, Sample)>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Tap {
+    /// Waits up to `timeout` for the next sample.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<RawSample>, BusError> {
+        match self.rx.recv_timeout(timeout) {
+            Ok((received, sample)) => Ok(Some(RawSample { received, sample })),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(BusError::Closed("tap disconnected".into())),
+        }
+    }
+
+    /// The next queued sample, if any, without blocking.
+    pub fn try_recv(&self) -> Option<RawSample> {
+        self.rx.try_recv().ok().map(|(received, sample)| RawSample { received, sample })
+    }
+
+    /// Samples dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// One tapped sample: its key, its body and when it arrived.
+pub struct RawSample {
+    received: SystemTime,
+    sample: Sample,
+}
+
+impl RawSample {
+    /// The key it was published on.
+    pub fn key(&self) -> &str {
+        self.sample.key_expr().as_str()
+    }
+    /// The body (borrowed when it arrived in one piece, as local and small samples do).
+    pub fn body(&self) -> std::borrow::Cow<'_, [u8]> {
+        self.sample.payload().to_bytes()
+    }
+    /// Wall-clock time it reached this session.
+    pub fn received(&self) -> SystemTime {
+        self.received
+    }
+    /// The publisher's timestamp, when the publishing session stamps its samples (zenoh `timestamping`).
+    pub fn published(&self) -> Option<SystemTime> {
+        self.sample.timestamp().map(|t| t.get_time().to_system_time())
     }
 }
 

@@ -137,6 +137,8 @@ pub struct AdaptiveOsc {
     out: Vec<f64>,
     adapt: Vec<f64>,
     name: &'static str,
+    /// 1 / (neurons · dt): turns one step's spike count into a mean firing rate, Hz per spike.
+    hz_per_spike: f64,
 }
 
 impl AdaptiveOsc {
@@ -207,6 +209,7 @@ impl AdaptiveOsc {
             with_velocities,
             learning_rate: params.learning_rate,
             name,
+            hz_per_spike: 1.0 / (spec.ensemble.neurons as f64 * spec.dt),
         })
     }
 
@@ -336,6 +339,7 @@ impl Controller for AdaptiveOsc {
             learning_rate: Some(self.learning_rate),
             adaptive_effort_norm: Some(self.adapt.iter().map(|u| u * u).sum::<f64>().sqrt()),
             accounting: Some(*self.core.accounting()),
+            spike_rate_hz: Some(self.core.last_spike_count() as f64 * self.hz_per_spike),
         }
     }
 

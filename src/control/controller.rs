@@ -68,6 +68,8 @@ pub struct ControllerStatus {
     pub adaptive_effort_norm: Option<f64>,
     /// Operation counts of the neuromorphic core since build.
     pub accounting: Option<Accounting>,
+    /// Mean firing rate of the ensemble over the last core step (spikes / neurons / dt), Hz.
+    pub spike_rate_hz: Option<f64>,
 }
 
 /// Why a tick could not produce torques.

@@ -14,6 +14,6 @@ mod scenario;
 pub use metrics::{RunMetrics, ScenarioMetrics, WindowSpec};
 pub use plan::RunPlan;
 pub use processes::{ProcessLaunch, run_scenario_processes};
-pub use report::{summary_table, write_report};
+pub use report::{BusRecording, recording_file_name, start_recording, summary_table, write_report};
 pub use runner::{RunResult, ScenarioResult, run_scenario};
 pub use scenario::{CircleSpec, EventSpec, ScenarioSpec};

@@ -1,6 +1,7 @@
 //! Runs a scenario: per controller, a sim node and a controller node on one in-process zenoh session.
 
 use std::f64::consts::PI;
+use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::metrics::{RunMetrics, ScenarioMetrics, normalise, window_mean};
+use super::report::start_recording;
 use super::scenario::ScenarioSpec;
 use crate::bus::{Bus, BusConfig, JointStates};
 use crate::control::arm_model::{ArmModel, ArmModelParams};
@@ -39,8 +41,15 @@ pub struct ScenarioResult {
     pub metrics: ScenarioMetrics,
 }
 
-/// Runs every controller of `spec` on the arm `urdf` (text). `shutdown` aborts between and within runs.
-pub fn run_scenario(spec: &ScenarioSpec, urdf: &str, shutdown: &Shutdown, progress: bool) -> anyhow::Result<ScenarioResult> {
+/// Runs every controller of `spec` on the arm `urdf` (text). `shutdown` aborts between and within runs. With
+/// `record_dir`, each run's bus traffic is recorded into `<record_dir>/bus-<controller>.mcap`.
+pub fn run_scenario(
+    spec: &ScenarioSpec,
+    urdf: &str,
+    shutdown: &Shutdown,
+    progress: bool,
+    record_dir: Option<&Path>,
+) -> anyhow::Result<ScenarioResult> {
     let (start_ee, targets) = start_and_targets(spec, urdf)?;
     let mut runs = Vec::new();
     for kind in &spec.controllers {
@@ -49,7 +58,7 @@ pub fn run_scenario(spec: &ScenarioSpec, urdf: &str, shutdown: &Shutdown, progre
         }
         let section = ControllerSection { kind: kind.clone(), ..spec.controller.clone() };
         let controller = build_controller(&section, urdf).with_context(|| format!("building controller `{kind}`"))?;
-        runs.push(run_one(spec, urdf, controller, start_ee, &targets, shutdown, progress)?);
+        runs.push(run_one(spec, urdf, controller, start_ee, &targets, shutdown, progress, record_dir)?);
     }
     Ok(finish(spec, runs))
 }
@@ -104,6 +113,7 @@ fn target_events(spec: &ScenarioSpec, start: [f64; 3]) -> Vec<TargetEvent> {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     spec: &ScenarioSpec,
     urdf: &str,
@@ -112,12 +122,15 @@ fn run_one(
     targets: &[TargetEvent],
     shutdown: &Shutdown,
     progress: bool,
+    record_dir: Option<&Path>,
 ) -> anyhow::Result<RunResult> {
     let kind = controller.name().to_string();
     let (sim, cspec) = node_specs(spec, urdf, &kind, start_ee, targets)?;
 
     // One in-process session shared by both nodes: no sockets, same code path as separate processes.
     let bus = Bus::open(&spec.arm, &BusConfig::default())?;
+    // Recording starts before the nodes (their first messages are in the file) and ends after them.
+    let recording = record_dir.map(|d| start_recording(&bus, d, &kind)).transpose()?;
     let stop_ctrl = Shutdown::new();
     let ctrl_thread = {
         let (bus, stop) = (bus.clone(), stop_ctrl.clone());
@@ -155,6 +168,9 @@ fn run_one(
     let ctrl_result = ctrl_thread.join().map_err(|_| anyhow::anyhow!("controller thread panicked"))?;
     if let Some(t) = bar_thread {
         let _ = t.join();
+    }
+    if let Some(r) = recording {
+        r.finish()?;
     }
     bus.close()?;
     Ok(RunResult { controller: kind, sim: sim_result?, ctrl: ctrl_result? })
