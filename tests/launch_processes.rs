@@ -80,7 +80,7 @@ fn processes_record_the_one_process_trajectories_bit_for_bit() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let spec = ScenarioSpec::from_toml(SCENARIO).unwrap();
     let urdf = std::fs::read_to_string(root.join(&spec.urdf)).unwrap();
-    let one = run_scenario(&spec, &urdf, &Shutdown::new(), false).unwrap();
+    let one = run_scenario(&spec, &urdf, &Shutdown::new(), false, None).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scenario.toml");
