@@ -705,12 +705,14 @@ fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unb
     thread::sleep(Duration::from_millis(120));
     let kept = std::fs::read(&path).unwrap();
     let before = drain(&statuses).last().map_or(0, |s| s.ticks);
+    let mut latest: Option<Status> = None;
     wait_until("failed checkpoints reported", Duration::from_secs(10), || {
-        drain(&statuses).last().is_some_and(|s| s.checkpoint_errors >= 3 && s.checkpoint_alert.is_some())
+        if let Some(s) = drain(&statuses).pop() {
+            latest = Some(s);
+        }
+        latest.as_ref().is_some_and(|s| s.checkpoint_errors >= 3 && s.checkpoint_alert.is_some())
     });
-    thread::sleep(Duration::from_millis(100));
-    let blocked = drain(&statuses);
-    let last = blocked.last().cloned().unwrap_or_else(|| panic!("no status"));
+    let last = latest.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), kept, "{how}: the old checkpoint changed");
     assert!(load_checkpoint(&path).unwrap().is_some(), "{how}: the old checkpoint no longer loads");
     assert!(last.ticks > before + 100, "{how}: control stopped ({before} → {} ticks)", last.ticks);
