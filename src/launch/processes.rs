@@ -73,7 +73,7 @@ pub fn run_scenario_processes(
         let sub = if runs.iter().any(|r| r.controller == name) { format!("{name}-{i}") } else { name.clone() };
         let pair = Pair { spec, sim: &sim, cspec: &cspec, section: &section, urdf: &urdf_path, dir: root.join(sub) };
         let (sim_report, ctrl_report) = pair.run(&launch.exe, shutdown, progress)?;
-        runs.push(RunResult { controller: name, sim: sim_report, ctrl: ctrl_report });
+        runs.push(RunResult { controller: name, sim: sim_report, ctrl: ctrl_report, health: Vec::new() });
     }
     Ok(finish(spec, runs))
 }

@@ -85,5 +85,33 @@ pub fn summary_table(r: &ScenarioResult) -> String {
             windows.last().unwrap_or(&"")
         );
     }
+    // Long runs (payload cycles): the worst window with and without the payload says more than a wide table.
+    let worst = |on: bool| {
+        r.spec
+            .windows
+            .iter()
+            .skip(1)
+            .filter(|w| (r.spec.payload_at(w.to_s - 1e-9) > 0.0) == on)
+            .filter_map(|w| r.metrics.normalised_per_window.get(&w.name).map(|x| (x, &w.name)))
+            .max_by(|a, b| a.0.total_cmp(b.0))
+    };
+    if let (Some((on, won)), Some((off, woff))) = (worst(true), worst(false)) {
+        let _ = writeln!(s, "worst normalised error: {on:.2} with the payload (`{won}`), {off:.2} without (`{woff}`)");
+    }
+    for m in &r.metrics.runs {
+        if let Some(h) = &m.health {
+            let _ = writeln!(
+                s,
+                "{}: memory {} → {} KiB after warm-up (peak {:+.1} %), deadline misses/min {:.1} → {:.1}, checkpoints {}",
+                m.controller,
+                h.rss_warm_kib,
+                h.rss_end_kib,
+                h.rss_growth_pct,
+                h.misses_per_min_first_half,
+                h.misses_per_min_second_half,
+                m.checkpoints
+            );
+        }
+    }
     s
 }

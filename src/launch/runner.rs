@@ -3,15 +3,15 @@
 use std::f64::consts::PI;
 use std::path::Path;
 use std::thread;
-use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::health::{HealthSample, health_trend, watch_health};
 use super::metrics::{RunMetrics, ScenarioMetrics, normalise, window_mean};
 use super::report::start_recording;
 use super::scenario::ScenarioSpec;
-use crate::bus::{Bus, BusConfig, JointStates};
+use crate::bus::{Bus, BusConfig};
 use crate::control::arm_model::{ArmModel, ArmModelParams};
 use crate::control::urdf_chain::ArmSpec;
 use crate::node::{
@@ -28,7 +28,13 @@ pub struct RunResult {
     pub sim: SimNodeReport,
     /// The controller node's report.
     pub ctrl: ControllerNodeReport,
+    /// Memory, deadline misses and checkpoints over the run, about once a second.
+    pub health: Vec<HealthSample>,
 }
+
+/// Fraction of a run's wall time before memory and deadline-miss trends are judged (allocations settle,
+/// caches fill).
+const HEALTH_WARMUP: f64 = 0.1;
 
 /// All runs of a scenario and their metrics.
 #[derive(Debug, Clone)]
@@ -78,9 +84,11 @@ pub(super) fn finish(spec: &ScenarioSpec, runs: Vec<RunResult>) -> ScenarioResul
             steps_per_s: r.sim.steps as f64 / r.sim.wall_s.max(1e-9),
             watchdog_trips: r.sim.watchdog_trips,
             deadline_misses: r.sim.deadline_misses,
+            checkpoints: r.ctrl.checkpoints,
+            health: health_trend(&r.health, HEALTH_WARMUP),
         });
     }
-    normalise(&mut metrics, &spec.windows);
+    normalise(&mut metrics, &spec.windows, |t| spec.payload_at(t));
     ScenarioResult { spec: spec.clone(), runs, metrics }
 }
 
@@ -130,7 +138,7 @@ fn run_one(
     // One in-process session shared by both nodes: no sockets, same code path as separate processes.
     let bus = Bus::open(&spec.arm, &BusConfig::default())?;
     // Recording starts before the nodes (their first messages are in the file) and ends after them.
-    let recording = record_dir.map(|d| start_recording(&bus, d, &kind)).transpose()?;
+    let recording = record_dir.filter(|_| spec.record_bus).map(|d| start_recording(&bus, d, &kind)).transpose()?;
     let stop_ctrl = Shutdown::new();
     let ctrl_thread = {
         let (bus, stop) = (bus.clone(), stop_ctrl.clone());
@@ -140,40 +148,36 @@ fn run_one(
     };
     let sim_stop = shutdown.clone();
     let done = Shutdown::new();
-    let bar_thread = progress.then(|| {
+    let health_thread = {
         let (bus, done) = (bus.clone(), done.clone());
         let total = spec.duration_s;
         let label = format!("{} / {kind}", spec.name);
-        thread::spawn(move || {
-            let bar = ProgressBar::new((total * 1000.0) as u64);
+        thread::Builder::new().name("health".into()).spawn(move || {
+            let bar = if progress { ProgressBar::new((total * 1000.0) as u64) } else { ProgressBar::hidden() };
             bar.set_style(
                 ProgressStyle::with_template("{prefix:>24} [{bar:40}] {msg} sim s ({elapsed})")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
             bar.set_prefix(label);
-            let Ok(states) = bus.latest::<JointStates>(&bus.keys().joint_states()) else { return };
-            while !done.sleep(Duration::from_millis(100)) {
-                if let Ok(Some(Ok(js))) = states.try_recv() {
-                    bar.set_position((js.stamp * 1000.0) as u64);
-                    bar.set_message(format!("{:.1}/{total:.0}", js.stamp));
-                }
-            }
+            let samples = watch_health(&bus, &done, |t| {
+                bar.set_position((t * 1000.0) as u64);
+                bar.set_message(format!("{t:.1}/{total:.0}"));
+            });
             bar.finish_and_clear();
-        })
-    });
+            samples
+        })?
+    };
     let sim_result = run_sim_node(&sim, &bus, &sim_stop);
     stop_ctrl.trigger();
-    done.trigger();
     let ctrl_result = ctrl_thread.join().map_err(|_| anyhow::anyhow!("controller thread panicked"))?;
-    if let Some(t) = bar_thread {
-        let _ = t.join();
-    }
+    done.trigger();
+    let health = health_thread.join().map_err(|_| anyhow::anyhow!("health thread panicked"))?;
     if let Some(r) = recording {
         r.finish()?;
     }
     bus.close()?;
-    Ok(RunResult { controller: kind, sim: sim_result?, ctrl: ctrl_result? })
+    Ok(RunResult { controller: kind, sim: sim_result?, ctrl: ctrl_result?, health })
 }
 
 /// The two nodes' specs for one controller's run (`kind`: the controller's name). Shared with the
@@ -201,7 +205,13 @@ pub(super) fn node_specs(
     cspec.initial_target = Some(start_ee);
     cspec.target_events = targets.to_vec();
     cspec.record_every = spec.record_every;
-    cspec.checkpoint_path = None;
+    cspec.checkpoint_path = spec.checkpoint_dir.as_ref().map(|d| {
+        std::path::Path::new(d).join(format!("{}-{}.json", spec.name, kind))
+    });
+    cspec.checkpoint_period_s = spec.checkpoint_period_s;
+    if let Some(d) = &spec.checkpoint_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("creating checkpoint_dir {d}"))?;
+    }
     // The sim's last state (after its final step) is answered by no one it waits for; not ticking it keeps
     // the controller's ticks and samples independent of when it is stopped.
     cspec.stop_at_s = Some(spec.duration_s - 0.5 * sim.sim.dt);

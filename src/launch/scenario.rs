@@ -40,6 +40,44 @@ pub struct ScenarioSpec {
     /// Metric windows (named spans of sim time over which the mean error is reported).
     #[serde(default)]
     pub windows: Vec<WindowSpec>,
+    /// A payload put on and taken off periodically (soak runs). Expanded into `events` and `windows` when
+    /// the file is read, so the report's `scenario.toml` lists what actually ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_cycle: Option<PayloadCycleSpec>,
+    /// Checkpoint the learned weights into this directory (created) while running, as the daemon does
+    /// (`<dir>/<scenario>-<controller>.json`). None: no checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_dir: Option<String>,
+    /// Record the run's bus traffic into the report (`bus-<controller>.mcap`, ~0.9 MB per simulated second
+    /// at 1 kHz). Default true; long runs turn it off.
+    #[serde(default = "default_true")]
+    pub record_bus: bool,
+    /// Checkpoint period, s of wall time (with `checkpoint_dir`). Default 10.
+    #[serde(default = "default_checkpoint_period")]
+    pub checkpoint_period_s: f64,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_checkpoint_period() -> f64 {
+    10.0
+}
+
+/// The payload goes on at `start_s`, off one `period_s` later, on again after another, … until the end of the
+/// run. Every period gets a scored window: its last `score_s` seconds, named `on_<k>` or `off_<k>` (k counts
+/// periods from 1). A window `before` covers the `score_s` before `start_s` (the no-payload reference).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadCycleSpec {
+    /// First attachment, s.
+    pub start_s: f64,
+    /// Time between changes, s.
+    pub period_s: f64,
+    /// Payload mass while on, kg.
+    pub mass_kg: f64,
+    /// Length of the scored window at the end of each period, s (one lap of targets is natural).
+    pub score_s: f64,
 }
 
 fn default_record_every() -> u32 {
@@ -83,8 +121,12 @@ pub struct EventSpec {
 impl ScenarioSpec {
     /// Parses and checks a scenario.
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
-        let s: Self = toml::from_str(text)?;
+        let mut s: Self = toml::from_str(text)?;
         anyhow::ensure!(s.duration_s > 0.0 && s.duration_s.is_finite(), "duration_s must be > 0");
+        anyhow::ensure!(s.checkpoint_period_s >= 0.0, "checkpoint_period_s must be ≥ 0");
+        if let Some(c) = s.payload_cycle.take() {
+            s.expand_payload_cycle(&c)?;
+        }
         anyhow::ensure!(!s.controllers.is_empty(), "controllers must name at least one controller");
         for e in &s.events {
             let n = usize::from(e.target.is_some()) + usize::from(e.payload_kg.is_some()) + usize::from(e.estop.is_some());
@@ -93,8 +135,65 @@ impl ScenarioSpec {
         Ok(s)
     }
 
+    fn expand_payload_cycle(&mut self, c: &PayloadCycleSpec) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            c.period_s > 0.0 && c.score_s > 0.0 && c.score_s <= c.period_s && c.start_s >= c.score_s,
+            "payload_cycle needs period_s > 0, 0 < score_s ≤ period_s and start_s ≥ score_s"
+        );
+        anyhow::ensure!(c.mass_kg > 0.0 && c.mass_kg.is_finite(), "payload_cycle.mass_kg must be > 0");
+        self.windows.push(WindowSpec { name: "before".into(), from_s: c.start_s - c.score_s, to_s: c.start_s });
+        let mut k = 0usize;
+        while c.start_s + k as f64 * c.period_s < self.duration_s {
+            let t = c.start_s + k as f64 * c.period_s;
+            let on = k % 2 == 0;
+            self.events.push(EventSpec { t, target: None, payload_kg: Some(if on { c.mass_kg } else { 0.0 }), estop: None });
+            let end = t + c.period_s;
+            if end <= self.duration_s {
+                let name = format!("{}_{}", if on { "on" } else { "off" }, k + 1);
+                self.windows.push(WindowSpec { name, from_s: end - c.score_s, to_s: end });
+            }
+            k += 1;
+        }
+        Ok(())
+    }
+
+    /// Payload mass in effect at sim time `t`, kg (the last payload event at or before `t`).
+    pub fn payload_at(&self, t: f64) -> f64 {
+        let mut events: Vec<(f64, f64)> = self.payload_times();
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        events.iter().take_while(|(te, _)| *te <= t).last().map_or(0.0, |(_, m)| *m)
+    }
+
     /// Times of payload changes, s (for plot markers).
     pub fn payload_times(&self) -> Vec<(f64, f64)> {
         self.events.iter().filter_map(|e| e.payload_kg.map(|m| (e.t, m))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name = \"s\"\narm = \"a\"\nurdf = \"u\"\nduration_s = 100.0\ninitial_q = [0.0]\n";
+
+    #[test]
+    fn a_payload_cycle_expands_into_alternating_events_and_scored_windows() {
+        let text = format!("{BASE}[payload_cycle]\nstart_s = 10.0\nperiod_s = 30.0\nmass_kg = 2.0\nscore_s = 8.0\n");
+        let s = ScenarioSpec::from_toml(&text).unwrap();
+        assert_eq!(s.payload_cycle, None, "expanded, so the written scenario lists what ran");
+        assert_eq!(s.payload_times(), vec![(10.0, 2.0), (40.0, 0.0), (70.0, 2.0)]);
+        let w: Vec<(&str, f64, f64)> = s.windows.iter().map(|w| (w.name.as_str(), w.from_s, w.to_s)).collect();
+        // The third period (70–100 s) ends exactly at the end of the run and is scored.
+        assert_eq!(w, vec![("before", 2.0, 10.0), ("on_1", 32.0, 40.0), ("off_2", 62.0, 70.0), ("on_3", 92.0, 100.0)]);
+        assert_eq!((s.payload_at(9.9), s.payload_at(10.0), s.payload_at(50.0), s.payload_at(99.0)), (0.0, 2.0, 0.0, 2.0));
+        let again = ScenarioSpec::from_toml(&toml::to_string(&s).unwrap()).unwrap();
+        assert_eq!(again, s, "the expanded scenario reads back unchanged");
+    }
+
+    #[test]
+    fn a_payload_cycle_without_room_for_the_reference_window_is_refused() {
+        let text = format!("{BASE}[payload_cycle]\nstart_s = 4.0\nperiod_s = 30.0\nmass_kg = 2.0\nscore_s = 8.0\n");
+        let e = ScenarioSpec::from_toml(&text).unwrap_err().to_string();
+        assert!(e.contains("start_s ≥ score_s"), "{e}");
     }
 }
