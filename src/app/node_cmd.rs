@@ -125,7 +125,9 @@ pub fn run_control(args: &NodeArgs) -> anyhow::Result<()> {
     spec.record_every = cfg.record_every;
     spec.stop_at_s = (cfg.stop_at_s > 0.0).then_some(cfg.stop_at_s);
     if let Some(p) = &cfg.plan {
-        spec.target_events = read_plan(p)?.target_events;
+        let plan = read_plan(p)?;
+        spec.target_events = plan.target_events;
+        spec.error_windows = plan.error_windows;
     }
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;

@@ -16,6 +16,8 @@ pub struct RunPlan {
     pub estop_events: Vec<EstopEvent>,
     /// Target changes (the controller node's).
     pub target_events: Vec<TargetEvent>,
+    /// Spans of sim time whose mean tracking error the controller accumulates, s (the controller node's).
+    pub error_windows: Vec<(f64, f64)>,
 }
 
 impl RunPlan {
@@ -40,6 +42,7 @@ mod tests {
             payload_events: vec![PayloadEvent { t: 0.1 + 0.2, mass_kg: 1.0 / 3.0, offset_m: [0.0, -1e-300, 5e-324] }],
             estop_events: vec![EstopEvent { t: 2.0, engaged: true }],
             target_events: vec![TargetEvent { t: 1.0, position: [0.1, std::f64::consts::PI, -0.7] }],
+            error_windows: vec![(1.0, 17.0)],
         };
         let q = RunPlan::from_json(&p.to_json()).unwrap();
         assert_eq!(q, p);

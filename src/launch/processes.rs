@@ -104,6 +104,7 @@ impl Pair<'_> {
             payload_events: self.sim.payload_events.clone(),
             estop_events: self.sim.estop_events.clone(),
             target_events: self.cspec.target_events.clone(),
+            error_windows: self.cspec.error_windows.clone(),
         };
         std::fs::write(&plan_path, plan.to_json()).with_context(|| format!("writing {}", plan_path.display()))?;
         let endpoint = format!("tcp/127.0.0.1:{}", free_port()?);

@@ -60,6 +60,9 @@ pub fn write_report(dir: &Path, r: &ScenarioResult) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs at least this long (wall time, s) get a memory and deadline-miss line in the summary.
+const LONG_RUN_WALL_S: f64 = 120.0;
+
 /// The summary table: mean error per window and controller (mm), speed, safety counters.
 pub fn summary_table(r: &ScenarioResult) -> String {
     let mut s = String::new();
@@ -98,7 +101,8 @@ pub fn summary_table(r: &ScenarioResult) -> String {
     if let (Some((on, won)), Some((off, woff))) = (worst(true), worst(false)) {
         let _ = writeln!(s, "worst normalised error: {on:.2} with the payload (`{won}`), {off:.2} without (`{woff}`)");
     }
-    for m in &r.metrics.runs {
+    // Memory and deadline-miss trends mean something on long runs only (soak, daemon).
+    for m in r.metrics.runs.iter().filter(|m| m.wall_s >= LONG_RUN_WALL_S) {
         if let Some(h) = &m.health {
             let _ = writeln!(
                 s,

@@ -76,7 +76,8 @@ pub(super) fn finish(spec: &ScenarioSpec, runs: Vec<RunResult>) -> ScenarioResul
         let s = &r.ctrl.samples;
         metrics.runs.push(RunMetrics {
             controller: r.controller.clone(),
-            window_error_m: spec.windows.iter().map(|w| (w.name.clone(), window_mean(s, w.from_s, w.to_s))).collect(),
+            // Every tick counts (the sample log may have been decimated on long runs).
+            window_error_m: spec.windows.iter().zip(&r.ctrl.error_windows.0).map(|(w, e)| (w.name.clone(), e.mean_m())).collect(),
             mean_error_m: window_mean(s, f64::NEG_INFINITY, f64::INFINITY),
             ticks: r.ctrl.ticks,
             steps: r.sim.steps,
@@ -205,6 +206,7 @@ pub(super) fn node_specs(
     cspec.initial_target = Some(start_ee);
     cspec.target_events = targets.to_vec();
     cspec.record_every = spec.record_every;
+    cspec.error_windows = spec.windows.iter().map(|w| (w.from_s, w.to_s)).collect();
     cspec.checkpoint_path = spec.checkpoint_dir.as_ref().map(|d| {
         std::path::Path::new(d).join(format!("{}-{}.json", spec.name, kind))
     });

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use nalgebra::Vector3;
 
+use super::error_windows::ErrorWindows;
 use super::estop::{EstopChange, EstopLatch, EstopRecord};
 use super::checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
 use super::fault::{FaultInjector, FaultParams};
@@ -59,6 +60,8 @@ pub struct ControllerNodeSpec {
     /// which it sends after its final step and waits on no one for: ticks and samples then do not depend on
     /// when the node is stopped.
     pub stop_at_s: Option<f64>,
+    /// Spans of sim time, s, whose mean tracking error the node accumulates at every tick (scenario windows).
+    pub error_windows: Vec<(f64, f64)>,
     /// Injected loss of incoming joint states (tests and drills only). Default off.
     pub faults: FaultParams,
 }
@@ -79,6 +82,7 @@ impl ControllerNodeSpec {
             record_every: 0,
             max_samples: DEFAULT_MAX_SAMPLES,
             stop_at_s: None,
+            error_windows: Vec::new(),
             faults: FaultParams::default(),
         }
     }
@@ -119,6 +123,8 @@ pub struct ControllerNodeReport {
     pub checkpoints: u64,
     /// Periodic checkpoint writes that failed (the previous file stays intact; control went on).
     pub checkpoint_errors: u64,
+    /// Mean tracking error per span of `error_windows`, from every tick.
+    pub error_windows: ErrorWindows,
     /// The last checkpoint write error, while writes keep failing (cleared by the next good write).
     pub checkpoint_error: Option<String>,
     /// Whether weights were restored from a checkpoint at start.
@@ -156,7 +162,7 @@ pub fn run_controller_node(
     shutdown: &Shutdown,
 ) -> Result<ControllerNodeReport, NodeError> {
     let n = controller.dof();
-    let mut report = ControllerNodeReport::default();
+    let mut report = ControllerNodeReport { error_windows: ErrorWindows::new(&spec.error_windows), ..Default::default() };
     spec.faults.validate().map_err(NodeError::Spec)?;
     let mut faults = FaultInjector::new(spec.faults);
     let loaded = match &spec.checkpoint_path {
@@ -303,6 +309,7 @@ pub fn run_controller_node(
                     last_seq = Some(js.seq);
                     report.ticks += 1;
                     last_error = dist(&js.ee_position, &tgt);
+                    report.error_windows.add(js.stamp, last_error);
                     // Written into a recycled slot: no allocation once the log has filled.
                     log.offer(|r| {
                         r.t = js.stamp;

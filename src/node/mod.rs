@@ -7,6 +7,7 @@ mod checkpoint;
 mod controller_build;
 mod controller_node;
 mod error;
+mod error_windows;
 mod estop;
 mod fault;
 mod hold;
@@ -24,6 +25,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, wr
 pub use controller_build::{CONTROLLER_KINDS, ControllerSection, build as build_controller};
 pub use controller_node::{ControllerNodeReport, ControllerNodeSpec, ControllerSample, run_controller_node};
 pub use error::NodeError;
+pub use error_windows::{ErrorWindow, ErrorWindows};
 pub use estop::{EstopChange, EstopLatch, EstopRecord};
 pub use fault::{FaultInjector, FaultParams};
 pub use hold::{HoldLaw, HoldParams};
