@@ -1,7 +1,7 @@
 //! `spikearm launch <scenario.toml>` and `spikearm demo`: run a scenario in one process (or, with
 //! `--processes`, its nodes as separate processes), write the report directory, print the summary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -16,16 +16,8 @@ use crate::node::Shutdown;
 pub struct LaunchArgs {
     /// Scenario file, e.g. launch/ur5e_payload.toml.
     pub scenario: PathBuf,
-    /// Report directory [default: reports/<scenario name>].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Do not record the bus traffic (by default each run's goes to <DIR>/bus-<controller>.mcap, for
-    /// `spikearm replay` and Foxglove).
-    #[arg(long)]
-    pub no_record: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Run each controller's sim node and controller node as separate OS processes (`spikearm sim node`,
     /// `spikearm control`) over zenoh TCP on 127.0.0.1 instead of threads in this process; their logs and
     /// reports go to <DIR>/processes/ (the bus traffic is not recorded). Lockstep scenarios give bit-identical
@@ -37,7 +29,14 @@ pub struct LaunchArgs {
 /// Arguments of `spikearm demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Report directory [default: reports/ur5e-payload].
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Where and how a scenario run reports, shared by `launch` and `demo`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Report directory [default: reports/<scenario name>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// No progress bar.
@@ -52,22 +51,16 @@ pub struct DemoArgs {
 const DEMO_SCENARIO: &str = include_str!("../../launch/ur5e_payload.toml");
 const DEMO_URDF: &str = include_str!("../../config/arms/ur5e.urdf");
 
-fn execute(
-    spec: &ScenarioSpec,
-    urdf: &str,
-    out: Option<&Path>,
-    quiet: bool,
-    processes: bool,
-    record: bool,
-) -> anyhow::Result<ScenarioResult> {
+fn execute(spec: &ScenarioSpec, urdf: &str, report: &ReportArgs, processes: bool) -> anyhow::Result<ScenarioResult> {
+    let ReportArgs { out, quiet, no_record } = report;
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
-    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
+    let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
         run_scenario_processes(spec, urdf, &ProcessLaunch { exe, dir: dir.clone() }, &shutdown, !quiet)?
     } else {
-        run_scenario(spec, urdf, &shutdown, !quiet, record.then_some(dir.as_path()))?
+        run_scenario(spec, urdf, &shutdown, !quiet, (!no_record).then_some(dir.as_path()))?
     };
     write_report(&dir, &result)?;
     println!("{}", summary_table(&result));
@@ -80,14 +73,14 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
     let spec = ScenarioSpec::from_toml(&text).with_context(|| format!("scenario {}", args.scenario.display()))?;
     let urdf = std::fs::read_to_string(&spec.urdf).with_context(|| format!("reading {}", spec.urdf))?;
-    execute(&spec, &urdf, args.out.as_deref(), args.quiet, args.processes, !args.no_record)?;
+    execute(&spec, &urdf, &args.report, args.processes)?;
     Ok(())
 }
 
 /// `spikearm demo`: the UR5e payload scenario, embedded (runs from any directory).
 pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     let spec = ScenarioSpec::from_toml(DEMO_SCENARIO).context("the embedded demo scenario")?;
-    let r = execute(&spec, DEMO_URDF, args.out.as_deref(), args.quiet, false, !args.no_record)?;
+    let r = execute(&spec, DEMO_URDF, &args.report, false)?;
     let mm = |run: usize, w: &str| r.metrics.runs.get(run).and_then(|m| m.window_error_m.get(w)).map_or(f64::NAN, |e| e * 1e3);
     println!("UR5e, 2 kg payload picked up at t = 17 s (mean end-effector error per 16-s lap):");
     println!("  adaptive, before the payload:      {:7.2} mm", mm(0, "before"));

@@ -13,7 +13,7 @@ use super::layered_config::{effective_toml, load_layered};
 use super::node_config::{BusSection, ControlNodeConfig, SimNodeConfig};
 use crate::bus::{Bus, BusConfig};
 use crate::launch::RunPlan;
-use crate::node::{ControllerNodeSpec, HoldParams, Shutdown, SimNodeSpec, run_controller_node, run_sim_node};
+use crate::node::{ControllerNodeSpec, HoldParams, NodeError, Shutdown, SimNodeSpec, run_controller_node, run_sim_node};
 
 /// Arguments shared by the node commands.
 #[derive(Debug, Args)]
@@ -58,6 +58,26 @@ fn write_report<T: serde::Serialize>(path: &Path, report: &T) -> anyhow::Result<
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
+/// Runs one node on its own bus until it finishes or a signal arrives, closes the session, and writes the
+/// node's report to `report` (if given).
+fn run_node<R: serde::Serialize>(
+    arm: &str,
+    bus: &BusSection,
+    report: Option<&Path>,
+    run: impl FnOnce(&Bus, &Shutdown) -> Result<R, NodeError>,
+) -> anyhow::Result<R> {
+    let shutdown = Shutdown::new();
+    super::signals::install(shutdown.clone())?;
+    let bus = open_bus(arm, bus)?;
+    let result = run(&bus, &shutdown);
+    bus.close()?;
+    let r = result?;
+    if let Some(p) = report {
+        write_report(p, &r)?;
+    }
+    Ok(r)
+}
+
 /// `spikearm sim node`.
 pub fn run_sim(args: &NodeArgs) -> anyhow::Result<()> {
     let cfg: SimNodeConfig = load_layered(args.config.as_deref(), "SPIKEARM_SIM", std::env::vars(), &args.sets)?;
@@ -81,15 +101,7 @@ pub fn run_sim(args: &NodeArgs) -> anyhow::Result<()> {
         spec.payload_events = plan.payload_events;
         spec.estop_events = plan.estop_events;
     }
-    let shutdown = Shutdown::new();
-    super::signals::install(shutdown.clone())?;
-    let bus = open_bus(&cfg.arm, &cfg.bus)?;
-    let result = run_sim_node(&spec, &bus, &shutdown);
-    bus.close()?;
-    let r = result?;
-    if let Some(p) = &cfg.report {
-        write_report(p, &r)?;
-    }
+    let r = run_node(&cfg.arm, &cfg.bus, cfg.report.as_deref(), |bus, stop| run_sim_node(&spec, bus, stop))?;
     tracing::info!(
         steps = r.steps,
         sim_time = r.sim_time,
@@ -129,15 +141,9 @@ pub fn run_control(args: &NodeArgs) -> anyhow::Result<()> {
         spec.target_events = plan.target_events;
         spec.error_windows = plan.error_windows;
     }
-    let shutdown = Shutdown::new();
-    super::signals::install(shutdown.clone())?;
-    let bus = open_bus(&cfg.arm, &cfg.bus)?;
-    let result = run_controller_node(&spec, controller.as_mut(), &bus, &shutdown);
-    bus.close()?;
-    let r = result?;
-    if let Some(p) = &cfg.report {
-        write_report(p, &r)?;
-    }
+    let r = run_node(&cfg.arm, &cfg.bus, cfg.report.as_deref(), |bus, stop| {
+        run_controller_node(&spec, controller.as_mut(), bus, stop)
+    })?;
     tracing::info!(ticks = r.ticks, checkpoints = r.checkpoints, restored = r.restored, "controller node stopped");
     Ok(())
 }
