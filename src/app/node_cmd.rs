@@ -88,6 +88,7 @@ pub fn run_sim(args: &NodeArgs) -> anyhow::Result<()> {
     tracing::info!("sim node, effective config:\n{}", effective_toml(&cfg));
     let mut spec = SimNodeSpec::new(read(&cfg.urdf)?);
     spec.timing = cfg.timing;
+    spec.wait = cfg.wait;
     spec.duration_s = (cfg.duration_s > 0.0).then_some(cfg.duration_s);
     spec.watchdog_s = cfg.watchdog_ms * 1e-3;
     spec.initial_q = (!cfg.initial_q.is_empty()).then(|| cfg.initial_q.clone());
@@ -133,6 +134,7 @@ pub fn run_control(args: &NodeArgs) -> anyhow::Result<()> {
     spec.checkpoint_path = cfg.checkpoint.clone();
     spec.checkpoint_period_s = cfg.checkpoint_period_s;
     spec.hold_after_s = cfg.hold_after_ms * 1e-3;
+    spec.wait = cfg.wait;
     spec.status_period_s = if cfg.status_hz > 0.0 { 1.0 / cfg.status_hz } else { 0.1 };
     spec.record_every = cfg.record_every;
     spec.stop_at_s = (cfg.stop_at_s > 0.0).then_some(cfg.stop_at_s);

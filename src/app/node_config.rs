@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{ControllerSection, TimingMode};
+use crate::node::{ControllerSection, TimingMode, WaitMode};
 
 /// `[bus]`: how the node joins zenoh.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +54,9 @@ pub struct SimNodeConfig {
     pub urdf: PathBuf,
     /// `real_time` (default: 1 step per `dt` of wall time) or `lockstep` (wait for each torque).
     pub timing: TimingMode,
+    /// `spin` (default: poll the bus and the clock, one busy core, lowest latency) or `sleep` (block in
+    /// the OS: idle CPU, but wake-ups add latency and deadline misses).
+    pub wait: WaitMode,
     /// Stop after this much simulated time, s; 0 (default) runs until SIGINT/SIGTERM.
     pub duration_s: f64,
     /// Watchdog: hold the arm when no torque arrived for this long, ms. Default 50.
@@ -86,6 +89,7 @@ impl Default for SimNodeConfig {
             arm: "threelink".into(),
             urdf: "config/arms/threelink.urdf".into(),
             timing: TimingMode::RealTime,
+            wait: WaitMode::Spin,
             duration_s: 0.0,
             watchdog_ms: 50.0,
             initial_q: vec![],
@@ -120,6 +124,9 @@ pub struct ControlNodeConfig {
     pub checkpoint_period_s: f64,
     /// Declare holding after this long without joint states, ms. Default 100.
     pub hold_after_ms: f64,
+    /// How to wait for the next state while states flow: `spin` (default, one busy core, lowest latency)
+    /// or `sleep` (block in the OS). Waiting for a first state, or holding, always sleeps.
+    pub wait: WaitMode,
     /// Status rate, Hz. Default 10.
     pub status_hz: f64,
     /// Keep every n-th tick in the report; 0 (default) keeps none.
@@ -145,6 +152,7 @@ impl Default for ControlNodeConfig {
             checkpoint: None,
             checkpoint_period_s: 10.0,
             hold_after_ms: 100.0,
+            wait: WaitMode::Spin,
             status_hz: 10.0,
             record_every: 0,
             plan: None,

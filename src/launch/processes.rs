@@ -145,6 +145,7 @@ impl Pair<'_> {
         set(&mut a, "arm", &self.spec.arm)?;
         set(&mut a, "urdf", self.urdf)?;
         set(&mut a, "timing", s.timing)?;
+        set(&mut a, "wait", s.wait)?;
         set(&mut a, "duration_s", s.duration_s.unwrap_or(0.0))?;
         set(&mut a, "watchdog_ms", s.watchdog_s * 1e3)?;
         if let Some(q) = &s.initial_q {
@@ -182,6 +183,7 @@ impl Pair<'_> {
         }
         set(&mut a, "checkpoint_period_s", c.checkpoint_period_s)?;
         set(&mut a, "hold_after_ms", c.hold_after_s * 1e3)?;
+        set(&mut a, "wait", c.wait)?;
         set(&mut a, "status_hz", 1.0 / c.status_period_s)?;
         set(&mut a, "record_every", c.record_every)?;
         set(&mut a, "stop_at_s", c.stop_at_s.unwrap_or(0.0))?;

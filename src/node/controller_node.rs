@@ -14,13 +14,14 @@ use nalgebra::Vector3;
 use super::error_windows::ErrorWindows;
 use super::estop::{EstopChange, EstopLatch, EstopRecord};
 use super::checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
+use super::checkpoint_writer::CheckpointWriter;
 use super::fault::{FaultInjector, FaultParams};
 use super::hold::{HoldLaw, HoldParams};
 use super::rejections::{Clamp, Rejections};
 use super::sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
 use super::validation::ArmEnvelope;
 use super::schedule::TargetEvent;
-use super::{NodeError, Shutdown};
+use super::{NodeError, Shutdown, WaitMode};
 use crate::bus::{
     Bus, Estop, JointStates, NodeState, ParamsReply, QosClass, SCHEMA_VERSION, Status, StatusAccounting, Target,
     TorqueCmd,
@@ -64,6 +65,9 @@ pub struct ControllerNodeSpec {
     pub error_windows: Vec<(f64, f64)>,
     /// Injected loss of incoming joint states (tests and drills only). Default off.
     pub faults: FaultParams,
+    /// How the loop waits for the next state while states flow (it sleeps while waiting or holding).
+    /// Default spin.
+    pub wait: WaitMode,
 }
 
 impl ControllerNodeSpec {
@@ -84,6 +88,7 @@ impl ControllerNodeSpec {
             stop_at_s: None,
             error_windows: Vec::new(),
             faults: FaultParams::default(),
+            wait: WaitMode::default(),
         }
     }
 }
@@ -216,6 +221,13 @@ pub fn run_controller_node(
     let mut pub_status = bus.publisher::<Status>(&keys.status(&spec.node), QosClass::Report)?;
     let params = bus.param_server(&spec.node)?;
     let token = bus.liveliness_token(&spec.node)?;
+    let mut writer = match &spec.checkpoint_path {
+        Some(path) if spec.checkpoint_period_s > 0.0 && controller.learned_weights().is_some() => Some(
+            CheckpointWriter::spawn(path.clone())
+                .map_err(|source| CheckpointError::Io { path: path.clone(), source })?,
+        ),
+        _ => None,
+    };
 
     let mut events = spec.target_events.clone();
     events.sort_by(|a, b| a.t.total_cmp(&b.t));
@@ -270,7 +282,9 @@ pub fn run_controller_node(
             }
         }
 
-        match sub_states.recv_timeout(POLL)? {
+        // Spinning is for a stream of states; a node waiting for its first, or holding, need not burn a core.
+        let wait = if node_state == NodeState::Running { spec.wait } else { WaitMode::Sleep };
+        match wait.recv_timeout(&sub_states, POLL)? {
             Some(Ok(_)) if faults.drop_this() => report.injected_drops += 1,
             // Counts (in `rej`) and skips a state that is not of this arm.
             Some(Ok(js)) if !accept_state(envelope.as_ref(), &mut rej, &js, n) => {}
@@ -340,18 +354,21 @@ pub fn run_controller_node(
             pub_status.put(&st)?;
             last_status = now;
         }
-        if spec.checkpoint_period_s > 0.0 && now - last_ckpt >= secs(spec.checkpoint_period_s) {
-            // A failed write (disk full, read-only) leaves the previous checkpoint intact: count it, say so in
-            // the status, and keep controlling; the next period tries again.
-            if let Err(e) = checkpoint(spec, controller, &mut report) {
-                report.checkpoint_errors += 1;
-                if report.checkpoint_error.is_none() || report.checkpoint_errors.is_power_of_two() {
-                    tracing::error!(failures = report.checkpoint_errors, "controller: checkpoint not written: {e}");
-                }
-                report.checkpoint_error = Some(e.to_string());
+        if let Some(w) = writer.as_mut() {
+            if let Some(done) = w.poll() {
+                periodic_checkpoint_done(done, &mut report);
             }
-            last_ckpt = now;
+            if now - last_ckpt >= secs(spec.checkpoint_period_s) {
+                // The snapshot is taken here, between ticks; a write still in flight (slow disk) skips it.
+                if let Some(weights) = controller.learned_weights() {
+                    w.submit(Checkpoint::new(&spec.arm, controller.name(), report.sim_time, weights));
+                }
+                last_ckpt = now;
+            }
         }
+    }
+    if let Some(done) = writer.and_then(CheckpointWriter::finish) {
+        periodic_checkpoint_done(done, &mut report);
     }
 
     report.sample_stride = log.stride();
@@ -383,17 +400,36 @@ fn read_params(c: &dyn Controller) -> BTreeMap<String, f64> {
     c.param_names().iter().filter_map(|k| c.param(k).map(|v| (k.to_string(), v))).collect()
 }
 
+/// The final checkpoint, written on this thread: nothing is left to control.
 fn checkpoint(spec: &ControllerNodeSpec, c: &dyn Controller, r: &mut ControllerNodeReport) -> Result<(), NodeError> {
     let (Some(path), Some(w)) = (&spec.checkpoint_path, c.learned_weights()) else {
         return Ok(());
     };
     write_checkpoint(path, &Checkpoint::new(&spec.arm, c.name(), r.sim_time, w))?;
     r.checkpoints += 1;
-    if r.checkpoint_error.take().is_some() {
-        tracing::info!(path = %path.display(), "controller: checkpoints are being written again");
-    }
-    tracing::debug!(path = %path.display(), "controller: checkpoint written");
+    r.checkpoint_error = None;
     Ok(())
+}
+
+/// Books a periodic write. A failed one (disk full, read-only) left the previous checkpoint intact: count
+/// it, say so in the status, and keep controlling; the next period tries again.
+fn periodic_checkpoint_done(done: Result<(), CheckpointError>, r: &mut ControllerNodeReport) {
+    match done {
+        Ok(()) => {
+            r.checkpoints += 1;
+            if r.checkpoint_error.take().is_some() {
+                tracing::info!("controller: checkpoints are being written again");
+            }
+            tracing::debug!("controller: checkpoint written");
+        }
+        Err(e) => {
+            r.checkpoint_errors += 1;
+            if r.checkpoint_error.is_none() || r.checkpoint_errors.is_power_of_two() {
+                tracing::error!(failures = r.checkpoint_errors, "controller: checkpoint not written: {e}");
+            }
+            r.checkpoint_error = Some(e.to_string());
+        }
+    }
 }
 
 /// Whether a decoded state is of this arm (joint count, and names when the URDF is known); counts it if not.

@@ -4,6 +4,7 @@
 //! nodes talk only through [`crate::bus`].
 
 mod checkpoint;
+mod checkpoint_writer;
 mod controller_build;
 mod controller_node;
 mod error;
@@ -20,8 +21,10 @@ mod shutdown;
 mod sim_node;
 mod timing;
 mod validation;
+mod wait;
 
 pub use checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
+pub use checkpoint_writer::CheckpointWriter;
 pub use controller_build::{CONTROLLER_KINDS, ControllerSection, build as build_controller};
 pub use controller_node::{ControllerNodeReport, ControllerNodeSpec, ControllerSample, run_controller_node};
 pub use error::NodeError;
@@ -38,3 +41,4 @@ pub use shutdown::Shutdown;
 pub use sim_node::{SimNodeReport, SimNodeSpec, SimSample, run_sim_node};
 pub use timing::TimingMode;
 pub use validation::{ArmEnvelope, Refusal};
+pub use wait::WaitMode;

@@ -15,7 +15,7 @@ use super::rejections::{Clamp, Reason, Rejections};
 use super::validation::ArmEnvelope;
 use super::sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
 use super::schedule::{EstopEvent, PayloadEvent};
-use super::{NodeError, Shutdown, TimingMode};
+use super::{NodeError, Shutdown, TimingMode, WaitMode};
 use crate::bus::{
     Bus, DecodeError, Estop, JointStates, NodeState, Payload, QosClass, SCHEMA_VERSION, Status, TorqueCmd,
 };
@@ -31,6 +31,8 @@ pub struct SimNodeSpec {
     pub sim: SimParams,
     /// Lockstep or real-time.
     pub timing: TimingMode,
+    /// How the loop waits for torques and, in real time, for the next step. Default spin.
+    pub wait: WaitMode,
     /// Initial joint angles, rad (default all zero).
     pub initial_q: Option<Vec<f64>>,
     /// Stop after this much simulated time, s (None: run until shutdown).
@@ -71,6 +73,7 @@ impl SimNodeSpec {
             urdf,
             sim: SimParams::default(),
             timing: TimingMode::Lockstep,
+            wait: WaitMode::default(),
             initial_q: None,
             duration_s: None,
             watchdog_s: 0.05,
@@ -260,7 +263,7 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
         } else {
             match spec.timing {
                 TimingMode::Lockstep => loop {
-                    match timed(&mut latency, sub_torque.recv_timeout(POLL)?) {
+                    match timed(&mut latency, spec.wait.recv_timeout(&sub_torque, POLL)?) {
                         Some(Ok(_)) if faults.drop_this() => report.injected_drops += 1,
                         Some(Ok(cmd)) if cmd.seq == seq && cmd.effort.len() == n => {
                             note_clamp(&envelope, &mut rej, &cmd.effort);
@@ -374,9 +377,8 @@ pub fn run_sim_node(spec: &SimNodeSpec, bus: &Bus, shutdown: &Shutdown) -> Resul
             } else if deadline > now {
                 // Wait for this state's answer until the next step is due, so that its arrival is timed; it
                 // is applied at the next step like any other (zero-order hold).
-                pending = timed(&mut latency, sub_torque.recv_timeout(deadline - now)?);
-                let now = Instant::now();
-                if shutdown.is_triggered() || (deadline > now && shutdown.sleep(deadline - now)) {
+                pending = timed(&mut latency, spec.wait.recv_until(&sub_torque, deadline)?);
+                if spec.wait.until(deadline, shutdown) {
                     break;
                 }
             }

@@ -1,0 +1,136 @@
+//! Periodic checkpoints written off the control thread. An atomic write (serialise, fsync the file, rename,
+//! fsync the directory) takes milliseconds on a healthy disk and much longer on a failing one; a 1 kHz loop
+//! that waited for it would miss its deadlines every checkpoint period. The control thread hands over a
+//! snapshot and goes on; a writer thread writes it with [`write_checkpoint`] and reports back.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+
+use super::checkpoint::{Checkpoint, CheckpointError, write_checkpoint};
+
+/// A thread that writes checkpoints to one path, one at a time.
+pub struct CheckpointWriter {
+    jobs: Option<SyncSender<Checkpoint>>,
+    results: Receiver<Result<(), CheckpointError>>,
+    thread: Option<JoinHandle<()>>,
+    in_flight: bool,
+}
+
+impl CheckpointWriter {
+    /// Starts the writer thread for `path`.
+    pub fn spawn(path: PathBuf) -> std::io::Result<Self> {
+        let (jobs, job_rx) = mpsc::sync_channel::<Checkpoint>(1);
+        let (result_tx, results) = mpsc::channel();
+        let thread = std::thread::Builder::new().name("checkpoint-writer".into()).spawn(move || {
+            for ckpt in job_rx {
+                if result_tx.send(write_checkpoint(&path, &ckpt)).is_err() {
+                    break;
+                }
+            }
+        })?;
+        Ok(Self { jobs: Some(jobs), results, thread: Some(thread), in_flight: false })
+    }
+
+    /// Whether a snapshot handed over has not been reported on yet.
+    pub fn busy(&self) -> bool {
+        self.in_flight
+    }
+
+    /// Hands `ckpt` to the writer without waiting. Returns `false` (and drops it) while the previous one is
+    /// still being written: a slow disk then costs checkpoint frequency, never control ticks.
+    pub fn submit(&mut self, ckpt: Checkpoint) -> bool {
+        if self.in_flight || self.jobs.as_ref().is_none_or(|j| j.try_send(ckpt).is_err()) {
+            return false;
+        }
+        self.in_flight = true;
+        true
+    }
+
+    /// The outcome of the write handed over last, once it is done (`None` while it runs or if none is).
+    pub fn poll(&mut self) -> Option<Result<(), CheckpointError>> {
+        match self.results.try_recv() {
+            Ok(r) => {
+                self.in_flight = false;
+                Some(r)
+            }
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                // Only a panic in the writer ends it early; say so once and let the caller go on.
+                let was = std::mem::replace(&mut self.in_flight, false);
+                was.then(|| {
+                    Err(CheckpointError::Io {
+                        path: PathBuf::new(),
+                        source: std::io::Error::other("the checkpoint writer thread stopped"),
+                    })
+                })
+            }
+        }
+    }
+
+    /// Waits for the write in flight, stops the thread and returns that write's outcome (`None` if none
+    /// was in flight).
+    pub fn finish(mut self) -> Option<Result<(), CheckpointError>> {
+        self.stop();
+        let r = self.results.try_recv().ok();
+        self.in_flight = false;
+        r
+    }
+
+    fn stop(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CheckpointWriter {
+    /// Lets a write in progress complete (the file is replaced atomically either way).
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neuro::LearnedWeights;
+    use crate::node::load_checkpoint;
+
+    fn ckpt(t: f64) -> Checkpoint {
+        Checkpoint::new("threelink", "adaptive", t, LearnedWeights { neurons: 2, dimensions: 1, decoders: vec![t, -t] })
+    }
+
+    #[test]
+    fn writes_in_the_background_one_at_a_time_and_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.json");
+        let mut w = CheckpointWriter::spawn(path.clone()).unwrap();
+        assert!(w.submit(ckpt(1.0)));
+        assert!(!w.submit(ckpt(2.0)), "a second snapshot while the first is in flight is declined");
+        let r = loop {
+            if let Some(r) = w.poll() {
+                break r;
+            }
+            std::thread::yield_now();
+        };
+        r.unwrap();
+        assert!(!w.busy());
+        assert_eq!(load_checkpoint(&path).unwrap().unwrap().sim_time, 1.0);
+        assert!(w.submit(ckpt(3.0)));
+        w.finish().expect("the write in flight is waited for").unwrap();
+        assert_eq!(load_checkpoint(&path).unwrap().unwrap().sim_time, 3.0);
+    }
+
+    #[test]
+    fn a_failed_write_comes_back_as_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be: the rename fails.
+        let path = dir.path().join("w.json");
+        std::fs::create_dir(&path).unwrap();
+        let mut w = CheckpointWriter::spawn(path).unwrap();
+        assert!(w.submit(ckpt(1.0)));
+        assert!(w.finish().unwrap().is_err());
+    }
+}
