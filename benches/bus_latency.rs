@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use spikearm::bus::{Bus, BusConfig};
 use spikearm::node::{
-    ControllerNodeReport, ControllerNodeSpec, ControllerSection, Shutdown, SimNodeReport, SimNodeSpec, TimingMode,
+    ControllerNodeReport, ControllerNodeSpec, ControllerSection, Shutdown, SimNodeReport, SimNodeSpec, TimingMode, WaitMode,
     build_controller, run_controller_node, run_sim_node,
 };
 
@@ -23,10 +23,17 @@ struct Args {
     secs: f64,
     lockstep_secs: f64,
     arm: String,
+    sim_wait: WaitMode,
+    ctrl_wait: WaitMode,
 }
 
 fn args() -> Args {
-    let mut a = Args { secs: 60.0, lockstep_secs: 10.0, arm: "ur5e".into() };
+    let mut a = Args { secs: 60.0, lockstep_secs: 10.0, arm: "ur5e".into(), sim_wait: WaitMode::Spin, ctrl_wait: WaitMode::Spin };
+    let wait = |v: String| match v.as_str() {
+        "spin" => WaitMode::Spin,
+        "sleep" => WaitMode::Sleep,
+        other => panic!("wait mode {other}: spin or sleep"),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let mut val = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
@@ -34,6 +41,8 @@ fn args() -> Args {
             "--secs" => a.secs = val("--secs").parse().expect("--secs: seconds"),
             "--lockstep-secs" => a.lockstep_secs = val("--lockstep-secs").parse().expect("--lockstep-secs: seconds"),
             "--arm" => a.arm = val("--arm"),
+            "--sim-wait" => a.sim_wait = wait(val("--sim-wait")),
+            "--ctrl-wait" => a.ctrl_wait = wait(val("--ctrl-wait")),
             _ => {} // cargo bench passes `--bench`
         }
     }
@@ -72,8 +81,10 @@ fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport
     let mut controller = build_controller(&ControllerSection::default(), &urdf).expect("controller");
     let mut cspec = ControllerNodeSpec::new(&a.arm);
     cspec.urdf = Some(urdf.clone());
+    cspec.wait = a.ctrl_wait;
     let mut sspec = SimNodeSpec::new(urdf);
     sspec.timing = timing;
+    sspec.wait = a.sim_wait;
     sspec.initial_q = Some(q0);
     sspec.duration_s = Some(sim_secs);
     let stop_ctrl = Shutdown::new();
@@ -92,7 +103,13 @@ fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport
 
 fn main() {
     let a = args();
-    println!("bus_latency: arm {}, adaptive controller (1000 neurons, learning on), load average {}", a.arm, load());
+    println!(
+        "bus_latency: arm {}, adaptive controller (1000 neurons, learning on), sim waits by {:?}, controller by {:?}, load average {}",
+        a.arm,
+        a.sim_wait,
+        a.ctrl_wait,
+        load()
+    );
 
     let t = Instant::now();
     let (sim, ctrl) = run(&a, TimingMode::RealTime, a.secs, true);

@@ -16,6 +16,10 @@ use spikearm::bus::{
 };
 use spikearm::node::{HoldLaw, HoldParams, Shutdown, SimNodeReport, SimNodeSpec, TimingMode, run_sim_node};
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
+
 const ARM: &str = "threelink";
 /// Where the sim starts (and is held until someone allowed drives it).
 const Q0: [f64; 3] = [0.4, -0.3, 0.2];
@@ -30,10 +34,6 @@ fn root() -> PathBuf {
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The shipped sim config, its user dictionary found from any working directory, listening on `ep`.
@@ -137,7 +137,7 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn only_the_allowed_identities_can_move_load_or_stop_the_arm() {
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
+    let ep = loopback_endpoint();
     let sim_bus = Bus::open(ARM, &sim_config(&ep)).unwrap();
     let mut spec = SimNodeSpec::new(read("config/arms/threelink.urdf"));
     spec.timing = TimingMode::RealTime;

@@ -3,7 +3,6 @@
 //! they see it, not cleared by repeats, time, targets or payloads, cleared only by an explicit clear; a body
 //! on the e-stop key that cannot be decoded engages it too (fail-safe).
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,18 +15,14 @@ use spikearm::node::{
     run_controller_node, run_sim_node,
 };
 
-fn urdf() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/arms/threelink.urdf")).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
 
 /// `n` sessions in a full mesh over loopback TCP: each listens on its own port and connects to the earlier
 /// ones (peers do not route for each other).
 fn buses(n: usize) -> Vec<Bus> {
-    let eps: Vec<String> = (0..n).map(|_| format!("tcp/127.0.0.1:{}", free_port())).collect();
+    let eps: Vec<String> = (0..n).map(|_| loopback_endpoint()).collect();
     (0..n)
         .map(|i| {
             let cfg = BusConfig { zenoh_json5: None, listen: vec![eps[i].clone()], connect: eps[..i].to_vec() };
@@ -72,7 +67,7 @@ fn run(operate: impl FnOnce(&Bus)) -> Run {
     let (op, ctrl_bus, sim_bus) = (b.pop().unwrap(), b.pop().unwrap(), b.pop().unwrap());
     let commands = op.queue::<TorqueCmd>(&op.keys().torque_cmd(), 1 << 20).unwrap();
     let statuses = op.queue::<Status>(&op.keys().status("controller"), 1 << 16).unwrap();
-    let mut spec = SimNodeSpec::new(urdf());
+    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
     spec.initial_q = Some(Q_REF.to_vec());
     spec.record_every = 1;
     spec.max_samples = 1 << 22;
@@ -88,9 +83,9 @@ fn run(operate: impl FnOnce(&Bus)) -> Run {
     let stop_ctrl = Shutdown::new();
     let c2 = stop_ctrl.clone();
     let ctrl = thread::spawn(move || {
-        let mut c = LoggingPd { law: HoldLaw::from_urdf(&urdf(), HoldParams::default()).unwrap(), ticked: t2 };
+        let mut c = LoggingPd { law: HoldLaw::from_urdf(&arm_urdf("threelink.urdf"), HoldParams::default()).unwrap(), ticked: t2 };
         let mut cspec = ControllerNodeSpec::new("threelink");
-        cspec.urdf = Some(urdf());
+        cspec.urdf = Some(arm_urdf("threelink.urdf"));
         cspec.status_period_s = 0.01;
         let r = run_controller_node(&cspec, &mut c, &ctrl_bus, &c2);
         ctrl_bus.close().unwrap();
@@ -162,7 +157,7 @@ fn estop_latches_at_the_next_step_and_tick_and_only_an_explicit_clear_releases_i
     let (s1, s2) = (sim.estop_log[0].seq.unwrap() as usize, sim.estop_log[1].seq.unwrap() as usize);
     assert!(s2 > s1 + 100, "the latch held for many steps: {s1}..{s2}");
     assert!(!sim.samples[s1].held, "running before the engage");
-    let mut law = HoldLaw::from_urdf(&urdf(), HoldParams::default()).unwrap();
+    let mut law = HoldLaw::from_urdf(&arm_urdf("threelink.urdf"), HoldParams::default()).unwrap();
     let q_hold = sim.samples[s1].q.clone();
     let mut tau = vec![0.0; 3];
     for k in s1 + 1..=s2 {

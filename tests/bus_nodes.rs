@@ -3,7 +3,6 @@
 //! parameters, checkpoints.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,18 +15,13 @@ use spikearm::node::{
 };
 use spikearm_sim::{ArmState, ArmWorld, SimParams};
 
-fn urdf() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/arms/threelink.urdf")).unwrap()
-}
-
-/// A free loopback port: bind port 0, read it, release it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
 
 /// Two sessions joined over TCP: the first listens, the second connects.
 fn bus_pair() -> (Bus, Bus) {
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
+    let ep = loopback_endpoint();
     let listen = BusConfig { zenoh_json5: None, listen: vec![ep.clone()], connect: vec![] };
     let connect = BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep] };
     let a = Bus::open("threelink", &listen).unwrap();
@@ -47,7 +41,7 @@ struct TestPd {
 impl TestPd {
     fn new(q_ref: Vec<f64>) -> Self {
         Self {
-            law: HoldLaw::from_urdf(&urdf(), HoldParams { kp: 100.0, kd: 20.0 }).unwrap(),
+            law: HoldLaw::from_urdf(&arm_urdf("threelink.urdf"), HoldParams { kp: 100.0, kd: 20.0 }).unwrap(),
             q_ref,
             kp: 100.0,
             weights: LearnedWeights { neurons: 2, dimensions: 3, decoders: vec![0.0; 6] },
@@ -100,7 +94,7 @@ const Q_REF: [f64; 3] = [0.4, -0.3, 0.2];
 fn lockstep_over_zenoh_equals_the_direct_loop_bit_for_bit() {
     let steps = 400;
     // Reference: the same controller and physics, no bus.
-    let mut world = ArmWorld::from_urdf_str(&urdf(), SimParams::default()).unwrap();
+    let mut world = ArmWorld::from_urdf_str(&arm_urdf("threelink.urdf"), SimParams::default()).unwrap();
     let mut ctrl = TestPd::new(Q_REF.to_vec());
     let mut st = ArmState::default();
     let mut tau = vec![0.0; 3];
@@ -116,7 +110,7 @@ fn lockstep_over_zenoh_equals_the_direct_loop_bit_for_bit() {
     }
 
     let (sim_bus, ctrl_bus) = bus_pair();
-    let mut spec = SimNodeSpec::new(urdf());
+    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
     spec.duration_s = Some(steps as f64 * 0.001);
     spec.record_every = 1;
     let stop_ctrl = Shutdown::new();
@@ -152,7 +146,7 @@ fn lockstep_over_zenoh_equals_the_direct_loop_bit_for_bit() {
 #[test]
 fn watchdog_engages_within_60_ms_of_the_controller_vanishing() {
     let (sim_bus, ctrl_bus) = bus_pair();
-    let mut spec = SimNodeSpec::new(urdf());
+    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
     spec.timing = TimingMode::RealTime;
     spec.initial_q = Some(Q_REF.to_vec());
     spec.record_every = 10;
@@ -285,7 +279,7 @@ fn checkpoints_are_written_on_shutdown_restored_on_start_and_corrupt_ones_refuse
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("weights.json");
     let (sim_bus, ctrl_bus) = bus_pair();
-    let mut spec = SimNodeSpec::new(urdf());
+    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
     spec.duration_s = Some(0.2);
     let mut cspec = ControllerNodeSpec::new("threelink");
     cspec.checkpoint_path = Some(path.clone());

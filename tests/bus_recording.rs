@@ -12,6 +12,10 @@ use spikearm::bus::{Bus, BusConfig, JointStates, ReplayOptions, Status, TorqueCm
 use spikearm::launch::{ScenarioResult, ScenarioSpec, recording_file_name, run_scenario, write_report};
 use spikearm::node::Shutdown;
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
+
 /// Two seconds of the adaptive controller (100 neurons) on the 3-link arm, lockstep, a payload at 1 s.
 const SCENARIO: &str = r#"
 name = "recording"
@@ -139,10 +143,6 @@ fn the_report_has_svg_and_png_plots_with_spike_rates() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn replay_publishes_the_same_joint_states_on_a_fresh_bus_over_tcp() {
     let r = run();
@@ -158,7 +158,7 @@ fn replay_publishes_the_same_joint_states_on_a_fresh_bus_over_tcp() {
 
     // A fresh session listening on loopback; the replay runs in its own process and connects to it, under
     // another arm name.
-    let endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let endpoint = loopback_endpoint();
     let bus = Bus::open("replayed", &BusConfig { zenoh_json5: None, listen: vec![endpoint.clone()], connect: vec![] }).unwrap();
     let tap = bus.tap("spikearm/replayed/joint_states", 1 << 16).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_spikearm"))

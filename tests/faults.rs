@@ -18,18 +18,14 @@ use spikearm::node::{
     SimNodeSpec, TimingMode, build_controller, load_checkpoint, run_controller_node, run_sim_node,
 };
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
+
 const ARM: &str = "threelink";
 const Q0: [f64; 3] = [1.0, -1.4, -0.6];
 const NEURONS: usize = 200;
 const PAYLOAD_KG: f64 = 1.0;
-
-fn urdf() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/arms/threelink.urdf")).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn listen(ep: &str) -> Bus {
     Bus::open(ARM, &BusConfig { zenoh_json5: None, listen: vec![ep.into()], connect: vec![] }).unwrap()
@@ -39,19 +35,15 @@ fn connect(ep: &str) -> Bus {
     Bus::open(ARM, &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep.into()] }).unwrap()
 }
 
-fn endpoint() -> String {
-    format!("tcp/127.0.0.1:{}", free_port())
-}
-
 /// The adaptive controller (OSC + spiking term on the fixed-point core), small and seeded.
 fn adaptive() -> Box<dyn Controller> {
     let section = ControllerSection { neurons: NEURONS, seed: 1, ..ControllerSection::default() };
-    build_controller(&section, &urdf()).unwrap()
+    build_controller(&section, &arm_urdf("threelink.urdf")).unwrap()
 }
 
 /// Holds the start pose; a 1 kg payload appears at `payload_t`.
 fn sim_spec(duration_s: Option<f64>, payload_t: f64) -> SimNodeSpec {
-    let mut s = SimNodeSpec::new(urdf());
+    let mut s = SimNodeSpec::new(arm_urdf("threelink.urdf"));
     s.initial_q = Some(Q0.to_vec());
     s.duration_s = duration_s;
     s.payload_events = vec![PayloadEvent { t: payload_t, mass_kg: PAYLOAD_KG, offset_m: [0.0; 3] }];
@@ -60,7 +52,7 @@ fn sim_spec(duration_s: Option<f64>, payload_t: f64) -> SimNodeSpec {
 
 fn ctrl_spec() -> ControllerNodeSpec {
     let mut c = ControllerNodeSpec::new(ARM);
-    c.urdf = Some(urdf());
+    c.urdf = Some(arm_urdf("threelink.urdf"));
     c
 }
 
@@ -113,7 +105,7 @@ fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
 fn sim_death_makes_the_controller_hold_without_learning_and_a_new_sim_resumes_it() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("w.json");
-    let ep = endpoint();
+    let ep = loopback_endpoint();
     let ctrl_bus = listen(&ep);
     let torques = ctrl_bus.queue::<TorqueCmd>(&ctrl_bus.keys().torque_cmd(), 100_000).unwrap();
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();
@@ -225,7 +217,7 @@ impl Controller for CrashAt {
 fn controller_crash_the_watchdog_holds_and_a_restart_resumes_from_the_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("w.json");
-    let ep = endpoint();
+    let ep = loopback_endpoint();
     let sim_bus = listen(&ep);
     let sim_status = sim_bus.queue::<Status>(&sim_bus.keys().status("sim"), 10_000).unwrap();
     let stop_sim = Shutdown::new();
@@ -309,7 +301,7 @@ struct LossyRun {
 /// re-publishes a state whose torque did not come after `resend_s`; the controller answers a repeated state
 /// with its last command without ticking again.
 fn lossy_run(drop: f64, duration_s: f64, timing: TimingMode) -> LossyRun {
-    let ep = endpoint();
+    let ep = loopback_endpoint();
     let sim_bus = listen(&ep);
     let mut ss = sim_spec(Some(duration_s), 0.2);
     ss.timing = timing;
@@ -417,7 +409,7 @@ fn ten_percent_message_loss_in_real_time_keeps_the_adapted_error_within_2x() {
 fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_missing_a_tick() {
     // Sim listens; the controller listens too and connects to the sim; the burster joins both (peers do not
     // route for each other without gossip, which is off).
-    let (ep, ep_ctrl) = (endpoint(), endpoint());
+    let (ep, ep_ctrl) = (loopback_endpoint(), loopback_endpoint());
     let sim_bus = listen(&ep);
     let ctrl_bus = Bus::open(ARM, &BusConfig { zenoh_json5: None, listen: vec![ep_ctrl.clone()], connect: vec![ep.clone()] }).unwrap();
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();
@@ -441,7 +433,7 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
     // The burster: ten targets per sim step (a 10 kHz stream against the 1 kHz tick; it catches up on steps it
     // did not see), a small step each, so the index of the target a tick used can be read back from its position.
     let base = {
-        let mut w = spikearm_sim::ArmWorld::from_urdf_str(&urdf(), Default::default()).unwrap();
+        let mut w = spikearm_sim::ArmWorld::from_urdf_str(&arm_urdf("threelink.urdf"), Default::default()).unwrap();
         w.set_state(&Q0, &[0.0; 3]).unwrap();
         w.state().ee_position
     };
@@ -509,7 +501,7 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
 
 /// Runs a controller against a 0.3 s lockstep sim (payload from the start) and returns its report and statuses.
 fn short_run(cs: &ControllerNodeSpec) -> (ControllerNodeReport, Vec<Status>) {
-    let ep = endpoint();
+    let ep = loopback_endpoint();
     let sim_bus = listen(&ep);
     let ctrl_bus = connect(&ep);
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();
@@ -681,7 +673,7 @@ fn writable(dir: &Path) -> bool {
 /// the failures are counted and reported in the status; `unblock` lets the next write succeed.
 fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unblock: impl FnOnce()) {
     let path = dir.join("w.json");
-    let ep = endpoint();
+    let ep = loopback_endpoint();
     let sim_bus = listen(&ep);
     let ctrl_bus = connect(&ep);
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();

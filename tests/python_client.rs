@@ -10,6 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
+
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python_client.py");
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) however the test ends.
@@ -35,10 +39,6 @@ fn bin() -> Command {
     c.current_dir(env!("CARGO_MANIFEST_DIR")).env("RUST_LOG", "warn").stdin(Stdio::null());
     c.stdout(Stdio::null()).stderr(Stdio::null());
     c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Why the client cannot run here, if it cannot.
@@ -93,7 +93,7 @@ fn python_client_reads_states_sends_a_target_and_a_payload() {
         eprintln!("skipped: {why}");
         return;
     }
-    let ep = format!("tcp/127.0.0.1:{}", free_port());
+    let ep = loopback_endpoint();
     let _sim = Node(
         bin()
             .args(["sim", "node", "--config", "config/sim.toml", "--set", "timing=\"real_time\""])

@@ -106,15 +106,17 @@ pub fn summary_table(r: &ScenarioResult) -> String {
         if let Some(h) = &m.health {
             let _ = writeln!(
                 s,
-                "{}: memory {} → {} KiB after warm-up (peak {:+.1} %), deadline misses/min {:.1} → {:.1}, checkpoints {}",
+                "{}: memory {} → {} KiB after warm-up (peak {:+.1} %), deadline misses/min {:.1} → {:.1} (trend {:+.2}/min per min), checkpoints {}",
                 m.controller,
                 h.rss_warm_kib,
                 h.rss_end_kib,
                 h.rss_growth_pct,
                 h.misses_per_min_first_half,
                 h.misses_per_min_second_half,
+                h.miss_slope_per_min2,
                 m.checkpoints
             );
+            let _ = writeln!(s, "  misses by minute: {:?}; host steal by minute, ms: {:?}", h.misses_by_minute, h.steal_ms_by_minute);
         }
     }
     s

@@ -1,29 +1,41 @@
 //! Periodic checkpoints written off the control thread. An atomic write (serialise, fsync the file, rename,
 //! fsync the directory) takes milliseconds on a healthy disk and much longer on a failing one; a 1 kHz loop
 //! that waited for it would miss its deadlines every checkpoint period. The control thread hands over a
-//! snapshot and goes on; a writer thread writes it with [`write_checkpoint`] and reports back.
+//! snapshot of the weights and goes on; a writer thread checksums and writes it with [`write_checkpoint`] and
+//! reports back.
+//!
+//! On a small machine the control loops spin on every core, and the writer's CPU work (≈ 0.6 ms per 1000×3
+//! weights: two JSON serialisations) takes one of them. It yields between its pieces, so a loop loses a
+//! few hundred µs at a time rather than a period. (Idle scheduling priority was tried and starves the writer
+//! outright while the loops spin: checkpoints fall seconds behind.)
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 
 use super::checkpoint::{Checkpoint, CheckpointError, write_checkpoint};
+use crate::neuro::LearnedWeights;
 
-/// A thread that writes checkpoints to one path, one at a time.
+/// A snapshot handed to the writer: sim time, s, and the weights.
+type Job = (f64, LearnedWeights);
+
+/// A thread that writes one node's checkpoints to one path, one at a time.
 pub struct CheckpointWriter {
-    jobs: Option<SyncSender<Checkpoint>>,
+    jobs: Option<SyncSender<Job>>,
     results: Receiver<Result<(), CheckpointError>>,
     thread: Option<JoinHandle<()>>,
     in_flight: bool,
 }
 
 impl CheckpointWriter {
-    /// Starts the writer thread for `path`.
-    pub fn spawn(path: PathBuf) -> std::io::Result<Self> {
-        let (jobs, job_rx) = mpsc::sync_channel::<Checkpoint>(1);
+    /// Starts the writer thread for `path`; its checkpoints name `arm` and `controller`.
+    pub fn spawn(path: PathBuf, arm: String, controller: String) -> std::io::Result<Self> {
+        let (jobs, job_rx) = mpsc::sync_channel::<Job>(1);
         let (result_tx, results) = mpsc::channel();
         let thread = std::thread::Builder::new().name("checkpoint-writer".into()).spawn(move || {
-            for ckpt in job_rx {
+            for (sim_time, weights) in job_rx {
+                let ckpt = Checkpoint::new(&arm, &controller, sim_time, weights);
+                std::thread::yield_now();
                 if result_tx.send(write_checkpoint(&path, &ckpt)).is_err() {
                     break;
                 }
@@ -37,10 +49,11 @@ impl CheckpointWriter {
         self.in_flight
     }
 
-    /// Hands `ckpt` to the writer without waiting. Returns `false` (and drops it) while the previous one is
-    /// still being written: a slow disk then costs checkpoint frequency, never control ticks.
-    pub fn submit(&mut self, ckpt: Checkpoint) -> bool {
-        if self.in_flight || self.jobs.as_ref().is_none_or(|j| j.try_send(ckpt).is_err()) {
+    /// Hands the weights learned by sim time `sim_time` (s) to the writer without waiting. Returns `false`
+    /// (and drops them) while the previous write is still going: a slow disk then costs checkpoint frequency,
+    /// never control ticks.
+    pub fn submit(&mut self, sim_time: f64, weights: LearnedWeights) -> bool {
+        if self.in_flight || self.jobs.as_ref().is_none_or(|j| j.try_send((sim_time, weights)).is_err()) {
             return false;
         }
         self.in_flight = true;
@@ -95,20 +108,23 @@ impl Drop for CheckpointWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neuro::LearnedWeights;
     use crate::node::load_checkpoint;
 
-    fn ckpt(t: f64) -> Checkpoint {
-        Checkpoint::new("threelink", "adaptive", t, LearnedWeights { neurons: 2, dimensions: 1, decoders: vec![t, -t] })
+    fn weights(t: f64) -> LearnedWeights {
+        LearnedWeights { neurons: 2, dimensions: 1, decoders: vec![t, -t] }
+    }
+
+    fn writer(path: &std::path::Path) -> CheckpointWriter {
+        CheckpointWriter::spawn(path.to_path_buf(), "threelink".into(), "adaptive".into()).unwrap()
     }
 
     #[test]
     fn writes_in_the_background_one_at_a_time_and_reports() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.json");
-        let mut w = CheckpointWriter::spawn(path.clone()).unwrap();
-        assert!(w.submit(ckpt(1.0)));
-        assert!(!w.submit(ckpt(2.0)), "a second snapshot while the first is in flight is declined");
+        let mut w = writer(&path);
+        assert!(w.submit(1.0, weights(1.0)));
+        assert!(!w.submit(2.0, weights(2.0)), "a second snapshot while the first is in flight is declined");
         let r = loop {
             if let Some(r) = w.poll() {
                 break r;
@@ -117,10 +133,12 @@ mod tests {
         };
         r.unwrap();
         assert!(!w.busy());
-        assert_eq!(load_checkpoint(&path).unwrap().unwrap().sim_time, 1.0);
-        assert!(w.submit(ckpt(3.0)));
+        let first = load_checkpoint(&path).unwrap().unwrap();
+        assert_eq!((first.arm.as_str(), first.controller.as_str(), first.sim_time), ("threelink", "adaptive", 1.0));
+        assert_eq!(first.weights, weights(1.0));
+        assert!(w.submit(3.0, weights(3.0)));
         w.finish().expect("the write in flight is waited for").unwrap();
-        assert_eq!(load_checkpoint(&path).unwrap().unwrap().sim_time, 3.0);
+        assert_eq!(load_checkpoint(&path).unwrap().unwrap().weights, weights(3.0));
     }
 
     #[test]
@@ -129,8 +147,8 @@ mod tests {
         // A directory where the file should be: the rename fails.
         let path = dir.path().join("w.json");
         std::fs::create_dir(&path).unwrap();
-        let mut w = CheckpointWriter::spawn(path).unwrap();
-        assert!(w.submit(ckpt(1.0)));
+        let mut w = writer(&path);
+        assert!(w.submit(1.0, weights(1.0)));
         assert!(w.finish().unwrap().is_err());
     }
 }

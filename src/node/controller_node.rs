@@ -223,7 +223,7 @@ pub fn run_controller_node(
     let token = bus.liveliness_token(&spec.node)?;
     let mut writer = match &spec.checkpoint_path {
         Some(path) if spec.checkpoint_period_s > 0.0 && controller.learned_weights().is_some() => Some(
-            CheckpointWriter::spawn(path.clone())
+            CheckpointWriter::spawn(path.clone(), spec.arm.clone(), controller.name().to_string())
                 .map_err(|source| CheckpointError::Io { path: path.clone(), source })?,
         ),
         _ => None,
@@ -361,7 +361,7 @@ pub fn run_controller_node(
             if now - last_ckpt >= secs(spec.checkpoint_period_s) {
                 // The snapshot is taken here, between ticks; a write still in flight (slow disk) skips it.
                 if let Some(weights) = controller.learned_weights() {
-                    w.submit(Checkpoint::new(&spec.arm, controller.name(), report.sim_time, weights));
+                    w.submit(report.sim_time, weights);
                 }
                 last_ckpt = now;
             }
