@@ -62,10 +62,30 @@ fn step_impl<const V_NONNEG: bool>(r: &mut CompartmentRegisters, p: &Compartment
     spiked
 }
 
+/// A compartment's synaptic input for one step as the executor sums it: weight mantissa products in 16 or 32
+/// bits (16 when the step's spikes cannot overflow them: twice the lanes), shifted by the shared weight
+/// exponent when consumed.
+pub trait MantissaSum: Copy + Default + Into<i32> {
+    /// [`step_block`] for sums of this width (each width has its own AVX2 entry point).
+    fn step_block(p: &CompartmentParams, bias: &[i32], input_exp: u32, block: CompartmentBlock<'_, Self>);
+}
+
+impl MantissaSum for i16 {
+    fn step_block(p: &CompartmentParams, bias: &[i32], exp: u32, b: CompartmentBlock<'_, Self>) {
+        step_block_i16(p, bias, b.input, exp, b.u, b.v, b.refractory, b.spiked, b.epoch_spiked);
+    }
+}
+
+impl MantissaSum for i32 {
+    fn step_block(p: &CompartmentParams, bias: &[i32], exp: u32, b: CompartmentBlock<'_, Self>) {
+        step_block_i32(p, bias, b.input, exp, b.u, b.v, b.refractory, b.spiked, b.epoch_spiked);
+    }
+}
+
 /// Per-compartment state arrays of a block that shares one [`CompartmentParams`].
-pub struct CompartmentBlock<'a> {
-    /// Synaptic input accumulated this step; cleared as it is consumed.
-    pub input: &'a mut [i32],
+pub struct CompartmentBlock<'a, S> {
+    /// Synaptic input of this step as mantissa sums (see [`MantissaSum`]); cleared as it is consumed.
+    pub input: &'a mut [S],
     /// Currents.
     pub u: &'a mut [i32],
     /// Voltages.
@@ -78,17 +98,32 @@ pub struct CompartmentBlock<'a> {
     pub epoch_spiked: &'a mut [u8],
 }
 
-/// Steps every compartment of a block once. The loop is branch-free so it vectorises (AVX2 where the CPU has it).
-pub fn step_block(p: &CompartmentParams, bias: &[i32], block: CompartmentBlock<'_>) {
-    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
-    step_block_simd(p, bias, input, u, v, refractory, spiked, epoch_spiked);
+/// Steps every compartment of a block once, with input `input << input_exp`. The loop is branch-free so it
+/// vectorises (AVX2 where the CPU has it).
+pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[i32], input_exp: u32, block: CompartmentBlock<'_, S>) {
+    S::step_block(p, bias, input_exp, block);
 }
 
 avx2_dispatch! {
-    fn step_block_simd(
+    fn step_block_i16(
+        p: &CompartmentParams,
+        bias: &[i32],
+        input: &mut [i16],
+        exp: u32,
+        u: &mut [i32],
+        v: &mut [i32],
+        refractory: &mut [i32],
+        spiked: &mut [u8],
+        epoch: &mut [u8],
+    ) => step_block_portable
+}
+
+avx2_dispatch! {
+    fn step_block_i32(
         p: &CompartmentParams,
         bias: &[i32],
         input: &mut [i32],
+        exp: u32,
         u: &mut [i32],
         v: &mut [i32],
         refractory: &mut [i32],
@@ -99,10 +134,11 @@ avx2_dispatch! {
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_block_portable(
+fn step_block_portable<S: MantissaSum>(
     p: &CompartmentParams,
     bias: &[i32],
-    input: &mut [i32],
+    input: &mut [S],
+    exp: u32,
     u: &mut [i32],
     v: &mut [i32],
     refractory: &mut [i32],
@@ -110,23 +146,21 @@ fn step_block_portable(
     epoch: &mut [u8],
 ) {
     let p = *p;
-    let n = bias.len();
-    let (input, u, v, refractory) = (&mut input[..n], &mut u[..n], &mut v[..n], &mut refractory[..n]);
-    let (spiked, epoch) = (&mut spiked[..n], &mut epoch[..n]);
     // Two loops, each branch-free inside.
     if p.vmin >= 0 {
-        step_all::<true>(&p, bias, input, u, v, refractory, spiked, epoch);
+        step_all::<S, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
     } else {
-        step_all::<false>(&p, bias, input, u, v, refractory, spiked, epoch);
+        step_all::<S, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
     }
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_all<const V_NONNEG: bool>(
+fn step_all<S: MantissaSum, const V_NONNEG: bool>(
     p: &CompartmentParams,
     bias: &[i32],
-    input: &mut [i32],
+    input: &mut [S],
+    exp: u32,
     u: &mut [i32],
     v: &mut [i32],
     refractory: &mut [i32],
@@ -138,8 +172,8 @@ fn step_all<const V_NONNEG: bool>(
     let (spiked, epoch) = (&mut spiked[..n], &mut epoch[..n]);
     for i in 0..n {
         let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] };
-        let fired = step_impl::<V_NONNEG>(&mut regs, p, input[i], bias[i]) as u8;
-        input[i] = 0;
+        let current = std::mem::take(&mut input[i]).into() << exp;
+        let fired = step_impl::<V_NONNEG>(&mut regs, p, current, bias[i]) as u8;
         u[i] = regs.u;
         v[i] = regs.v;
         refractory[i] = regs.refractory;

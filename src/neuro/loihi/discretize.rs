@@ -97,11 +97,40 @@ pub struct DiscreteEnsemble {
     pub v0: Vec<i32>,
     /// Input weight mantissas, one row of `n` per input axon group (`2d`: on, off per dimension); the weight is
     /// mantissa × 2^`input_weight_exp`.
-    pub input_mantissas: Vec<i16>,
+    pub input_mantissas: InputRows,
     /// Exponent shared by the input weights.
     pub input_weight_exp: u32,
     /// Integer voltage units per float threshold unit.
     pub v_scale: f64,
+}
+
+/// Input weight mantissas stored as narrow as their width allows: Loihi's 8-bit mantissas in bytes (half the
+/// memory the input spikes stream through each step), wider ones in 16 bits.
+#[derive(Debug, Clone)]
+pub enum InputRows {
+    /// Mantissas of at most 8 bits.
+    Bytes(Vec<i8>),
+    /// Mantissas of 9 to 16 bits.
+    Words(Vec<i16>),
+}
+
+impl InputRows {
+    /// Stores `mantissas` in bytes if they all fit.
+    pub fn new(mantissas: Vec<i16>) -> Self {
+        if mantissas.iter().all(|&m| i8::try_from(m).is_ok()) {
+            InputRows::Bytes(mantissas.into_iter().map(|m| m as i8).collect())
+        } else {
+            InputRows::Words(mantissas)
+        }
+    }
+
+    /// Mantissa `i` (row-major: axon group × neuron).
+    pub fn get(&self, i: usize) -> i16 {
+        match self {
+            InputRows::Bytes(m) => m[i] as i16,
+            InputRows::Words(m) => m[i],
+        }
+    }
 }
 
 /// The learned readout's fixed scales (the exponents that move at run time live in the executor).
@@ -214,7 +243,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
         },
         bias,
         v0,
-        input_mantissas,
+        input_mantissas: InputRows::new(input_mantissas),
         input_weight_exp,
         v_scale,
     })

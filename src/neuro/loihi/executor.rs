@@ -1,10 +1,11 @@
 //! The fixed-point executor: the emulated neuromorphic core stepping integer compartments event by event.
 
-use super::compartment::{self, CURRENT_BITS, INPUT_BITS, VMAX};
+use super::compartment::{CURRENT_BITS, INPUT_BITS, VMAX};
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::{decay, wrap, RoundingRng};
-use super::kernels::{self, LaneRng};
+use super::lane_rng::LaneRng;
 use super::learning::{exp2, LearningState};
+use super::sweep::{EnsembleState, SweepPlan};
 use crate::neuro::build::{BuiltNetwork, STREAM_RUNTIME};
 use crate::neuro::executor::{check_learning_rate, check_step, check_weights, Executor, LearnedWeights};
 use crate::neuro::{Accounting, CoreMap, NeuroError};
@@ -25,14 +26,8 @@ pub struct LoihiExecutor {
     generators: Vec<i64>,
     /// Input axon groups that spiked this step, with how many of the group's `input_pairs` axons fired.
     axon_spikes: Vec<(u32, i32)>,
-    /// Synaptic input accumulated for this step, per compartment.
-    input: Vec<i32>,
-    /// Input-weight mantissa sums of this step (16 bits suffice for a step's input spikes, and halve the work).
-    input_mantissa_sums: Vec<i16>,
-    u: Vec<i32>,
-    v: Vec<i32>,
-    refractory: Vec<i32>,
-    spiked: Vec<u8>,
+    /// The ensemble's compartments (and the scratch space of the step's sweep over them).
+    ensemble: EnsembleState,
     /// Readout compartments per (group, dimension): input accumulator, current, on and off voltages.
     out_input: Vec<i32>,
     out_u: Vec<i32>,
@@ -63,12 +58,7 @@ impl LoihiExecutor {
             radius: built.spec.ensemble.radius,
             generators: vec![0; 2 * d],
             axon_spikes: Vec::with_capacity(2 * d),
-            input: vec![0; n],
-            input_mantissa_sums: vec![0; n],
-            u: vec![0; n],
-            v: net.ensemble.v0.clone(),
-            refractory: vec![0; n],
-            spiked: vec![0; n],
+            ensemble: EnsembleState::new(&net.ensemble.v0, k),
             out_input: vec![0; groups * k],
             out_u: vec![0; groups * k],
             out_v_on: vec![0; groups * k],
@@ -157,70 +147,6 @@ impl LoihiExecutor {
         }
     }
 
-    fn deliver_input_spikes(&mut self) {
-        if self.axon_spikes.is_empty() {
-            return;
-        }
-        let n = self.n;
-        let ens = &self.net.ensemble;
-        let exp = ens.input_weight_exp;
-        // `fired` axons of a group carry the same weight row: their events sum to `fired × w`. Several groups
-        // are summed as mantissas in 16 bits (twice the lanes) when the step's spikes cannot overflow them,
-        // then shifted by the exponent once.
-        let fired_total: i32 = self.axon_spikes.iter().map(|&(_, f)| f).sum();
-        if self.axon_spikes.len() > 1 && fired_total * self.net.params.weight_max() <= i16::MAX as i32 {
-            for &(axon, fired) in &self.axon_spikes {
-                let row = &ens.input_mantissas[axon as usize * n..(axon as usize + 1) * n];
-                kernels::accumulate_mantissas(&mut self.input_mantissa_sums, row, fired as i16);
-            }
-            kernels::flush_mantissas(&mut self.input, &mut self.input_mantissa_sums, exp);
-        } else {
-            for &(axon, fired) in &self.axon_spikes {
-                let row = &ens.input_mantissas[axon as usize * n..(axon as usize + 1) * n];
-                kernels::accumulate_row(&mut self.input, row, fired, exp);
-            }
-        }
-    }
-
-    fn update_compartments(&mut self) -> usize {
-        let block = compartment::CompartmentBlock {
-            input: &mut self.input,
-            u: &mut self.u,
-            v: &mut self.v,
-            refractory: &mut self.refractory,
-            spiked: &mut self.spiked,
-            epoch_spiked: &mut self.learning_state.epoch_spiked,
-        };
-        compartment::step_block(&self.net.ensemble.comp, &self.net.ensemble.bias, block);
-        self.deliver_spikes()
-    }
-
-    /// Sends this step's spikes to their readout core: each adds its learned weights into the group's
-    /// compartments.
-    fn deliver_spikes(&mut self) -> usize {
-        let (n, k, gsize) = (self.n, self.k, self.net.readout.group_size);
-        let weights = &self.learning_state.weights;
-        let mut count = 0;
-        for (g, &shift) in self.net.readout.group_shift.iter().enumerate() {
-            let start = g * gsize;
-            let flags = &self.spiked[start..(start + gsize).min(n)];
-            let out = &mut self.out_input[g * k..(g + 1) * k];
-            if k == 1 {
-                // One output: sum in a register rather than through memory, spike after spike.
-                let mut sum = 0i32;
-                count += for_each_spike(flags, start, |i| sum = sum.wrapping_add(weights[i] << shift));
-                out[0] = out[0].wrapping_add(sum);
-            } else {
-                count += for_each_spike(flags, start, |i| {
-                    for (kk, acc) in out.iter_mut().enumerate() {
-                        *acc = acc.wrapping_add(weights[kk * n + i] << shift);
-                    }
-                });
-            }
-        }
-        count
-    }
-
     /// Advances the readout compartments with the input their spikes delivered.
     fn update_readout(&mut self) {
         let r = &self.net.readout;
@@ -234,29 +160,29 @@ impl LoihiExecutor {
         }
     }
 
-    fn learn(&mut self) {
-        let t = self.time_step;
+    /// One step of the ensemble and the readout: the sweep over the neurons (input, compartments, delivery, and
+    /// the learning epochs due at step `t`), then the readout compartments and the exponent upkeep. Returns the
+    /// ensemble's spike count.
+    fn run_step(&mut self, t: u64) -> usize {
         let p = self.net.params;
-        if t % p.train_epoch as u64 == 0 {
-            self.learning_state.update_traces(&self.net, &mut self.lanes, &mut self.accounting);
+        let traces_due = t % p.train_epoch as u64 == 0;
+        let weights_due = self.learning && t % p.learn_epoch as u64 == 0;
+        if weights_due {
+            self.learning_state.begin_weight_epoch(&mut self.accounting);
         }
-        if !self.learning {
-            return;
-        }
-        if t % p.learn_epoch as u64 == 0 {
-            self.learning_state.update_weights(
-                &self.net,
-                &mut self.rng,
-                &mut self.lanes,
-                &mut self.accounting,
-                &mut self.moved,
-            );
+        let plan = SweepPlan { axon_spikes: &self.axon_spikes, traces_due, weights_due };
+        let counts = self.ensemble.sweep(&self.net, plan, &mut self.learning_state, &mut self.lanes, &mut self.out_input);
+        self.accounting.trace_updates += counts.trace_updates;
+        self.update_readout();
+        if weights_due {
+            self.learning_state.finish_weight_epoch(&self.net, &mut self.rng, &mut self.accounting, &mut self.moved);
             self.rescale_outputs();
         }
-        if t % p.rescale_window as u64 == 0 {
+        if self.learning && t % p.rescale_window as u64 == 0 {
             self.learning_state.window_check(&p, &mut self.accounting, &mut self.moved);
             self.rescale_outputs();
         }
+        counts.spikes
     }
 }
 
@@ -267,11 +193,8 @@ impl Executor for LoihiExecutor {
             self.learning_state.sample_error(e, &self.net.params, &mut self.accounting);
         }
         self.fire_generators(input);
-        self.deliver_input_spikes();
-        let spikes = self.update_compartments();
-        self.update_readout();
         self.time_step += 1;
-        self.learn();
+        let spikes = self.run_step(self.time_step);
 
         output.fill(0.0);
         for (j, scale) in self.out_scale.iter().enumerate() {
@@ -351,28 +274,4 @@ impl Executor for LoihiExecutor {
         self.update_output_scales();
         Ok(())
     }
-}
-
-/// Calls `f(base + j)` for every set flag `j`; flags are 0/1 bytes, read eight at a time so that only the set
-/// ones cost work. Returns how many were set.
-#[inline(always)]
-fn for_each_spike(flags: &[u8], base: usize, mut f: impl FnMut(usize)) -> usize {
-    let mut count = 0;
-    let mut chunks = flags.chunks_exact(8);
-    for (c, chunk) in (&mut chunks).enumerate() {
-        let mut word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
-        while word != 0 {
-            f(base + c * 8 + word.trailing_zeros() as usize / 8);
-            word &= word - 1;
-            count += 1;
-        }
-    }
-    let rest = base + flags.len() - chunks.remainder().len();
-    for (j, &s) in chunks.remainder().iter().enumerate() {
-        if s != 0 {
-            f(rest + j);
-            count += 1;
-        }
-    }
-    count
 }

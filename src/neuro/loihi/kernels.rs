@@ -2,6 +2,8 @@
 //! compiled a second time for AVX2, picked at run time. Results are bit-identical either way (integer and
 //! IEEE f32 arithmetic only).
 
+use super::lane_rng::LaneRng;
+
 /// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX2 when the CPU has it, and the portable
 /// build otherwise. `$body` must be `#[inline(always)]` so that it is compiled inside each entry point; its slice
 /// arguments stay separate parameters, which keeps the `noalias` facts the vectoriser needs.
@@ -28,83 +30,101 @@ macro_rules! avx2_dispatch {
 }
 pub(crate) use avx2_dispatch;
 
-/// Eight independent xorshift32 generators stepped together: random bits for stochastic rounding, eight
-/// lanes at a time.
-#[derive(Debug, Clone)]
-pub struct LaneRng {
-    state: [u32; 8],
+/// A stored input weight mantissa (8 or 16 bits; see `InputRows`), with the accumulation kernels for rows of
+/// it. Each width has its own AVX2 entry points (the dispatch needs concrete types).
+pub trait RowMantissa: Copy + Into<i16> + Into<i32> {
+    /// Adds `fired × row` into a 16-bit accumulator per compartment: `fired` events on the axons of a group
+    /// that share `row`. The caller guarantees the sum fits 16 bits.
+    fn accumulate(acc: &mut [i16], row: &[Self], fired: i16);
+    /// [`accumulate`](Self::accumulate) for four rows at once: the accumulator is loaded and stored once instead
+    /// of four times (wrapping 16-bit sums do not depend on the order of their terms).
+    fn accumulate4(acc: &mut [i16], rows: [&[Self]; 4], fired: [i16; 4]);
+    /// Adds `fired × row` into a 32-bit accumulator, for sums that could overflow 16 bits. The shared weight
+    /// exponent is applied where the sum is consumed: shifting the wrapped sum equals summing the shifted
+    /// products in wrapping 32-bit arithmetic.
+    fn accumulate_wide(acc: &mut [i32], row: &[Self], fired: i32);
 }
 
-impl LaneRng {
-    /// Lanes seeded from `seed` (never zero: xorshift must not start there).
-    pub fn new(seed: u64) -> Self {
-        let mut s = seed ^ 0xD1B5_4A32_D192_ED03;
-        let mut state = [0u32; 8];
-        for lane in state.iter_mut() {
-            // splitmix64 spreads one seed over the lanes.
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            *lane = ((z ^ (z >> 31)) as u32) | 1;
+macro_rules! row_mantissa {
+    ($t:ty, $acc:ident, $acc4:ident, $wide:ident) => {
+        avx2_dispatch! { fn $acc(acc: &mut [i16], row: &[$t], fired: i16) => accumulate_body }
+        avx2_dispatch! {
+            fn $acc4(acc: &mut [i16], r0: &[$t], r1: &[$t], r2: &[$t], r3: &[$t], fired: [i16; 4]) => accumulate4_body
         }
-        LaneRng { state }
-    }
+        avx2_dispatch! { fn $wide(acc: &mut [i32], row: &[$t], fired: i32) => accumulate_wide_body }
 
-    /// 32 random bits per lane.
-    #[inline(always)]
-    pub fn next(&mut self) -> [u32; 8] {
-        for x in self.state.iter_mut() {
-            *x ^= *x << 13;
-            *x ^= *x >> 17;
-            *x ^= *x << 5;
+        impl RowMantissa for $t {
+            fn accumulate(acc: &mut [i16], row: &[Self], fired: i16) {
+                $acc(acc, row, fired)
+            }
+            fn accumulate4(acc: &mut [i16], rows: [&[Self]; 4], fired: [i16; 4]) {
+                // Separate slice arguments keep the no-alias facts the vectoriser needs.
+                $acc4(acc, rows[0], rows[1], rows[2], rows[3], fired)
+            }
+            fn accumulate_wide(acc: &mut [i32], row: &[Self], fired: i32) {
+                $wide(acc, row, fired)
+            }
         }
-        self.state
-    }
+    };
 }
 
-avx2_dispatch! {
-    /// Adds `fired × row` (weight mantissas) into a 16-bit accumulator per compartment: `fired` events on the
-    /// axons of a group that share `row`. The caller guarantees the sum fits 16 bits.
-    pub fn accumulate_mantissas(acc: &mut [i16], row: &[i16], fired: i16) => accumulate_mantissas_body
-}
+row_mantissa!(i8, accumulate_i8, accumulate4_i8, accumulate_wide_i8);
+row_mantissa!(i16, accumulate_i16, accumulate4_i16, accumulate_wide_i16);
 
 #[inline(always)]
-fn accumulate_mantissas_body(acc: &mut [i16], row: &[i16], fired: i16) {
+fn accumulate_body<R: RowMantissa>(acc: &mut [i16], row: &[R], fired: i16) {
     for (a, &m) in acc.iter_mut().zip(row) {
-        *a = a.wrapping_add(fired.wrapping_mul(m));
+        *a = a.wrapping_add(fired.wrapping_mul(m.into()));
     }
-}
-
-avx2_dispatch! {
-    /// Moves the 16-bit mantissa sums into the compartments' synaptic input, scaled by the shared weight
-    /// exponent, and clears them: `input += acc << exp`.
-    pub fn flush_mantissas(input: &mut [i32], acc: &mut [i16], exp: u32) => flush_mantissas_body
 }
 
 #[inline(always)]
-fn flush_mantissas_body(input: &mut [i32], acc: &mut [i16], exp: u32) {
-    for (i, a) in input.iter_mut().zip(acc.iter_mut()) {
-        *i = i.wrapping_add((*a as i32) << exp);
-        *a = 0;
+fn accumulate4_body<R: RowMantissa>(acc: &mut [i16], r0: &[R], r1: &[R], r2: &[R], r3: &[R], fired: [i16; 4]) {
+    let n = acc.len().min(r0.len()).min(r1.len()).min(r2.len()).min(r3.len());
+    let (acc, r0, r1, r2, r3) = (&mut acc[..n], &r0[..n], &r1[..n], &r2[..n], &r3[..n]);
+    let [f0, f1, f2, f3] = fired;
+    let term = |f: i16, m: R| f.wrapping_mul(m.into());
+    for i in 0..n {
+        let terms = term(f0, r0[i]).wrapping_add(term(f1, r1[i])).wrapping_add(term(f2, r2[i])).wrapping_add(term(f3, r3[i]));
+        acc[i] = acc[i].wrapping_add(terms);
     }
-}
-
-avx2_dispatch! {
-    /// Adds `fired × row << exp` into the synaptic input directly (for sums that could overflow 16 bits).
-    pub fn accumulate_row(input: &mut [i32], row: &[i16], fired: i32, exp: u32) => accumulate_row_body
 }
 
 #[inline(always)]
-fn accumulate_row_body(input: &mut [i32], row: &[i16], fired: i32, exp: u32) {
-    for (acc, &m) in input.iter_mut().zip(row) {
-        *acc = acc.wrapping_add(fired.wrapping_mul(m as i32) << exp);
+fn accumulate_wide_body<R: RowMantissa>(acc: &mut [i32], row: &[R], fired: i32) {
+    for (a, &m) in acc.iter_mut().zip(row) {
+        *a = a.wrapping_add(fired.wrapping_mul(m.into()));
     }
 }
 
 avx2_dispatch! {
-    /// Training epoch for all traces: `t = sr(t × decay + increment × spiked)` (Q16 decay), capped at `tmax`;
-    /// clears the spike record. Returns how many traces were non-zero or spiked (the updates a core does).
+    /// Sum of the weights of the compartments whose flag (0 or 1) is set, wrapping like the core's 32-bit
+    /// accumulators: the readout input a group of spikes delivers. Branch-free, so a spike costs nothing extra.
+    pub fn masked_sum(weights: &[i32], flags: &[u8]) -> i32 => masked_sum_body
+}
+
+#[inline(always)]
+fn masked_sum_body(weights: &[i32], flags: &[u8]) -> i32 {
+    // A plain fold: wrapping addition is associative, so the compiler may split it over vector lanes.
+    weights.iter().zip(flags).fold(0i32, |s, (&w, &f)| s.wrapping_add(w & -(f as i32)))
+}
+
+avx2_dispatch! {
+    /// How many of the flags (0 or 1) are set.
+    pub fn count_flags(flags: &[u8]) -> usize => count_flags_body
+}
+
+#[inline(always)]
+fn count_flags_body(flags: &[u8]) -> usize {
+    flags.iter().fold(0u32, |s, &f| s + f as u32) as usize
+}
+
+avx2_dispatch! {
+    /// Training epoch for a run of traces: `t = sr(t × decay + increment × spiked)` (Q16 decay), capped at
+    /// `tmax`; clears the spike record. Returns how many traces were non-zero or spiked (the updates a core does).
+    ///
+    /// A sweep draws one 8-lane random number per eight traces; its last run (`closing`) draws one more for the
+    /// leftover traces, even if there are none. Runs before the last must hold a multiple of eight traces.
     pub fn update_traces(
         traces: &mut [i32],
         spiked: &mut [u8],
@@ -112,12 +132,22 @@ avx2_dispatch! {
         increment: i32,
         tmax: i32,
         rng: &mut LaneRng,
+        closing: bool,
     ) -> u32 => update_traces_body
 }
 
 #[inline(always)]
-fn update_traces_body(traces: &mut [i32], spiked: &mut [u8], decay_q16: i32, increment: i32, tmax: i32, rng: &mut LaneRng) -> u32 {
+fn update_traces_body(
+    traces: &mut [i32],
+    spiked: &mut [u8],
+    decay_q16: i32,
+    increment: i32,
+    tmax: i32,
+    rng: &mut LaneRng,
+    closing: bool,
+) -> u32 {
     let n = traces.len().min(spiked.len());
+    debug_assert!(closing || n % 8 == 0, "only a sweep's last run may end mid-chunk");
     let (traces, spiked) = (&mut traces[..n], &mut spiked[..n]);
     let mut updates = 0u32;
     let mut lane = |t: &mut i32, s: &mut u8, r: u32| {
@@ -134,6 +164,9 @@ fn update_traces_body(traces: &mut [i32], spiked: &mut [u8], decay_q16: i32, inc
             lane(&mut t8[j], &mut s8[j], r[j]);
         }
     }
+    if !closing {
+        return updates;
+    }
     let r = rng.next();
     for (j, (t, s)) in tc.into_remainder().iter_mut().zip(sc.into_remainder()).enumerate() {
         lane(t, s, r[j]);
@@ -142,16 +175,17 @@ fn update_traces_body(traces: &mut [i32], spiked: &mut [u8], decay_q16: i32, inc
 }
 
 avx2_dispatch! {
-    /// Learning epoch for one output dimension: `w += sr(trace × factor)`; returns the largest |w| after.
-    /// The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and rounded
-    /// stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot wrap
-    /// before the automatic scaling sees the peak.
-    pub fn update_weights(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng) -> i32 => update_weights_body
+    /// Learning epoch for a run of one output dimension's weights: `w += sr(trace × factor)`; returns the
+    /// largest |w| after. The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and
+    /// rounded stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot
+    /// wrap before the automatic scaling sees the peak. Random draws as in [`update_traces`] (`closing`).
+    pub fn update_weights(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 => update_weights_body
 }
 
 #[inline(always)]
-fn update_weights_body(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng) -> i32 {
+fn update_weights_body(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 {
     let n = weights.len().min(traces.len());
+    debug_assert!(closing || n % 8 == 0, "only a sweep's last run may end mid-chunk");
     let (weights, traces) = (&mut weights[..n], &traces[..n]);
     const CAP: f32 = (1 << 24) as f32;
     let mut peak = 0i32;
@@ -169,6 +203,9 @@ fn update_weights_body(weights: &mut [i32], traces: &[i32], factor: f32, rng: &m
         for j in 0..8 {
             lane(&mut w8[j], t8[j], r[j]);
         }
+    }
+    if !closing {
+        return peak;
     }
     let r = rng.next();
     for (j, (w, &t)) in wc.into_remainder().iter_mut().zip(tc.remainder()).enumerate() {
@@ -188,30 +225,53 @@ mod tests {
         let mut w = vec![0i32; n];
         let t = vec![3i32; n];
         for _ in 0..50 {
-            update_weights(&mut w, &t, 0.01, &mut rng);
+            update_weights(&mut w, &t, 0.01, &mut rng, true);
         }
         let mean = w.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 1.5).abs() < 0.05, "mean weight {mean}, want 3 × 0.01 × 50 = 1.5");
         let mut traces = vec![100i32; n];
         let mut spiked = vec![0u8; n];
-        update_traces(&mut traces, &mut spiked, 32768, 10, 127, &mut rng);
+        update_traces(&mut traces, &mut spiked, 32768, 10, 127, &mut rng, true);
         let mean = traces.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 50.0).abs() < 0.1, "mean trace {mean}");
     }
 
     #[test]
-    fn sixteen_bit_mantissa_sums_equal_direct_accumulation() {
+    fn sixteen_bit_mantissa_sums_equal_shifted_wide_sums() {
         let rows: Vec<Vec<i16>> = (0..12).map(|j| (0..999).map(|i| ((i * 37 + j * 11) % 255) as i16 - 127).collect()).collect();
         let fired = [8i16, 3, 0, 7, 1, 8, 8, 2, 5, 6, 4, 8];
-        let (mut direct, mut via16) = (vec![17i32; 999], vec![17i32; 999]);
+        let (mut direct, mut wide) = (vec![0i32; 999], vec![0i32; 999]);
         let mut sums = vec![0i16; 999];
         for (row, &f) in rows.iter().zip(&fired) {
-            accumulate_row(&mut direct, row, f as i32, 9);
-            accumulate_mantissas(&mut sums, row, f);
+            for (acc, &m) in direct.iter_mut().zip(row) {
+                *acc = acc.wrapping_add((f as i32 * m as i32) << 9);
+            }
+            i16::accumulate_wide(&mut wide, row, f as i32);
+            i16::accumulate(&mut sums, row, f);
         }
-        flush_mantissas(&mut via16, &mut sums, 9);
-        assert_eq!(direct, via16);
-        assert!(sums.iter().all(|&s| s == 0));
+        let shifted = |v: Vec<i32>| v.into_iter().map(|x| x << 9).collect::<Vec<_>>();
+        assert_eq!(direct, shifted(wide));
+        assert_eq!(direct, shifted(sums.iter().map(|&s| s as i32).collect()));
+    }
+
+    #[test]
+    fn masked_sum_adds_flagged_weights() {
+        let w: Vec<i32> = (0..1003).map(|i| i * 7919 - 3_000_000).collect();
+        let f: Vec<u8> = (0..1003).map(|i| (i % 3 == 0) as u8).collect();
+        let want = w.iter().zip(&f).filter(|(_, f)| **f != 0).fold(0i32, |s, (&w, _)| s.wrapping_add(w));
+        assert_eq!(masked_sum(&w, &f), want);
+    }
+
+    #[test]
+    fn a_sweep_split_into_runs_draws_as_one() {
+        let traces: Vec<i32> = (0..1003).map(|i| (i * 7 % 128) as i32).collect();
+        let mut whole = vec![5i32; 1003];
+        let mut split = whole.clone();
+        let (mut ra, mut rb) = (LaneRng::new(9), LaneRng::new(9));
+        let pa = update_weights(&mut whole, &traces, -0.37, &mut ra, true);
+        let p1 = update_weights(&mut split[..512], &traces[..512], -0.37, &mut rb, false);
+        let p2 = update_weights(&mut split[512..], &traces[512..], -0.37, &mut rb, true);
+        assert_eq!((whole, pa, ra), (split, p1.max(p2), rb));
     }
 
     #[test]
@@ -220,8 +280,8 @@ mod tests {
         let mut a = vec![5i32; 1003];
         let mut b = a.clone();
         let (mut ra, mut rb) = (LaneRng::new(9), LaneRng::new(9));
-        let pa = update_weights(&mut a, &traces, -0.37, &mut ra);
-        let pb = update_weights_body(&mut b, &traces, -0.37, &mut rb);
+        let pa = update_weights(&mut a, &traces, -0.37, &mut ra, true);
+        let pb = update_weights_body(&mut b, &traces, -0.37, &mut rb, true);
         assert_eq!((a, pa), (b, pb));
     }
 }

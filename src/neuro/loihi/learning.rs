@@ -14,7 +14,6 @@
 
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::RoundingRng;
-use super::kernels::{self, LaneRng};
 use crate::neuro::Accounting;
 
 /// Lowest exponents (finest grids) the automatic scaling goes to.
@@ -44,6 +43,11 @@ pub struct LearningState {
     window_weight_peak: Vec<i32>,
     /// `kappa / kappa_ref`.
     pub rate_ratio: f64,
+    /// Per dimension, the factor of this learning epoch's weight updates (`ΔW = sr(trace × factor)`), or
+    /// `None` where the epoch changes nothing. Set by [`begin_weight_epoch`](Self::begin_weight_epoch).
+    pub epoch_factor: Vec<Option<f32>>,
+    /// Per dimension, the largest |mantissa| after this epoch's updates (filled by the executor's sweep).
+    pub epoch_peak: Vec<i32>,
 }
 
 impl LearningState {
@@ -60,6 +64,8 @@ impl LearningState {
             window_error_peak: vec![0; k],
             window_weight_peak: vec![0; k],
             rate_ratio: 1.0,
+            epoch_factor: vec![None; k],
+            epoch_peak: vec![0; k],
         }
     }
 
@@ -79,40 +85,37 @@ impl LearningState {
         }
     }
 
-    /// Training epoch: `trace = sr(decay × trace + increment × spiked)`, capped at the trace range.
-    pub fn update_traces(&mut self, net: &DiscreteNetwork, lanes: &mut LaneRng, acc: &mut Accounting) {
-        let r = &net.readout;
-        let (traces, spiked) = (&mut self.traces, &mut self.epoch_spiked);
-        let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, net.params.trace_max());
-        let updates = kernels::update_traces(traces, spiked, decay, inc, tmax, lanes);
-        acc.trace_updates += updates as u64;
+    /// Start of a learning epoch: turns the epoch's error sums into per-dimension update factors
+    /// ([`epoch_factor`](Self::epoch_factor)). The executor's sweep then applies `ΔW = sr(trace × factor)` tile
+    /// by tile and records the peaks; [`finish_weight_epoch`](Self::finish_weight_epoch) does the exponent upkeep.
+    pub fn begin_weight_epoch(&mut self, acc: &mut Accounting) {
+        let n = self.traces.len();
+        for kk in 0..self.error_exp.len() {
+            let esum = std::mem::take(&mut self.error_sum[kk]);
+            self.epoch_peak[kk] = 0;
+            self.epoch_factor[kk] = if esum != 0 && self.rate_ratio > 0.0 {
+                acc.weight_updates += n as u64;
+                // ΔW = -trace × Σe × L with L = (kappa/kappa_ref) 2^(F - E): Nengo's -kappa dt/n e a in these units.
+                Some((-(esum as f64) * self.rate_ratio * exp2(self.error_exp[kk] - self.weight_exp[kk])) as f32)
+            } else {
+                None
+            };
+        }
     }
 
-    /// Learning epoch: weight updates from traces and the epoch's error sums, then exponent upkeep.
-    /// Returns, per dimension, by how many bits the weight exponent moved (positive: coarser).
-    pub fn update_weights(
-        &mut self,
-        net: &DiscreteNetwork,
-        rng: &mut RoundingRng,
-        lanes: &mut LaneRng,
-        acc: &mut Accounting,
-        moved: &mut [i32],
-    ) {
+    /// End of a learning epoch, after the weight updates: exponent upkeep. Writes, per dimension, by how many
+    /// bits the weight exponent moved (positive: coarser) into `moved`.
+    pub fn finish_weight_epoch(&mut self, net: &DiscreteNetwork, rng: &mut RoundingRng, acc: &mut Accounting, moved: &mut [i32]) {
         let k = self.error_exp.len();
         let n = self.traces.len();
         let p = &net.params;
         let wmax = p.weight_max();
         for kk in 0..k {
             moved[kk] = 0;
-            let esum = std::mem::take(&mut self.error_sum[kk]);
             let row = &mut self.weights[kk * n..(kk + 1) * n];
-            let mut peak = if esum != 0 && self.rate_ratio > 0.0 {
-                // ΔW = -trace × Σe × L with L = (kappa/kappa_ref) 2^(F - E): Nengo's -kappa dt/n e a in these units.
-                let factor = (-(esum as f64) * self.rate_ratio * exp2(self.error_exp[kk] - self.weight_exp[kk])) as f32;
-                acc.weight_updates += n as u64;
-                kernels::update_weights(row, &self.traces, factor, lanes)
-            } else {
-                row.iter().fold(0, |m, w| m.max(w.abs()))
+            let mut peak = match self.epoch_factor[kk] {
+                Some(_) => self.epoch_peak[kk],
+                None => row.iter().fold(0, |m, w| m.max(w.abs())),
             };
             if peak > wmax {
                 if p.auto_scale {

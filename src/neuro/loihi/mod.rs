@@ -6,7 +6,9 @@ pub mod discretize;
 pub mod executor;
 pub mod fixed;
 pub mod kernels;
+pub mod lane_rng;
 pub mod learning;
+pub mod sweep;
 
 pub use cores::{CoreLimits, CoreMap, CoreUsage};
 pub use discretize::{DiscreteNetwork, LoihiParams};

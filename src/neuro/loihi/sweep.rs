@@ -1,0 +1,226 @@
+//! One step's pass over the ensemble, tile by tile.
+//!
+//! A step sums the input spikes' weight rows, updates the compartments, delivers the spikes to the readout and,
+//! on epoch steps, updates the presynaptic traces and the learned weights. Done as separate sweeps over the whole
+//! ensemble, each sweep streams every array it touches through the caches again; done per tile of [`TILE`]
+//! neurons, a tile's state is loaded once and its scratch arrays stay in the L1 cache. The work per neuron is
+//! the same, in the same order per neuron, and every random draw is the one the separate sweeps would make (see
+//! [`LaneRng`]'s jumps), so the results are bit-identical.
+
+use super::compartment::{self, CompartmentBlock};
+use super::discretize::{DiscreteNetwork, InputRows};
+use super::kernels::{self, RowMantissa};
+use super::lane_rng::{LaneJump, LaneRng};
+use super::learning::LearningState;
+
+/// Neurons per tile: a multiple of 8 (the learning kernels draw random numbers per eight neurons), small enough
+/// that a tile's scratch sums, flags and learning rows stay in a 48 KiB L1 cache.
+pub const TILE: usize = 1024;
+
+/// The ensemble's compartment registers and the scratch space of one tile.
+#[derive(Debug, Clone)]
+pub struct EnsembleState {
+    /// Currents, per neuron.
+    pub u: Vec<i32>,
+    /// Voltages, per neuron.
+    pub v: Vec<i32>,
+    /// Remaining refractory steps, per neuron.
+    pub refractory: Vec<i32>,
+    /// A tile's input mantissa sums, 16-bit (when the step's spikes cannot overflow them) or 32-bit.
+    sums16: Vec<i16>,
+    sums32: Vec<i32>,
+    /// A tile's spike flags (1: spiked this step).
+    spiked: Vec<u8>,
+    /// Random generators of this step's learning sweeps: the traces', then each updating dimension's weights'.
+    streams: Vec<LaneRng>,
+    /// How many draws one learning sweep over all neurons makes.
+    sweep_jump: LaneJump,
+}
+
+/// What a step's sweep does besides the compartment update.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepPlan<'a> {
+    /// Input axon groups that spiked, with how many of the group's axons fired.
+    pub axon_spikes: &'a [(u32, i32)],
+    /// A training epoch ends this step: update the traces.
+    pub traces_due: bool,
+    /// A learning epoch ends this step: update the weights of the dimensions with an
+    /// [`epoch_factor`](LearningState::epoch_factor) (needs `traces_due`).
+    pub weights_due: bool,
+}
+
+/// Counts of a step's sweep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SweepCounts {
+    /// Spikes emitted by the ensemble.
+    pub spikes: usize,
+    /// Traces that were non-zero or spiked when updated.
+    pub trace_updates: u64,
+}
+
+impl EnsembleState {
+    /// Registers at rest (voltages `v0`) for `n` neurons with a `k`-dimensional readout.
+    pub fn new(v0: &[i32], k: usize) -> Self {
+        let n = v0.len();
+        let tile = TILE.min(n);
+        EnsembleState {
+            u: vec![0; n],
+            v: v0.to_vec(),
+            refractory: vec![0; n],
+            sums16: vec![0; tile],
+            sums32: vec![0; tile],
+            spiked: vec![0; tile],
+            streams: Vec::with_capacity(k + 1),
+            // A sweep draws once per eight neurons and once more to close.
+            sweep_jump: LaneJump::new(n as u64 / 8 + 1),
+        }
+    }
+
+    /// Runs one step over all tiles: input, compartments, readout delivery into `out_input` (per group and
+    /// dimension, as the readout compartments' input), then the due learning epochs. `lanes` is the learning
+    /// generator; it ends where the separate sweeps would have left it.
+    pub fn sweep(
+        &mut self,
+        net: &DiscreteNetwork,
+        plan: SweepPlan<'_>,
+        learning: &mut LearningState,
+        lanes: &mut LaneRng,
+        out_input: &mut [i32],
+    ) -> SweepCounts {
+        debug_assert!(plan.traces_due || !plan.weights_due, "learning epochs end on training epochs");
+        let n = self.u.len();
+        let fired_total: i32 = plan.axon_spikes.iter().map(|&(_, f)| f).sum();
+        // 16-bit sums (twice the lanes) whenever this step's spikes cannot overflow them.
+        let narrow = fired_total.saturating_mul(net.params.weight_max()) <= i16::MAX as i32;
+        self.start_streams(plan, learning, lanes);
+        let mut counts = SweepCounts::default();
+        for lo in (0..n).step_by(TILE) {
+            let hi = (lo + TILE).min(n);
+            self.tile_compartments(net, plan.axon_spikes, narrow, &mut learning.epoch_spiked[lo..hi], lo, hi);
+            counts.spikes += self.tile_delivery(net, learning, lo, hi, out_input);
+            counts.trace_updates += self.tile_learning(net, plan, learning, lo, hi);
+        }
+        if let Some(last) = self.streams.last() {
+            *lanes = last.clone();
+        }
+        counts
+    }
+
+    /// Positions one generator per learning sweep due this step where that sweep would start if the sweeps ran
+    /// one after another: the traces' at `lanes`, each updating dimension's one full sweep further.
+    fn start_streams(&mut self, plan: SweepPlan<'_>, learning: &LearningState, lanes: &LaneRng) {
+        self.streams.clear();
+        if !plan.traces_due {
+            return;
+        }
+        self.streams.push(lanes.clone());
+        if plan.weights_due {
+            for _ in learning.epoch_factor.iter().flatten() {
+                let next = self.streams.last().expect("the traces' stream").jumped(&self.sweep_jump);
+                self.streams.push(next);
+            }
+        }
+    }
+
+    /// Sums the tile's synaptic input (in 16 bits if `narrow`, else 32) and steps its compartments, leaving the
+    /// spike flags in `self.spiked` and OR-ing them into the epoch record `epoch_spiked`.
+    fn tile_compartments(&mut self, net: &DiscreteNetwork, axon_spikes: &[(u32, i32)], narrow: bool, epoch_spiked: &mut [u8], lo: usize, hi: usize) {
+        match &net.ensemble.input_mantissas {
+            InputRows::Bytes(rows) => self.tile_compartments_with(net, rows, axon_spikes, narrow, epoch_spiked, lo, hi),
+            InputRows::Words(rows) => self.tile_compartments_with(net, rows, axon_spikes, narrow, epoch_spiked, lo, hi),
+        }
+    }
+
+    /// [`tile_compartments`](Self::tile_compartments) for input rows stored as `R`.
+    #[allow(clippy::too_many_arguments)]
+    fn tile_compartments_with<R: RowMantissa>(
+        &mut self,
+        net: &DiscreteNetwork,
+        rows: &[R],
+        axon_spikes: &[(u32, i32)],
+        narrow: bool,
+        epoch_spiked: &mut [u8],
+        lo: usize,
+        hi: usize,
+    ) {
+        let EnsembleState { u, v, refractory, sums16, sums32, spiked, .. } = self;
+        let ens = &net.ensemble;
+        let (n, len) = (u.len(), hi - lo);
+        let row = |axon: u32| &rows[axon as usize * n + lo..axon as usize * n + hi];
+        let (u, v, refractory, spiked) = (&mut u[lo..hi], &mut v[lo..hi], &mut refractory[lo..hi], &mut spiked[..len]);
+        let (comp, bias, exp) = (&ens.comp, &ens.bias[lo..hi], ens.input_weight_exp);
+        if narrow {
+            let sums = &mut sums16[..len];
+            // Four rows per pass while there are four (12-D input: three passes instead of twelve).
+            let mut quads = axon_spikes.chunks_exact(4);
+            for q in &mut quads {
+                let fired = [q[0].1 as i16, q[1].1 as i16, q[2].1 as i16, q[3].1 as i16];
+                R::accumulate4(sums, [row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0)], fired);
+            }
+            for &(axon, fired) in quads.remainder() {
+                R::accumulate(sums, row(axon), fired as i16);
+            }
+            compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
+        } else {
+            let sums = &mut sums32[..len];
+            for &(axon, fired) in axon_spikes {
+                R::accumulate_wide(sums, row(axon), fired);
+            }
+            compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
+        }
+    }
+
+    /// Sends the tile's spikes to their readout cores: each adds its learned weights (shifted by its group's
+    /// shift) into the group's compartments. Returns the tile's spike count.
+    fn tile_delivery(&self, net: &DiscreteNetwork, learning: &LearningState, lo: usize, hi: usize, out_input: &mut [i32]) -> usize {
+        let n = self.u.len();
+        let k = learning.epoch_factor.len();
+        let gsize = net.readout.group_size;
+        let flags = &self.spiked[..hi - lo];
+        let spikes = kernels::count_flags(flags);
+        if spikes == 0 {
+            return 0;
+        }
+        // A tile may straddle readout groups: each group's part goes to its own compartments.
+        let mut a = lo;
+        while a < hi {
+            let g = a / gsize;
+            let b = ((g + 1) * gsize).min(hi);
+            let shift = net.readout.group_shift[g];
+            for kk in 0..k {
+                let sum = kernels::masked_sum(&learning.weights[kk * n + a..kk * n + b], &flags[a - lo..b - lo]);
+                // Shifting the wrapped sum equals summing the shifted weights in wrapping 32-bit arithmetic.
+                let acc = &mut out_input[g * k + kk];
+                *acc = acc.wrapping_add(sum << shift);
+            }
+            a = b;
+        }
+        spikes
+    }
+
+    /// The tile's part of the due learning sweeps: traces, then each updating dimension's weights (which use the
+    /// traces just updated). Returns the trace updates counted.
+    fn tile_learning(&mut self, net: &DiscreteNetwork, plan: SweepPlan<'_>, learning: &mut LearningState, lo: usize, hi: usize) -> u64 {
+        if !plan.traces_due {
+            return 0;
+        }
+        let n = self.u.len();
+        let closing = hi == n;
+        let r = &net.readout;
+        let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, net.params.trace_max());
+        let traces = &mut learning.traces[lo..hi];
+        let spiked = &mut learning.epoch_spiked[lo..hi];
+        let updates = kernels::update_traces(traces, spiked, decay, inc, tmax, &mut self.streams[0], closing);
+        if plan.weights_due {
+            let mut stream = 1;
+            for (kk, factor) in learning.epoch_factor.iter().enumerate() {
+                let Some(factor) = *factor else { continue };
+                let row = &mut learning.weights[kk * n + lo..kk * n + hi];
+                let peak = kernels::update_weights(row, &learning.traces[lo..hi], factor, &mut self.streams[stream], closing);
+                learning.epoch_peak[kk] = learning.epoch_peak[kk].max(peak);
+                stream += 1;
+            }
+        }
+        updates as u64
+    }
+}
