@@ -1,6 +1,7 @@
 //! Neuron-updates per second with PES learning on, both executors, n = 1e3..1e6, 1-D and 12-D input.
 //!
-//! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6, `-- --n 10000 --d 1` for one row). Prints each figure with its
+//! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6, `-- --n 10000 --d 1` for one row,
+//! `-- --loihi-only` to skip the float executor when repeating rows). Prints each figure with its
 //! ratio to the anchors of DESIGN.md §7 measured on this machine kind (Nengo reference simulator with PES:
 //! 6 M/s at n = 1000, 16 M/s at n = 10 000; NengoLoihi emulator: 60 k/s); `scripts/nengo_compare.py` measures
 //! Nengo in the same run.
@@ -65,6 +66,7 @@ fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f6
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let loihi_only = std::env::args().any(|a| a == "--loihi-only");
     let args: Vec<String> = std::env::args().collect();
     // `--n N` and `--d D` restrict the table to one size or input dimension (for profiling).
     let pick = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)?.parse::<usize>().ok());
@@ -82,7 +84,9 @@ fn main() {
             let budget = Duration::from_millis(if n >= 1_000_000 { 3000 } else { 1500 });
             let mut loihi = LoihiExecutor::new(&built, LoihiParams::default()).unwrap();
             let mut float = FloatExecutor::new(&built);
-            for (name, exec) in [("loihi", &mut loihi as &mut dyn Executor), ("float", &mut float)] {
+            let execs: Vec<(&str, &mut dyn Executor)> =
+                if loihi_only { vec![("loihi", &mut loihi)] } else { vec![("loihi", &mut loihi), ("float", &mut float)] };
+            for (name, exec) in execs {
                 let (sps, wall_sps) = measure(exec, d, 1, budget);
                 let ups = sps * n as f64;
                 println!(
