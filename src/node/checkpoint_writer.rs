@@ -25,6 +25,7 @@ pub struct CheckpointWriter {
     results: Receiver<Result<(), CheckpointError>>,
     thread: Option<JoinHandle<()>>,
     in_flight: bool,
+    path: PathBuf,
 }
 
 impl CheckpointWriter {
@@ -32,16 +33,17 @@ impl CheckpointWriter {
     pub fn spawn(path: PathBuf, arm: String, controller: String) -> std::io::Result<Self> {
         let (jobs, job_rx) = mpsc::sync_channel::<Job>(1);
         let (result_tx, results) = mpsc::channel();
+        let at = path.clone();
         let thread = std::thread::Builder::new().name("checkpoint-writer".into()).spawn(move || {
             for (sim_time, weights) in job_rx {
                 let ckpt = Checkpoint::new(&arm, &controller, sim_time, weights);
                 std::thread::yield_now();
-                if result_tx.send(write_checkpoint(&path, &ckpt)).is_err() {
+                if result_tx.send(write_checkpoint(&at, &ckpt)).is_err() {
                     break;
                 }
             }
         })?;
-        Ok(Self { jobs: Some(jobs), results, thread: Some(thread), in_flight: false })
+        Ok(Self { jobs: Some(jobs), results, thread: Some(thread), in_flight: false, path })
     }
 
     /// Whether a snapshot handed over has not been reported on yet.
@@ -73,7 +75,7 @@ impl CheckpointWriter {
                 let was = std::mem::replace(&mut self.in_flight, false);
                 was.then(|| {
                     Err(CheckpointError::Io {
-                        path: PathBuf::new(),
+                        path: self.path.clone(),
                         source: std::io::Error::other("the checkpoint writer thread stopped"),
                     })
                 })
