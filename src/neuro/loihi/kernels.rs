@@ -149,10 +149,11 @@ fn update_traces_body(
     let n = traces.len().min(spiked.len());
     debug_assert!(closing || n % 8 == 0, "only a sweep's last run may end mid-chunk");
     let (traces, spiked) = (&mut traces[..n], &mut spiked[..n]);
-    let mut updates = 0u32;
-    let mut lane = |t: &mut i32, s: &mut u8, r: u32| {
+    // Counts kept per lane (summed at the end), so the loop stays in vector registers.
+    let mut updates = [0u32; 8];
+    let lane = |t: &mut i32, s: &mut u8, r: u32, count: &mut u32| {
         let x = *t * decay_q16 + ((*s as i32 * increment) << 16);
-        updates += ((*t | *s as i32) != 0) as u32;
+        *count += ((*t | *s as i32) != 0) as u32;
         *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax);
         *s = 0;
     };
@@ -161,17 +162,16 @@ fn update_traces_body(
     for (t8, s8) in (&mut tc).zip(&mut sc) {
         let r = rng.next();
         for j in 0..8 {
-            lane(&mut t8[j], &mut s8[j], r[j]);
+            lane(&mut t8[j], &mut s8[j], r[j], &mut updates[j]);
         }
     }
-    if !closing {
-        return updates;
+    if closing {
+        let r = rng.next();
+        for (j, (t, s)) in tc.into_remainder().iter_mut().zip(sc.into_remainder()).enumerate() {
+            lane(t, s, r[j], &mut updates[j]);
+        }
     }
-    let r = rng.next();
-    for (j, (t, s)) in tc.into_remainder().iter_mut().zip(sc.into_remainder()).enumerate() {
-        lane(t, s, r[j]);
-    }
-    updates
+    updates.iter().sum()
 }
 
 avx2_dispatch! {
@@ -188,30 +188,35 @@ fn update_weights_body(weights: &mut [i32], traces: &[i32], factor: f32, rng: &m
     debug_assert!(closing || n % 8 == 0, "only a sweep's last run may end mid-chunk");
     let (weights, traces) = (&mut weights[..n], &traces[..n]);
     const CAP: f32 = (1 << 24) as f32;
-    let mut peak = 0i32;
-    let mut lane = |w: &mut i32, t: i32, r: u32| {
+    // Peaks kept per lane (reduced at the end), so the loop stays in vector registers.
+    let mut peaks = [0i32; 8];
+    let lane = |w: &mut i32, t: i32, r: u32, peak: &mut i32| {
         let x = (t as f32 * factor).clamp(-CAP, CAP);
+        // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
+        let x = if x.is_nan() { 0.0 } else { x };
         let floor = x.floor();
+        // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
+        // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
+        let whole: i32 = unsafe { floor.to_int_unchecked() };
         let u = (r >> 8) as f32 * (1.0 / CAP);
-        *w += floor as i32 + (u < x - floor) as i32;
-        peak = peak.max(w.abs());
+        *w += whole + (u < x - floor) as i32;
+        *peak = (*peak).max(w.abs());
     };
     let mut wc = weights.chunks_exact_mut(8);
     let mut tc = traces.chunks_exact(8);
     for (w8, t8) in (&mut wc).zip(&mut tc) {
         let r = rng.next();
         for j in 0..8 {
-            lane(&mut w8[j], t8[j], r[j]);
+            lane(&mut w8[j], t8[j], r[j], &mut peaks[j]);
         }
     }
-    if !closing {
-        return peak;
+    if closing {
+        let r = rng.next();
+        for (j, (w, &t)) in wc.into_remainder().iter_mut().zip(tc.remainder()).enumerate() {
+            lane(w, t, r[j], &mut peaks[j]);
+        }
     }
-    let r = rng.next();
-    for (j, (w, &t)) in wc.into_remainder().iter_mut().zip(tc.remainder()).enumerate() {
-        lane(w, t, r[j]);
-    }
-    peak
+    peaks.into_iter().max().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -272,6 +277,30 @@ mod tests {
         let p1 = update_weights(&mut split[..512], &traces[..512], -0.37, &mut rb, false);
         let p2 = update_weights(&mut split[512..], &traces[512..], -0.37, &mut rb, true);
         assert_eq!((whole, pa, ra), (split, p1.max(p2), rb));
+    }
+
+    #[test]
+    fn weight_steps_match_the_checked_conversion_even_for_nan() {
+        // The reference lane, with the checked `as i32` the kernel replaces.
+        let reference = |w: i32, t: i32, r: u32, factor: f32| {
+            let cap = (1 << 24) as f32;
+            let x = (t as f32 * factor).clamp(-cap, cap);
+            let floor = x.floor();
+            w + floor as i32 + (((r >> 8) as f32 * (1.0 / cap)) < x - floor) as i32
+        };
+        let traces: Vec<i32> = (0..203).map(|i| (i * 13 % 128) as i32 * (i % 5 != 0) as i32).collect();
+        for factor in [0.37f32, -1234.5, f32::INFINITY, f32::NEG_INFINITY, 3.0e30] {
+            let mut w = vec![7i32; 203];
+            let mut rng = LaneRng::new(5);
+            let mut draws = LaneRng::new(5);
+            update_weights(&mut w, &traces, factor, &mut rng, true);
+            for (c, chunk) in traces.chunks(8).enumerate() {
+                let r = draws.next();
+                for (j, &t) in chunk.iter().enumerate() {
+                    assert_eq!(w[c * 8 + j], reference(7, t, r[j], factor), "factor {factor} trace {t}");
+                }
+            }
+        }
     }
 
     #[test]
