@@ -19,6 +19,13 @@ use spikearm::node::{
     build_controller, run_controller_node, run_sim_node,
 };
 
+#[path = "../tests/common/fixtures.rs"]
+mod fixtures;
+#[path = "common/load.rs"]
+mod load;
+use fixtures::{arm_urdf, loopback_endpoint};
+use load::load_average;
+
 struct Args {
     secs: f64,
     lockstep_secs: f64,
@@ -49,18 +56,10 @@ fn args() -> Args {
     a
 }
 
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "?".into(), |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 /// Sim session and controller session: two sessions over TCP on loopback, or one shared session.
 fn buses(arm: &str, tcp: bool) -> (Bus, Bus) {
     if tcp {
-        let ep = format!("tcp/127.0.0.1:{}", free_port());
+        let ep = loopback_endpoint();
         let sim = Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![ep.clone()], connect: vec![] }).expect("sim bus");
         let ctrl = Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep] }).expect("ctrl bus");
         (sim, ctrl)
@@ -76,7 +75,7 @@ fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport
         "threelink" => ("threelink.urdf", vec![1.0, -1.4, -0.6]),
         other => panic!("--arm {other}: ur5e or threelink"),
     };
-    let urdf = std::fs::read_to_string(format!("{}/config/arms/{urdf_file}", env!("CARGO_MANIFEST_DIR"))).expect("urdf");
+    let urdf = arm_urdf(urdf_file);
     let (sim_bus, ctrl_bus) = buses(&a.arm, tcp);
     let mut controller = build_controller(&ControllerSection::default(), &urdf).expect("controller");
     let mut cspec = ControllerNodeSpec::new(&a.arm);
@@ -108,7 +107,7 @@ fn main() {
         a.arm,
         a.sim_wait,
         a.ctrl_wait,
-        load()
+        load_average()
     );
 
     let t = Instant::now();
@@ -147,5 +146,5 @@ fn main() {
             sim.latency.p99_us
         );
     }
-    println!("load average after: {}", load());
+    println!("load average after: {}", load_average());
 }

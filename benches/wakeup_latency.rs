@@ -12,6 +12,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "common/load.rs"]
+mod load;
+
 fn summary(mut ns: Vec<u64>) -> String {
     ns.sort_unstable();
     let q = |p: f64| ns[((ns.len() - 1) as f64 * p) as usize] as f64 / 1e3;
@@ -30,8 +33,7 @@ fn main() {
             n = args.next().and_then(|v| v.parse().ok()).expect("--n: a count");
         }
     }
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("wakeup_latency: {n} samples each, load average {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!("wakeup_latency: {n} samples each, load average {}", load::load_average());
 
     let period = Duration::from_millis(1);
     let mut deadline = Instant::now();
