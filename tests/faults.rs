@@ -278,8 +278,9 @@ fn controller_crash_the_watchdog_holds_and_a_restart_resumes_from_the_last_check
 
     assert!(r2.restored && r2.fresh_start.is_none(), "{r2:?}");
     assert!(sim.watchdog_trips >= 1 && sim.steps > crash_at + 500, "{} trips, {} steps", sim.watchdog_trips, sim.steps);
-    // What was lost is the learning between the last checkpoint and the crash, no more.
-    let lost_ticks = crash_at as f64 - last.sim_time * 1e3;
+    // What was lost is the learning between the last checkpoint and the crash, no more. A checkpoint stamped
+    // with state k holds the weights after ticking k, which is what the crash at the next state found.
+    let lost_ticks = crash_at as f64 - 1.0 - last.sim_time * 1e3;
     eprintln!("controller crash at tick {crash_at}: last checkpoint at tick {:.0}, {lost_ticks:.0} ticks of learning lost", last.sim_time * 1e3);
     assert!((0.0..crash_at as f64).contains(&lost_ticks), "{lost_ticks}");
     assert!(last.sim_time > 0.0, "the checkpoint holds learning, not the initial weights");
@@ -295,6 +296,18 @@ struct LossyRun {
     sim: SimNodeReport,
     ctrl: ControllerNodeReport,
     wall_s: f64,
+    duration_s: f64,
+}
+
+impl LossyRun {
+    /// Mean tracking error just after the payload (0.2 s), before adaptation, m.
+    fn early(&self) -> f64 {
+        mean_error(&self.ctrl, 0.2, 0.7)
+    }
+    /// Mean tracking error over the last 0.5 s, once adapted, m.
+    fn adapted(&self) -> f64 {
+        mean_error(&self.ctrl, self.duration_s - 0.5, self.duration_s)
+    }
 }
 
 /// Lockstep, payload at 0.2 s, `drop` of the messages each node receives discarded (seeded). The sim
@@ -320,23 +333,20 @@ fn lossy_run(drop: f64, duration_s: f64, timing: TimingMode) -> LossyRun {
     let (ctrl, _c, bus) = ctrl.join().unwrap();
     bus.close().unwrap();
     sim_bus.close().unwrap();
-    LossyRun { sim, ctrl, wall_s }
+    LossyRun { sim, ctrl, wall_s, duration_s }
 }
 
 #[test]
 fn ten_percent_message_loss_in_lockstep_costs_resends_not_learning() {
-    let d = 3.0;
-    let clean = lossy_run(0.0, d, TimingMode::Lockstep);
-    let lossy = lossy_run(0.1, d, TimingMode::Lockstep);
-    let early = |r: &LossyRun| mean_error(&r.ctrl, 0.2, 0.7);
-    let adapted = |r: &LossyRun| mean_error(&r.ctrl, d - 0.5, d);
-    let (e_clean, e_lossy) = (adapted(&clean), adapted(&lossy));
+    let clean = lossy_run(0.0, 3.0, TimingMode::Lockstep);
+    let lossy = lossy_run(0.1, 3.0, TimingMode::Lockstep);
+    let (e_clean, e_lossy) = (clean.adapted(), lossy.adapted());
     eprintln!(
         "10 % loss, lockstep: adapted error (last 0.5 s) {:.3} mm with loss vs {:.3} mm without (just after the \
          payload: {:.3} mm); {} torque and {} state messages dropped, {} resends, {} repeated answers; wall {:.2} s vs {:.2} s",
         e_lossy * 1e3,
         e_clean * 1e3,
-        early(&clean) * 1e3,
+        clean.early() * 1e3,
         lossy.sim.injected_drops,
         lossy.ctrl.injected_drops,
         lossy.sim.resends,
@@ -345,7 +355,7 @@ fn ten_percent_message_loss_in_lockstep_costs_resends_not_learning() {
         clean.wall_s
     );
     // Adaptation converges.
-    assert!(e_clean < 0.5 * early(&clean), "no adaptation: {e_clean} vs {}", early(&clean));
+    assert!(e_clean < 0.5 * clean.early(), "no adaptation: {e_clean} vs {}", clean.early());
     // The loss happened, at about the asked rate, on both paths.
     let steps = lossy.sim.steps as f64;
     for (what, n) in [("torque_cmd", lossy.sim.injected_drops), ("joint_states", lossy.ctrl.injected_drops)] {
@@ -372,20 +382,17 @@ fn ten_percent_message_loss_in_lockstep_costs_resends_not_learning() {
 /// millisecond (zero-order hold), a lost state is a tick, and a learning step, that does not happen.
 #[test]
 fn ten_percent_message_loss_in_real_time_keeps_the_adapted_error_within_2x() {
-    let d = 2.5;
-    let clean = lossy_run(0.0, d, TimingMode::RealTime);
-    let lossy = lossy_run(0.1, d, TimingMode::RealTime);
-    let early = |r: &LossyRun| mean_error(&r.ctrl, 0.2, 0.7);
-    let adapted = |r: &LossyRun| mean_error(&r.ctrl, d - 0.5, d);
-    let (e_clean, e_lossy) = (adapted(&clean), adapted(&lossy));
+    let clean = lossy_run(0.0, 2.5, TimingMode::RealTime);
+    let lossy = lossy_run(0.1, 2.5, TimingMode::RealTime);
+    let (e_clean, e_lossy) = (clean.adapted(), lossy.adapted());
     eprintln!(
         "10 % loss, real time: adapted error (last 0.5 s) {:.3} mm with loss vs {:.3} mm without (ratio {:.2}; just \
          after the payload {:.2} / {:.2} mm); {} torque and {} state messages dropped; ticks {} vs {}; deadline misses {} vs {}",
         e_lossy * 1e3,
         e_clean * 1e3,
         e_lossy / e_clean,
-        early(&lossy) * 1e3,
-        early(&clean) * 1e3,
+        lossy.early() * 1e3,
+        clean.early() * 1e3,
         lossy.sim.injected_drops,
         lossy.ctrl.injected_drops,
         lossy.ctrl.ticks,
@@ -394,7 +401,7 @@ fn ten_percent_message_loss_in_real_time_keeps_the_adapted_error_within_2x() {
         clean.sim.deadline_misses
     );
     for (what, r) in [("without loss", &clean), ("with loss", &lossy)] {
-        assert!(adapted(r) < 0.5 * early(r), "{what}: no adaptation ({} vs {})", adapted(r), early(r));
+        assert!(r.adapted() < 0.5 * r.early(), "{what}: no adaptation ({} vs {})", r.adapted(), r.early());
     }
     assert!(lossy.sim.injected_drops > 0 && lossy.ctrl.injected_drops > 0);
     // The stated bound: the adapted error with 10 % loss is within 2× of the loss-free run (measured: 0.7–1.05×;
@@ -698,11 +705,13 @@ fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unb
     let kept = std::fs::read(&path).unwrap();
     let before = drain(&statuses).last().map_or(0, |s| s.ticks);
     let mut latest: Option<Status> = None;
-    wait_until("failed checkpoints reported", Duration::from_secs(10), || {
+    // Failed writes are reported at every period while ticks go on; how many ticks a period holds depends on the
+    // machine's load, so wait for both rather than judge the ticks at the third failure.
+    wait_until("failed checkpoints reported while control goes on", Duration::from_secs(10), || {
         if let Some(s) = drain(&statuses).pop() {
             latest = Some(s);
         }
-        latest.as_ref().is_some_and(|s| s.checkpoint_errors >= 3 && s.checkpoint_alert.is_some())
+        latest.as_ref().is_some_and(|s| s.checkpoint_errors >= 3 && s.checkpoint_alert.is_some() && s.ticks > before + 100)
     });
     let last = latest.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), kept, "{how}: the old checkpoint changed");

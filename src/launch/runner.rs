@@ -16,7 +16,7 @@ use crate::control::arm_model::{ArmModel, ArmModelParams};
 use crate::control::urdf_chain::ArmSpec;
 use crate::node::{
     ControllerNodeReport, ControllerNodeSpec, ControllerSection, EstopEvent, PayloadEvent, Shutdown, SimNodeReport,
-    SimNodeSpec, TargetEvent, build_controller, run_controller_node, run_sim_node,
+    SimNodeSpec, TargetEvent, WaitMode, build_controller, run_controller_node, run_sim_node,
 };
 
 /// One controller's run.
@@ -192,6 +192,7 @@ pub(super) fn node_specs(
 ) -> anyhow::Result<(SimNodeSpec, ControllerNodeSpec)> {
     let mut sim = SimNodeSpec::new(urdf.to_string());
     sim.timing = spec.timing;
+    sim.wait = WaitMode::Spin;
     sim.initial_q = Some(spec.initial_q.clone());
     sim.duration_s = Some(spec.duration_s);
     sim.record_every = spec.record_every;
@@ -203,6 +204,7 @@ pub(super) fn node_specs(
     sim.estop_events = spec.events.iter().filter_map(|e| e.estop.map(|on| EstopEvent { t: e.t, engaged: on })).collect();
     let mut cspec = ControllerNodeSpec::new(&spec.arm);
     cspec.urdf = Some(urdf.to_string());
+    cspec.wait = WaitMode::Spin;
     cspec.initial_target = Some(start_ee);
     cspec.target_events = targets.to_vec();
     cspec.record_every = spec.record_every;

@@ -66,7 +66,7 @@ pub struct ControllerNodeSpec {
     /// Injected loss of incoming joint states (tests and drills only). Default off.
     pub faults: FaultParams,
     /// How the loop waits for the next state while states flow (it sleeps while waiting or holding).
-    /// Default spin.
+    /// Default sleep (see [`WaitMode`]).
     pub wait: WaitMode,
 }
 

@@ -31,7 +31,7 @@ pub struct SimNodeSpec {
     pub sim: SimParams,
     /// Lockstep or real-time.
     pub timing: TimingMode,
-    /// How the loop waits for torques and, in real time, for the next step. Default spin.
+    /// How the loop waits for torques and, in real time, for the next step. Default sleep (see [`WaitMode`]).
     pub wait: WaitMode,
     /// Initial joint angles, rad (default all zero).
     pub initial_q: Option<Vec<f64>>,

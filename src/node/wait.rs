@@ -15,14 +15,16 @@ use crate::bus::{BusError, DecodeError, Latest, Message};
 
 use super::Shutdown;
 
-/// How a node waits for the bus or the clock.
+/// How a node waits for the bus or the clock. The node commands and `launch` spin (their configs say so);
+/// a node spec built in code sleeps unless told otherwise: a library does not take a core per node unasked,
+/// and the tests run several node pairs at once on two cores.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitMode {
-    /// Poll and yield (busy: one core per node). The lowest latency; the default for control loops.
-    #[default]
+    /// Poll and yield (busy: one core per node). The lowest latency: what 1 kHz control needs.
     Spin,
     /// Block in the OS (idle CPU). For shared machines and non-real-time use; wake-ups add latency.
+    #[default]
     Sleep,
 }
 
