@@ -9,6 +9,29 @@ pub const INPUT_BITS: u32 = 21;
 pub const CURRENT_BITS: u32 = 23;
 /// Largest voltage the core stores: `2^23 - 1`.
 pub const VMAX: i32 = (1 << 23) - 1;
+/// Longest refractory period a block stores, steps (its counters are bytes: a quarter of the memory traffic of
+/// 32-bit ones, and the neuron update is bound by memory traffic at large n).
+pub const REF_DELAY_MAX: i32 = u8::MAX as i32;
+
+/// A bias as the core's register holds it: a 13-bit signed mantissa and a 3-bit exponent in 16 bits,
+/// `mantissa << 3 | exponent`; the bias is `mantissa × 2^exponent`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct PackedBias(pub i16);
+
+impl PackedBias {
+    /// Packs `mantissa × 2^exponent` (`|mantissa| <= 4095`, `exponent <= 7`).
+    pub fn new(mantissa: i32, exponent: u32) -> Self {
+        assert!(mantissa.abs() <= 4095 && exponent <= 7, "bias {mantissa} × 2^{exponent} does not fit the register");
+        PackedBias(((mantissa << 3) | exponent as i32) as i16)
+    }
+
+    /// The bias, in voltage units per step.
+    #[inline(always)]
+    pub fn value(self) -> i32 {
+        (self.0 as i32 >> 3) << (self.0 & 7)
+    }
+}
 
 /// Integer parameters shared by a block of compartments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +46,8 @@ pub struct CompartmentParams {
     pub vmin: i32,
     /// Voltage ceiling.
     pub vmax: i32,
-    /// Refractory steps set on a spike, `round(tau_ref/dt) + 1`; the spike step itself counts as one.
+    /// Refractory steps set on a spike, `round(tau_ref/dt) + 1`; the spike step itself counts as one. At most
+    /// [`REF_DELAY_MAX`]: blocks store the counter in a byte.
     pub ref_delay: i32,
 }
 
@@ -67,17 +91,17 @@ fn step_impl<const V_NONNEG: bool>(r: &mut CompartmentRegisters, p: &Compartment
 /// exponent when consumed.
 pub trait MantissaSum: Copy + Default + Into<i32> {
     /// [`step_block`] for sums of this width (each width has its own AVX2 entry point).
-    fn step_block(p: &CompartmentParams, bias: &[i32], input_exp: u32, block: CompartmentBlock<'_, Self>);
+    fn step_block(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, block: CompartmentBlock<'_, Self>);
 }
 
 impl MantissaSum for i16 {
-    fn step_block(p: &CompartmentParams, bias: &[i32], exp: u32, b: CompartmentBlock<'_, Self>) {
+    fn step_block(p: &CompartmentParams, bias: &[PackedBias], exp: u32, b: CompartmentBlock<'_, Self>) {
         step_block_i16(p, bias, b.input, exp, b.u, b.v, b.refractory, b.spiked, b.epoch_spiked);
     }
 }
 
 impl MantissaSum for i32 {
-    fn step_block(p: &CompartmentParams, bias: &[i32], exp: u32, b: CompartmentBlock<'_, Self>) {
+    fn step_block(p: &CompartmentParams, bias: &[PackedBias], exp: u32, b: CompartmentBlock<'_, Self>) {
         step_block_i32(p, bias, b.input, exp, b.u, b.v, b.refractory, b.spiked, b.epoch_spiked);
     }
 }
@@ -90,8 +114,8 @@ pub struct CompartmentBlock<'a, S> {
     pub u: &'a mut [i32],
     /// Voltages.
     pub v: &'a mut [i32],
-    /// Refractory counters.
-    pub refractory: &'a mut [i32],
+    /// Refractory counters (at most [`REF_DELAY_MAX`]).
+    pub refractory: &'a mut [u8],
     /// Set to 1 where a compartment spiked this step, else 0.
     pub spiked: &'a mut [u8],
     /// OR-ed with this step's spikes (the learning epoch's record).
@@ -99,20 +123,21 @@ pub struct CompartmentBlock<'a, S> {
 }
 
 /// Steps every compartment of a block once, with input `input << input_exp`. The loop is branch-free so it
-/// vectorises (AVX2 where the CPU has it).
-pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[i32], input_exp: u32, block: CompartmentBlock<'_, S>) {
+/// vectorises (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
+pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, block: CompartmentBlock<'_, S>) {
+    assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
     S::step_block(p, bias, input_exp, block);
 }
 
 avx2_dispatch! {
     fn step_block_i16(
         p: &CompartmentParams,
-        bias: &[i32],
+        bias: &[PackedBias],
         input: &mut [i16],
         exp: u32,
         u: &mut [i32],
         v: &mut [i32],
-        refractory: &mut [i32],
+        refractory: &mut [u8],
         spiked: &mut [u8],
         epoch: &mut [u8],
     ) => step_block_portable
@@ -121,12 +146,12 @@ avx2_dispatch! {
 avx2_dispatch! {
     fn step_block_i32(
         p: &CompartmentParams,
-        bias: &[i32],
+        bias: &[PackedBias],
         input: &mut [i32],
         exp: u32,
         u: &mut [i32],
         v: &mut [i32],
-        refractory: &mut [i32],
+        refractory: &mut [u8],
         spiked: &mut [u8],
         epoch: &mut [u8],
     ) => step_block_portable
@@ -136,12 +161,12 @@ avx2_dispatch! {
 #[allow(clippy::too_many_arguments)]
 fn step_block_portable<S: MantissaSum>(
     p: &CompartmentParams,
-    bias: &[i32],
+    bias: &[PackedBias],
     input: &mut [S],
     exp: u32,
     u: &mut [i32],
     v: &mut [i32],
-    refractory: &mut [i32],
+    refractory: &mut [u8],
     spiked: &mut [u8],
     epoch: &mut [u8],
 ) {
@@ -158,12 +183,12 @@ fn step_block_portable<S: MantissaSum>(
 #[allow(clippy::too_many_arguments)]
 fn step_all<S: MantissaSum, const V_NONNEG: bool>(
     p: &CompartmentParams,
-    bias: &[i32],
+    bias: &[PackedBias],
     input: &mut [S],
     exp: u32,
     u: &mut [i32],
     v: &mut [i32],
-    refractory: &mut [i32],
+    refractory: &mut [u8],
     spiked: &mut [u8],
     epoch: &mut [u8],
 ) {
@@ -171,12 +196,13 @@ fn step_all<S: MantissaSum, const V_NONNEG: bool>(
     let (input, u, v, refractory) = (&mut input[..n], &mut u[..n], &mut v[..n], &mut refractory[..n]);
     let (spiked, epoch) = (&mut spiked[..n], &mut epoch[..n]);
     for i in 0..n {
-        let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] };
+        let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] as i32 };
         let current = std::mem::take(&mut input[i]).into() << exp;
-        let fired = step_impl::<V_NONNEG>(&mut regs, p, current, bias[i]) as u8;
+        let fired = step_impl::<V_NONNEG>(&mut regs, p, current, bias[i].value()) as u8;
         u[i] = regs.u;
         v[i] = regs.v;
-        refractory[i] = regs.refractory;
+        // At most `ref_delay`, which `step_block` checked fits.
+        refractory[i] = regs.refractory as u8;
         spiked[i] = fired;
         epoch[i] |= fired;
     }

@@ -1,8 +1,9 @@
 //! Discretize: turn a float-built network into the core's integers, and check they fit.
 
-use super::compartment::{CompartmentParams, INPUT_BITS, VMAX};
+use super::compartment::{CompartmentParams, INPUT_BITS, PackedBias, REF_DELAY_MAX, VMAX};
 use super::cores::{CoreLimits, CoreMap};
 use super::fixed::{decay_u, decay_v, keep};
+use super::huge_pages::huge_vec;
 use crate::neuro::build::BuiltNetwork;
 use crate::neuro::NeuroError;
 
@@ -91,12 +92,13 @@ impl LoihiParams {
 pub struct DiscreteEnsemble {
     /// Shared compartment parameters.
     pub comp: CompartmentParams,
-    /// Per-compartment bias (12-bit mantissa × 2^0..7).
-    pub bias: Vec<i32>,
+    /// Per-compartment bias (12-bit mantissa and sign × 2^0..7).
+    pub bias: Vec<PackedBias>,
     /// Initial voltages.
     pub v0: Vec<i32>,
-    /// Input weight mantissas, one row of `n` per input axon group (`2d`: on, off per dimension); the weight is
-    /// mantissa × 2^`input_weight_exp`.
+    /// Input weight mantissas, one row of `n` per input dimension; the weight is mantissa × 2^`input_weight_exp`.
+    /// A dimension's on axons carry its row, its off axons the row negated (the mantissas are symmetric, so
+    /// the off row would be exactly the negation): one row serves both, half the memory.
     pub input_mantissas: InputRows,
     /// Exponent shared by the input weights.
     pub input_weight_exp: u32,
@@ -118,13 +120,13 @@ impl InputRows {
     /// Stores `mantissas` in bytes if they all fit.
     pub fn new(mantissas: Vec<i16>) -> Self {
         if mantissas.iter().all(|&m| i8::try_from(m).is_ok()) {
-            InputRows::Bytes(mantissas.into_iter().map(|m| m as i8).collect())
+            InputRows::Bytes(huge_vec(mantissas.len(), |i| mantissas[i] as i8))
         } else {
-            InputRows::Words(mantissas)
+            InputRows::Words(huge_vec(mantissas.len(), |i| mantissas[i]))
         }
     }
 
-    /// Mantissa `i` (row-major: axon group × neuron).
+    /// Mantissa `i` (row-major: input dimension × neuron).
     pub fn get(&self, i: usize) -> i16 {
         match self {
             InputRows::Bytes(m) => m[i] as i16,
@@ -219,16 +221,22 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
         )));
     }
     let v_scale = vth as f64;
-    let bias = built.bias.iter().map(|b| quantize_bias(b * delta_v * v_scale)).collect();
+    let ref_delay = (spec.ensemble.tau_ref / dt).round() as i32 + 1;
+    if ref_delay > REF_DELAY_MAX {
+        return Err(NeuroError::InvalidSpec(format!(
+            "tau_ref = {} s is {ref_delay} steps of dt = {dt} s; the core counts at most {REF_DELAY_MAX}",
+            spec.ensemble.tau_ref
+        )));
+    }
+    let bias = huge_vec(n, |i| quantize_bias(built.bias[i] * delta_v * v_scale));
     let v0 = built.initial_voltage.iter().map(|v| (v * v_scale).round() as i32).collect();
-    let mut real = vec![0.0; 2 * d * n];
+    let mut real = vec![0.0; d * n];
     // Spike generators fire with probability |x|/radius per step, so a weight of gain·e (in v units) gives
     // the float current on average.
     for i in 0..n {
         for j in 0..d {
             let w = delta_v * v_scale * built.gain[i] * built.encoders[i * d + j] * u_gain / params.input_pairs as f64;
-            real[(2 * j) * n + i] = w;
-            real[(2 * j + 1) * n + i] = -w;
+            real[j * n + i] = w;
         }
     }
     let (input_mantissas, input_weight_exp) = quantize_weights(&real, params.weight_max());
@@ -239,7 +247,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
             vth,
             vmin: 0,
             vmax: VMAX,
-            ref_delay: (spec.ensemble.tau_ref / dt).round() as i32 + 1,
+            ref_delay,
         },
         bias,
         v0,
@@ -291,13 +299,13 @@ fn discretize_readout(built: &BuiltNetwork, params: &LoihiParams, cores: &CoreMa
 }
 
 /// Nearest bias on the core's grid: a 12-bit mantissa with a per-compartment exponent 0..=7.
-fn quantize_bias(b: f64) -> i32 {
+fn quantize_bias(b: f64) -> PackedBias {
     let mut exp = 0;
     while exp < 7 && (b / (1 << exp) as f64).abs().round() > 4095.0 {
         exp += 1;
     }
     let mant = (b / (1 << exp) as f64).round().clamp(-4095.0, 4095.0) as i32;
-    mant << exp
+    PackedBias::new(mant, exp)
 }
 
 /// Nearest weights on the grid of a `weight_max` mantissa (at most 15 bits) with one shared exponent; returns
@@ -311,4 +319,33 @@ pub fn quantize_weights(w: &[f64], weight_max: i32) -> (Vec<i16>, u32) {
     let scale = (1u64 << exp) as f64;
     let q = w.iter().map(|x| (x / scale).round().clamp(-(weight_max as f64), weight_max as f64) as i16).collect();
     (q, exp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neuro::{EnsembleSpec, NetworkSpec, PesSpec, RangeSpec};
+
+    #[test]
+    fn a_refractory_period_longer_than_the_counter_is_a_clear_error() {
+        let mut spec = NetworkSpec::new(EnsembleSpec::new(50, 1, 0), PesSpec::new(1, 1e-4));
+        spec.ensemble.tau_ref = 0.3;
+        spec.ensemble.max_rates = RangeSpec(1.0, 3.0);
+        let built = BuiltNetwork::build(&spec).unwrap();
+        let err = DiscreteNetwork::new(&built, LoihiParams::default()).unwrap_err().to_string();
+        assert!(err.contains("tau_ref") && err.contains("301 steps"), "{err}");
+        spec.ensemble.tau_ref = 0.25;
+        spec.ensemble.max_rates = RangeSpec(1.0, 3.5);
+        assert!(DiscreteNetwork::new(&BuiltNetwork::build(&spec).unwrap(), LoihiParams::default()).is_ok());
+    }
+
+    #[test]
+    fn biases_keep_their_value_in_the_packed_register() {
+        for b in [0.0, 1.0, -1.0, 4095.0, -4095.4, 4096.0, 12_345.6, -300_000.0, 4095.0 * 128.0, -4095.0 * 128.0] {
+            let packed = quantize_bias(b);
+            let exp = (0..=7).find(|&e| (b / (1 << e) as f64).abs().round() <= 4095.0).unwrap_or(7);
+            let want = (b / (1 << exp) as f64).round().clamp(-4095.0, 4095.0) as i32 * (1 << exp);
+            assert_eq!(packed.value(), want, "bias {b}");
+        }
+    }
 }

@@ -24,7 +24,8 @@ pub struct LoihiExecutor {
     radius: f64,
     /// Spike generator accumulators, Q16, `2d` (on, off per dimension).
     generators: Vec<i64>,
-    /// Input axon groups that spiked this step, with how many of the group's `input_pairs` axons fired.
+    /// Input dimensions whose axons spiked this step, with how many of the `input_pairs` on (positive) or off
+    /// (negative) axons fired.
     axon_spikes: Vec<(u32, i32)>,
     /// The ensemble's compartments (and the scratch space of the step's sweep over them).
     ensemble: EnsembleState,
@@ -135,13 +136,13 @@ impl LoihiExecutor {
             let pairs = self.net.params.input_pairs as f64;
             let on = (level.clamp(0.0, 1.0) * pairs * GEN_ONE as f64).round() as i64;
             let off = ((-level).clamp(0.0, 1.0) * pairs * GEN_ONE as f64).round() as i64;
-            for (axon, drive) in [(2 * j, on), (2 * j + 1, off)] {
+            for (axon, drive, sign) in [(2 * j, on, 1), (2 * j + 1, off, -1)] {
                 let acc = &mut self.generators[axon];
                 *acc += drive;
                 let fired = *acc >> 16;
                 if fired > 0 {
                     *acc -= fired << 16;
-                    self.axon_spikes.push((axon as u32, fired as i32));
+                    self.axon_spikes.push((j as u32, sign * fired as i32));
                 }
             }
         }
@@ -206,7 +207,7 @@ impl Executor for LoihiExecutor {
         a.steps += 1;
         a.neuron_updates += n + 2 * d * self.net.params.input_pairs as u64 + 2 * k * groups;
         a.spikes += spikes as u64;
-        let input_spikes: u64 = self.axon_spikes.iter().map(|&(_, m)| m as u64).sum();
+        let input_spikes: u64 = self.axon_spikes.iter().map(|&(_, m)| m.unsigned_abs() as u64).sum();
         a.input_spikes += input_spikes;
         a.synaptic_events += input_spikes * n + spikes as u64 * 2 * k;
         a.dense_macs += n * d + n * k + n + if self.learning { n * k } else { 0 };

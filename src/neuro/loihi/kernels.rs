@@ -4,9 +4,10 @@
 
 use super::lane_rng::LaneRng;
 
-/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX2 when the CPU has it, and the portable
-/// build otherwise. `$body` must be `#[inline(always)]` so that it is compiled inside each entry point; its slice
-/// arguments stay separate parameters, which keeps the `noalias` facts the vectoriser needs.
+/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX-512 (F and BW) or AVX2 when the CPU has
+/// them, and the portable build otherwise. `$body` must be `#[inline(always)]` so that it is compiled inside
+/// each entry point; its slice arguments stay separate parameters, which keeps the `noalias` facts the
+/// vectoriser needs.
 macro_rules! avx2_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
         $(#[$meta])*
@@ -14,10 +15,19 @@ macro_rules! avx2_dispatch {
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512bw") && std::arch::is_x86_feature_detected!("avx512vl") {
+                    // SAFETY: AVX-512 F, BW and VL support (which imply AVX2) was checked just above.
+                    return unsafe { avx512($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: AVX2 support was checked just above.
@@ -126,7 +136,7 @@ avx2_dispatch! {
     /// A sweep draws one 8-lane random number per eight traces; its last run (`closing`) draws one more for the
     /// leftover traces, even if there are none. Runs before the last must hold a multiple of eight traces.
     pub fn update_traces(
-        traces: &mut [i32],
+        traces: &mut [i16],
         spiked: &mut [u8],
         decay_q16: i32,
         increment: i32,
@@ -138,7 +148,7 @@ avx2_dispatch! {
 
 #[inline(always)]
 fn update_traces_body(
-    traces: &mut [i32],
+    traces: &mut [i16],
     spiked: &mut [u8],
     decay_q16: i32,
     increment: i32,
@@ -147,31 +157,47 @@ fn update_traces_body(
     closing: bool,
 ) -> u32 {
     let n = traces.len().min(spiked.len());
-    debug_assert!(closing || n % 8 == 0, "only a sweep's last run may end mid-chunk");
-    let (traces, spiked) = (&mut traces[..n], &mut spiked[..n]);
-    // Counts kept per lane (summed at the end), so the loop stays in vector registers.
-    let mut updates = [0u32; 8];
-    let lane = |t: &mut i32, s: &mut u8, r: u32, count: &mut u32| {
-        let x = *t * decay_q16 + ((*s as i32 * increment) << 16);
-        *count += ((*t | *s as i32) != 0) as u32;
-        *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax);
-        *s = 0;
-    };
-    let mut tc = traces.chunks_exact_mut(8);
-    let mut sc = spiked.chunks_exact_mut(8);
-    for (t8, s8) in (&mut tc).zip(&mut sc) {
-        let r = rng.next();
-        for j in 0..8 {
-            lane(&mut t8[j], &mut s8[j], r[j], &mut updates[j]);
+    let mut updates = 0u32;
+    with_draws(n, rng, closing, |lo, hi, bits| {
+        for ((t, s), &r) in traces[lo..hi].iter_mut().zip(&mut spiked[lo..hi]).zip(bits) {
+            let x = *t as i32 * decay_q16 + ((*s as i32 * increment) << 16);
+            updates += ((*t as i32 | *s as i32) != 0) as u32;
+            // At most `tmax`, which fits 15 bits.
+            *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
+            *s = 0;
         }
-    }
-    if closing {
-        let r = rng.next();
-        for (j, (t, s)) in tc.into_remainder().iter_mut().zip(sc.into_remainder()).enumerate() {
-            lane(t, s, r[j], &mut updates[j]);
+    });
+    updates
+}
+
+/// Lanes whose random bits [`with_draws`] hands over at a time: a multiple of eight, on the stack.
+const DRAW_BLOCK: usize = 256;
+
+/// Calls `f(lo, hi, bits)` for consecutive blocks `lo..hi` of a run of `len` lanes, `bits` holding their random
+/// bits as a sweep draws them: one 8-lane number per eight lanes, and, if `closing`, one more for the leftover
+/// lanes, drawn even when there are none. Drawing a block's bits first leaves `f` a flat loop over plain slices,
+/// which vectorises to the CPU's full width (a loop that draws per eight lanes used 2-lane vectors).
+#[inline(always)]
+fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(usize, usize, &[u32])) {
+    debug_assert!(closing || len % 8 == 0, "only a sweep's last run may end mid-chunk");
+    let mut bits = [0u32; DRAW_BLOCK];
+    for lo in (0..len).step_by(DRAW_BLOCK) {
+        let hi = (lo + DRAW_BLOCK).min(len);
+        let mut chunks = bits[..hi - lo].chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            chunk.copy_from_slice(&rng.next());
         }
+        // Only the run's last block can end mid-chunk; its partial chunk takes the closing draw.
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let r = rng.next();
+            rest.copy_from_slice(&r[..rest.len()]);
+        }
+        f(lo, hi, &bits[..hi - lo]);
     }
-    updates.iter().sum()
+    if closing && len % 8 == 0 {
+        rng.next();
+    }
 }
 
 avx2_dispatch! {
@@ -179,44 +205,29 @@ avx2_dispatch! {
     /// largest |w| after. The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and
     /// rounded stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot
     /// wrap before the automatic scaling sees the peak. Random draws as in [`update_traces`] (`closing`).
-    pub fn update_weights(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 => update_weights_body
+    pub fn update_weights(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 => update_weights_body
 }
 
 #[inline(always)]
-fn update_weights_body(weights: &mut [i32], traces: &[i32], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 {
+fn update_weights_body(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 {
     let n = weights.len().min(traces.len());
-    debug_assert!(closing || n % 8 == 0, "only a sweep's last run may end mid-chunk");
-    let (weights, traces) = (&mut weights[..n], &traces[..n]);
     const CAP: f32 = (1 << 24) as f32;
-    // Peaks kept per lane (reduced at the end), so the loop stays in vector registers.
-    let mut peaks = [0i32; 8];
-    let lane = |w: &mut i32, t: i32, r: u32, peak: &mut i32| {
-        let x = (t as f32 * factor).clamp(-CAP, CAP);
-        // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
-        let x = if x.is_nan() { 0.0 } else { x };
-        let floor = x.floor();
-        // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
-        // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
-        let whole: i32 = unsafe { floor.to_int_unchecked() };
-        let u = (r >> 8) as f32 * (1.0 / CAP);
-        *w += whole + (u < x - floor) as i32;
-        *peak = (*peak).max(w.abs());
-    };
-    let mut wc = weights.chunks_exact_mut(8);
-    let mut tc = traces.chunks_exact(8);
-    for (w8, t8) in (&mut wc).zip(&mut tc) {
-        let r = rng.next();
-        for j in 0..8 {
-            lane(&mut w8[j], t8[j], r[j], &mut peaks[j]);
+    let mut peak = 0;
+    with_draws(n, rng, closing, |lo, hi, bits| {
+        for ((w, &t), &r) in weights[lo..hi].iter_mut().zip(&traces[lo..hi]).zip(bits) {
+            let x = (t as f32 * factor).clamp(-CAP, CAP);
+            // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
+            let x = if x.is_nan() { 0.0 } else { x };
+            let floor = x.floor();
+            // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
+            // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
+            let whole: i32 = unsafe { floor.to_int_unchecked() };
+            let u = (r >> 8) as f32 * (1.0 / CAP);
+            *w += whole + (u < x - floor) as i32;
+            peak = peak.max(w.abs());
         }
-    }
-    if closing {
-        let r = rng.next();
-        for (j, (w, &t)) in wc.into_remainder().iter_mut().zip(tc.remainder()).enumerate() {
-            lane(w, t, r[j], &mut peaks[j]);
-        }
-    }
-    peaks.into_iter().max().unwrap_or(0)
+    });
+    peak
 }
 
 #[cfg(test)]
@@ -228,13 +239,13 @@ mod tests {
         let mut rng = LaneRng::new(3);
         let n = 4096;
         let mut w = vec![0i32; n];
-        let t = vec![3i32; n];
+        let t = vec![3i16; n];
         for _ in 0..50 {
             update_weights(&mut w, &t, 0.01, &mut rng, true);
         }
         let mean = w.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 1.5).abs() < 0.05, "mean weight {mean}, want 3 × 0.01 × 50 = 1.5");
-        let mut traces = vec![100i32; n];
+        let mut traces = vec![100i16; n];
         let mut spiked = vec![0u8; n];
         update_traces(&mut traces, &mut spiked, 32768, 10, 127, &mut rng, true);
         let mean = traces.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
@@ -269,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_sweep_split_into_runs_draws_as_one() {
-        let traces: Vec<i32> = (0..1003).map(|i| (i * 7 % 128) as i32).collect();
+        let traces: Vec<i16> = (0..1003).map(|i| (i * 7 % 128) as i16).collect();
         let mut whole = vec![5i32; 1003];
         let mut split = whole.clone();
         let (mut ra, mut rb) = (LaneRng::new(9), LaneRng::new(9));
@@ -282,13 +293,13 @@ mod tests {
     #[test]
     fn weight_steps_match_the_checked_conversion_even_for_nan() {
         // The reference lane, with the checked `as i32` the kernel replaces.
-        let reference = |w: i32, t: i32, r: u32, factor: f32| {
+        let reference = |w: i32, t: i16, r: u32, factor: f32| {
             let cap = (1 << 24) as f32;
             let x = (t as f32 * factor).clamp(-cap, cap);
             let floor = x.floor();
             w + floor as i32 + (((r >> 8) as f32 * (1.0 / cap)) < x - floor) as i32
         };
-        let traces: Vec<i32> = (0..203).map(|i| (i * 13 % 128) as i32 * (i % 5 != 0) as i32).collect();
+        let traces: Vec<i16> = (0..203).map(|i| (i * 13 % 128) as i16 * (i % 5 != 0) as i16).collect();
         for factor in [0.37f32, -1234.5, f32::INFINITY, f32::NEG_INFINITY, 3.0e30] {
             let mut w = vec![7i32; 203];
             let mut rng = LaneRng::new(5);
@@ -305,7 +316,7 @@ mod tests {
 
     #[test]
     fn simd_and_portable_paths_agree() {
-        let traces: Vec<i32> = (0..1003).map(|i| (i * 7 % 128) as i32).collect();
+        let traces: Vec<i16> = (0..1003).map(|i| (i * 7 % 128) as i16).collect();
         let mut a = vec![5i32; 1003];
         let mut b = a.clone();
         let (mut ra, mut rb) = (LaneRng::new(9), LaneRng::new(9));

@@ -14,6 +14,7 @@
 
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::RoundingRng;
+use super::huge_pages::huge_vec;
 use crate::neuro::Accounting;
 
 /// Lowest exponents (finest grids) the automatic scaling goes to.
@@ -23,8 +24,8 @@ const MIN_WEIGHT_EXP: i32 = -8;
 /// Learning registers of the readout.
 #[derive(Debug, Clone)]
 pub struct LearningState {
-    /// Presynaptic traces, one per neuron.
-    pub traces: Vec<i32>,
+    /// Presynaptic traces, one per neuron (at most 15 bits, see `LoihiParams::trace_bits`).
+    pub traces: Vec<i16>,
     /// Whether each neuron spiked in the current training epoch.
     pub epoch_spiked: Vec<u8>,
     /// Learned weight mantissas, dimension-major `k × n` (learning sweeps one contiguous row per dimension).
@@ -54,9 +55,9 @@ impl LearningState {
     /// Zero weights, zero traces, exponents at 0.
     pub fn new(n: usize, k: usize) -> Self {
         LearningState {
-            traces: vec![0; n],
-            epoch_spiked: vec![0; n],
-            weights: vec![0; n * k],
+            traces: huge_vec(n, |_| 0),
+            epoch_spiked: huge_vec(n, |_| 0),
+            weights: huge_vec(n * k, |_| 0),
             error_exp: vec![0; k],
             weight_exp: vec![0; k],
             error_sum: vec![0; k],

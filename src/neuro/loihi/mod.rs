@@ -5,6 +5,7 @@ pub mod cores;
 pub mod discretize;
 pub mod executor;
 pub mod fixed;
+mod huge_pages;
 pub mod kernels;
 pub mod lane_rng;
 pub mod learning;

@@ -9,6 +9,7 @@
 
 use super::compartment::{self, CompartmentBlock};
 use super::discretize::{DiscreteNetwork, InputRows};
+use super::huge_pages::huge_vec;
 use super::kernels::{self, RowMantissa};
 use super::lane_rng::{LaneJump, LaneRng};
 use super::learning::LearningState;
@@ -25,7 +26,7 @@ pub struct EnsembleState {
     /// Voltages, per neuron.
     pub v: Vec<i32>,
     /// Remaining refractory steps, per neuron.
-    pub refractory: Vec<i32>,
+    pub refractory: Vec<u8>,
     /// A tile's input mantissa sums, 16-bit (when the step's spikes cannot overflow them) or 32-bit.
     sums16: Vec<i16>,
     sums32: Vec<i32>,
@@ -40,7 +41,7 @@ pub struct EnsembleState {
 /// What a step's sweep does besides the compartment update.
 #[derive(Debug, Clone, Copy)]
 pub struct SweepPlan<'a> {
-    /// Input axon groups that spiked, with how many of the group's axons fired.
+    /// Input dimensions whose axons spiked, with how many fired: positive for on axons, negative for off.
     pub axon_spikes: &'a [(u32, i32)],
     /// A training epoch ends this step: update the traces.
     pub traces_due: bool,
@@ -64,9 +65,9 @@ impl EnsembleState {
         let n = v0.len();
         let tile = TILE.min(n);
         EnsembleState {
-            u: vec![0; n],
-            v: v0.to_vec(),
-            refractory: vec![0; n],
+            u: huge_vec(n, |_| 0),
+            v: huge_vec(n, |i| v0[i]),
+            refractory: huge_vec(n, |_| 0),
             sums16: vec![0; tile],
             sums32: vec![0; tile],
             spiked: vec![0; tile],
@@ -89,7 +90,7 @@ impl EnsembleState {
     ) -> SweepCounts {
         debug_assert!(plan.traces_due || !plan.weights_due, "learning epochs end on training epochs");
         let n = self.u.len();
-        let fired_total: i32 = plan.axon_spikes.iter().map(|&(_, f)| f).sum();
+        let fired_total: i32 = plan.axon_spikes.iter().map(|&(_, f)| f.abs()).sum();
         // 16-bit sums (twice the lanes) whenever this step's spikes cannot overflow them.
         let narrow = fired_total.saturating_mul(net.params.weight_max()) <= i16::MAX as i32;
         self.start_streams(plan, learning, lanes);
@@ -146,7 +147,7 @@ impl EnsembleState {
         let EnsembleState { u, v, refractory, sums16, sums32, spiked, .. } = self;
         let ens = &net.ensemble;
         let (n, len) = (u.len(), hi - lo);
-        let row = |axon: u32| &rows[axon as usize * n + lo..axon as usize * n + hi];
+        let row = |dim: u32| &rows[dim as usize * n + lo..dim as usize * n + hi];
         let (u, v, refractory, spiked) = (&mut u[lo..hi], &mut v[lo..hi], &mut refractory[lo..hi], &mut spiked[..len]);
         let (comp, bias, exp) = (&ens.comp, &ens.bias[lo..hi], ens.input_weight_exp);
         if narrow {
@@ -157,14 +158,14 @@ impl EnsembleState {
                 let fired = [q[0].1 as i16, q[1].1 as i16, q[2].1 as i16, q[3].1 as i16];
                 R::accumulate4(sums, [row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0)], fired);
             }
-            for &(axon, fired) in quads.remainder() {
-                R::accumulate(sums, row(axon), fired as i16);
+            for &(dim, fired) in quads.remainder() {
+                R::accumulate(sums, row(dim), fired as i16);
             }
             compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
         } else {
             let sums = &mut sums32[..len];
-            for &(axon, fired) in axon_spikes {
-                R::accumulate_wide(sums, row(axon), fired);
+            for &(dim, fired) in axon_spikes {
+                R::accumulate_wide(sums, row(dim), fired);
             }
             compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
         }
