@@ -1,7 +1,7 @@
 //! One integer LIF compartment: the core's update rule, shared by the executor and the golden-trace test.
 
 use super::fixed::{decay, decay_nonneg, wrap};
-use super::kernels::avx2_dispatch;
+use super::kernels::simd_dispatch;
 
 /// Bits of the per-step synaptic input accumulator (plus sign).
 pub const INPUT_BITS: u32 = 21;
@@ -90,7 +90,7 @@ fn step_impl<const V_NONNEG: bool>(r: &mut CompartmentRegisters, p: &Compartment
 /// bits (16 when the step's spikes cannot overflow them: twice the lanes), shifted by the shared weight
 /// exponent when consumed.
 pub trait MantissaSum: Copy + Default + Into<i32> {
-    /// [`step_block`] for sums of this width (each width has its own AVX2 entry point).
+    /// [`step_block`] for sums of this width (each width has its own SIMD entry points).
     fn step_block(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, block: CompartmentBlock<'_, Self>);
 }
 
@@ -129,7 +129,7 @@ pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[PackedBias], in
     S::step_block(p, bias, input_exp, block);
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     fn step_block_i16(
         p: &CompartmentParams,
         bias: &[PackedBias],
@@ -143,7 +143,7 @@ avx2_dispatch! {
     ) => step_block_portable
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     fn step_block_i32(
         p: &CompartmentParams,
         bias: &[PackedBias],

@@ -1,14 +1,14 @@
 //! The core's inner loops over compartments, written branch-free over plain slices so they vectorise, and
-//! compiled a second time for AVX2, picked at run time. Results are bit-identical either way (integer and
+//! compiled again for AVX-512 and for AVX2, picked at run time. Results are bit-identical every way (integer and
 //! IEEE f32 arithmetic only).
 
 use super::lane_rng::LaneRng;
 
-/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX-512 (F and BW) or AVX2 when the CPU has
+/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX-512 (F, BW, VL) or AVX2 when the CPU has
 /// them, and the portable build otherwise. `$body` must be `#[inline(always)]` so that it is compiled inside
 /// each entry point; its slice arguments stay separate parameters, which keeps the `noalias` facts the
 /// vectoriser needs.
-macro_rules! avx2_dispatch {
+macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
@@ -38,10 +38,10 @@ macro_rules! avx2_dispatch {
         }
     };
 }
-pub(crate) use avx2_dispatch;
+pub(crate) use simd_dispatch;
 
 /// A stored input weight mantissa (8 or 16 bits; see `InputRows`), with the accumulation kernels for rows of
-/// it. Each width has its own AVX2 entry points (the dispatch needs concrete types).
+/// it. Each width has its own SIMD entry points (the dispatch needs concrete types).
 pub trait RowMantissa: Copy + Into<i16> + Into<i32> {
     /// Adds `fired × row` into a 16-bit accumulator per compartment: `fired` events on the axons of a group
     /// that share `row`. The caller guarantees the sum fits 16 bits.
@@ -57,11 +57,11 @@ pub trait RowMantissa: Copy + Into<i16> + Into<i32> {
 
 macro_rules! row_mantissa {
     ($t:ty, $acc:ident, $acc4:ident, $wide:ident) => {
-        avx2_dispatch! { fn $acc(acc: &mut [i16], row: &[$t], fired: i16) => accumulate_body }
-        avx2_dispatch! {
+        simd_dispatch! { fn $acc(acc: &mut [i16], row: &[$t], fired: i16) => accumulate_body }
+        simd_dispatch! {
             fn $acc4(acc: &mut [i16], r0: &[$t], r1: &[$t], r2: &[$t], r3: &[$t], fired: [i16; 4]) => accumulate4_body
         }
-        avx2_dispatch! { fn $wide(acc: &mut [i32], row: &[$t], fired: i32) => accumulate_wide_body }
+        simd_dispatch! { fn $wide(acc: &mut [i32], row: &[$t], fired: i32) => accumulate_wide_body }
 
         impl RowMantissa for $t {
             fn accumulate(acc: &mut [i16], row: &[Self], fired: i16) {
@@ -107,7 +107,7 @@ fn accumulate_wide_body<R: RowMantissa>(acc: &mut [i32], row: &[R], fired: i32) 
     }
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Sum of the weights of the compartments whose flag (0 or 1) is set, wrapping like the core's 32-bit
     /// accumulators: the readout input a group of spikes delivers. Branch-free, so a spike costs nothing extra.
     pub fn masked_sum(weights: &[i32], flags: &[u8]) -> i32 => masked_sum_body
@@ -119,7 +119,7 @@ fn masked_sum_body(weights: &[i32], flags: &[u8]) -> i32 {
     weights.iter().zip(flags).fold(0i32, |s, (&w, &f)| s.wrapping_add(w & -(f as i32)))
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// How many of the flags (0 or 1) are set.
     pub fn count_flags(flags: &[u8]) -> usize => count_flags_body
 }
@@ -129,7 +129,7 @@ fn count_flags_body(flags: &[u8]) -> usize {
     flags.iter().fold(0u32, |s, &f| s + f as u32) as usize
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Training epoch for a run of traces: `t = sr(t × decay + increment × spiked)` (Q16 decay), capped at
     /// `tmax`; clears the spike record. Returns how many traces were non-zero or spiked (the updates a core does).
     ///
@@ -200,7 +200,7 @@ fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(us
     }
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Learning epoch for a run of one output dimension's weights: `w += sr(trace × factor)`; returns the
     /// largest |w| after. The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and
     /// rounded stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot
@@ -323,5 +323,11 @@ mod tests {
         let pa = update_weights(&mut a, &traces, -0.37, &mut ra, true);
         let pb = update_weights_body(&mut b, &traces, -0.37, &mut rb, true);
         assert_eq!((a, pa), (b, pb));
+        let (mut ta, mut tb) = (traces.clone(), traces);
+        let mut sa: Vec<u8> = (0..1003).map(|i| (i % 7 == 0) as u8).collect();
+        let mut sb = sa.clone();
+        let ca = update_traces(&mut ta, &mut sa, 40_000, 9, 127, &mut ra, true);
+        let cb = update_traces_body(&mut tb, &mut sb, 40_000, 9, 127, &mut rb, true);
+        assert_eq!((ta, sa, ca, ra), (tb, sb, cb, rb));
     }
 }
