@@ -89,22 +89,9 @@ fn step_impl<const V_NONNEG: bool>(r: &mut CompartmentRegisters, p: &Compartment
 /// A compartment's synaptic input for one step as the executor sums it: weight mantissa products in 16 or 32
 /// bits (16 when the step's spikes cannot overflow them: twice the lanes), shifted by the shared weight
 /// exponent when consumed.
-pub trait MantissaSum: Copy + Default + Into<i32> {
-    /// [`step_block`] for sums of this width (each width has its own SIMD entry points).
-    fn step_block(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, block: CompartmentBlock<'_, Self>);
-}
-
-impl MantissaSum for i16 {
-    fn step_block(p: &CompartmentParams, bias: &[PackedBias], exp: u32, b: CompartmentBlock<'_, Self>) {
-        step_block_i16(p, bias, b.input, exp, b.u, b.v, b.refractory, b.spiked, b.epoch_spiked);
-    }
-}
-
-impl MantissaSum for i32 {
-    fn step_block(p: &CompartmentParams, bias: &[PackedBias], exp: u32, b: CompartmentBlock<'_, Self>) {
-        step_block_i32(p, bias, b.input, exp, b.u, b.v, b.refractory, b.spiked, b.epoch_spiked);
-    }
-}
+pub trait MantissaSum: Copy + Default + Into<i32> {}
+impl MantissaSum for i16 {}
+impl MantissaSum for i32 {}
 
 /// Per-compartment state arrays of a block that shares one [`CompartmentParams`].
 pub struct CompartmentBlock<'a, S> {
@@ -126,28 +113,15 @@ pub struct CompartmentBlock<'a, S> {
 /// vectorises (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
 pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, block: CompartmentBlock<'_, S>) {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
-    S::step_block(p, bias, input_exp, block);
+    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
+    step_block_simd(p, bias, input, input_exp, u, v, refractory, spiked, epoch_spiked);
 }
 
 simd_dispatch! {
-    fn step_block_i16(
+    fn step_block_simd<S: MantissaSum>(
         p: &CompartmentParams,
         bias: &[PackedBias],
-        input: &mut [i16],
-        exp: u32,
-        u: &mut [i32],
-        v: &mut [i32],
-        refractory: &mut [u8],
-        spiked: &mut [u8],
-        epoch: &mut [u8],
-    ) => step_block_portable
-}
-
-simd_dispatch! {
-    fn step_block_i32(
-        p: &CompartmentParams,
-        bias: &[PackedBias],
-        input: &mut [i32],
+        input: &mut [S],
         exp: u32,
         u: &mut [i32],
         v: &mut [i32],

@@ -4,29 +4,36 @@
 
 use super::lane_rng::LaneRng;
 
-/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX-512 (F, BW, VL) or AVX2 when the CPU has
-/// them, and the portable build otherwise. `$body` must be `#[inline(always)]` so that it is compiled inside
-/// each entry point; its slice arguments stay separate parameters, which keeps the `noalias` facts the
-/// vectoriser needs.
+/// Defines `fn $name(args)` (optionally generic over one type parameter) that runs `$body(args)` compiled for
+/// AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and the portable build otherwise. `$body` must be
+/// `#[inline(always)]` so that it is compiled inside each entry point; its slice arguments stay separate
+/// parameters, which keeps the `noalias` facts the vectoriser needs.
 macro_rules! simd_dispatch {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
+    (
+        $(#[$meta:meta])* $vis:vis fn $name:ident $(<$g:ident : $bound:path>)? ($($arg:ident : $ty:ty),* $(,)?)
+        $(-> $ret:ty)? => $body:ident
+    ) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                unsafe fn avx512 $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                unsafe fn avx2 $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512bw") && std::arch::is_x86_feature_detected!("avx512vl") {
-                    // SAFETY: AVX-512 F, BW and VL support (which imply AVX2) was checked just above.
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                {
+                    // SAFETY: AVX-512 F, BW, VL and AVX2 support was checked just above.
                     return unsafe { avx512($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
@@ -40,46 +47,30 @@ macro_rules! simd_dispatch {
 }
 pub(crate) use simd_dispatch;
 
-/// A stored input weight mantissa (8 or 16 bits; see `InputRows`), with the accumulation kernels for rows of
-/// it. Each width has its own SIMD entry points (the dispatch needs concrete types).
-pub trait RowMantissa: Copy + Into<i16> + Into<i32> {
-    /// Adds `fired × row` into a 16-bit accumulator per compartment: `fired` events on the axons of a group
-    /// that share `row`. The caller guarantees the sum fits 16 bits.
-    fn accumulate(acc: &mut [i16], row: &[Self], fired: i16);
-    /// [`accumulate`](Self::accumulate) for four rows at once: the accumulator is loaded and stored once instead
-    /// of four times (wrapping 16-bit sums do not depend on the order of their terms).
-    fn accumulate4(acc: &mut [i16], rows: [&[Self]; 4], fired: [i16; 4]);
+/// A stored input weight mantissa: 8 or 16 bits (see `InputRows`).
+pub trait RowMantissa: Copy + Into<i16> + Into<i32> {}
+impl RowMantissa for i8 {}
+impl RowMantissa for i16 {}
+
+simd_dispatch! {
+    /// Adds `fired × row` into a 16-bit accumulator per compartment: `fired` events on the axons that share
+    /// `row`. The caller guarantees the sum fits 16 bits.
+    pub fn accumulate<R: RowMantissa>(acc: &mut [i16], row: &[R], fired: i16) => accumulate_body
+}
+
+simd_dispatch! {
+    /// [`accumulate`] for four rows at once: the accumulator is loaded and stored once instead of four times
+    /// (wrapping 16-bit sums do not depend on the order of their terms). Separate slice arguments keep the
+    /// no-alias facts the vectoriser needs.
+    pub fn accumulate4<R: RowMantissa>(acc: &mut [i16], r0: &[R], r1: &[R], r2: &[R], r3: &[R], fired: [i16; 4]) => accumulate4_body
+}
+
+simd_dispatch! {
     /// Adds `fired × row` into a 32-bit accumulator, for sums that could overflow 16 bits. The shared weight
     /// exponent is applied where the sum is consumed: shifting the wrapped sum equals summing the shifted
     /// products in wrapping 32-bit arithmetic.
-    fn accumulate_wide(acc: &mut [i32], row: &[Self], fired: i32);
+    pub fn accumulate_wide<R: RowMantissa>(acc: &mut [i32], row: &[R], fired: i32) => accumulate_wide_body
 }
-
-macro_rules! row_mantissa {
-    ($t:ty, $acc:ident, $acc4:ident, $wide:ident) => {
-        simd_dispatch! { fn $acc(acc: &mut [i16], row: &[$t], fired: i16) => accumulate_body }
-        simd_dispatch! {
-            fn $acc4(acc: &mut [i16], r0: &[$t], r1: &[$t], r2: &[$t], r3: &[$t], fired: [i16; 4]) => accumulate4_body
-        }
-        simd_dispatch! { fn $wide(acc: &mut [i32], row: &[$t], fired: i32) => accumulate_wide_body }
-
-        impl RowMantissa for $t {
-            fn accumulate(acc: &mut [i16], row: &[Self], fired: i16) {
-                $acc(acc, row, fired)
-            }
-            fn accumulate4(acc: &mut [i16], rows: [&[Self]; 4], fired: [i16; 4]) {
-                // Separate slice arguments keep the no-alias facts the vectoriser needs.
-                $acc4(acc, rows[0], rows[1], rows[2], rows[3], fired)
-            }
-            fn accumulate_wide(acc: &mut [i32], row: &[Self], fired: i32) {
-                $wide(acc, row, fired)
-            }
-        }
-    };
-}
-
-row_mantissa!(i8, accumulate_i8, accumulate4_i8, accumulate_wide_i8);
-row_mantissa!(i16, accumulate_i16, accumulate4_i16, accumulate_wide_i16);
 
 #[inline(always)]
 fn accumulate_body<R: RowMantissa>(acc: &mut [i16], row: &[R], fired: i16) {
@@ -262,8 +253,8 @@ mod tests {
             for (acc, &m) in direct.iter_mut().zip(row) {
                 *acc = acc.wrapping_add((f as i32 * m as i32) << 9);
             }
-            i16::accumulate_wide(&mut wide, row, f as i32);
-            i16::accumulate(&mut sums, row, f);
+            accumulate_wide(&mut wide, row, f as i32);
+            accumulate(&mut sums, row, f);
         }
         let shifted = |v: Vec<i32>| v.into_iter().map(|x| x << 9).collect::<Vec<_>>();
         assert_eq!(direct, shifted(wide));

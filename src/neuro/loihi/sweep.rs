@@ -156,16 +156,16 @@ impl EnsembleState {
             let mut quads = axon_spikes.chunks_exact(4);
             for q in &mut quads {
                 let fired = [q[0].1 as i16, q[1].1 as i16, q[2].1 as i16, q[3].1 as i16];
-                R::accumulate4(sums, [row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0)], fired);
+                kernels::accumulate4(sums, row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0), fired);
             }
             for &(dim, fired) in quads.remainder() {
-                R::accumulate(sums, row(dim), fired as i16);
+                kernels::accumulate(sums, row(dim), fired as i16);
             }
             compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
         } else {
             let sums = &mut sums32[..len];
             for &(dim, fired) in axon_spikes {
-                R::accumulate_wide(sums, row(dim), fired);
+                kernels::accumulate_wide(sums, row(dim), fired);
             }
             compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
         }
