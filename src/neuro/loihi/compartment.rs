@@ -128,28 +128,14 @@ simd_dispatch! {
         refractory: &mut [u8],
         spiked: &mut [u8],
         epoch: &mut [u8],
-    ) => step_block_portable
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn step_block_portable<S: MantissaSum>(
-    p: &CompartmentParams,
-    bias: &[PackedBias],
-    input: &mut [S],
-    exp: u32,
-    u: &mut [i32],
-    v: &mut [i32],
-    refractory: &mut [u8],
-    spiked: &mut [u8],
-    epoch: &mut [u8],
-) {
-    let p = *p;
-    // Two loops, each branch-free inside.
-    if p.vmin >= 0 {
-        step_all::<S, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
-    } else {
-        step_all::<S, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
+    ), portable step_block_portable {
+        let p = *p;
+        // Two loops, each branch-free inside.
+        if p.vmin >= 0 {
+            step_all::<S, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
+        } else {
+            step_all::<S, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
+        }
     }
 }
 

@@ -125,14 +125,6 @@ impl InputRows {
             InputRows::Words(huge_vec(mantissas.len(), |i| mantissas[i]))
         }
     }
-
-    /// Mantissa `i` (row-major: input dimension × neuron).
-    pub fn get(&self, i: usize) -> i16 {
-        match self {
-            InputRows::Bytes(m) => m[i] as i16,
-            InputRows::Words(m) => m[i],
-        }
-    }
 }
 
 /// The learned readout's fixed scales (the exponents that move at run time live in the executor).
@@ -341,11 +333,16 @@ mod tests {
 
     #[test]
     fn biases_keep_their_value_in_the_packed_register() {
-        for b in [0.0, 1.0, -1.0, 4095.0, -4095.4, 4096.0, 12_345.6, -300_000.0, 4095.0 * 128.0, -4095.0 * 128.0] {
-            let packed = quantize_bias(b);
-            let exp = (0..=7).find(|&e| (b / (1 << e) as f64).abs().round() <= 4095.0).unwrap_or(7);
-            let want = (b / (1 << exp) as f64).round().clamp(-4095.0, 4095.0) as i32 * (1 << exp);
-            assert_eq!(packed.value(), want, "bias {b}");
+        for exp in 0..=7u32 {
+            for mant in [-4095, -1234, -1, 0, 1, 777, 4095] {
+                assert_eq!(PackedBias::new(mant, exp).value(), mant << exp, "{mant} × 2^{exp}");
+            }
+        }
+        // The nearest point of the grid: within half a step of the exponent the magnitude needs, clipped at the top.
+        for b in [0.0f64, 1.0, -1.0, 4095.0, -4095.4, 4096.0, 12_345.6, -300_000.0, 4095.0 * 128.0, -1e7] {
+            let step = (b.abs() / 4095.5).max(1.0).log2().ceil().exp2();
+            let want = b.clamp(-4095.0 * 128.0, 4095.0 * 128.0);
+            assert!((quantize_bias(b).value() as f64 - want).abs() <= step / 2.0, "bias {b}: {}", quantize_bias(b).value());
         }
     }
 }

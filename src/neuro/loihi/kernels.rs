@@ -4,15 +4,20 @@
 
 use super::lane_rng::LaneRng;
 
-/// Defines `fn $name(args)` (optionally generic over one type parameter) that runs `$body(args)` compiled for
-/// AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and the portable build otherwise. `$body` must be
-/// `#[inline(always)]` so that it is compiled inside each entry point; its slice arguments stay separate
-/// parameters, which keeps the `noalias` facts the vectoriser needs.
+/// Defines `fn $name(args)` (optionally generic over one type parameter) whose code, given once, runs compiled
+/// for AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and as the portable build otherwise. The code is also
+/// the `#[inline(always)]` function `$body(args)`, the portable build, which is compiled inside each entry point
+/// (and which tests compare the entry points against). Slice arguments stay separate parameters, which keeps
+/// the `noalias` facts the vectoriser needs.
 macro_rules! simd_dispatch {
     (
         $(#[$meta:meta])* $vis:vis fn $name:ident $(<$g:ident : $bound:path>)? ($($arg:ident : $ty:ty),* $(,)?)
-        $(-> $ret:ty)? => $body:ident
+        $(-> $ret:ty)?, portable $body:ident $code:block
     ) => {
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        fn $body $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? $code
+
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
         $vis fn $name $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
@@ -55,69 +60,55 @@ impl RowMantissa for i16 {}
 simd_dispatch! {
     /// Adds `fired × row` into a 16-bit accumulator per compartment: `fired` events on the axons that share
     /// `row`. The caller guarantees the sum fits 16 bits.
-    pub fn accumulate<R: RowMantissa>(acc: &mut [i16], row: &[R], fired: i16) => accumulate_body
+    pub fn accumulate<R: RowMantissa>(acc: &mut [i16], row: &[R], fired: i16), portable accumulate_body {
+        for (a, &m) in acc.iter_mut().zip(row) {
+            *a = a.wrapping_add(fired.wrapping_mul(m.into()));
+        }
+    }
 }
 
 simd_dispatch! {
     /// [`accumulate`] for four rows at once: the accumulator is loaded and stored once instead of four times
     /// (wrapping 16-bit sums do not depend on the order of their terms). Separate slice arguments keep the
     /// no-alias facts the vectoriser needs.
-    pub fn accumulate4<R: RowMantissa>(acc: &mut [i16], r0: &[R], r1: &[R], r2: &[R], r3: &[R], fired: [i16; 4]) => accumulate4_body
+    pub fn accumulate4<R: RowMantissa>(acc: &mut [i16], r0: &[R], r1: &[R], r2: &[R], r3: &[R], fired: [i16; 4]),
+    portable accumulate4_body {
+        let n = acc.len().min(r0.len()).min(r1.len()).min(r2.len()).min(r3.len());
+        let (acc, r0, r1, r2, r3) = (&mut acc[..n], &r0[..n], &r1[..n], &r2[..n], &r3[..n]);
+        let [f0, f1, f2, f3] = fired;
+        let term = |f: i16, m: R| f.wrapping_mul(m.into());
+        for i in 0..n {
+            let terms = term(f0, r0[i]).wrapping_add(term(f1, r1[i])).wrapping_add(term(f2, r2[i])).wrapping_add(term(f3, r3[i]));
+            acc[i] = acc[i].wrapping_add(terms);
+        }
+    }
 }
 
 simd_dispatch! {
     /// Adds `fired × row` into a 32-bit accumulator, for sums that could overflow 16 bits. The shared weight
     /// exponent is applied where the sum is consumed: shifting the wrapped sum equals summing the shifted
     /// products in wrapping 32-bit arithmetic.
-    pub fn accumulate_wide<R: RowMantissa>(acc: &mut [i32], row: &[R], fired: i32) => accumulate_wide_body
-}
-
-#[inline(always)]
-fn accumulate_body<R: RowMantissa>(acc: &mut [i16], row: &[R], fired: i16) {
-    for (a, &m) in acc.iter_mut().zip(row) {
-        *a = a.wrapping_add(fired.wrapping_mul(m.into()));
-    }
-}
-
-#[inline(always)]
-fn accumulate4_body<R: RowMantissa>(acc: &mut [i16], r0: &[R], r1: &[R], r2: &[R], r3: &[R], fired: [i16; 4]) {
-    let n = acc.len().min(r0.len()).min(r1.len()).min(r2.len()).min(r3.len());
-    let (acc, r0, r1, r2, r3) = (&mut acc[..n], &r0[..n], &r1[..n], &r2[..n], &r3[..n]);
-    let [f0, f1, f2, f3] = fired;
-    let term = |f: i16, m: R| f.wrapping_mul(m.into());
-    for i in 0..n {
-        let terms = term(f0, r0[i]).wrapping_add(term(f1, r1[i])).wrapping_add(term(f2, r2[i])).wrapping_add(term(f3, r3[i]));
-        acc[i] = acc[i].wrapping_add(terms);
-    }
-}
-
-#[inline(always)]
-fn accumulate_wide_body<R: RowMantissa>(acc: &mut [i32], row: &[R], fired: i32) {
-    for (a, &m) in acc.iter_mut().zip(row) {
-        *a = a.wrapping_add(fired.wrapping_mul(m.into()));
+    pub fn accumulate_wide<R: RowMantissa>(acc: &mut [i32], row: &[R], fired: i32), portable accumulate_wide_body {
+        for (a, &m) in acc.iter_mut().zip(row) {
+            *a = a.wrapping_add(fired.wrapping_mul(m.into()));
+        }
     }
 }
 
 simd_dispatch! {
     /// Sum of the weights of the compartments whose flag (0 or 1) is set, wrapping like the core's 32-bit
     /// accumulators: the readout input a group of spikes delivers. Branch-free, so a spike costs nothing extra.
-    pub fn masked_sum(weights: &[i32], flags: &[u8]) -> i32 => masked_sum_body
-}
-
-#[inline(always)]
-fn masked_sum_body(weights: &[i32], flags: &[u8]) -> i32 {
-    // A plain fold: wrapping addition is associative, so the compiler may split it over vector lanes.
-    weights.iter().zip(flags).fold(0i32, |s, (&w, &f)| s.wrapping_add(w & -(f as i32)))
+    pub fn masked_sum(weights: &[i32], flags: &[u8]) -> i32, portable masked_sum_body {
+        // A plain fold: wrapping addition is associative, so the compiler may split it over vector lanes.
+        weights.iter().zip(flags).fold(0i32, |s, (&w, &f)| s.wrapping_add(w & -(f as i32)))
+    }
 }
 
 simd_dispatch! {
     /// How many of the flags (0 or 1) are set.
-    pub fn count_flags(flags: &[u8]) -> usize => count_flags_body
-}
-
-#[inline(always)]
-fn count_flags_body(flags: &[u8]) -> usize {
-    flags.iter().fold(0u32, |s, &f| s + f as u32) as usize
+    pub fn count_flags(flags: &[u8]) -> usize, portable count_flags_body {
+        flags.iter().fold(0u32, |s, &f| s + f as u32) as usize
+    }
 }
 
 simd_dispatch! {
@@ -134,31 +125,20 @@ simd_dispatch! {
         tmax: i32,
         rng: &mut LaneRng,
         closing: bool,
-    ) -> u32 => update_traces_body
-}
-
-#[inline(always)]
-fn update_traces_body(
-    traces: &mut [i16],
-    spiked: &mut [u8],
-    decay_q16: i32,
-    increment: i32,
-    tmax: i32,
-    rng: &mut LaneRng,
-    closing: bool,
-) -> u32 {
-    let n = traces.len().min(spiked.len());
-    let mut updates = 0u32;
-    with_draws(n, rng, closing, |lo, hi, bits| {
-        for ((t, s), &r) in traces[lo..hi].iter_mut().zip(&mut spiked[lo..hi]).zip(bits) {
-            let x = *t as i32 * decay_q16 + ((*s as i32 * increment) << 16);
-            updates += ((*t as i32 | *s as i32) != 0) as u32;
-            // At most `tmax`, which fits 15 bits.
-            *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
-            *s = 0;
-        }
-    });
-    updates
+    ) -> u32, portable update_traces_body {
+        let n = traces.len().min(spiked.len());
+        let mut updates = 0u32;
+        with_draws(n, rng, closing, |lo, hi, bits| {
+            for ((t, s), &r) in traces[lo..hi].iter_mut().zip(&mut spiked[lo..hi]).zip(bits) {
+                let x = *t as i32 * decay_q16 + ((*s as i32 * increment) << 16);
+                updates += ((*t as i32 | *s as i32) != 0) as u32;
+                // At most `tmax`, which fits 15 bits.
+                *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
+                *s = 0;
+            }
+        });
+        updates
+    }
 }
 
 /// Lanes whose random bits [`with_draws`] hands over at a time: a multiple of eight, on the stack.
@@ -196,29 +176,27 @@ simd_dispatch! {
     /// largest |w| after. The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and
     /// rounded stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot
     /// wrap before the automatic scaling sees the peak. Random draws as in [`update_traces`] (`closing`).
-    pub fn update_weights(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 => update_weights_body
-}
-
-#[inline(always)]
-fn update_weights_body(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut LaneRng, closing: bool) -> i32 {
-    let n = weights.len().min(traces.len());
-    const CAP: f32 = (1 << 24) as f32;
-    let mut peak = 0;
-    with_draws(n, rng, closing, |lo, hi, bits| {
-        for ((w, &t), &r) in weights[lo..hi].iter_mut().zip(&traces[lo..hi]).zip(bits) {
-            let x = (t as f32 * factor).clamp(-CAP, CAP);
-            // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
-            let x = if x.is_nan() { 0.0 } else { x };
-            let floor = x.floor();
-            // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
-            // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
-            let whole: i32 = unsafe { floor.to_int_unchecked() };
-            let u = (r >> 8) as f32 * (1.0 / CAP);
-            *w += whole + (u < x - floor) as i32;
-            peak = peak.max(w.abs());
-        }
-    });
-    peak
+    pub fn update_weights(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut LaneRng, closing: bool) -> i32,
+    portable update_weights_body {
+        let n = weights.len().min(traces.len());
+        const CAP: f32 = (1 << 24) as f32;
+        let mut peak = 0;
+        with_draws(n, rng, closing, |lo, hi, bits| {
+            for ((w, &t), &r) in weights[lo..hi].iter_mut().zip(&traces[lo..hi]).zip(bits) {
+                let x = (t as f32 * factor).clamp(-CAP, CAP);
+                // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
+                let x = if x.is_nan() { 0.0 } else { x };
+                let floor = x.floor();
+                // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
+                // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
+                let whole: i32 = unsafe { floor.to_int_unchecked() };
+                let u = (r >> 8) as f32 * (1.0 / CAP);
+                *w += whole + (u < x - floor) as i32;
+                peak = peak.max(w.abs());
+            }
+        });
+        peak
+    }
 }
 
 #[cfg(test)]
