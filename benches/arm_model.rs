@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
-use spikearm::control::arm_model::{ArmModel, ArmModelParams};
-use spikearm::control::urdf_chain::ArmSpec;
+use spikearm::arm::model::{ArmModel, ArmModelParams};
+use spikearm::arm::description::ArmSpec;
 use spikearm_sim::{ArmWorld, SimParams};
 
 const UR5E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/ur5e.urdf");

@@ -14,16 +14,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use spikearm::bus::{Bus, BusConfig};
-use spikearm::node::{
-    ControllerNodeReport, ControllerNodeSpec, ControllerSection, Shutdown, SimNodeReport, SimNodeSpec, TimingMode, WaitMode,
-    build_controller, run_controller_node, run_sim_node,
-};
+use spikearm::control::factory::ControllerParams;
+use spikearm::node::{ControllerNodeReport, ControllerSettings, Shutdown, SimNodeReport, SimSettings, TimingMode, WaitMode, run_controller_node, run_sim_node};
 
 #[path = "../tests/common/fixtures.rs"]
 mod fixtures;
 #[path = "common/load.rs"]
 mod load;
 use fixtures::{arm_urdf, loopback_endpoint};
+use spikearm::arm::Arm;
 use load::load_average;
 
 struct Args {
@@ -75,23 +74,24 @@ fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport
         "threelink" => ("threelink.urdf", vec![1.0, -1.4, -0.6]),
         other => panic!("--arm {other}: ur5e or threelink"),
     };
-    let urdf = arm_urdf(urdf_file);
+    let arm = Arm::from_urdf(arm_urdf(urdf_file)).expect("arm");
     let (sim_bus, ctrl_bus) = buses(&a.arm, tcp);
-    let mut controller = build_controller(&ControllerSection::default(), &urdf).expect("controller");
-    let mut cspec = ControllerNodeSpec::new(&a.arm);
-    cspec.urdf = Some(urdf.clone());
-    cspec.wait = a.ctrl_wait;
-    let mut sspec = SimNodeSpec::new(urdf);
-    sspec.timing = timing;
-    sspec.wait = a.sim_wait;
-    sspec.initial_q = Some(q0);
-    sspec.duration_s = Some(sim_secs);
+    let mut controller = ControllerParams::default().build(&arm).expect("controller");
+    let cspec = ControllerSettings { arm: a.arm.clone(), wait: a.ctrl_wait, ..ControllerSettings::default() };
+    let sspec = SimSettings {
+        arm: a.arm.clone(),
+        timing,
+        wait: a.sim_wait,
+        initial_q: Some(q0),
+        duration_s: Some(sim_secs),
+        ..SimSettings::default()
+    };
     let stop_ctrl = Shutdown::new();
     let reports = thread::scope(|s| {
-        let ctrl = s.spawn(|| run_controller_node(&cspec, controller.as_mut(), &ctrl_bus, &stop_ctrl));
+        let ctrl = s.spawn(|| run_controller_node(&cspec, arm.clone(), controller.as_mut(), &ctrl_bus, &stop_ctrl));
         // Let the controller's subscriptions reach the sim's session before the clock starts.
         thread::sleep(Duration::from_millis(500));
-        let sim = run_sim_node(&sspec, &sim_bus, &Shutdown::new());
+        let sim = run_sim_node(&sspec, arm.clone(), &sim_bus, &Shutdown::new());
         stop_ctrl.trigger();
         (sim.expect("sim node"), ctrl.join().expect("controller thread").expect("controller node"))
     });

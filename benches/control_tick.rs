@@ -14,11 +14,11 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::Vector3;
 use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
-use spikearm::control::arm_model::{ArmModel, ArmModelParams};
+use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm::control::controller::{ControlInput, Controller};
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::pid::{Pid, PidParams};
-use spikearm::control::urdf_chain::ArmSpec;
+use spikearm::arm::description::ArmSpec;
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 

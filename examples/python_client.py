@@ -124,11 +124,13 @@ def fmt(xs, digits=3):
 
 
 def describe_status(s):
-    if s.get("node") == "controller" or s.get("target") is not None:
-        err = s.get("tracking_error_m")
+    # A status is a common header plus the body of its kind of node: {"sim": {...}} or {"controller": {...}}.
+    c = s.get("controller")
+    if c is not None:
+        err = c.get("tracking_error_m")
         err = "n/a" if err is None else f"{err * 1e3:.1f} mm"
-        target = "none" if s.get("target") is None else fmt(s["target"])
-        return (f"status {s['node']}: {s['state']}, controller {s.get('controller') or '-'}, "
+        target = "none" if c.get("target") is None else fmt(c["target"])
+        return (f"status {s['node']}: {s['state']}, controller {c.get('name') or '-'}, "
                 f"target {target}, tracking error {err}")
     return (f"status {s['node']}: {s['state']}, t = {s.get('stamp', math.nan):.2f} s, ticks {s.get('ticks')}, "
             f"rejected {s.get('rejected') or {}}")
@@ -170,8 +172,8 @@ def run(args, session, keys, mon, zenoh):
     print(f"sending target {fmt(target)} m (end effector at {fmt(ee)} m)")
 
     def echoes_target(s):
-        return s["node"] == "controller" and s.get("target") is not None and \
-            max(abs(a - b) for a, b in zip(s["target"], target)) < 1e-9
+        t = (s.get("controller") or {}).get("target")
+        return t is not None and max(abs(a - b) for a, b in zip(t, target)) < 1e-9
 
     # Re-send until the controller's status reports it; the target is idempotent.
     deadline = time.monotonic() + args.timeout

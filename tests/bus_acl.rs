@@ -14,7 +14,8 @@ use spikearm::bus::{
     Bus, BusConfig, Estop, JointStates, Latest, NodeState, Payload, QosClass, Queue, SCHEMA_VERSION, Status,
     TorqueCmd, is_loopback_endpoint,
 };
-use spikearm::node::{HoldLaw, HoldParams, Shutdown, SimNodeReport, SimNodeSpec, TimingMode, run_sim_node};
+use spikearm::arm::hold::{HoldLaw, HoldParams};
+use spikearm::node::{Shutdown, SimNodeReport, TimingMode, run_sim_node};
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
@@ -75,7 +76,7 @@ struct Driven {
 /// The controller loop both identities run: a gravity-compensated joint PD towards `q_ref`, one torque
 /// command answering each joint state, until `stop`.
 fn drive(bus: &Bus, q_ref: [f64; 3], stop: &AtomicBool) -> Driven {
-    let mut law = HoldLaw::from_urdf(&read("config/arms/threelink.urdf"), HoldParams { kp: 100.0, kd: 20.0 }).unwrap();
+    let mut law = HoldLaw::new(&arm("threelink.urdf"), HoldParams { kp: 100.0, kd: 20.0 }).unwrap();
     let states = bus.latest::<JointStates>(&bus.keys().joint_states()).unwrap();
     let mut cmd = bus.publisher::<TorqueCmd>(&bus.keys().torque_cmd(), QosClass::Control).unwrap();
     let mut out = Driven::default();
@@ -139,14 +140,14 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
 fn only_the_allowed_identities_can_move_load_or_stop_the_arm() {
     let ep = loopback_endpoint();
     let sim_bus = Bus::open(ARM, &sim_config(&ep)).unwrap();
-    let mut spec = SimNodeSpec::new(read("config/arms/threelink.urdf"));
+    let mut spec = sim_settings();
     spec.timing = TimingMode::RealTime;
     spec.initial_q = Some(Q0.to_vec());
     spec.record_every = 5;
     let stop_sim = Shutdown::new();
     let stop_sim2 = stop_sim.clone();
     let sim = thread::spawn(move || {
-        let r = run_sim_node(&spec, &sim_bus, &stop_sim2);
+        let r = run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &stop_sim2);
         sim_bus.close().unwrap();
         r.unwrap()
     });

@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use spikearm::bus::{Bus, BusConfig, Estop, JointStates, Message, NodeState, Payload, SCHEMA_VERSION, Status, Target, TorqueCmd};
 use spikearm::control::controller::{ControlError, ControlInput, Controller};
-use spikearm::node::{
-    ControllerNodeReport, ControllerNodeSpec, HoldLaw, HoldParams, Shutdown, SimNodeReport, SimNodeSpec,
-    run_controller_node, run_sim_node,
-};
+use spikearm::arm::hold::{HoldLaw, HoldParams};
+use spikearm::node::{ControllerNodeReport, Shutdown, SimNodeReport, run_controller_node, run_sim_node};
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
@@ -67,14 +65,14 @@ fn run(operate: impl FnOnce(&Bus)) -> Run {
     let (op, ctrl_bus, sim_bus) = (b.pop().unwrap(), b.pop().unwrap(), b.pop().unwrap());
     let commands = op.queue::<TorqueCmd>(&op.keys().torque_cmd(), 1 << 20).unwrap();
     let statuses = op.queue::<Status>(&op.keys().status("controller"), 1 << 16).unwrap();
-    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
+    let mut spec = sim_settings();
     spec.initial_q = Some(Q_REF.to_vec());
     spec.record_every = 1;
     spec.max_samples = 1 << 22;
     let stop_sim = Shutdown::new();
     let s2 = stop_sim.clone();
     let sim = thread::spawn(move || {
-        let r = run_sim_node(&spec, &sim_bus, &s2);
+        let r = run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &s2);
         sim_bus.close().unwrap();
         r.unwrap()
     });
@@ -83,11 +81,10 @@ fn run(operate: impl FnOnce(&Bus)) -> Run {
     let stop_ctrl = Shutdown::new();
     let c2 = stop_ctrl.clone();
     let ctrl = thread::spawn(move || {
-        let mut c = LoggingPd { law: HoldLaw::from_urdf(&arm_urdf("threelink.urdf"), HoldParams::default()).unwrap(), ticked: t2 };
-        let mut cspec = ControllerNodeSpec::new("threelink");
-        cspec.urdf = Some(arm_urdf("threelink.urdf"));
+        let mut c = LoggingPd { law: HoldLaw::new(&arm("threelink.urdf"), HoldParams::default()).unwrap(), ticked: t2 };
+        let mut cspec = controller_settings();
         cspec.status_period_s = 0.01;
-        let r = run_controller_node(&cspec, &mut c, &ctrl_bus, &c2);
+        let r = run_controller_node(&cspec, arm("threelink.urdf"), &mut c, &ctrl_bus, &c2);
         ctrl_bus.close().unwrap();
         r.unwrap()
     });
@@ -157,7 +154,7 @@ fn estop_latches_at_the_next_step_and_tick_and_only_an_explicit_clear_releases_i
     let (s1, s2) = (sim.estop_log[0].seq.unwrap() as usize, sim.estop_log[1].seq.unwrap() as usize);
     assert!(s2 > s1 + 100, "the latch held for many steps: {s1}..{s2}");
     assert!(!sim.samples[s1].held, "running before the engage");
-    let mut law = HoldLaw::from_urdf(&arm_urdf("threelink.urdf"), HoldParams::default()).unwrap();
+    let mut law = HoldLaw::new(&arm("threelink.urdf"), HoldParams::default()).unwrap();
     let q_hold = sim.samples[s1].q.clone();
     let mut tau = vec![0.0; 3];
     for k in s1 + 1..=s2 {
@@ -188,7 +185,7 @@ fn estop_latches_at_the_next_step_and_tick_and_only_an_explicit_clear_releases_i
     // Its status said so, and the target sent while latched was taken (not a clear).
     let latched: Vec<_> = r.statuses.iter().filter(|s| s.state == NodeState::Estop).collect();
     assert!(!latched.is_empty(), "an estop status");
-    assert!(r.statuses.iter().any(|s| s.state == NodeState::Estop && s.target == Some(far)), "target taken while latched");
+    assert!(r.statuses.iter().any(|s| s.state == NodeState::Estop && s.controller().is_some_and(|c| c.target == Some(far))), "target taken while latched");
 }
 
 /// The e-stop as a future build might send it: a version this build does not speak.

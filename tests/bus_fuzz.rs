@@ -4,10 +4,12 @@
 //! numbers, consistent lengths, ranges). Then a flood of hostile bodies on the real bus: the nodes keep
 //! controlling and count what they refused, by reason.
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -22,10 +24,8 @@ use spikearm::bus::{
     TorqueCmd, decode, encode_into,
 };
 use spikearm::control::controller::{ControlError, ControlInput, Controller};
-use spikearm::node::{
-    ArmEnvelope, ControllerNodeSpec, HoldLaw, HoldParams, Reason, Shutdown, SimNodeSpec, run_controller_node,
-    run_sim_node,
-};
+use spikearm::arm::hold::{HoldLaw, HoldParams};
+use spikearm::node::{Reason, Shutdown, run_controller_node, run_sim_node};
 
 /// Every reason a decoder may give.
 const DECODE_REASONS: [&str; 7] = ["too_large", "malformed", "version", "non_finite", "dimension", "out_of_range", "invalid"];
@@ -132,8 +132,8 @@ fn corpus() -> Vec<Vec<u8>> {
     });
     put(&|b| encode_into(&ParamsReply { v: 1, params: BTreeMap::from([("kp".to_string(), 50.0)]), error: None }, b));
     let status: Status = serde_json::from_value(json!({
-        "v": 1, "node": "controller", "stamp": 1.5, "state": "running", "controller": "osc",
-        "tracking_error_m": 0.01, "target": [0.3, 0.1, 0.5], "ticks": 1500, "rejected": {"malformed": 3}
+        "v": 1, "node": "controller", "stamp": 1.5, "state": "running", "ticks": 1500, "rejected": {"malformed": 3},
+        "controller": {"name": "osc", "tracking_error_m": 0.01, "target": [0.3, 0.1, 0.5]}
     }))
     .unwrap();
     put(&|b| encode_into(&status, b));
@@ -473,9 +473,6 @@ fn every_decoder_refuses_hostile_fields_of_plausible_messages_with_a_reason() {
 
 // ---- A flood on the real bus ----
 
-fn urdf() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/arms/threelink.urdf")).unwrap()
-}
 
 const Q_REF: [f64; 3] = [0.4, -0.3, 0.2];
 
@@ -551,7 +548,7 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
     let (sim_bus, ctrl_bus, watcher) = (open(0), open(1), open(2));
     let statuses = watcher.queue::<Status>(&watcher.keys().status_all(), 1 << 16).unwrap();
     let attacker = raw_session(&eps[..2]);
-    let env = ArmEnvelope::from_urdf(&urdf()).unwrap();
+    let env = arm("threelink.urdf").envelope().clone();
     let bodies = hostile_bodies();
     let keys = sim_bus.keys().clone();
     let key_of = |k: &str| match k {
@@ -562,7 +559,7 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
     };
 
     let steps = 600u64;
-    let mut spec = SimNodeSpec::new(urdf());
+    let mut spec = sim_settings();
     spec.duration_s = Some(steps as f64 * 0.001);
     spec.record_every = 1;
     // An overwritten state or torque costs one resend period in lockstep: keep it short under attack.
@@ -570,10 +567,9 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
     let stop_ctrl = Shutdown::new();
     let s2 = stop_ctrl.clone();
     let ctrl = thread::spawn(move || {
-        let mut c = Pd(HoldLaw::from_urdf(&urdf(), HoldParams::default()).unwrap());
-        let mut cspec = ControllerNodeSpec::new("threelink");
-        cspec.urdf = Some(urdf());
-        let r = run_controller_node(&cspec, &mut c, &ctrl_bus, &s2);
+        let mut c = Pd(HoldLaw::new(&arm("threelink.urdf"), HoldParams::default()).unwrap());
+        let cspec = controller_settings();
+        let r = run_controller_node(&cspec, arm("threelink.urdf"), &mut c, &ctrl_bus, &s2);
         ctrl_bus.close().unwrap();
         r.unwrap()
     });
@@ -618,7 +614,7 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
     };
 
     let started = Instant::now();
-    let sim = run_sim_node(&spec, &sim_bus, &Shutdown::new()).unwrap();
+    let sim = run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
     sim_done.store(true, Ordering::Relaxed);
     flood.join().unwrap();
     let refused_by_body = queries.join().unwrap();
@@ -688,7 +684,7 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
         assert_ne!(st.state, NodeState::Estop);
     }
     let c = env.reach_center();
-    if let Some(t) = last["controller"].target {
+    if let Some(t) = last["controller"].controller().and_then(|c| c.target) {
         let r = ((t[0] - c[0]).powi(2) + (t[1] - c[1]).powi(2) + (t[2] - c[2]).powi(2)).sqrt();
         assert!(r <= env.reach_m() + 1e-9, "the target in force is reachable: {t:?}");
     }

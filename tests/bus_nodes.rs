@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 use spikearm::bus::{Bus, BusConfig, JointStates, NodeState, ParamsRequest, SCHEMA_VERSION, Status};
 use spikearm::control::controller::{ControlError, ControlInput, Controller, ControllerStatus};
 use spikearm::neuro::LearnedWeights;
-use spikearm::node::{
-    CheckpointError, ControllerNodeSpec, HoldLaw, HoldParams, Shutdown, SimNodeSpec, TimingMode,
-    load_checkpoint, run_controller_node, run_sim_node,
-};
+use spikearm::arm::hold::{HoldLaw, HoldParams};
+use spikearm::node::{CheckpointError, Shutdown, TimingMode, load_checkpoint, run_controller_node, run_sim_node};
 use spikearm_sim::{ArmState, ArmWorld, SimParams};
 
 #[path = "common/fixtures.rs"]
@@ -41,7 +39,7 @@ struct TestPd {
 impl TestPd {
     fn new(q_ref: Vec<f64>) -> Self {
         Self {
-            law: HoldLaw::from_urdf(&arm_urdf("threelink.urdf"), HoldParams { kp: 100.0, kd: 20.0 }).unwrap(),
+            law: HoldLaw::new(&arm("threelink.urdf"), HoldParams { kp: 100.0, kd: 20.0 }).unwrap(),
             q_ref,
             kp: 100.0,
             weights: LearnedWeights { neurons: 2, dimensions: 3, decoders: vec![0.0; 6] },
@@ -110,18 +108,18 @@ fn lockstep_over_zenoh_equals_the_direct_loop_bit_for_bit() {
     }
 
     let (sim_bus, ctrl_bus) = bus_pair();
-    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
+    let mut spec = sim_settings();
     spec.duration_s = Some(steps as f64 * 0.001);
     spec.record_every = 1;
     let stop_ctrl = Shutdown::new();
     let stop2 = stop_ctrl.clone();
     let ctrl_thread = thread::spawn(move || {
         let mut c = TestPd::new(Q_REF.to_vec());
-        let r = run_controller_node(&ControllerNodeSpec::new("threelink"), &mut c, &ctrl_bus, &stop2);
+        let r = run_controller_node(&controller_settings(), arm("threelink.urdf"), &mut c, &ctrl_bus, &stop2);
         ctrl_bus.close().unwrap();
         r.unwrap()
     });
-    let sim = run_sim_node(&spec, &sim_bus, &Shutdown::new()).unwrap();
+    let sim = run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
     stop_ctrl.trigger();
     let ctrl_report = ctrl_thread.join().unwrap();
     sim_bus.close().unwrap();
@@ -146,19 +144,19 @@ fn lockstep_over_zenoh_equals_the_direct_loop_bit_for_bit() {
 #[test]
 fn watchdog_engages_within_60_ms_of_the_controller_vanishing() {
     let (sim_bus, ctrl_bus) = bus_pair();
-    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
+    let mut spec = sim_settings();
     spec.timing = TimingMode::RealTime;
     spec.initial_q = Some(Q_REF.to_vec());
     spec.record_every = 10;
     let stop_sim = Shutdown::new();
     let stop_sim2 = stop_sim.clone();
-    let sim_thread = thread::spawn(move || run_sim_node(&spec, &sim_bus, &stop_sim2).map(|r| (r, sim_bus)));
+    let sim_thread = thread::spawn(move || run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &stop_sim2).map(|r| (r, sim_bus)));
 
     let stop_ctrl = Shutdown::new();
     let stop2 = stop_ctrl.clone();
     let ctrl_thread = thread::spawn(move || {
         let mut c = TestPd::new(Q_REF.to_vec());
-        let r = run_controller_node(&ControllerNodeSpec::new("threelink"), &mut c, &ctrl_bus, &stop2);
+        let r = run_controller_node(&controller_settings(), arm("threelink.urdf"), &mut c, &ctrl_bus, &stop2);
         // Vanish abruptly: the session goes away with the node.
         ctrl_bus.close().unwrap();
         (r.unwrap(), Instant::now())
@@ -193,7 +191,7 @@ fn controller_holds_when_joint_states_stop_and_resumes() {
     let stop2 = stop.clone();
     let ctrl_thread = thread::spawn(move || {
         let mut c = TestPd::new(Q_REF.to_vec());
-        let r = run_controller_node(&ControllerNodeSpec::new("threelink"), &mut c, &ctrl_bus, &stop2);
+        let r = run_controller_node(&controller_settings(), arm("threelink.urdf"), &mut c, &ctrl_bus, &stop2);
         ctrl_bus.close().unwrap();
         r.unwrap()
     });
@@ -247,7 +245,7 @@ fn parameters_are_read_and_set_through_the_queryable() {
     let stop2 = stop.clone();
     let ctrl_thread = thread::spawn(move || {
         let mut c = TestPd::new(Q_REF.to_vec());
-        let r = run_controller_node(&ControllerNodeSpec::new("threelink"), &mut c, &ctrl_bus, &stop2);
+        let r = run_controller_node(&controller_settings(), arm("threelink.urdf"), &mut c, &ctrl_bus, &stop2);
         ctrl_bus.close().unwrap();
         (r.unwrap(), c.kp)
     });
@@ -279,19 +277,19 @@ fn checkpoints_are_written_on_shutdown_restored_on_start_and_corrupt_ones_refuse
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("weights.json");
     let (sim_bus, ctrl_bus) = bus_pair();
-    let mut spec = SimNodeSpec::new(arm_urdf("threelink.urdf"));
+    let mut spec = sim_settings();
     spec.duration_s = Some(0.2);
-    let mut cspec = ControllerNodeSpec::new("threelink");
-    cspec.checkpoint_path = Some(path.clone());
+    let mut cspec = controller_settings();
+    cspec.checkpoint = Some(path.clone());
     cspec.checkpoint_period_s = 0.05;
     let stop = Shutdown::new();
     let (stop2, cspec2) = (stop.clone(), cspec.clone());
     let ctrl_thread = thread::spawn(move || {
         let mut c = TestPd::new(Q_REF.to_vec());
-        let r = run_controller_node(&cspec2, &mut c, &ctrl_bus, &stop2).unwrap();
+        let r = run_controller_node(&cspec2, arm("threelink.urdf"), &mut c, &ctrl_bus, &stop2).unwrap();
         (r, c, ctrl_bus)
     });
-    run_sim_node(&spec, &sim_bus, &Shutdown::new()).unwrap();
+    run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
     stop.trigger();
     let (report, c, ctrl_bus) = ctrl_thread.join().unwrap();
     assert!(report.checkpoints >= 1);
@@ -306,7 +304,7 @@ fn checkpoints_are_written_on_shutdown_restored_on_start_and_corrupt_ones_refuse
     let mut c2 = TestPd::new(Q_REF.to_vec());
     let stop = Shutdown::new();
     stop.trigger();
-    let r = run_controller_node(&cspec, &mut c2, &ctrl_bus, &stop).unwrap();
+    let r = run_controller_node(&cspec, arm("threelink.urdf"), &mut c2, &ctrl_bus, &stop).unwrap();
     assert!(r.restored);
     assert_eq!(c2.weights.decoders[0], ticks);
 
@@ -321,7 +319,7 @@ fn checkpoints_are_written_on_shutdown_restored_on_start_and_corrupt_ones_refuse
         assert!(msg.contains("weights.json") && msg.contains("corrupt"), "{msg}");
         assert_eq!(std::fs::read(&path).unwrap(), bad, "loading leaves the file as it was");
         let mut c3 = TestPd::new(Q_REF.to_vec());
-        let r = run_controller_node(&cspec, &mut c3, &ctrl_bus, &stop).unwrap();
+        let r = run_controller_node(&cspec, arm("threelink.urdf"), &mut c3, &ctrl_bus, &stop).unwrap();
         assert!(!r.restored && r.fresh_start.is_some(), "{r:?}");
         assert_eq!(c3.weights.decoders[0], 0.0, "started on fresh weights");
     }

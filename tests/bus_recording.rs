@@ -62,7 +62,8 @@ fn run() -> &'static Run {
         let urdf = std::fs::read_to_string(format!("{root}/{}", spec.urdf)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let report = dir.path().join("report");
-        let result = run_scenario(&spec, &urdf, &Shutdown::new(), false, Some(&report)).unwrap();
+        let arm = spikearm::arm::Arm::from_urdf(urdf).unwrap();
+        let result = run_scenario(&spec, arm, &Shutdown::new(), false, Some(&report)).unwrap();
         write_report(&report, &result).unwrap();
         Run { _dir: dir, report, result }
     })

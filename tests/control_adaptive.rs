@@ -3,11 +3,11 @@
 
 use nalgebra::Vector3;
 use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
-use spikearm::control::arm_model::{ArmModel, ArmModelParams};
-use spikearm::control::closed_loop::ClosedLoop;
+use spikearm::arm::model::{ArmModel, ArmModelParams};
+use spikearm::eval::closed_loop::ClosedLoop;
 use spikearm::control::controller::Controller;
 use spikearm::control::osc::{Osc, OscParams};
-use spikearm::control::urdf_chain::ArmSpec;
+use spikearm::arm::description::ArmSpec;
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 

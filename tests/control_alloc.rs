@@ -10,12 +10,12 @@ use counting_alloc::allocations;
 
 use nalgebra::Vector3;
 use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
-use spikearm::control::arm_model::{ArmModel, ArmModelParams};
+use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm::control::controller::{ControlInput, Controller};
 use spikearm::control::joint_pd::{JointPd, JointPdParams};
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::pid::{Pid, PidParams};
-use spikearm::control::urdf_chain::ArmSpec;
+use spikearm::arm::description::ArmSpec;
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimParams};
 

@@ -3,8 +3,9 @@
 //! fixed-point core with default settings against PD and the PID baselines. Conditions run on two threads.
 //! Run with `--nocapture` to see the table (`spikearm eval payload` prints the same, with the float row).
 
-use spikearm::control::payload_eval::{Condition, PayloadEvalSpec};
-use spikearm::control::payload_protocol::{ProtocolRun, normalised};
+use spikearm::eval::payload_eval::{Condition, PayloadEvalSpec};
+use spikearm::eval::metrics::normalised_per_lap;
+use spikearm::eval::payload_protocol::ProtocolRun;
 use spikearm::neuro::ExecutorKind;
 
 const PID_GAINS: [f64; 4] = [0.5, 1.0, 2.0, 4.0];
@@ -40,7 +41,7 @@ fn protocol(file: &str, payload_kg: f64) -> Scores {
     let mut best_pid_last = f64::INFINITY;
     let mut adaptive = Vec::new();
     for (c, r) in conds.iter().zip(&runs) {
-        let n = normalised(&r.error_per_lap, e0, e1);
+        let n = normalised_per_lap(&r.error_per_lap, e0, e1);
         println!("{file} {:<16} normalised per lap {n:.3?}", c.key());
         match c {
             Condition::Pid(_) => best_pid_last = best_pid_last.min(*n.last().unwrap()),

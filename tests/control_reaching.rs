@@ -1,7 +1,7 @@
 //! Closed-loop reaching without a payload, and payload removal after adaptation (issue 4 bars).
 //! Run with `--nocapture` to see the errors measured.
 
-use spikearm::control::payload_eval::{Condition, PayloadEvalSpec};
+use spikearm::eval::payload_eval::{Condition, PayloadEvalSpec};
 use spikearm::neuro::ExecutorKind;
 
 fn spec(file: &str, payload_kg: f64) -> PayloadEvalSpec {

@@ -13,10 +13,8 @@ use std::time::{Duration, Instant};
 
 use spikearm::bus::{Bus, BusConfig, JointStates, NodeState, QosClass, SCHEMA_VERSION, Status, Target, TorqueCmd};
 use spikearm::control::controller::Controller;
-use spikearm::node::{
-    ControllerNodeReport, ControllerNodeSpec, ControllerSection, FaultParams, PayloadEvent, Shutdown, SimNodeReport,
-    SimNodeSpec, TimingMode, build_controller, load_checkpoint, run_controller_node, run_sim_node,
-};
+use spikearm::control::factory::ControllerParams;
+use spikearm::node::{ControllerNodeReport, ControllerSettings, FaultParams, PayloadEvent, Shutdown, SimNodeReport, SimSettings, TimingMode, load_checkpoint, run_controller_node, run_sim_node};
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
@@ -37,35 +35,33 @@ fn connect(ep: &str) -> Bus {
 
 /// The adaptive controller (OSC + spiking term on the fixed-point core), small and seeded.
 fn adaptive() -> Box<dyn Controller> {
-    let section = ControllerSection { neurons: NEURONS, seed: 1, ..ControllerSection::default() };
-    build_controller(&section, &arm_urdf("threelink.urdf")).unwrap()
+    let section = ControllerParams { neurons: NEURONS, seed: 1, ..ControllerParams::default() };
+    section.build(&arm("threelink.urdf")).unwrap()
 }
 
 /// Holds the start pose; a 1 kg payload appears at `payload_t`.
-fn sim_spec(duration_s: Option<f64>, payload_t: f64) -> SimNodeSpec {
-    let mut s = SimNodeSpec::new(arm_urdf("threelink.urdf"));
+fn sim_spec(duration_s: Option<f64>, payload_t: f64) -> SimSettings {
+    let mut s = sim_settings();
     s.initial_q = Some(Q0.to_vec());
     s.duration_s = duration_s;
     s.payload_events = vec![PayloadEvent { t: payload_t, mass_kg: PAYLOAD_KG, offset_m: [0.0; 3] }];
     s
 }
 
-fn ctrl_spec() -> ControllerNodeSpec {
-    let mut c = ControllerNodeSpec::new(ARM);
-    c.urdf = Some(arm_urdf("threelink.urdf"));
-    c
+fn ctrl_spec() -> ControllerSettings {
+    controller_settings()
 }
 
 /// Runs a controller node on its own thread; the join gives its report, its controller and its bus.
 fn spawn_controller(
-    spec: ControllerNodeSpec,
+    spec: ControllerSettings,
     mut c: Box<dyn Controller>,
     bus: Bus,
     stop: &Shutdown,
 ) -> thread::JoinHandle<(ControllerNodeReport, Box<dyn Controller>, Bus)> {
     let stop = stop.clone();
     thread::spawn(move || {
-        let r = run_controller_node(&spec, c.as_mut(), &bus, &stop).unwrap();
+        let r = run_controller_node(&spec, arm("threelink.urdf"), c.as_mut(), &bus, &stop).unwrap();
         (r, c, bus)
     })
 }
@@ -111,14 +107,14 @@ fn sim_death_makes_the_controller_hold_without_learning_and_a_new_sim_resumes_it
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();
     let mut cs = ctrl_spec();
     cs.record_every = 10;
-    cs.checkpoint_path = Some(ckpt.clone());
+    cs.checkpoint = Some(ckpt.clone());
     cs.checkpoint_period_s = 0.05;
     let stop = Shutdown::new();
     let ctrl = spawn_controller(cs, adaptive(), ctrl_bus, &stop);
 
     // First sim: 1.5 s with the payload from the start, then its session vanishes (as a killed process's would).
     let sim_bus = connect(&ep);
-    let sim1 = run_sim_node(&sim_spec(Some(1.5), 0.0), &sim_bus, &Shutdown::new()).unwrap();
+    let sim1 = run_sim_node(&sim_spec(Some(1.5), 0.0), arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
     sim_bus.close().unwrap();
 
     // The outage: after the hold delay, no torque goes out and the checkpointed weights stay put.
@@ -132,7 +128,7 @@ fn sim_death_makes_the_controller_hold_without_learning_and_a_new_sim_resumes_it
 
     // A new sim process on the same key prefix: a fresh session, the arm back at its start pose with the payload.
     let sim_bus = connect(&ep);
-    let sim2 = run_sim_node(&sim_spec(Some(1.5), 0.0), &sim_bus, &Shutdown::new()).unwrap();
+    let sim2 = run_sim_node(&sim_spec(Some(1.5), 0.0), arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
     sim_bus.close().unwrap();
     stop.trigger();
     let (r, c, bus) = ctrl.join().unwrap();
@@ -224,7 +220,7 @@ fn controller_crash_the_watchdog_holds_and_a_restart_resumes_from_the_last_check
     let sim = thread::spawn({
         let (stop_sim, ss) = (stop_sim.clone(), sim_spec(None, 0.0));
         move || {
-            let r = run_sim_node(&ss, &sim_bus, &stop_sim).unwrap();
+            let r = run_sim_node(&ss, arm("threelink.urdf"), &sim_bus, &stop_sim).unwrap();
             (r, sim_bus)
         }
     });
@@ -232,14 +228,14 @@ fn controller_crash_the_watchdog_holds_and_a_restart_resumes_from_the_last_check
     // First controller: checkpoints every 20 ms of wall time, crashes at tick 1500 (lockstep: sim step 1500).
     let crash_at = 1500u64;
     let mut cs = ctrl_spec();
-    cs.checkpoint_path = Some(ckpt.clone());
+    cs.checkpoint = Some(ckpt.clone());
     cs.checkpoint_period_s = 0.02;
     let at_crash = std::sync::Arc::new(std::sync::Mutex::new(None));
     let c1 = thread::spawn({
         let (cs, at_crash, bus) = (cs.clone(), at_crash.clone(), connect(&ep));
         move || {
             let mut c = CrashAt { inner: adaptive(), crash_at, ticks: 0, at_crash };
-            run_controller_node(&cs, &mut c, &bus, &Shutdown::new())
+            run_controller_node(&cs, arm("threelink.urdf"), &mut c, &bus, &Shutdown::new())
         }
     });
     assert!(c1.join().is_err(), "the controller thread died");
@@ -262,7 +258,7 @@ fn controller_crash_the_watchdog_holds_and_a_restart_resumes_from_the_last_check
         let (cs, stop2) = (cs.clone(), stop2.clone());
         move || {
             let mut c = adaptive();
-            let r = run_controller_node(&cs, c.as_mut(), &c2_bus, &stop2).unwrap();
+            let r = run_controller_node(&cs, arm("threelink.urdf"), c.as_mut(), &c2_bus, &stop2).unwrap();
             c2_bus.close().unwrap();
             r
         }
@@ -327,7 +323,7 @@ fn lossy_run(drop: f64, duration_s: f64, timing: TimingMode) -> LossyRun {
     let stop = Shutdown::new();
     let started = Instant::now();
     let ctrl = spawn_controller(cs, adaptive(), connect(&ep), &stop);
-    let sim = run_sim_node(&ss, &sim_bus, &Shutdown::new()).unwrap();
+    let sim = run_sim_node(&ss, arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
     let wall_s = started.elapsed().as_secs_f64();
     stop.trigger();
     let (ctrl, _c, bus) = ctrl.join().unwrap();
@@ -431,7 +427,7 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
     let sim = thread::spawn({
         let stop_sim = stop_sim.clone();
         move || {
-            let r = run_sim_node(&ss, &sim_bus, &stop_sim).unwrap();
+            let r = run_sim_node(&ss, arm("threelink.urdf"), &sim_bus, &stop_sim).unwrap();
             sim_bus.close().unwrap();
             r
         }
@@ -468,7 +464,7 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
     wait_until("the last target in force", Duration::from_secs(10), || {
         let st = drain(&statuses);
         if in_force_at.is_none() {
-            in_force_at = st.iter().find(|s| s.target == Some(final_target)).map(|s| s.ticks);
+            in_force_at = st.iter().find(|s| s.controller().is_some_and(|c| c.target == Some(final_target))).map(|s| s.ticks);
         }
         in_force_at.is_some_and(|t| st.last().is_some_and(|s| s.ticks > t + 300))
     });
@@ -507,14 +503,14 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
 // e. A truncated or corrupted checkpoint.
 
 /// Runs a controller against a 0.3 s lockstep sim (payload from the start) and returns its report and statuses.
-fn short_run(cs: &ControllerNodeSpec) -> (ControllerNodeReport, Vec<Status>) {
+fn short_run(cs: &ControllerSettings) -> (ControllerNodeReport, Vec<Status>) {
     let ep = loopback_endpoint();
     let sim_bus = listen(&ep);
     let ctrl_bus = connect(&ep);
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();
     let stop = Shutdown::new();
     let ctrl = spawn_controller(cs.clone(), adaptive(), ctrl_bus, &stop);
-    run_sim_node(&sim_spec(Some(0.3), 0.0), &sim_bus, &Shutdown::new()).unwrap();
+    run_sim_node(&sim_spec(Some(0.3), 0.0), arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
     thread::sleep(Duration::from_millis(150));
     stop.trigger();
     let (r, _c, bus) = ctrl.join().unwrap();
@@ -539,7 +535,7 @@ fn a_corrupt_checkpoint_is_refused_kept_aside_and_the_node_starts_fresh_and_says
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.json");
     let mut cs = ctrl_spec();
-    cs.checkpoint_path = Some(path.clone());
+    cs.checkpoint = Some(path.clone());
     cs.checkpoint_period_s = 0.0;
     cs.record_every = 1;
     // A good checkpoint, then a restart that uses it: the adaptive term pushes from the first tick.
@@ -571,7 +567,7 @@ fn a_corrupt_checkpoint_is_refused_kept_aside_and_the_node_starts_fresh_and_says
         assert!(note.contains(&aside.iter().find(|p| std::fs::read(p).unwrap() == bad).unwrap().display().to_string()));
         assert!(load_checkpoint(&path).unwrap().is_some(), "{what}: the new checkpoint is valid");
         // And the status says so.
-        let alert = statuses.iter().filter_map(|s| s.checkpoint_alert.clone()).next_back();
+        let alert = statuses.iter().filter_map(|s| s.controller().and_then(|c| c.checkpoint_alert.clone())).next_back();
         assert!(alert.is_some_and(|a| a.contains("fresh weights")), "{what}: status without the alert");
     }
 }
@@ -685,7 +681,7 @@ fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unb
     let ctrl_bus = connect(&ep);
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();
     let mut cs = ctrl_spec();
-    cs.checkpoint_path = Some(path.clone());
+    cs.checkpoint = Some(path.clone());
     cs.checkpoint_period_s = 0.05;
     let stop = Shutdown::new();
     let ctrl = spawn_controller(cs, adaptive(), ctrl_bus, &stop);
@@ -693,7 +689,7 @@ fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unb
     let sim = thread::spawn({
         let stop_sim = stop_sim.clone();
         move || {
-            let r = run_sim_node(&sim_spec(None, 0.0), &sim_bus, &stop_sim).unwrap();
+            let r = run_sim_node(&sim_spec(None, 0.0), arm("threelink.urdf"), &sim_bus, &stop_sim).unwrap();
             sim_bus.close().unwrap();
             r
         }
@@ -711,19 +707,22 @@ fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unb
         if let Some(s) = drain(&statuses).pop() {
             latest = Some(s);
         }
-        latest.as_ref().is_some_and(|s| s.checkpoint_errors >= 3 && s.checkpoint_alert.is_some() && s.ticks > before + 100)
+        latest.as_ref().is_some_and(|s| {
+            s.controller().is_some_and(|c| c.checkpoint_errors >= 3 && c.checkpoint_alert.is_some()) && s.ticks > before + 100
+        })
     });
     let last = latest.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), kept, "{how}: the old checkpoint changed");
     assert!(load_checkpoint(&path).unwrap().is_some(), "{how}: the old checkpoint no longer loads");
     assert!(last.ticks > before + 100, "{how}: control stopped ({before} → {} ticks)", last.ticks);
     assert_eq!(last.state, NodeState::Running, "{how}");
+    let last = last.controller().unwrap();
     let alert = last.checkpoint_alert.clone().unwrap();
     eprintln!("{how}: {} failed writes, status alert: {alert}", last.checkpoint_errors);
     // Space or write permission back: the next periodic write succeeds and the alert clears.
     unblock();
     wait_until("checkpoints again", Duration::from_secs(10), || {
-        drain(&statuses).last().is_some_and(|s| s.checkpoint_alert.is_none())
+        drain(&statuses).last().is_some_and(|s| s.controller().is_some_and(|c| c.checkpoint_alert.is_none()))
     });
     stop_sim.trigger();
     let sim = sim.join().unwrap();

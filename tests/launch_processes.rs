@@ -80,7 +80,7 @@ fn processes_record_the_one_process_trajectories_bit_for_bit() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let spec = ScenarioSpec::from_toml(SCENARIO).unwrap();
     let urdf = std::fs::read_to_string(root.join(&spec.urdf)).unwrap();
-    let one = run_scenario(&spec, &urdf, &Shutdown::new(), false, None).unwrap();
+    let one = run_scenario(&spec, spikearm::arm::Arm::from_urdf(urdf).unwrap(), &Shutdown::new(), false, None).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scenario.toml");
@@ -99,7 +99,7 @@ fn processes_record_the_one_process_trajectories_bit_for_bit() {
     for run in &one.runs {
         let d = out_dir.join("processes").join(&run.controller);
         let sim: SimNodeReport = read_json(&d.join("sim_report.json"));
-        let ctrl: ControllerNodeReport = read_json(&d.join("control_report.json"));
+        let ctrl: ControllerNodeReport = read_json(&d.join("controller_report.json"));
         let name = &run.controller;
         assert_eq!((sim.steps, ctrl.ticks), (run.sim.steps, run.ctrl.ticks), "{name}: steps, ticks");
         assert_eq!(sim.steps, 3000, "{name}: 3 s at 1 ms");
@@ -131,9 +131,12 @@ fn processes_record_the_one_process_trajectories_bit_for_bit() {
     assert_eq!(metrics["normalised_error"].as_f64().map(f64::to_bits), Some(x.to_bits()));
     for run in &one.runs {
         let d = out_dir.join("processes").join(&run.controller);
-        for log in ["sim.log", "control.log"] {
+        for log in ["sim.log", "controller.log"] {
             let text = std::fs::read_to_string(d.join(log)).unwrap();
             assert!(text.starts_with("$ "), "{log} starts with the node's command line:\n{text}");
+            // One settings file per node, nothing else on the command line.
+            let line = text.lines().next().unwrap();
+            assert!(line.matches("'--config'").count() == 1 && !line.contains("--set"), "{log}: {line}");
         }
     }
 }

@@ -7,9 +7,9 @@ mod counting_alloc;
 
 use counting_alloc::allocations;
 
-use nalgebra::{DMatrix, Vector3};
-use spikearm::control::arm_model::{ArmModel, ArmModelParams, PayloadSpec};
-use spikearm::control::urdf_chain::ArmSpec;
+use nalgebra::DMatrix;
+use spikearm::arm::model::{ArmModel, ArmModelParams, PayloadSpec};
+use spikearm::arm::description::ArmSpec;
 
 
 #[test]
@@ -20,10 +20,7 @@ fn per_call_model_functions_do_not_allocate() {
         let mut model = ArmModel::new(&spec, ArmModelParams::default()).unwrap();
         let n = model.dof();
         model
-            .set_payload(Some(PayloadSpec {
-                mass: 1.5,
-                offset: Vector3::new(0.0, 0.0, 0.05),
-            }))
+            .set_payload(Some(PayloadSpec { mass_kg: 1.5, offset_m: [0.0, 0.0, 0.05] }))
             .unwrap();
         let mut j6 = DMatrix::zeros(6, n);
         let mut j3 = DMatrix::zeros(3, n);

@@ -7,19 +7,16 @@
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 
-use std::path::Path;
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::*;
 use std::thread;
 
 use counting_alloc::allocations;
 use spikearm::bus::{Bus, BusConfig};
-use spikearm::node::{
-    ControllerNodeSpec, ControllerSample, ControllerSection, SampleLog, Shutdown, SimNodeSpec, SimSample,
-    build_controller, run_controller_node, run_sim_node,
-};
+use spikearm::control::factory::ControllerParams;
+use spikearm::node::{ControllerSample, SampleLog, Shutdown, SimSample, run_controller_node, run_sim_node};
 
-fn urdf() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/arms/threelink.urdf")).unwrap()
-}
 
 /// Kept samples are `stride` apart (in units of `unit`), start at `first` and reach within one stride of `last`.
 fn assert_even(ts: &[f64], stride: u64, unit: f64, first: f64, last: f64, what: &str) {
@@ -37,20 +34,20 @@ fn node_records_stay_bounded_and_span_the_whole_run() {
     const STEPS: u64 = 3000;
     const CAP: usize = 64;
     let bus = Bus::open("threelink", &BusConfig::default()).unwrap();
-    let mut sim = SimNodeSpec::new(urdf());
+    let mut sim = sim_settings();
     sim.initial_q = Some(vec![1.0, -1.4, -0.6]);
-    sim.duration_s = Some(STEPS as f64 * sim.sim.dt);
+    sim.duration_s = Some(STEPS as f64 * sim.physics.dt);
     sim.record_every = 1;
     sim.max_samples = CAP;
-    let mut cspec = ControllerNodeSpec::new("threelink");
+    let mut cspec = controller_settings();
     cspec.record_every = 1;
     cspec.max_samples = CAP;
-    let section = ControllerSection { kind: "osc".into(), ..ControllerSection::default() };
-    let mut controller = build_controller(&section, &urdf()).unwrap();
+    let section = ControllerParams { kind: "osc".into(), ..ControllerParams::default() };
+    let mut controller = section.build(&arm("threelink.urdf")).unwrap();
     let stop = Shutdown::new();
     let (s, c) = thread::scope(|sc| {
-        let h = sc.spawn(|| run_controller_node(&cspec, controller.as_mut(), &bus, &stop));
-        let s = run_sim_node(&sim, &bus, &Shutdown::new()).unwrap();
+        let h = sc.spawn(|| run_controller_node(&cspec, arm("threelink.urdf"), controller.as_mut(), &bus, &stop));
+        let s = run_sim_node(&sim, arm("threelink.urdf"), &bus, &Shutdown::new()).unwrap();
         stop.trigger();
         (s, h.join().unwrap().unwrap())
     });
@@ -61,12 +58,12 @@ fn node_records_stay_bounded_and_span_the_whole_run() {
     // 3001 states into 64 slots: the spacing doubled until 64 × stride covers the run.
     assert!(s.sample_stride.is_power_of_two() && s.sample_stride as usize * CAP > STEPS as usize, "{}", s.sample_stride);
     let ts: Vec<f64> = s.samples.iter().map(|x| x.t).collect();
-    assert_even(&ts, s.sample_stride, sim.sim.dt, 0.0, s.sim_time, "sim");
+    assert_even(&ts, s.sample_stride, sim.physics.dt, 0.0, s.sim_time, "sim");
 
     assert!(c.ticks >= STEPS, "controller ticks {}", c.ticks);
     assert!(c.samples.len() <= CAP && c.samples.len() >= CAP / 2, "controller kept {}", c.samples.len());
     let ts: Vec<f64> = c.samples.iter().map(|x| x.t).collect();
-    assert_even(&ts, c.sample_stride, sim.sim.dt, 0.0, c.sim_time, "controller");
+    assert_even(&ts, c.sample_stride, sim.physics.dt, 0.0, c.sim_time, "controller");
 }
 
 #[test]

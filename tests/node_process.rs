@@ -132,7 +132,7 @@ fn mean_error(statuses: &Queue<Status>, from: f64, to: f64, ctrl: &Logged) -> f6
             return sum / f64::from(n);
         }
         if t >= from
-            && let Some(e) = st.tracking_error_m
+            && let Some(e) = st.controller().and_then(|c| c.tracking_error_m)
         {
             sum += e;
             n += 1;

@@ -14,8 +14,8 @@
 use nalgebra::{DMatrix, DVector, Vector3};
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use spikearm::control::arm_model::{ArmModel, ArmModelParams, PayloadSpec};
-use spikearm::control::urdf_chain::ArmSpec;
+use spikearm::arm::model::{ArmModel, ArmModelParams, PayloadSpec};
+use spikearm::arm::description::ArmSpec;
 use spikearm_sim::{ArmWorld, SimParams};
 
 const ARMS: [&str; 2] = ["threelink.urdf", "ur5e.urdf"];
@@ -291,7 +291,6 @@ fn moving_accelerations_converge_as_the_step_shrinks() {
 #[test]
 fn payload_raises_holding_torque_by_its_gravity_torque() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 3);
-    let offset = Vector3::from(PAYLOAD_OFFSET);
     for name in ARMS {
         let mut a = arm(name);
         let n = a.model.dof();
@@ -312,10 +311,7 @@ fn payload_raises_holding_torque_by_its_gravity_torque() {
             a.model.set_payload(None).unwrap();
             a.model.gravity_torque(&q, &mut g0).unwrap();
             a.model
-                .set_payload(Some(PayloadSpec {
-                    mass: PAYLOAD_MASS,
-                    offset,
-                }))
+                .set_payload(Some(PayloadSpec { mass_kg: PAYLOAD_MASS, offset_m: PAYLOAD_OFFSET }))
                 .unwrap();
             a.model.gravity_torque(&q, &mut g1).unwrap();
 

@@ -83,6 +83,8 @@ impl MassProps {
 /// One actuated (revolute or continuous) joint.
 #[derive(Debug, Clone)]
 struct ActuatedJoint {
+    /// Joint name from the URDF.
+    name: String,
     limits: JointLimits,
     /// Index of the child link inside its multibody.
     link_id: usize,
@@ -199,7 +201,7 @@ impl ArmWorld {
                         return unsupported(format!("joint '{}' needs lower < upper limits, got [{lower}, {upper}]", j.name));
                     }
                     let velocity = if l.velocity > 0.0 { l.velocity } else { f64::INFINITY };
-                    limits_by_joint.insert(i, JointLimits { name: j.name.clone(), lower, upper, effort: l.effort, velocity });
+                    limits_by_joint.insert(i, (j.name.clone(), JointLimits { lower, upper, effort: l.effort, velocity }));
                 }
                 urdf_rs::JointType::Fixed => {}
                 ref other => return unsupported(format!("joint '{}' has type {other:?}; only revolute, continuous and fixed joints are simulated", j.name)),
@@ -298,8 +300,10 @@ impl ArmWorld {
             };
             let link = mbody.link(link_id).expect("link of a live joint");
             let axis_in_child = link.joint.data.local_frame2.rotation * Vector::X;
+            let (name, limits) = limits_by_joint[&urdf_index].clone();
             joints.push(ActuatedJoint {
-                limits: limits_by_joint[&urdf_index].clone(),
+                name,
+                limits,
                 link_id,
                 child: h.link2,
                 parent: h.link1,
@@ -364,12 +368,12 @@ impl ArmWorld {
 
     /// Names of the actuated joints, in the order of every joint vector.
     pub fn joint_names(&self) -> Vec<String> {
-        self.joints.iter().map(|j| j.limits.name.clone()).collect()
+        self.joints.iter().map(|j| j.name.clone()).collect()
     }
 
     /// Limits of the actuated joints (position, effort, velocity), from the URDF.
     pub fn joint_limits(&self) -> Vec<JointLimits> {
-        self.joints.iter().map(|j| j.limits.clone()).collect()
+        self.joints.iter().map(|j| j.limits).collect()
     }
 
     /// The URDF robot name.
@@ -428,7 +432,7 @@ impl ArmWorld {
             for (j, &v) in self.joints.iter().zip(q) {
                 let l = &j.limits;
                 if v < l.lower || v > l.upper {
-                    return Err(SimError::OutsideLimits { joint: l.name.clone(), value: v, lower: l.lower, upper: l.upper });
+                    return Err(SimError::OutsideLimits { joint: j.name.clone(), value: v, lower: l.lower, upper: l.upper });
                 }
             }
         }

@@ -4,7 +4,8 @@ use crate::SimError;
 
 /// Simulation parameters, every one with a unit. `Default` gives the configuration the
 /// benchmarks and the acceptance bars were measured with.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SimParams {
     /// Step length, s. Default 0.001 (1 kHz, the controller's rate).
     pub dt: f64,

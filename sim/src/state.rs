@@ -39,11 +39,10 @@ impl Energy {
     }
 }
 
-/// Limits of one actuated joint, read from the URDF.
-#[derive(Debug, Clone, PartialEq)]
+/// Limits of one actuated joint, read from the URDF (the simulation and the controller's arm model share
+/// this type).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JointLimits {
-    /// Joint name from the URDF.
-    pub name: String,
     /// Lower position limit, rad (−∞ for continuous joints).
     pub lower: f64,
     /// Upper position limit, rad (+∞ for continuous joints).

@@ -1,5 +1,5 @@
 //! `spikearm eval …`: closed-loop evaluations of the controllers against the sim. File I/O and threads live
-//! here; the protocol and the controllers are library code (`control::payload_eval`).
+//! here; the protocol and the controllers are library code (`eval::payload_eval`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,8 +9,9 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::control::adaptive::AdaptiveParams;
-use crate::control::payload_eval::{Condition, PayloadEvalSpec};
-use crate::control::payload_protocol::{ProtocolRun, normalised};
+use crate::eval::payload_eval::{Condition, PayloadEvalSpec};
+use crate::eval::metrics::normalised_per_lap;
+use crate::eval::payload_protocol::ProtocolRun;
 use crate::neuro::ExecutorKind;
 
 /// Closed-loop evaluations.
@@ -122,7 +123,7 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     let (e0, e1) = (&phase1[0].error_per_lap, &phase1[1].error_per_lap);
     let json_of = |r: &ProtocolRun| ConditionJson {
         error_per_window: r.error_per_lap.clone(),
-        normalised_per_window: normalised(&r.error_per_lap, e0, e1),
+        normalised_per_window: normalised_per_lap(&r.error_per_lap, e0, e1),
     };
     let mut controllers = BTreeMap::new();
     let mut pid_gains = BTreeMap::new();
@@ -172,7 +173,7 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
         vec![("pd_no_payload".into(), &phase1[0]), ("pd_payload".into(), &phase1[1])];
     rows.extend(rest.iter().map(|c| c.key()).zip(phase2.iter()));
     for (key, run) in rows {
-        let n = normalised(&run.error_per_lap, e0, e1);
+        let n = normalised_per_lap(&run.error_per_lap, e0, e1);
         let after = n.iter().skip(lap64 + 1).fold(f64::NAN, |m, &x| if m.is_nan() || x > m { x } else { m });
         let removed = run.error_after_removal.last().map(|e| format!("{:.2}", e * 1e3)).unwrap_or_else(|| "-".into());
         let final_max = run.final_error_per_reach.iter().fold(0.0f64, |m, &x| m.max(x));

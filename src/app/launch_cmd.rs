@@ -1,11 +1,13 @@
 //! `spikearm launch <scenario.toml>` and `spikearm demo`: run a scenario in one process (or, with
 //! `--processes`, its nodes as separate processes), write the report directory, print the summary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
+use crate::arm::Arm;
 use crate::launch::{
     ProcessLaunch, ScenarioResult, ScenarioSpec, run_scenario, run_scenario_processes, summary_table, write_report,
 };
@@ -19,9 +21,9 @@ pub struct LaunchArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     /// Run each controller's sim node and controller node as separate OS processes (`spikearm sim node`,
-    /// `spikearm control`) over zenoh TCP on 127.0.0.1 instead of threads in this process; their logs and
-    /// reports go to <DIR>/processes/ (the bus traffic is not recorded). Lockstep scenarios give bit-identical
-    /// trajectories either way.
+    /// `spikearm control`, each started with one settings file) over zenoh TCP on 127.0.0.1 instead of
+    /// threads in this process; their settings, logs and reports go to <DIR>/processes/ (the bus traffic is
+    /// not recorded). Lockstep scenarios give bit-identical trajectories either way.
     #[arg(long)]
     pub processes: bool,
 }
@@ -51,16 +53,16 @@ pub struct ReportArgs {
 const DEMO_SCENARIO: &str = include_str!("../../launch/ur5e_payload.toml");
 const DEMO_URDF: &str = include_str!("../../config/arms/ur5e.urdf");
 
-fn execute(spec: &ScenarioSpec, urdf: &str, report: &ReportArgs, processes: bool) -> anyhow::Result<ScenarioResult> {
+fn execute(spec: &ScenarioSpec, arm: Arc<Arm>, report: &ReportArgs, processes: bool) -> anyhow::Result<ScenarioResult> {
     let ReportArgs { out, quiet, no_record } = report;
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
-        run_scenario_processes(spec, urdf, &ProcessLaunch { exe, dir: dir.clone() }, &shutdown, !quiet)?
+        run_scenario_processes(spec, &arm, &ProcessLaunch { exe, dir: dir.clone() }, &shutdown, !quiet)?
     } else {
-        run_scenario(spec, urdf, &shutdown, !quiet, (!no_record).then_some(dir.as_path()))?
+        run_scenario(spec, arm, &shutdown, !quiet, (!no_record).then_some(dir.as_path()))?
     };
     write_report(&dir, &result)?;
     println!("{}", summary_table(&result));
@@ -72,15 +74,16 @@ fn execute(spec: &ScenarioSpec, urdf: &str, report: &ReportArgs, processes: bool
 pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
     let spec = ScenarioSpec::from_toml(&text).with_context(|| format!("scenario {}", args.scenario.display()))?;
-    let urdf = std::fs::read_to_string(&spec.urdf).with_context(|| format!("reading {}", spec.urdf))?;
-    execute(&spec, &urdf, &args.report, args.processes)?;
+    let arm = super::node_cmd::read_arm(Path::new(&spec.urdf))?;
+    execute(&spec, arm, &args.report, args.processes)?;
     Ok(())
 }
 
 /// `spikearm demo`: the UR5e payload scenario, embedded (runs from any directory).
 pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     let spec = ScenarioSpec::from_toml(DEMO_SCENARIO).context("the embedded demo scenario")?;
-    let r = execute(&spec, DEMO_URDF, &args.report, false)?;
+    let arm = Arm::from_urdf(DEMO_URDF).context("the embedded demo arm")?;
+    let r = execute(&spec, arm, &args.report, false)?;
     let mm = |run: usize, w: &str| r.metrics.runs.get(run).and_then(|m| m.window_error_m.get(w)).map_or(f64::NAN, |e| e * 1e3);
     println!("UR5e, 2 kg payload picked up at t = 17 s (mean end-effector error per 16-s lap):");
     println!("  adaptive, before the payload:      {:7.2} mm", mm(0, "before"));
@@ -88,7 +91,7 @@ pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     println!("  adaptive, after adaptation:        {:7.2} mm", mm(0, "adapted"));
     println!("  non-adaptive (OSC), same lap:      {:7.2} mm", mm(1, "adapted"));
     if let Some(x) = r.metrics.normalised_error {
-        println!("  normalised error: {x:.2}  (1 = payload effect fully present, 0 = compensated; bar ≤ 0.3)");
+        println!("  normalised error: {x:.2}  (1 = the payload's whole effect remains, 0 = fully compensated)");
     }
     Ok(())
 }

@@ -6,7 +6,6 @@ mod launch_cmd;
 mod layered_config;
 mod neuro_cmd;
 mod node_cmd;
-pub mod node_config;
 mod replay_cmd;
 mod signals;
 mod sim_cmd;

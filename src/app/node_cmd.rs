@@ -1,8 +1,7 @@
-//! `spikearm sim node` and `spikearm control`: load the layered config, open the bus, run the node until it
-//! finishes or a signal arrives, close the session.
-//!
-//! With `plan` a node takes its scheduled events from a run plan file, with `report` it writes its report as
-//! JSON on exit: how `spikearm launch --processes` runs a scenario through these commands.
+//! `spikearm sim node` and `spikearm control`: load the node's settings (defaults < file < environment <
+//! `--set`), read the arm, open the bus, run the node until it finishes or a signal arrives, close the
+//! session, and write the node's report if the settings ask for one. `spikearm launch --processes` runs
+//! each node this way with one settings file.
 
 use std::path::{Path, PathBuf};
 
@@ -10,28 +9,28 @@ use anyhow::Context;
 use clap::Args;
 
 use super::layered_config::{effective_toml, load_layered};
-use super::node_config::{BusSection, ControlNodeConfig, SimNodeConfig};
+use crate::arm::Arm;
 use crate::bus::{Bus, BusConfig};
-use crate::launch::RunPlan;
-use crate::node::{ControllerNodeSpec, HoldParams, NodeError, Shutdown, SimNodeSpec, run_controller_node, run_sim_node};
+use crate::node::{BusSettings, ControllerNode, ControllerSettings, NodeError, Shutdown, SimNode, SimSettings};
 
 /// Arguments shared by the node commands.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// TOML config file (see config/sim.toml, config/control.toml); defaults apply without one.
+    /// Settings file (TOML; config/sim.toml and config/control.toml document every key). Defaults apply
+    /// without one.
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
     /// Override one key, e.g. --set timing=lockstep --set bus.listen='["tcp/127.0.0.1:7448"]'. Repeatable;
-    /// beats the environment, which beats the file.
+    /// beats the environment (SPIKEARM_SIM__<KEY>, SPIKEARM_CONTROL__<KEY>), which beats the file.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// Print the effective configuration and exit.
+    /// Print the effective settings and exit.
     #[arg(long)]
     pub print_config: bool,
 }
 
-/// Opens the bus described by a `[bus]` section.
-pub fn open_bus(arm: &str, bus: &BusSection) -> anyhow::Result<Bus> {
+/// Opens the bus a node's `[bus]` settings describe, for the arm `arm`.
+pub fn open_bus(arm: &str, bus: &BusSettings) -> anyhow::Result<Bus> {
     let zenoh_json5 = match &bus.zenoh_config {
         Some(p) if p.as_os_str().is_empty() => None,
         Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading zenoh config {}", p.display()))?),
@@ -41,12 +40,23 @@ pub fn open_bus(arm: &str, bus: &BusSection) -> anyhow::Result<Bus> {
     Ok(Bus::open(arm, &cfg)?)
 }
 
-fn read(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+/// Reads and parses the arm's URDF.
+pub fn read_arm(urdf: &Path) -> anyhow::Result<std::sync::Arc<Arm>> {
+    Arm::from_urdf_file(urdf).with_context(|| format!("the arm {}", urdf.display()))
 }
 
-fn read_plan(path: &Path) -> anyhow::Result<RunPlan> {
-    RunPlan::from_json(&read(path)?).with_context(|| format!("run plan {}", path.display()))
+/// Loads a node's settings, or prints them and returns `None` for `--print-config`.
+fn settings<T>(args: &NodeArgs, env_prefix: &str, what: &str) -> anyhow::Result<Option<T>>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Default,
+{
+    let s: T = load_layered(args.config.as_deref(), env_prefix, std::env::vars(), &args.sets)?;
+    if args.print_config {
+        print!("{}", effective_toml(&s));
+        return Ok(None);
+    }
+    tracing::info!("{what}, effective settings:\n{}", effective_toml(&s));
+    Ok(Some(s))
 }
 
 /// Writes a node report as JSON, whole or not at all (temporary file, then rename): the launcher reading it
@@ -62,7 +72,7 @@ fn write_report<T: serde::Serialize>(path: &Path, report: &T) -> anyhow::Result<
 /// node's report to `report` (if given).
 fn run_node<R: serde::Serialize>(
     arm: &str,
-    bus: &BusSection,
+    bus: &BusSettings,
     report: Option<&Path>,
     run: impl FnOnce(&Bus, &Shutdown) -> Result<R, NodeError>,
 ) -> anyhow::Result<R> {
@@ -80,29 +90,9 @@ fn run_node<R: serde::Serialize>(
 
 /// `spikearm sim node`.
 pub fn run_sim(args: &NodeArgs) -> anyhow::Result<()> {
-    let cfg: SimNodeConfig = load_layered(args.config.as_deref(), "SPIKEARM_SIM", std::env::vars(), &args.sets)?;
-    if args.print_config {
-        print!("{}", effective_toml(&cfg));
-        return Ok(());
-    }
-    tracing::info!("sim node, effective config:\n{}", effective_toml(&cfg));
-    let mut spec = SimNodeSpec::new(read(&cfg.urdf)?);
-    spec.timing = cfg.timing;
-    spec.wait = cfg.wait;
-    spec.duration_s = (cfg.duration_s > 0.0).then_some(cfg.duration_s);
-    spec.watchdog_s = cfg.watchdog_ms * 1e-3;
-    spec.initial_q = (!cfg.initial_q.is_empty()).then(|| cfg.initial_q.clone());
-    spec.sim.dt = cfg.dt;
-    spec.sim.substeps = cfg.substeps;
-    spec.sim.joint_damping = cfg.joint_damping;
-    spec.hold = HoldParams { kp: cfg.hold_kp, kd: cfg.hold_kd };
-    spec.record_every = cfg.record_every;
-    if let Some(p) = &cfg.plan {
-        let plan = read_plan(p)?;
-        spec.payload_events = plan.payload_events;
-        spec.estop_events = plan.estop_events;
-    }
-    let r = run_node(&cfg.arm, &cfg.bus, cfg.report.as_deref(), |bus, stop| run_sim_node(&spec, bus, stop))?;
+    let Some(s) = settings::<SimSettings>(args, "SPIKEARM_SIM", "sim node")? else { return Ok(()) };
+    let arm = read_arm(&s.urdf)?;
+    let r = run_node(&s.arm, &s.bus, s.report.as_deref(), |bus, stop| SimNode::new(&s, arm, bus)?.run(stop))?;
     tracing::info!(
         steps = r.steps,
         sim_time = r.sim_time,
@@ -115,37 +105,30 @@ pub fn run_sim(args: &NodeArgs) -> anyhow::Result<()> {
 
 /// `spikearm control`.
 pub fn run_control(args: &NodeArgs) -> anyhow::Result<()> {
-    let cfg: ControlNodeConfig =
-        load_layered(args.config.as_deref(), "SPIKEARM_CONTROL", std::env::vars(), &args.sets)?;
-    if args.print_config {
-        print!("{}", effective_toml(&cfg));
+    let Some(s) = settings::<ControllerSettings>(args, "SPIKEARM_CONTROL", "controller node")? else {
         return Ok(());
-    }
-    tracing::info!("controller node, effective config:\n{}", effective_toml(&cfg));
-    let urdf = read(&cfg.urdf)?;
-    let mut controller = crate::node::build_controller(&cfg.controller, &urdf)?;
-    let mut spec = ControllerNodeSpec::new(&cfg.arm);
-    spec.urdf = Some(urdf);
-    spec.initial_target = match cfg.target.as_slice() {
-        [] => None,
-        [x, y, z] => Some([*x, *y, *z]),
-        other => anyhow::bail!("target must have 3 coordinates (m), got {}", other.len()),
     };
-    spec.checkpoint_path = cfg.checkpoint.clone();
-    spec.checkpoint_period_s = cfg.checkpoint_period_s;
-    spec.hold_after_s = cfg.hold_after_ms * 1e-3;
-    spec.wait = cfg.wait;
-    spec.status_period_s = if cfg.status_hz > 0.0 { 1.0 / cfg.status_hz } else { 0.1 };
-    spec.record_every = cfg.record_every;
-    spec.stop_at_s = (cfg.stop_at_s > 0.0).then_some(cfg.stop_at_s);
-    if let Some(p) = &cfg.plan {
-        let plan = read_plan(p)?;
-        spec.target_events = plan.target_events;
-        spec.error_windows = plan.error_windows;
-    }
-    let r = run_node(&cfg.arm, &cfg.bus, cfg.report.as_deref(), |bus, stop| {
-        run_controller_node(&spec, controller.as_mut(), bus, stop)
+    let arm = read_arm(&s.urdf)?;
+    let mut controller = s.controller.build(&arm)?;
+    let r = run_node(&s.arm, &s.bus, s.report.as_deref(), |bus, stop| {
+        ControllerNode::new(&s, arm, controller.as_mut(), bus)?.run(stop)
     })?;
     tracing::info!(ticks = r.ticks, checkpoints = r.checkpoints, restored = r.restored, "controller node stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped config files document the defaults: loading one gives exactly the built-in settings.
+    #[test]
+    fn the_shipped_configs_hold_the_defaults() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sim: SimSettings = load_layered(Some(&root.join("config/sim.toml")), "NONE", vec![], &[]).unwrap();
+        assert_eq!(sim, SimSettings::default());
+        let ctl: ControllerSettings =
+            load_layered(Some(&root.join("config/control.toml")), "NONE", vec![], &[]).unwrap();
+        assert_eq!(ctl, ControllerSettings::default());
+    }
 }

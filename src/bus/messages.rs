@@ -195,7 +195,7 @@ pub struct Payload {
 
 impl Message for Payload {
     const KIND: &'static str = "payload";
-    /// The upper mass limit belongs to the sim (`SimNodeSpec::max_payload_kg`), which refuses heavier ones.
+    /// The upper mass limit belongs to the sim (`SimSettings::max_payload_kg`), which refuses heavier ones.
     fn check(&self) -> Result<(), Violation> {
         finite("mass_kg", &[self.mass_kg])?;
         finite("offset_m", &self.offset_m)?;
@@ -260,7 +260,7 @@ pub struct StatusAccounting {
     pub weight_updates: u64,
 }
 
-/// A node's periodic report (~10 Hz).
+/// A node's periodic report (~10 Hz): a header every node fills, and the body of its kind of node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// Schema version.
@@ -271,13 +271,55 @@ pub struct Status {
     pub stamp: f64,
     /// Current state.
     pub state: NodeState,
-    /// Controller name (`osc`, `adaptive-loihi`, …); empty for the sim.
+    /// Ticks (controller) or physics steps (sim) since start.
+    pub ticks: u64,
+    /// Dropped bodies by reason: `too_large`, `malformed`, `version`, `non_finite`, `dimension`,
+    /// `out_of_range`, `unknown_arm`, `invalid` (see README, "Hostile input").
     #[serde(default)]
-    pub controller: String,
-    /// Distance from end effector to target, m (controller only; NaN is sent as null).
+    pub rejected: BTreeMap<String, u64>,
+    /// Accepted values that were clamped, by what: `target` (outside the arm's reach), `torque` (above a
+    /// joint's effort limit).
+    #[serde(default)]
+    pub clamped: BTreeMap<String, u64>,
+    /// The latest refusal or clamp, in words (kind, reason, detail), if any.
+    #[serde(default)]
+    pub last_refusal: Option<String>,
+    /// What only this kind of node reports: `{"sim": {…}}` or `{"controller": {…}}` beside the header.
+    #[serde(flatten)]
+    pub body: StatusBody,
+}
+
+/// The per-node part of a [`Status`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusBody {
+    /// A sim node's.
+    Sim(SimStatus),
+    /// A controller node's.
+    Controller(ControllerStatus),
+}
+
+/// What a sim node reports beside the header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimStatus {
+    /// Real-time steps that started a whole period late, since start.
+    #[serde(default)]
+    pub deadline_misses: u64,
+    /// Times the watchdog engaged since start.
+    #[serde(default)]
+    pub watchdog_trips: u64,
+}
+
+/// What a controller node reports beside the header.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControllerStatus {
+    /// The controller's name (`osc`, `adaptive-loihi`, …).
+    #[serde(default)]
+    pub name: String,
+    /// Distance from end effector to target, m (NaN is sent as null).
     #[serde(default)]
     pub tracking_error_m: Option<f64>,
-    /// Current target, m (controller only).
+    /// Current target, m.
     #[serde(default)]
     pub target: Option<[f64; 3]>,
     /// Whether online learning is on (adaptive controllers only).
@@ -292,14 +334,6 @@ pub struct Status {
     /// Core accounting (adaptive controllers only).
     #[serde(default)]
     pub accounting: Option<StatusAccounting>,
-    /// Ticks (controller) or physics steps (sim) since start.
-    pub ticks: u64,
-    /// Real-time deadline misses since start.
-    #[serde(default)]
-    pub deadline_misses: u64,
-    /// Times the sim's watchdog engaged since start.
-    #[serde(default)]
-    pub watchdog_trips: u64,
     /// Checkpoints written since start.
     #[serde(default)]
     pub checkpoints: u64,
@@ -310,17 +344,24 @@ pub struct Status {
     /// failing, else a corrupt checkpoint set aside at start (the node then runs on fresh weights).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_alert: Option<String>,
-    /// Dropped bodies by reason: `too_large`, `malformed`, `version`, `non_finite`, `dimension`,
-    /// `out_of_range`, `unknown_arm`, `invalid` (see README, "Hostile input").
-    #[serde(default)]
-    pub rejected: BTreeMap<String, u64>,
-    /// Accepted values that were clamped, by what: `target` (outside the arm's reach), `torque` (above a
-    /// joint's effort limit).
-    #[serde(default)]
-    pub clamped: BTreeMap<String, u64>,
-    /// The latest refusal or clamp, in words (kind, reason, detail), if any.
-    #[serde(default)]
-    pub last_refusal: Option<String>,
+}
+
+impl Status {
+    /// The sim's body, if this is a sim's status.
+    pub fn sim(&self) -> Option<&SimStatus> {
+        match &self.body {
+            StatusBody::Sim(s) => Some(s),
+            StatusBody::Controller(_) => None,
+        }
+    }
+
+    /// The controller's body, if this is a controller's status.
+    pub fn controller(&self) -> Option<&ControllerStatus> {
+        match &self.body {
+            StatusBody::Controller(c) => Some(c),
+            StatusBody::Sim(_) => None,
+        }
+    }
 }
 
 impl Message for Status {

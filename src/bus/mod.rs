@@ -17,7 +17,8 @@ pub use codec::{DecodeError, MAX_BODY_BYTES, decode, encode_into};
 pub use keys::Keys;
 pub use messages::{
     Estop, JointStates, MAX_COORD_M, MAX_JOINTS, MAX_NAME_BYTES, MAX_PARAMS, MAX_PAYLOAD_OFFSET_M, Message, NodeState,
-    ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, Status, StatusAccounting, Target, TorqueCmd, Violation,
+    ControllerStatus, ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, SimStatus, Status, StatusAccounting, StatusBody,
+    Target, TorqueCmd, Violation,
 };
 pub use recorder::{McapSink, RecordError, Recorder, RecordingReport};
 pub use replay::{ReplayError, ReplayOptions, ReplayReport, TopicCount, mcap_topic_counts, recorded_arm, replay_mcap};

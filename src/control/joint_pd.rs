@@ -1,7 +1,7 @@
 //! Joint-space PD with gravity compensation: `u = Kp (q* − q) − Kd q̇ + g(q)`. A posture holder and a
 //! baseline that needs no Jacobian; it ignores the Cartesian target of [`ControlInput`].
 
-use super::arm_model::ArmModel;
+use crate::arm::model::ArmModel;
 use super::controller::{ControlError, ControlInput, Controller};
 use super::osc::{check_state, check_torque, wrap_angle};
 

@@ -1,15 +1,11 @@
-//! Arm model, controllers and the adaptive term (pure maths, no I/O).
+//! Controllers: operational-space control (OSC), the PID and joint-PD baselines, the spiking adaptive term,
+//! and the factory that builds one from its settings. Pure maths on the arm model: no I/O, no physics.
 
 pub mod adaptive;
-pub mod arm_model;
-pub mod body_inertia;
-pub mod closed_loop;
 pub mod controller;
+pub mod factory;
 pub mod input_scaling;
 pub mod joint_pd;
 mod linalg;
 pub mod osc;
-pub mod payload_eval;
-pub mod payload_protocol;
 pub mod pid;
-pub mod urdf_chain;

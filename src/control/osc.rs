@@ -11,7 +11,7 @@
 
 use nalgebra::{DMatrix, Matrix3, SymmetricEigen, Vector3};
 
-use super::arm_model::ArmModel;
+use crate::arm::model::ArmModel;
 use super::controller::{ControlError, ControlInput, Controller};
 use super::linalg::{cholesky_in_place, cholesky_solve_in_place};
 
@@ -193,7 +193,7 @@ impl Osc {
             self.rest.copy_from_slice(q);
             self.rest_latched = true;
         }
-        let model_err = |e: super::arm_model::ArmModelError| ControlError::Model(e.to_string());
+        let model_err = |e: crate::arm::model::ArmModelError| ControlError::Model(e.to_string());
         self.model.jacobian(q, &mut self.j).map_err(model_err)?;
         self.model.mass_matrix(q, &mut self.m).map_err(model_err)?;
         let ee = self.model.ee_position(q).map_err(model_err)?;
@@ -396,8 +396,8 @@ impl Osc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::arm_model::ArmModelParams;
-    use crate::control::urdf_chain::ArmSpec;
+    use crate::arm::model::ArmModelParams;
+    use crate::arm::description::ArmSpec;
 
     fn osc(file: &str) -> Osc {
         let path = format!("{}/config/arms/{file}", env!("CARGO_MANIFEST_DIR"));

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bus::{Bus, JointStates, Status};
+use crate::bus::{Bus, JointStates, Status, StatusBody};
 use crate::node::Shutdown;
 
 /// One sample of a run's health.
@@ -80,9 +80,10 @@ pub fn watch_health(bus: &Bus, done: &Shutdown, mut on_sim_time: impl FnMut(f64)
             on_sim_time(js.stamp);
         }
         while let Ok(Some(r)) = statuses.try_recv() {
-            if let Ok(st) = r {
-                now.deadline_misses = now.deadline_misses.max(st.deadline_misses);
-                now.checkpoints = now.checkpoints.max(st.checkpoints);
+            match r.as_ref().map(|st| &st.body) {
+                Ok(StatusBody::Sim(s)) => now.deadline_misses = now.deadline_misses.max(s.deadline_misses),
+                Ok(StatusBody::Controller(c)) => now.checkpoints = now.checkpoints.max(c.checkpoints),
+                Err(_) => {}
             }
         }
         if Instant::now() >= next {

@@ -1,23 +1,12 @@
-//! Metrics of a scenario: mean end-effector error over named windows, per controller, and DeWolf et al.'s
-//! normalised error of the main controller against the first comparison controller.
+//! A scenario's numbers: mean end-effector error over its named windows per run, speed and safety counters,
+//! and the normalised error of the main run against the first comparison run (see [`crate::eval::metrics`]).
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::eval::metrics::{WindowSpec, normalised};
 use crate::node::ControllerSample;
-
-/// A named span of sim time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WindowSpec {
-    /// Name (`before`, `after_payload`, `adapted`, …).
-    pub name: String,
-    /// Start, s.
-    pub from_s: f64,
-    /// End, s.
-    pub to_s: f64,
-}
 
 /// One controller's numbers.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -85,7 +74,7 @@ pub fn normalise(m: &mut ScenarioMetrics, windows: &[WindowSpec], payload_at: im
         return;
     }
     m.normalised_per_window =
-        windows.iter().map(|w| (w.name.clone(), (m.runs[0].window_error_m[&w.name] - before) / d)).collect();
+        windows.iter().map(|w| (w.name.clone(), normalised(m.runs[0].window_error_m[&w.name], before, d))).collect();
 }
 
 fn normalise_last(m: &mut ScenarioMetrics, windows: &[WindowSpec]) {
@@ -96,7 +85,7 @@ fn normalise_last(m: &mut ScenarioMetrics, windows: &[WindowSpec]) {
     let cmp_before = m.runs[1].window_error_m[&first.name];
     let cmp_last = m.runs[1].window_error_m[&last.name];
     let main_last = m.runs[0].window_error_m[&last.name];
-    let x = (main_last - cmp_before) / (cmp_last - cmp_before);
+    let x = normalised(main_last, cmp_before, cmp_last - cmp_before);
     m.normalised_error = x.is_finite().then_some(x);
 }
 

@@ -1,32 +1,29 @@
-//! Runs a scenario with each controller's sim node and controller node as two OS processes (`spikearm sim
-//! node`, `spikearm control`) talking zenoh over TCP on 127.0.0.1. The nodes get the specs the one-process
-//! runner builds ([`super::runner::node_specs`]): scalars as `--set key=value`, timed events in a run plan
-//! file ([`RunPlan`]). Each node writes its report as JSON on exit and the same metrics and report code as
-//! in one process reads them, so a lockstep scenario gives bit-identical trajectories in both modes.
+//! Runs a deployment with each node as an OS process (`spikearm sim node`, `spikearm control`) talking
+//! zenoh over TCP on 127.0.0.1. Each node is started with one settings file, `<node>.toml`: the settings
+//! the one-process runner hands its nodes, plus where to listen or connect and where to write the report.
+//! The nodes write their reports as JSON on exit and the same metrics and report code as in one process
+//! reads them, so a lockstep scenario gives bit-identical trajectories in both modes.
 //!
-//! Per run, `<dir>/processes/<controller>/` holds the plan, the node logs (`sim.log`, `control.log`, each
-//! starting with the node's command line) and the node reports.
+//! Per run, `<dir>/processes/<controller>/` holds each node's settings file, its log (starting with its
+//! command line) and its report.
 
 use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use spikearm_sim::SimParams;
 
-use super::plan::RunPlan;
-use super::runner::{RunResult, ScenarioResult, finish, node_specs, start_and_targets};
+use super::graph::{Deployment, NodeSpec, RunGraph};
+use super::result::{RunResult, ScenarioResult};
 use super::scenario::ScenarioSpec;
-use crate::node::{
-    ControllerNodeReport, ControllerNodeSpec, ControllerSection, Shutdown, SimNodeReport, SimNodeSpec,
-    build_controller,
-};
+use crate::arm::Arm;
+use crate::node::{BusSettings, ControllerNodeReport, Shutdown, SimNodeReport};
 
 /// Where the node processes come from and where their files go.
 #[derive(Debug, Clone)]
@@ -37,183 +34,124 @@ pub struct ProcessLaunch {
     pub dir: PathBuf,
 }
 
-/// Once one node has exited, how long the other gets to finish on its own before SIGTERM. A controller that
-/// missed the sim's last state would otherwise wait for more; stopping it then changes nothing it recorded.
+/// Once one node has exited, how long the others get to finish on their own before SIGTERM. A controller
+/// that missed the sim's last state would otherwise wait for more; stopping it then changes nothing it
+/// recorded.
 const AFTER_OTHER: Duration = Duration::from_secs(2);
 /// After SIGTERM, how long a node gets before SIGKILL.
 const GRACE: Duration = Duration::from_secs(10);
 /// Lines of a failed node's log quoted in the error.
 const LOG_TAIL: usize = 20;
 
-/// Runs every controller of `spec` on the arm `urdf` (text), each run as a sim process and a controller
-/// process. `shutdown` (the launcher's Ctrl-C) stops the running pair cleanly — their reports are still
-/// read — and skips the remaining runs.
+/// Runs every controller of `spec` on `arm` (the arm the scenario names, parsed once), each run as one
+/// process per node. `shutdown` (the launcher's Ctrl-C) stops the running nodes cleanly — their reports are
+/// still read — and skips the remaining runs.
 pub fn run_scenario_processes(
     spec: &ScenarioSpec,
-    urdf: &str,
+    arm: &Arc<Arm>,
     launch: &ProcessLaunch,
     shutdown: &Shutdown,
     progress: bool,
 ) -> anyhow::Result<ScenarioResult> {
-    let (start_ee, targets) = start_and_targets(spec, urdf)?;
+    let deployment = Deployment::from_scenario(spec, arm)?;
     let root = launch.dir.join("processes");
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     // The nodes read the arm from a file; this copy also serves scenarios whose URDF is embedded (demo).
-    let urdf_path = root.join("arm.urdf");
-    std::fs::write(&urdf_path, urdf).with_context(|| format!("writing {}", urdf_path.display()))?;
+    let urdf = root.join("arm.urdf");
+    std::fs::write(&urdf, arm.urdf()).with_context(|| format!("writing {}", urdf.display()))?;
     let mut runs: Vec<RunResult> = Vec::new();
-    for (i, kind) in spec.controllers.iter().enumerate() {
+    for (i, run) in deployment.runs.iter().enumerate() {
         if shutdown.is_triggered() {
             break;
         }
-        let section = ControllerSection { kind: kind.clone(), ..spec.controller.clone() };
-        // Built here too: its name labels the run as in one process, and bad settings fail before any spawn.
-        let name = build_controller(&section, urdf).with_context(|| format!("building controller `{kind}`"))?.name().to_string();
-        let (sim, cspec) = node_specs(spec, urdf, &name, start_ee, &targets)?;
-        let sub = if runs.iter().any(|r| r.controller == name) { format!("{name}-{i}") } else { name.clone() };
-        let pair = Pair { spec, sim: &sim, cspec: &cspec, section: &section, urdf: &urdf_path, dir: root.join(sub) };
-        let (sim_report, ctrl_report) = pair.run(&launch.exe, shutdown, progress)?;
-        runs.push(RunResult { controller: name, sim: sim_report, ctrl: ctrl_report, health: Vec::new() });
+        let sub = if runs.iter().any(|r| r.controller == run.label) { format!("{}-{i}", run.label) } else { run.label.clone() };
+        let dir = RunDir { dir: root.join(sub), urdf: urdf.clone() };
+        runs.push(dir.run(&launch.exe, &deployment.name, run, shutdown, progress)?);
     }
-    Ok(finish(spec, runs))
+    Ok(ScenarioResult::new(spec, runs))
 }
 
-/// One controller's run: the specs and its directory.
-struct Pair<'a> {
-    spec: &'a ScenarioSpec,
-    sim: &'a SimNodeSpec,
-    cspec: &'a ControllerNodeSpec,
-    section: &'a ControllerSection,
-    urdf: &'a Path,
+/// One run's directory and the arm file its nodes read.
+struct RunDir {
     dir: PathBuf,
+    urdf: PathBuf,
 }
 
-impl Pair<'_> {
-    fn run(&self, exe: &Path, shutdown: &Shutdown, progress: bool) -> anyhow::Result<(SimNodeReport, ControllerNodeReport)> {
+impl RunDir {
+    fn run(
+        &self,
+        exe: &Path,
+        scenario: &str,
+        run: &RunGraph,
+        shutdown: &Shutdown,
+        progress: bool,
+    ) -> anyhow::Result<RunResult> {
         let dir = &self.dir;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let plan_path = dir.join("plan.json");
-        let sim_report = dir.join("sim_report.json");
-        let ctrl_report = dir.join("control_report.json");
-        for stale in [&sim_report, &ctrl_report] {
-            if stale.exists() {
-                std::fs::remove_file(stale).with_context(|| format!("removing the old {}", stale.display()))?;
-            }
-        }
-        let plan = RunPlan {
-            payload_events: self.sim.payload_events.clone(),
-            estop_events: self.sim.estop_events.clone(),
-            target_events: self.cspec.target_events.clone(),
-            error_windows: self.cspec.error_windows.clone(),
-        };
-        std::fs::write(&plan_path, plan.to_json()).with_context(|| format!("writing {}", plan_path.display()))?;
         let endpoint = format!("tcp/127.0.0.1:{}", free_port()?);
-        let sim_args = self.sim_args(&plan_path, &sim_report, &endpoint)?;
-        let ctrl_args = self.control_args(&plan_path, &ctrl_report, &endpoint)?;
-
         let mut nodes = Nodes(Vec::new());
-        nodes.0.push(Node::spawn("sim node", exe, &sim_args, &dir.join("sim.log"))?);
-        nodes.0.push(Node::spawn("controller node", exe, &ctrl_args, &dir.join("control.log"))?);
+        for spec in &run.nodes {
+            let (settings, report) = self.settings_file(spec, &endpoint)?;
+            nodes.0.push(Node::spawn(spec, exe, &settings, report, &dir.join(format!("{}.log", spec.name())))?);
+        }
         let bar = if progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
         bar.set_style(
             ProgressStyle::with_template("{prefix:>24} {spinner} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_prefix(format!("{} / {}", self.spec.name, self.section.kind));
-        bar.set_message(format!(
-            "{:.0} sim s in processes {} (sim) and {} (controller), logs in {}",
-            self.spec.duration_s,
-            nodes.0[0].child.id(),
-            nodes.0[1].child.id(),
-            dir.display()
-        ));
+        bar.set_prefix(format!("{scenario} / {}", run.label));
+        let pids: Vec<String> = nodes.0.iter().map(|n| format!("{} {}", n.what, n.child.id())).collect();
+        bar.set_message(format!("processes {}, logs in {}", pids.join(", "), dir.display()));
         bar.enable_steady_tick(Duration::from_millis(200));
         let waited = nodes.wait(shutdown);
         bar.finish_and_clear();
         waited?;
-        let sim: SimNodeReport = read_report(&sim_report, "sim node", &dir.join("sim.log"))?;
-        let ctrl: ControllerNodeReport = read_report(&ctrl_report, "controller node", &dir.join("control.log"))?;
-        Ok((sim, ctrl))
+        let (mut sim, mut ctrl) = (None, None);
+        for n in &nodes.0 {
+            match n.kind {
+                NodeKind::Sim => sim = sim.or(Some(n.read_report::<SimNodeReport>()?)),
+                NodeKind::Controller => ctrl = ctrl.or(Some(n.read_report::<ControllerNodeReport>()?)),
+            }
+        }
+        let (Some(sim), Some(ctrl)) = (sim, ctrl) else {
+            bail!("run `{}` needs a sim node and a controller node", run.label)
+        };
+        Ok(RunResult { controller: run.label.clone(), sim, ctrl, health: Vec::new() })
     }
 
-    fn sim_args(&self, plan: &Path, report: &Path, endpoint: &str) -> anyhow::Result<Vec<String>> {
-        let s = self.sim;
-        // What the node command cannot be told must be what it builds by default.
-        let expressible = SimParams { dt: s.sim.dt, substeps: s.sim.substeps, joint_damping: s.sim.joint_damping, ..SimParams::default() };
-        anyhow::ensure!(s.sim == expressible, "the sim's physics settings have no node-config keys: {:?}", s.sim);
-        let mut a = vec!["sim".to_string(), "node".to_string()];
-        set(&mut a, "arm", &self.spec.arm)?;
-        set(&mut a, "urdf", self.urdf)?;
-        set(&mut a, "timing", s.timing)?;
-        set(&mut a, "wait", s.wait)?;
-        set(&mut a, "duration_s", s.duration_s.unwrap_or(0.0))?;
-        set(&mut a, "watchdog_ms", s.watchdog_s * 1e3)?;
-        if let Some(q) = &s.initial_q {
-            set(&mut a, "initial_q", q)?;
+    /// Writes `<dir>/<node>.toml`: the node's settings with this run's arm file, bus endpoints and report
+    /// path. The sim listens on the run's endpoint, every other node connects to it. Returns the file and
+    /// the report path (a stale report removed).
+    fn settings_file(&self, spec: &NodeSpec, endpoint: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let name = spec.name();
+        let report = self.dir.join(format!("{name}_report.json"));
+        if report.exists() {
+            std::fs::remove_file(&report).with_context(|| format!("removing the old {}", report.display()))?;
         }
-        set(&mut a, "dt", s.sim.dt)?;
-        set(&mut a, "substeps", s.sim.substeps)?;
-        set(&mut a, "joint_damping", s.sim.joint_damping)?;
-        set(&mut a, "hold_kp", s.hold.kp)?;
-        set(&mut a, "hold_kd", s.hold.kd)?;
-        set(&mut a, "record_every", s.record_every)?;
-        set(&mut a, "plan", plan)?;
-        set(&mut a, "report", report)?;
-        set(&mut a, "bus.zenoh_config", "")?;
-        set(&mut a, "bus.listen", [endpoint])?;
-        set(&mut a, "bus.connect", Vec::<String>::new())?;
-        Ok(a)
+        // The built-in loopback peer (no file); only the sim owns a known port.
+        let built_in = |b: BusSettings| BusSettings { zenoh_config: Some(PathBuf::new()), ..b };
+        let mut spec = spec.clone();
+        match &mut spec {
+            NodeSpec::Sim(s) => {
+                s.urdf = self.urdf.clone();
+                s.report = Some(report.clone());
+                s.bus = built_in(BusSettings::listening(endpoint));
+            }
+            NodeSpec::Controller(c) => {
+                c.urdf = self.urdf.clone();
+                c.report = Some(report.clone());
+                c.bus = built_in(BusSettings::connecting(endpoint));
+            }
+        }
+        let path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, spec.to_toml()?).with_context(|| format!("writing {}", path.display()))?;
+        Ok((path, report))
     }
-
-    fn control_args(&self, plan: &Path, report: &Path, endpoint: &str) -> anyhow::Result<Vec<String>> {
-        let c = self.cspec;
-        let mut a = vec!["control".to_string()];
-        set(&mut a, "arm", &c.arm)?;
-        set(&mut a, "urdf", self.urdf)?;
-        // Every key of the section, so a setting added to it later reaches the node without a change here.
-        let section = toml::Table::try_from(self.section).context("the controller section")?;
-        for (k, v) in section {
-            a.extend(["--set".to_string(), format!("controller.{k}={v}")]);
-        }
-        if let Some(t) = c.initial_target {
-            set(&mut a, "target", t)?;
-        }
-        if let Some(p) = &c.checkpoint_path {
-            set(&mut a, "checkpoint", p)?;
-        }
-        set(&mut a, "checkpoint_period_s", c.checkpoint_period_s)?;
-        set(&mut a, "hold_after_ms", c.hold_after_s * 1e3)?;
-        set(&mut a, "wait", c.wait)?;
-        set(&mut a, "status_hz", 1.0 / c.status_period_s)?;
-        set(&mut a, "record_every", c.record_every)?;
-        set(&mut a, "stop_at_s", c.stop_at_s.unwrap_or(0.0))?;
-        set(&mut a, "plan", plan)?;
-        set(&mut a, "report", report)?;
-        set(&mut a, "bus.zenoh_config", "")?;
-        // An ephemeral listener: only the sim owns a known port.
-        set(&mut a, "bus.listen", ["tcp/127.0.0.1:0"])?;
-        set(&mut a, "bus.connect", [endpoint])?;
-        Ok(a)
-    }
-}
-
-/// Appends `--set key=<value as TOML>`: the node parses it back as TOML, floats exactly (shortest
-/// round-trip form), strings quoted and escaped.
-fn set(args: &mut Vec<String>, key: &str, value: impl Serialize) -> anyhow::Result<()> {
-    let v = toml::Value::try_from(value).with_context(|| format!("the value of {key}"))?;
-    args.extend(["--set".to_string(), format!("{key}={v}")]);
-    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
     Ok(l.local_addr()?.port())
-}
-
-fn read_report<T: DeserializeOwned>(path: &Path, who: &str, log: &Path) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("the {who} wrote no report {}{}", path.display(), tail(log)))?;
-    serde_json::from_str(&text).with_context(|| format!("reading the {who}'s report {}", path.display()))
 }
 
 /// The last lines of a log, as an indented block for an error message.
@@ -229,25 +167,42 @@ fn tail(log: &Path) -> String {
     s
 }
 
+/// Which kind of node a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeKind {
+    Sim,
+    Controller,
+}
+
 /// One node process.
 struct Node {
-    what: &'static str,
+    what: String,
+    kind: NodeKind,
     child: Child,
     log: PathBuf,
+    report: PathBuf,
     status: Option<ExitStatus>,
     term_sent: Option<Instant>,
 }
 
 impl Node {
-    fn spawn(what: &'static str, exe: &Path, args: &[String], log: &Path) -> anyhow::Result<Self> {
+    /// Starts `spikearm <command> --config <settings>` with its output in `log`.
+    fn spawn(spec: &NodeSpec, exe: &Path, settings: &Path, report: PathBuf, log: &Path) -> anyhow::Result<Self> {
+        let kind = match spec {
+            NodeSpec::Sim(_) => NodeKind::Sim,
+            NodeSpec::Controller(_) => NodeKind::Controller,
+        };
+        let what = format!("{} node", spec.name());
+        let mut args: Vec<String> = spec.command().iter().map(|s| s.to_string()).collect();
+        args.extend(["--config".to_string(), settings.display().to_string()]);
         let mut f = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         writeln!(f, "$ {} {}", exe.display(), quoted.join(" "))?;
         let mut cmd = Command::new(exe);
         // NO_COLOR: plain log files (tracing's colours are escape codes in a file).
-        cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
-        // The launcher owns the run: settings come from its --set keys, not from variables meant for nodes
-        // started by hand.
+        cmd.args(&args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
+        // The launcher owns the run: settings come from its settings file, not from variables meant for
+        // nodes started by hand.
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy();
             if k.starts_with("SPIKEARM_SIM__") || k.starts_with("SPIKEARM_CONTROL__") {
@@ -258,7 +213,14 @@ impl Node {
         // SIGTERM each (a second signal would make a node exit at once, without its report).
         cmd.process_group(0);
         let child = cmd.spawn().with_context(|| format!("starting the {what} ({})", exe.display()))?;
-        Ok(Self { what, child, log: log.to_path_buf(), status: None, term_sent: None })
+        Ok(Self { what, kind, child, log: log.to_path_buf(), report, status: None, term_sent: None })
+    }
+
+    /// The report the node wrote on exit.
+    fn read_report<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
+        let text = std::fs::read_to_string(&self.report)
+            .with_context(|| format!("the {} wrote no report {}{}", self.what, self.report.display(), tail(&self.log)))?;
+        serde_json::from_str(&text).with_context(|| format!("reading the {}'s report {}", self.what, self.report.display()))
     }
 
     fn poll(&mut self) -> anyhow::Result<()> {
@@ -288,7 +250,7 @@ impl Node {
     }
 }
 
-/// Both nodes of a run; dropping it kills whatever still runs (an error path must not leave processes behind).
+/// The nodes of a run; dropping it kills whatever still runs (an error path must not leave processes behind).
 struct Nodes(Vec<Node>);
 
 impl Nodes {

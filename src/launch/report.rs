@@ -1,53 +1,11 @@
 //! The report directory (metrics JSON, plots) and the terminal summary table.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
-use super::runner::ScenarioResult;
-use crate::bus::{Bus, Recorder, RecordingReport};
-
-/// A bus recording being written to a file of the report directory.
-pub struct BusRecording {
-    recorder: Recorder<BufWriter<File>>,
-    path: PathBuf,
-}
-
-/// Name of a run's bus recording in the report directory: `bus-<controller>.mcap`.
-pub fn recording_file_name(controller: &str) -> String {
-    format!("bus-{controller}.mcap")
-}
-
-/// Starts recording every key of `bus`'s arm into `<dir>/bus-<controller>.mcap` (`dir` created). Start it
-/// before the nodes, stop it with [`BusRecording::finish`] after they have stopped and before the bus closes.
-pub fn start_recording(bus: &Bus, dir: &Path, controller: &str) -> anyhow::Result<BusRecording> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(recording_file_name(controller));
-    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    let recorder = Recorder::start(bus, BufWriter::with_capacity(1 << 16, file))
-        .with_context(|| format!("recording the bus into {}", path.display()))?;
-    Ok(BusRecording { recorder, path })
-}
-
-impl BusRecording {
-    /// Stops recording, finishes the file and reports what it holds (a warning if samples were dropped).
-    pub fn finish(self) -> anyhow::Result<RecordingReport> {
-        let r = self.recorder.stop().with_context(|| format!("finishing {}", self.path.display()))?;
-        if r.dropped > 0 {
-            tracing::warn!(dropped = r.dropped, path = %self.path.display(), "bus recording: the writer fell behind");
-        }
-        tracing::debug!(messages = r.messages, path = %self.path.display(), "bus recording written");
-        Ok(r)
-    }
-
-    /// The file being written.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
+use super::result::ScenarioResult;
 
 /// Writes `metrics.json`, `scenario.toml` and the plots (SVG and PNG) into `dir` (created). The bus
 /// recordings (`bus-<controller>.mcap`) are written there during the runs.
@@ -67,15 +25,18 @@ const LONG_RUN_WALL_S: f64 = 120.0;
 pub fn summary_table(r: &ScenarioResult) -> String {
     let mut s = String::new();
     let windows: Vec<&str> = r.spec.windows.iter().map(|w| w.name.as_str()).collect();
+    // Each column as wide as its heading (names vary), and two spaces between columns.
+    let heads: Vec<String> = windows.iter().map(|w| format!("{w} (mm)")).collect();
+    let widths: Vec<usize> = heads.iter().map(|h| h.chars().count().max(8) + 2).collect();
     let _ = write!(s, "{:<18}", "controller");
-    for w in &windows {
-        let _ = write!(s, "{:>16}", format!("{w} (mm)"));
+    for (h, w) in heads.iter().zip(&widths) {
+        let _ = write!(s, "{h:>w$}");
     }
     let _ = writeln!(s, "{:>12}{:>10}{:>10}", "steps/s", "watchdog", "misses");
     for m in &r.metrics.runs {
         let _ = write!(s, "{:<18}", m.controller);
-        for w in &windows {
-            let _ = write!(s, "{:>16.2}", m.window_error_m.get(*w).copied().unwrap_or(f64::NAN) * 1000.0);
+        for (name, w) in windows.iter().zip(&widths) {
+            let _ = write!(s, "{:>w$.2}", m.window_error_m.get(*name).copied().unwrap_or(f64::NAN) * 1000.0);
         }
         let _ = writeln!(s, "{:>12.0}{:>10}{:>10}", m.steps_per_s, m.watchdog_trips, m.deadline_misses);
     }

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::WindowSpec;
-use crate::node::{ControllerSection, TimingMode};
+use crate::control::factory::ControllerParams;
+use crate::eval::metrics::WindowSpec;
+use crate::node::TimingMode;
 
 /// A scenario. Unknown keys are refused by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,7 +17,7 @@ pub struct ScenarioSpec {
     /// URDF file, relative to the working directory.
     pub urdf: String,
     /// Timing mode of the sim. Default lockstep.
-    #[serde(default)]
+    #[serde(default = "lockstep")]
     pub timing: TimingMode,
     /// Simulated duration, s.
     pub duration_s: f64,
@@ -30,7 +31,7 @@ pub struct ScenarioSpec {
     pub controllers: Vec<String>,
     /// Settings shared by every controller (its `kind` is replaced by each entry of `controllers`).
     #[serde(default)]
-    pub controller: ControllerSection,
+    pub controller: ControllerParams,
     /// Targets on a circle around the start end-effector position (optional).
     #[serde(default)]
     pub circle: Option<CircleSpec>,
@@ -57,6 +58,9 @@ pub struct ScenarioSpec {
     pub checkpoint_period_s: f64,
 }
 
+fn lockstep() -> TimingMode {
+    TimingMode::Lockstep
+}
 fn default_true() -> bool {
     true
 }

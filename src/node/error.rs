@@ -1,6 +1,6 @@
 //! Why a node stopped with an error.
 
-use super::CheckpointError;
+use super::controller::CheckpointError;
 
 /// A node failure. Each variant says what to fix.
 #[derive(Debug, thiserror::Error)]

@@ -1,44 +1,50 @@
-//! Long-lived nodes on the bus: the sim node (owns the physics) and the controller node (owns a
-//! [`crate::control::controller::Controller`]), their shutdown protocol, the sim's watchdog hold law and
-//! the controller's checkpoints. Each node has one blocking `run` entry point that tests call directly;
-//! nodes talk only through [`crate::bus`].
+//! Long-lived nodes on the bus, one folder each: the sim node ([`sim`], owns the physics) and the controller
+//! node ([`controller`], owns a [`crate::control::controller::Controller`]), and what both share
+//! ([`common`]). Each node is a struct built from its settings type (the one shape config files, the
+//! environment, `--set` and `launch` fill), the shared `Arc<Arm>` and a bus; its `run` is a short loop of
+//! named stages that tests call directly. Nodes talk only through [`crate::bus`].
 
-mod checkpoint;
-mod checkpoint_writer;
-mod controller_build;
-mod controller_node;
+pub mod common;
+pub mod controller;
 mod error;
-mod error_windows;
-mod estop;
-mod fault;
-mod hold;
-mod latency;
-mod rate_limit;
-mod rejections;
-mod sample_log;
-mod schedule;
-mod shutdown;
-mod sim_node;
-mod timing;
-mod validation;
-mod wait;
+pub mod sim;
 
-pub use checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
-pub use checkpoint_writer::CheckpointWriter;
-pub use controller_build::{CONTROLLER_KINDS, ControllerSection, build as build_controller};
-pub use controller_node::{ControllerNodeReport, ControllerNodeSpec, ControllerSample, run_controller_node};
 pub use error::NodeError;
-pub use error_windows::{ErrorWindow, ErrorWindows};
-pub use estop::{EstopChange, EstopLatch, EstopRecord};
-pub use fault::{FaultInjector, FaultParams};
-pub use hold::{HoldLaw, HoldParams};
-pub use latency::{LatencySummary, StateLatency};
-pub use rate_limit::LogLimiter;
-pub use rejections::{Clamp, Reason, Rejections};
-pub use sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
-pub use schedule::{EstopEvent, PayloadEvent, TargetEvent};
-pub use shutdown::Shutdown;
-pub use sim_node::{SimNodeReport, SimNodeSpec, SimSample, run_sim_node};
-pub use timing::TimingMode;
-pub use validation::{ArmEnvelope, Refusal};
-pub use wait::WaitMode;
+
+pub use common::{
+    BusSettings, Clamp, EstopChange, EstopEvent, EstopLatch, EstopRecord, FaultInjector, FaultParams, LogLimiter,
+    PayloadEvent, Reason, Refusal, Rejections, SampleLog, Schedule, Shutdown, TargetEvent, TimingMode, WaitMode,
+};
+pub use controller::{
+    Checkpoint, CheckpointError, ControllerNode, ControllerNodeReport, ControllerSample, ControllerSettings,
+    load_checkpoint, set_aside, write_checkpoint,
+};
+pub use sim::{SimNode, SimNodeReport, SimSample, SimSettings};
+
+use std::sync::Arc;
+
+use crate::arm::Arm;
+use crate::bus::Bus;
+use crate::control::controller::Controller;
+
+/// Runs a sim node on `bus` until `shutdown` or its duration: [`SimNode::new`] then [`SimNode::run`].
+pub fn run_sim_node(
+    settings: &SimSettings,
+    arm: Arc<Arm>,
+    bus: &Bus,
+    shutdown: &Shutdown,
+) -> Result<SimNodeReport, NodeError> {
+    SimNode::new(settings, arm, bus)?.run(shutdown)
+}
+
+/// Runs a controller node with `controller` on `bus` until `shutdown`: [`ControllerNode::new`] then
+/// [`ControllerNode::run`].
+pub fn run_controller_node(
+    settings: &ControllerSettings,
+    arm: Arc<Arm>,
+    controller: &mut dyn Controller,
+    bus: &Bus,
+    shutdown: &Shutdown,
+) -> Result<ControllerNodeReport, NodeError> {
+    ControllerNode::new(settings, arm, controller, bus)?.run(shutdown)
+}

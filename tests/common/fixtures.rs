@@ -18,3 +18,22 @@ pub fn loopback_endpoint() -> String {
 pub fn arm_urdf(file: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/arms").join(file)).unwrap()
 }
+
+/// A shipped arm, parsed once (`config/arms/<file>`).
+pub fn arm(file: &str) -> std::sync::Arc<spikearm::arm::Arm> {
+    spikearm::arm::Arm::from_urdf(arm_urdf(file)).unwrap()
+}
+
+/// Sim settings for tests: lockstep, and sleeping between steps so that several node pairs share two cores.
+pub fn sim_settings() -> spikearm::node::SimSettings {
+    spikearm::node::SimSettings {
+        timing: spikearm::node::TimingMode::Lockstep,
+        wait: spikearm::node::WaitMode::Sleep,
+        ..Default::default()
+    }
+}
+
+/// Controller settings for tests: sleeping between states (see [`sim_settings`]).
+pub fn controller_settings() -> spikearm::node::ControllerSettings {
+    spikearm::node::ControllerSettings { wait: spikearm::node::WaitMode::Sleep, ..Default::default() }
+}

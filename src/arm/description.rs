@@ -106,18 +106,9 @@ pub enum UrdfChainError {
     },
 }
 
-/// Joint limits as read from the URDF `<limit>` element. Continuous joints get infinite position limits.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct JointLimits {
-    /// Lower position limit, rad (may be `-inf`).
-    pub lower: f64,
-    /// Upper position limit, rad (may be `+inf`).
-    pub upper: f64,
-    /// Maximum speed, rad/s (`+inf` if none given in a URDF ≥ 1.2).
-    pub velocity: f64,
-    /// Maximum torque, N·m.
-    pub effort: f64,
-}
+/// Joint limits as read from the URDF `<limit>` element (continuous joints get infinite position limits,
+/// a missing velocity limit is `+inf`): the simulation's type, so that the two readings of one URDF compare.
+pub use spikearm_sim::JointLimits;
 
 /// One revolute joint and the rigid body it moves.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,13 +5,13 @@
 
 use spikearm_sim::SimParams;
 
-use super::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
-use super::arm_model::{ArmModel, ArmModelParams};
+use crate::control::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
+use crate::arm::model::{ArmModel, ArmModelParams};
 use super::closed_loop::ClosedLoopError;
-use super::osc::{Osc, OscParams};
+use crate::control::osc::{Osc, OscParams};
 use super::payload_protocol::{PayloadProtocolParams, ProtocolRun, run_payload_protocol};
-use super::pid::{Pid, PidParams};
-use super::urdf_chain::ArmSpec;
+use crate::control::pid::{Pid, PidParams};
+use crate::arm::description::ArmSpec;
 use crate::neuro::ExecutorKind;
 
 /// One row of the evaluation.

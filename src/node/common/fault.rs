@@ -7,7 +7,8 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Which faults a node injects into its own input.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FaultParams {
     /// Fraction of incoming control-path messages discarded on arrival, in `[0, 1]`. Default 0 (off).
     pub drop_fraction: f64,

@@ -5,7 +5,7 @@
 use nalgebra::Vector3;
 use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimError};
 
-use super::controller::{ControlError, ControlInput, Controller};
+use crate::control::controller::{ControlError, ControlInput, Controller};
 
 /// Why a closed-loop step failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -15,16 +15,14 @@ use crate::bus::{BusError, DecodeError, Latest, Message};
 
 use super::Shutdown;
 
-/// How a node waits for the bus or the clock. The node commands and `launch` spin (their configs say so);
-/// a node spec built in code sleeps unless told otherwise: a library does not take a core per node unasked,
-/// and the tests run several node pairs at once on two cores.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How a node waits for the bus or the clock. The nodes' settings default to spinning (what 1 kHz needs);
+/// tests that run several node pairs at once on two cores ask for sleeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitMode {
     /// Poll and yield (busy: one core per node). The lowest latency: what 1 kHz control needs.
     Spin,
     /// Block in the OS (idle CPU). For shared machines and non-real-time use; wake-ups add latency.
-    #[default]
     Sleep,
 }
 

@@ -4,12 +4,13 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::control::arm_model::{ArmModel, ArmModelParams};
-use crate::control::urdf_chain::ArmSpec;
+use super::Arm;
+use super::model::ArmModel;
 
 /// Gains of the hold law (per unit of joint-space inertia, so they are natural frequencies squared and
 /// twice the damping ratio times the natural frequency).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HoldParams {
     /// Stiffness, 1/s² (100 → 10 rad/s natural frequency).
     pub kp: f64,
@@ -33,10 +34,9 @@ pub struct HoldLaw {
 }
 
 impl HoldLaw {
-    /// Builds the law from the arm's URDF text.
-    pub fn from_urdf(urdf: &str, params: HoldParams) -> Result<Self, String> {
-        let spec = ArmSpec::from_urdf_str(urdf).map_err(|e| e.to_string())?;
-        let model = ArmModel::new(&spec, ArmModelParams::default()).map_err(|e| e.to_string())?;
+    /// The law for `arm`.
+    pub fn new(arm: &Arm, params: HoldParams) -> Result<Self, String> {
+        let model = arm.model().map_err(|e| e.to_string())?;
         let n = model.dof();
         Ok(Self { model, params, m: DMatrix::zeros(n, n), acc: DVector::zeros(n), g: vec![0.0; n] })
     }

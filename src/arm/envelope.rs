@@ -1,30 +1,9 @@
-//! The arm-dependent half of input validation, shared by both nodes (the stateless half is each message's
-//! `check` in `crate::bus`): joint count and names of incoming states and commands, the reachable workspace
-//! for targets, effort limits for torque commands.
+//! The arm's envelope: what is needed to judge input from outside against the arm — its joint names, its
+//! effort limits and the sphere it can reach.
 
-use std::fmt;
+use super::description::ArmSpec;
 
-use crate::bus::JointStates;
-use crate::control::urdf_chain::ArmSpec;
-
-use super::rejections::Reason;
-
-/// A refusal by [`ArmEnvelope`]: the counter reason and what was wrong.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    /// Counter reason.
-    pub reason: Reason,
-    /// What was wrong, in words.
-    pub detail: String,
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.detail)
-    }
-}
-
-/// What a node knows of its arm for validating bus input.
+/// The arm's envelope: joint names, effort limits and the reach sphere, for checking what comes from outside.
 ///
 /// Reach: the first joint's origin never moves, and every later joint origin and the end effector sit at
 /// fixed offsets along the chain, so the end effector is never farther from that origin than the sum of
@@ -41,12 +20,6 @@ pub struct ArmEnvelope {
 }
 
 impl ArmEnvelope {
-    /// The envelope of the arm in `urdf`.
-    pub fn from_urdf(urdf: &str) -> Result<Self, String> {
-        let spec = ArmSpec::from_urdf_str(urdf).map_err(|e| e.to_string())?;
-        Ok(Self::from_spec(&spec))
-    }
-
     /// The envelope of `spec`.
     pub fn from_spec(spec: &ArmSpec) -> Self {
         let first = spec.joints[0].origin.translation.vector;
@@ -79,36 +52,9 @@ impl ArmEnvelope {
         self.reach_m
     }
 
-    /// Refuses a state that is not of this arm: a joint count other than the arm's (`dimension`) or, when
-    /// the state names its joints, other names or another order (`unknown_arm`). Allocation-free when the
-    /// state is accepted.
-    pub fn check_state(&self, js: &JointStates) -> Result<(), Refusal> {
-        if js.position.len() != self.dof() {
-            return Err(Refusal {
-                reason: Reason::Dimension,
-                detail: format!("{} joints, this arm has {}", js.position.len(), self.dof()),
-            });
-        }
-        if !js.name.is_empty() && js.name != self.names {
-            return Err(Refusal {
-                reason: Reason::UnknownArm,
-                detail: format!("joint names {:?} are not this arm's {:?}", js.name, self.names),
-            });
-        }
-        Ok(())
-    }
-
-    /// Refuses a torque command of the wrong length (`dimension`); otherwise says whether any entry exceeds
-    /// its joint's effort limit (the physics clamps it to ±limit) and by how much at most, N·m.
-    pub fn check_torque(&self, effort: &[f64]) -> Result<Option<f64>, Refusal> {
-        if effort.len() != self.dof() {
-            return Err(Refusal {
-                reason: Reason::Dimension,
-                detail: format!("{} torques, this arm has {} joints", effort.len(), self.dof()),
-            });
-        }
-        let over = effort.iter().zip(&self.effort).map(|(t, e)| t.abs() - e).fold(0.0, f64::max);
-        Ok((over > 0.0).then_some(over))
+    /// Effort limits, N·m, one per joint.
+    pub fn effort_limits(&self) -> &[f64] {
+        &self.effort
     }
 
     /// Moves `target` (base frame, m) onto the reach sphere if it lies outside; returns how far it was
@@ -130,7 +76,7 @@ impl ArmEnvelope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::arm_model::{ArmModel, ArmModelParams};
+    use crate::arm::model::{ArmModel, ArmModelParams};
 
     fn urdf(name: &str) -> String {
         std::fs::read_to_string(format!("{}/config/arms/{name}.urdf", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -165,7 +111,7 @@ mod tests {
 
     #[test]
     fn far_targets_are_moved_onto_the_sphere_and_near_ones_kept() {
-        let env = ArmEnvelope::from_urdf(&urdf("threelink")).unwrap();
+        let env = ArmEnvelope::from_spec(&ArmSpec::from_urdf_str(&urdf("threelink")).unwrap());
         let c = env.reach_center();
         let mut near = [c[0] + 0.1, c[1], c[2] + 0.2];
         assert_eq!(env.clamp_target(&mut near), None);
@@ -176,31 +122,5 @@ mod tests {
         let r = ((far[0] - c[0]).powi(2) + (far[1] - c[1]).powi(2) + (far[2] - c[2]).powi(2)).sqrt();
         assert!((r - env.reach_m()).abs() < 1e-12, "on the sphere: {r}");
         assert!((far[0] - c[0]) / (far[1] - c[1]) + 0.75 < 1e-12, "same direction");
-    }
-
-    #[test]
-    fn states_of_another_arm_and_over_limit_torques_are_recognised() {
-        let env = ArmEnvelope::from_urdf(&urdf("threelink")).unwrap();
-        let mut js = JointStates {
-            v: 1,
-            stamp: 0.0,
-            seq: 0,
-            name: env.joint_names().to_vec(),
-            position: vec![0.0; 3],
-            velocity: vec![0.0; 3],
-            effort: vec![0.0; 3],
-            ee_position: [0.0; 3],
-        };
-        assert_eq!(env.check_state(&js), Ok(()));
-        js.name.clear();
-        assert_eq!(env.check_state(&js), Ok(()), "names are optional");
-        js.name = vec!["shoulder_pan_joint".into(), "b".into(), "c".into()];
-        assert_eq!(env.check_state(&js).unwrap_err().reason, Reason::UnknownArm);
-        js.name.clear();
-        js.position.push(0.0);
-        assert_eq!(env.check_state(&js).unwrap_err().reason, Reason::Dimension);
-        assert_eq!(env.check_torque(&[1.0, 1.0, 1.0]), Ok(None));
-        assert_eq!(env.check_torque(&[1.0, -41.0, 1.0]), Ok(Some(1.0)));
-        assert_eq!(env.check_torque(&[1.0]).unwrap_err().reason, Reason::Dimension);
     }
 }

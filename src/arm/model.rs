@@ -24,7 +24,7 @@
 use nalgebra::{DMatrix, Isometry3, Matrix3, Rotation3, Translation3, UnitQuaternion, Vector3};
 
 use super::body_inertia::BodyInertia;
-use super::urdf_chain::{ArmSpec, UrdfChainError};
+use super::description::{ArmSpec, UrdfChainError};
 
 /// Standard gravity, m/s².
 pub const STANDARD_GRAVITY: f64 = 9.81;
@@ -45,14 +45,8 @@ impl Default for ArmModelParams {
 }
 
 /// A point mass rigidly attached to the `ee` frame (a grasped object, a tool), for "perfect knowledge"
-/// baselines and tests. It changes both gravity and inertia.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PayloadSpec {
-    /// Mass, kg (≥ 0).
-    pub mass: f64,
-    /// Position of the mass in the `ee` frame, m.
-    pub offset: Vector3<f64>,
-}
+/// baselines and tests: the simulation's payload type, so the model and the physics carry the same one.
+pub use spikearm_sim::PayloadSpec;
 
 /// Bad input to the model. Never produced by valid calls; each names what was wrong.
 #[derive(Debug, thiserror::Error)]
@@ -231,18 +225,18 @@ impl ArmModel {
     /// payload. Not a per-tick call: it recombines the last link's inertia.
     pub fn set_payload(&mut self, payload: Option<PayloadSpec>) -> Result<(), ArmModelError> {
         if let Some(p) = payload
-            && !(p.mass.is_finite() && p.mass >= 0.0 && p.offset.iter().all(|v| v.is_finite()))
+            && !(p.mass_kg.is_finite() && p.mass_kg >= 0.0 && p.offset_m.iter().all(|v| v.is_finite()))
         {
             return Err(ArmModelError::Payload {
-                mass: p.mass,
-                offset: p.offset.into(),
+                mass: p.mass_kg,
+                offset: p.offset_m,
             });
         }
         let last = self.spec.joints.len() - 1;
         let mut body = self.spec.joints[last].body;
         if let Some(p) = payload {
-            let at = self.spec.ee_offset.transform_point(&p.offset.into()).coords;
-            body = body.combined(&BodyInertia::point_mass(p.mass, at));
+            let at = self.spec.ee_offset.transform_point(&Vector3::from(p.offset_m).into()).coords;
+            body = body.combined(&BodyInertia::point_mass(p.mass_kg, at));
         }
         let j = &mut self.joints[last];
         j.mass = body.mass;
@@ -685,10 +679,7 @@ mod tests {
         let mut m = model("threelink.urdf");
         let (mut g0, mut g1) = ([0.0; 3], [0.0; 3]);
         m.gravity_torque(&[0.0; 3], &mut g0).unwrap();
-        m.set_payload(Some(PayloadSpec {
-            mass: 2.0,
-            offset: Vector3::zeros(),
-        }))
+        m.set_payload(Some(PayloadSpec::at_ee(2.0)))
         .unwrap();
         m.gravity_torque(&[0.0; 3], &mut g1).unwrap();
         // 2 kg at the tip, x = 1.2, 0.7, 0.3 from joints 1, 2, 3.
@@ -726,10 +717,7 @@ mod tests {
             m.mass_matrix(&[0.0; 3], &mut DMatrix::zeros(3, 2)),
             Err(ArmModelError::Shape { .. })
         ));
-        let bad = PayloadSpec {
-            mass: -1.0,
-            offset: Vector3::zeros(),
-        };
+        let bad = PayloadSpec::at_ee(-1.0);
         assert!(matches!(
             m.set_payload(Some(bad)),
             Err(ArmModelError::Payload { .. })

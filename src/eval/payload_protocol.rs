@@ -1,15 +1,14 @@
-//! The payload protocol of `reference/adaptive.md` (DeWolf et al. 2020's setting), run in a closed loop:
+//! The payload protocol of DeWolf et al. 2020, run in a closed loop:
 //! settle at the start pose, attach the payload (the controller is not told), then reach to 8 targets on a
 //! circle around the start end-effector position in the world x–z plane, 2 s each, lap after lap; the mean
 //! end-effector error of every lap is the score. Optionally the payload is removed again for more laps.
 
-use std::f64::consts::PI;
-
 use nalgebra::Vector3;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 
+use super::circle::Circle;
 use super::closed_loop::{ClosedLoop, ClosedLoopError};
-use super::controller::Controller;
+use crate::control::controller::Controller;
 
 /// Timeline and geometry of the protocol. Defaults are the reference's, for the UR5e-class arm.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,16 +84,6 @@ impl PayloadProtocolParams {
     }
 }
 
-/// `n` points on a circle of `radius` (m) around `center` in the world x–z plane, counter-clockwise from +x.
-pub fn circle_targets(center: &Vector3<f64>, radius: f64, n: usize) -> Vec<Vector3<f64>> {
-    (0..n)
-        .map(|k| {
-            let a = 2.0 * PI * k as f64 / n as f64;
-            center + radius * Vector3::new(a.cos(), 0.0, a.sin())
-        })
-        .collect()
-}
-
 /// What one protocol run measured. Errors are end-effector-to-target distances, m.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProtocolRun {
@@ -132,7 +121,8 @@ pub fn run_payload_protocol<C: Controller>(
     params.validate(n)?;
     world.set_state(&params.q0, &vec![0.0; n])?;
     let center = Vector3::from(world.state().ee_position);
-    let targets = circle_targets(&center, params.radius_m, params.targets);
+    let circle = Circle { center: center.into(), radius_m: params.radius_m, targets: params.targets };
+    let targets: Vec<Vector3<f64>> = circle.lap().into_iter().map(Vector3::from).collect();
     let mut lp = ClosedLoop::new(world, controller)?;
     let steps = |s: f64| (s / dt).round() as usize;
     let (settle, reach) = (steps(params.settle_s), steps(params.reach_s).max(1));
@@ -183,14 +173,4 @@ pub fn run_payload_protocol<C: Controller>(
         }
     }
     Ok(run)
-}
-
-/// DeWolf et al.'s normalised error per window: `(e − e_nopayload)/(e_payload − e_nopayload)`; 1 means the
-/// payload's whole effect remains, 0 fully compensated. Windows where the PD rows coincide give NaN.
-pub fn normalised(errors: &[f64], pd_no_payload: &[f64], pd_payload: &[f64]) -> Vec<f64> {
-    errors
-        .iter()
-        .zip(pd_no_payload.iter().zip(pd_payload))
-        .map(|(e, (e0, e1))| if (e1 - e0).abs() > 0.0 { (e - e0) / (e1 - e0) } else { f64::NAN })
-        .collect()
 }

@@ -1,0 +1,34 @@
+//! What both nodes share: the shutdown protocol, how they wait and advance time, the schedule of timed
+//! events, input validation and its counters, the e-stop latch, fault injection, the decimating sample log,
+//! and the `[bus]` settings.
+
+mod bus_settings;
+mod estop;
+mod fault;
+mod rate_limit;
+mod rejections;
+mod sample_log;
+mod schedule;
+mod shutdown;
+mod timing;
+mod validation;
+mod wait;
+
+use std::time::Duration;
+
+pub use bus_settings::BusSettings;
+pub use estop::{EstopChange, EstopLatch, EstopRecord};
+pub use fault::{FaultInjector, FaultParams};
+pub use rate_limit::LogLimiter;
+pub use rejections::{Clamp, Reason, Rejections};
+pub use sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
+pub use schedule::{EVENT_TOLERANCE_S, EstopEvent, PayloadEvent, Schedule, TargetEvent, Timed};
+pub use shutdown::Shutdown;
+pub use timing::TimingMode;
+pub use validation::{Refusal, check_state};
+pub use wait::WaitMode;
+
+/// Seconds as a `Duration`; negative and NaN give zero.
+pub(crate) fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
