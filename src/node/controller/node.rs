@@ -21,7 +21,7 @@ use super::report::{ControllerNodeReport, ControllerSample};
 use super::settings::ControllerSettings;
 use crate::arm::Arm;
 use crate::node::NodeError;
-use crate::arm::hold::{HoldLaw, HoldParams};
+use crate::arm::hold::HoldLaw;
 use crate::bus::{
     Bus, BusPublisher, ControllerStatus, Estop, JointStates, Latest, LivenessToken, NodeState, ParamServer,
     ParamsReply, QosClass, Queue, SCHEMA_VERSION, Status, StatusAccounting, StatusBody, Target, TorqueCmd,
@@ -124,7 +124,7 @@ impl<'c> ControllerNode<'c> {
         let target = settings.target.map(|t| reachable(&arm, &mut rej, t));
         let now = Instant::now();
         Ok(Self {
-            hold: HoldLaw::new(&arm, HoldParams::default()).map_err(NodeError::Model)?,
+            hold: HoldLaw::new(&arm, settings.hold).map_err(NodeError::Model)?,
             bus: ControllerBus::declare(bus, &settings.node)?,
             writer: spawn_writer(settings, controller)?,
             targets: Schedule::new(&settings.target_events),

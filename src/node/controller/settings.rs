@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::arm::hold::HoldParams;
 use crate::control::factory::ControllerParams;
 use crate::node::common::{BusSettings, DEFAULT_MAX_SAMPLES, FaultParams, TargetEvent, WaitMode};
 
@@ -30,6 +31,9 @@ pub struct ControllerSettings {
     /// Spans of sim time `[from_s, to_s]` whose mean tracking error the node accumulates at every tick
     /// (scenario windows).
     pub error_windows: Vec<(f64, f64)>,
+    /// Gains of the hold law of the parting command (`[hold]`): on shutdown the node leaves the arm a torque
+    /// that holds it where it is.
+    pub hold: HoldParams,
     /// Declare holding (stop commanding and learning) after this long without joint states, s of wall time.
     /// Default 0.1.
     pub hold_after_s: f64,
@@ -72,6 +76,7 @@ impl Default for ControllerSettings {
             target: None,
             target_events: Vec::new(),
             error_windows: Vec::new(),
+            hold: HoldParams::default(),
             hold_after_s: 0.1,
             status_period_s: 0.1,
             checkpoint: None,
