@@ -35,12 +35,15 @@ fn skip_or_fail(why: &str) {
     eprintln!("\n*** skipped: {why}. pip install -r examples/requirements.txt to run the ROS 2 golden checks ***\n");
 }
 
+/// Compares our encoding with golden little-endian bytes and decodes golden little- and big-endian bytes.
+type GoldenCheck = Box<dyn Fn(&[u8], &[u8]) -> Result<(), String>>;
+
 /// One test message: its ROS type name, JSON value for the Python side, and typed round-trip checks.
 struct Case {
     ros_type: &'static str,
     value: Value,
-    /// Checks our encoding against the golden little-endian bytes and decodes both golden encodings.
-    check: Box<dyn Fn(&[u8], &[u8]) -> Result<(), String>>,
+    /// Checks our encoding against the golden bytes and decodes both golden encodings.
+    check: GoldenCheck,
 }
 
 fn case<M: RosMessage + serde::Serialize + PartialEq + std::fmt::Debug + 'static>(msg: M) -> Case {
