@@ -11,6 +11,7 @@ mod keys;
 mod messages;
 mod recorder;
 mod replay;
+pub mod ros2;
 mod session;
 
 pub use codec::{DecodeError, MAX_BODY_BYTES, decode, encode_into};
