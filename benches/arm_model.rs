@@ -4,7 +4,7 @@
 //! the `full_tick` figure is the one to compare. The individual functions are timed at a fresh `q`
 //! each iteration so the kinematics cache cannot hide their cost.
 //!
-//! Anchor (DESIGN.md §7): one rapier 6-DoF step at dt = 1 ms (~50 µs on these machines). The
+//! Anchor (docs/ARCHITECTURE.md §7): one rapier 6-DoF step at dt = 1 ms (~50 µs on these machines). The
 //! `rapier_step` entry times it in the same run, and the ratio model tick / physics step is printed.
 
 use std::hint::black_box;

@@ -1,4 +1,4 @@
-//! Bus and nodes (issue 5): the sim node and the adaptive controller node on the UR5e-class arm (1000
+//! Bus and nodes: the sim node and the adaptive controller node on the UR5e-class arm (1000
 //! neurons, learning on, holding its start pose), each with its own zenoh session, joined over TCP on
 //! 127.0.0.1 — the deployment path, in one process.
 //!

@@ -1,11 +1,11 @@
 //! Cost of one control tick on the UR5e-class arm: model (FK, Jacobian, M, g) + OSC + the adaptive term
-//! (1000 neurons, learning on) on the fixed-point core — the issue-4 target is ≤ 100 µs on one thread.
+//! (1000 neurons, learning on) on the fixed-point core — the target is ≤ 100 µs on one thread.
 //! Also the OSC alone, the float core, and the PID baseline.
 //!
 //! States are replayed from a recorded closed-loop run (reaching with a 2 kg payload) so the ensemble fires
 //! as it does in use, and the kinematics cache never hits.
 //!
-//! Anchor (DESIGN.md §7): one rapier 6-DoF step at dt = 1 ms (~50 µs on these machines), timed in the same
+//! Anchor (docs/ARCHITECTURE.md §7): one rapier 6-DoF step at dt = 1 ms (~50 µs on these machines), timed in the same
 //! run; the ratio tick / physics step is printed.
 
 use std::hint::black_box;

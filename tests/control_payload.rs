@@ -1,4 +1,4 @@
-//! The full payload protocol (issue 4 bar, `reference/adaptive.md`) on both arms: 11 laps of 16 s after the
+//! The full payload protocol (docs/ARCHITECTURE.md §6) on both arms: 11 laps of 16 s after the
 //! payload is attached, scored per lap with DeWolf et al.'s normalised error, adaptive controller on the
 //! fixed-point core with default settings against PD and the PID baselines. Conditions run on two threads.
 //! Run with `--nocapture` to see the table (`spikearm eval payload` prints the same, with the float row).

@@ -1,4 +1,4 @@
-//! Closed-loop reaching without a payload, and payload removal after adaptation (issue 4 bars).
+//! Closed-loop reaching without a payload, and payload removal after adaptation.
 //! Run with `--nocapture` to see the errors measured.
 
 use spikearm::eval::payload_eval::{Condition, PayloadEvalSpec};

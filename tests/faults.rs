@@ -1,4 +1,4 @@
-//! Faults (issue 6, item 2) on the real nodes, the real rapier arm (three-link) and real zenoh sessions (TCP on
+//! Faults on the real nodes, the real rapier arm (three-link) and real zenoh sessions (TCP on
 //! loopback, free ports): each test asserts the arm was held safe and no learned state was lost beyond the last
 //! checkpoint. Lockstep wherever the fault allows, so the outcomes are deterministic; fixed seeds throughout.
 //!

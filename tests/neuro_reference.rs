@@ -1,4 +1,5 @@
-//! The core against the numbers measured from Nengo 4.1 and NengoLoihi 1.1 (`shared/reference/nengo`).
+//! The core against numbers measured from Nengo 4.1 and NengoLoihi 1.1 on the same networks (copied into the tests
+//! below; the golden trace is tests/data/loihi_lif_golden_trace.json).
 
 use spikearm::neuro::loihi::compartment::{self, CompartmentParams, CompartmentRegisters};
 use spikearm::neuro::lif::{LifParams, LifState};

@@ -1,4 +1,4 @@
-//! A daemon's records stay bounded (issue 5): the nodes keep their samples in a decimating
+//! A daemon's records stay bounded: the nodes keep their samples in a decimating
 //! [`SampleLog`], so a run many times longer than the log holds keeps at most `max_samples`, evenly spread
 //! over the whole run; and writing a sample into a full log allocates nothing.
 //!

@@ -145,7 +145,7 @@ fn drain(q: &Queue<Status>) {
     while let Ok(Some(_)) = q.try_recv() {}
 }
 
-/// Issue 5: the controller is SIGKILLed after adapting to a payload (real-time sim, checkpoints every
+/// The controller is SIGKILLed after adapting to a payload (real-time sim, checkpoints every
 /// second) and restarted on the same checkpoint with learning off: its error is the adapted one, well below
 /// what the same controller without learned weights gets under the same payload (measured first).
 #[test]

@@ -1,4 +1,4 @@
-//! Gravity and inertia of the simulated arms against hand-derivable values: DESIGN.md §3 at q = 0 and
+//! Gravity and inertia of the simulated arms against hand-derivable values (docs/ARCHITECTURE.md §5) at q = 0 and
 //! the planar 3-link arm's closed forms at 20 seeded random poses. (The comparison against the
 //! controller's independent URDF model lives in the root `tests/sim_vs_model.rs`.)
 

@@ -17,7 +17,7 @@ use crate::neuro::ExecutorKind;
 /// Closed-loop evaluations.
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
-    /// The payload protocol (reference/adaptive.md): PD without and with payload, PID ki ∈ {0.5, 1, 2, 4},
+    /// The payload protocol (docs/ARCHITECTURE.md §6): PD without and with payload, PID ki ∈ {0.5, 1, 2, 4},
     /// adaptive on the float and the fixed-point core; prints the table of normalised errors per 16-s lap.
     ///
     /// Example: spikearm eval payload --arm config/arms/ur5e.urdf --payload-kg 2 --json ur5e.json

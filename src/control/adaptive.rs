@@ -1,8 +1,8 @@
 //! The adaptive controller: the OSC plus a spiking ensemble whose readout learns online, with PES on the
 //! emulated neuromorphic core, the torque the arm model is missing (a payload, a heavier tool, wear).
 //!
-//! Per tick (DESIGN.md §4, the DeWolf/Eliasmith lineage, with the choices `reference/adaptive.md` found
-//! stable):
+//! Per tick (the DeWolf/Eliasmith lineage, with the choices our payload-protocol runs found stable; see
+//! BENCHMARKS.md):
 //! 1. the OSC terms at the measured state (task, null space, gravity from the payload-free model);
 //! 2. inputs: the adapted joints' angles (and, in the textbook setting, velocities), scaled by means and
 //!    half-ranges and projected onto the unit hypersphere (d → d + 1);

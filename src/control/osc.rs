@@ -1,6 +1,6 @@
 //! Operational-space control (Khatib) of the end-effector position, with gravity compensation from the
 //! payload-free model and null-space damping and rest posture — the feedback law of the adaptive controller
-//! and of its PD/PID baselines (DESIGN.md §4, `reference/adaptive.md`).
+//! and of its PD/PID baselines (docs/ARCHITECTURE.md §3).
 //!
 //! ```text
 //! u = −Jᵀ Mx kp (x − x* + i) − kv M q̇                      task term (what the adaptive term trains on)
@@ -15,7 +15,7 @@ use crate::arm::model::ArmModel;
 use super::controller::{ControlError, ControlInput, Controller};
 use super::linalg::{cholesky_in_place, cholesky_solve_in_place};
 
-/// Gains and guards of the OSC. Defaults are the protocol's (`reference/adaptive.md`).
+/// Gains and guards of the OSC. Defaults are the payload protocol's (docs/ARCHITECTURE.md §6).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OscParams {
     /// Task-space stiffness kp, 1/s² (force per metre per unit of task inertia). Default 200.

@@ -1,5 +1,5 @@
 //! The PID baseline: the OSC with an integral of the task error inside the stiffness term,
-//! `kp·(e + ki·∫e dt)` (`reference/adaptive.md`). The integral learns a constant task force — a payload's
+//! `kp·(e + ki·∫e dt)`, the payload protocol's integral baseline. The integral learns a constant task force — a payload's
 //! weight at one pose — but not how it changes across the workspace.
 
 use nalgebra::Vector3;

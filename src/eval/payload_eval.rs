@@ -1,4 +1,4 @@
-//! The conditions of the payload evaluation (`spikearm eval payload`, the issue-4 bars): each builds its
+//! The conditions of the payload evaluation (`spikearm eval payload`): each builds its
 //! controller from the payload-free arm model and runs [`run_payload_protocol`]. The adaptive rows take their
 //! input scaling from the PD no-payload run (means and half-ranges of the joint angles it visits), as the
 //! reference does.
