@@ -168,12 +168,10 @@ fn sigkill_then_restart_resumes_with_the_learned_weights() {
     let keys = bus.keys().clone();
     let states = bus.latest::<JointStates>(&keys.joint_states()).unwrap();
     let statuses = bus.queue::<Status>(&keys.status("controller"), 4096).unwrap();
-    let first = loop {
-        match states.recv_timeout(Duration::from_secs(30)).unwrap() {
-            Some(Ok(js)) => break js,
-            Some(Err(e)) => panic!("{e}"),
-            None => panic!("no joint states from the sim within 30 s"),
-        }
+    let first = match states.recv_timeout(Duration::from_secs(30)).unwrap() {
+        Some(Ok(js)) => js,
+        Some(Err(e)) => panic!("{e}"),
+        None => panic!("no joint states from the sim within 30 s"),
     };
     // One fixed target for every controller: where the arm starts.
     let target = first.ee_position;
