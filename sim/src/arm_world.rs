@@ -145,7 +145,12 @@ pub struct ArmWorld {
     /// Multibody assembly index of each joint, URDF order.
     assembly: Vec<usize>,
     dynamics: Dynamics,
+    /// The last step was a rapier step taken because of a joint stop (see [`ArmWorld::step`]).
+    at_stop: bool,
 }
+
+/// How far (rad) every joint must be from its stops before RK4 takes over again after a stop.
+const STOP_MARGIN: f64 = 1e-3;
 
 impl std::fmt::Debug for ArmWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -377,6 +382,7 @@ impl ArmWorld {
             dq_next: vec![0.0; n],
             assembly,
             dynamics,
+            at_stop: false,
         })
     }
 
@@ -505,6 +511,7 @@ impl ArmWorld {
         }
         self.q.copy_from_slice(q);
         self.dq.copy_from_slice(dq);
+        self.at_stop = false;
         self.write_rapier_state();
         Ok(())
     }
@@ -563,11 +570,21 @@ impl ArmWorld {
     ///
     /// With [`Integrator::Rk4`] the step is `substeps` RK4 steps of the joint-space dynamics; if that
     /// would carry a joint past an enforced position limit, or with joint friction, the step is taken by
-    /// rapier instead (its constraint solver stops the joint; see [`SimParams::integrator`]).
+    /// rapier instead (its constraint solver stops the joint; see [`SimParams::integrator`]), and so are
+    /// the steps after it until every joint is 1 mrad clear of its stops.
     pub fn step(&mut self) {
         let rk4 = self.params.integrator == Integrator::Rk4 && self.params.joint_friction == 0.0;
-        if !(rk4 && self.rk4_step()) {
+        // After a step stopped by a limit, rapier keeps the step until every joint is STOP_MARGIN clear
+        // of its stops: an arm resting on a stop would otherwise pay for a foreseen-then-refused RK4
+        // step before every rapier step.
+        if self.at_stop {
+            self.at_stop = self.joints.iter().zip(&self.q).any(|(j, &q)| {
+                q - j.limits.lower < STOP_MARGIN || j.limits.upper - q < STOP_MARGIN
+            });
+        }
+        if !(rk4 && !self.at_stop && self.rk4_step()) {
             self.rapier_step();
+            self.at_stop = rk4 && self.params.enforce_position_limits;
         }
         self.steps += 1;
     }
@@ -578,12 +595,25 @@ impl ArmWorld {
         self.q_next.copy_from_slice(&self.q);
         self.dq_next.copy_from_slice(&self.dq);
         let h = self.params.dt / self.params.substeps as f64;
+        let limits = self.params.enforce_position_limits;
         for _ in 0..self.params.substeps {
-            if !self.dynamics.rk4_step(&mut self.q_next, &mut self.dq_next, &self.tau, h) {
+            let Some(a0) = self.dynamics.rk4_start(&self.q_next, &self.dq_next, &self.tau) else {
+                return false;
+            };
+            // An arm resting on a stop would otherwise pay for a whole RK4 step before the rapier step:
+            // the second-order Taylor step (within O(h³) of RK4's) foresees the crossing from stage 1.
+            if limits
+                && self.joints.iter().enumerate().any(|(k, j)| {
+                    let q = self.q_next[k] + h * self.dq_next[k] + 0.5 * h * h * a0[k];
+                    q < j.limits.lower || q > j.limits.upper
+                })
+            {
                 return false;
             }
-            if self.params.enforce_position_limits
-                && self.joints.iter().zip(&self.q_next).any(|(j, &q)| q < j.limits.lower || q > j.limits.upper)
+            if !self.dynamics.rk4_finish(&mut self.q_next, &mut self.dq_next, &self.tau, h) {
+                return false;
+            }
+            if limits && self.joints.iter().zip(&self.q_next).any(|(j, &q)| q < j.limits.lower || q > j.limits.upper)
             {
                 return false;
             }

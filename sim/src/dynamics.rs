@@ -235,9 +235,18 @@ impl Dynamics {
         cholesky_solve(&mut self.m, n, out)
     }
 
-    /// Advances (q, q̇) by `dt` seconds with RK4 under constant torques. Returns false (state
-    /// unspecified) if an evaluation failed.
-    pub fn rk4_step(&mut self, q: &mut [f64], dq: &mut [f64], tau: &[f64], dt: f64) -> bool {
+    /// First stage of an RK4 step: q̈ at (q, q̇) under τ, kept for [`Self::rk4_finish`] and returned
+    /// (so the caller can foresee the step). `None` if M(q) is not positive definite.
+    pub fn rk4_start(&mut self, q: &[f64], dq: &[f64], tau: &[f64]) -> Option<&[f64]> {
+        let mut k0 = std::mem::take(&mut self.k[0]);
+        let ok = self.accelerations(q, dq, tau, &mut k0);
+        self.k[0] = k0;
+        ok.then_some(&self.k[0][..])
+    }
+
+    /// Completes the RK4 step begun by [`Self::rk4_start`] at the same (q, q̇, τ): advances (q, q̇) by
+    /// `dt` seconds under constant torques. Returns false (state unspecified) if an evaluation failed.
+    pub fn rk4_finish(&mut self, q: &mut [f64], dq: &mut [f64], tau: &[f64], dt: f64) -> bool {
         let n = self.n;
         // k[0..4]: accelerations of the four stages; k[4..8]: their velocities.
         let mut ks = std::mem::take(&mut self.k);
@@ -247,15 +256,11 @@ impl Dynamics {
         );
         let mut ok = true;
         let c = [0.0, 0.5 * dt, 0.5 * dt, dt];
-        for stage in 0..4 {
+        ks[4].copy_from_slice(dq);
+        for stage in 1..4 {
             for j in 0..n {
-                if stage == 0 {
-                    qt[j] = q[j];
-                    dqt[j] = dq[j];
-                } else {
-                    qt[j] = q[j] + c[stage] * ks[4 + stage - 1][j];
-                    dqt[j] = dq[j] + c[stage] * ks[stage - 1][j];
-                }
+                qt[j] = q[j] + c[stage] * ks[4 + stage - 1][j];
+                dqt[j] = dq[j] + c[stage] * ks[stage - 1][j];
             }
             let (acc, vel) = ks.split_at_mut(4);
             vel[stage].copy_from_slice(&dqt);
