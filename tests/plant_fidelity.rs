@@ -78,17 +78,17 @@ fn reference(model: &mut ArmModel, q0: &[f64], tau: &[f64]) -> Vec<Vec<f64>> {
             for s in 0..4 {
                 if s > 0 {
                     let c = if s == 3 { h } else { 0.5 * h };
-                    for j in 0..n {
-                        qs[j] = q[j] + c * v[s - 1][j];
-                        vs[j] = dq[j] + c * k[s - 1][j];
+                    for (j, (x, y)) in qs.iter_mut().zip(vs.iter_mut()).enumerate() {
+                        *x = q[j] + c * v[s - 1][j];
+                        *y = dq[j] + c * k[s - 1][j];
                     }
                 }
                 v[s].copy_from_slice(&vs);
                 model_acc(model, &qs, &vs, tau, &mut k[s]);
             }
-            for j in 0..n {
-                q[j] += h / 6.0 * (v[0][j] + 2.0 * v[1][j] + 2.0 * v[2][j] + v[3][j]);
-                dq[j] += h / 6.0 * (k[0][j] + 2.0 * k[1][j] + 2.0 * k[2][j] + k[3][j]);
+            for (j, (x, y)) in q.iter_mut().zip(dq.iter_mut()).enumerate() {
+                *x += h / 6.0 * (v[0][j] + 2.0 * v[1][j] + 2.0 * v[2][j] + v[3][j]);
+                *y += h / 6.0 * (k[0][j] + 2.0 * k[1][j] + 2.0 * k[2][j] + k[3][j]);
             }
         }
         out.push(q.clone());
@@ -146,8 +146,8 @@ fn default_plant_follows_an_independent_rk4_integration() {
         model.gravity_torque(case.q0, &mut tau).unwrap();
         let mut m = DMatrix::zeros(n, n);
         model.mass_matrix(case.q0, &mut m).unwrap();
-        for i in 0..n {
-            tau[i] += (0..n)
+        for (i, t) in tau.iter_mut().enumerate() {
+            *t += (0..n)
                 .map(|j| m[(i, j)] * A0 * if j % 2 == 0 { 1.0 } else { -1.0 })
                 .sum::<f64>();
         }

@@ -147,9 +147,9 @@ fn model_mean_acceleration(
         let (x4, v4): (Vec<f64>, Vec<f64>) =
             (0..n).map(|i| (x[i] + h * v3[i], v[i] + h * k3[i])).unzip();
         let (k4, _) = model_acceleration(model, &x4, &v4, tau);
-        for i in 0..n {
-            x[i] += h / 6.0 * (v[i] + 2.0 * v2[i] + 2.0 * v3[i] + v4[i]);
-            v[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+        for (i, (xi, vi)) in x.iter_mut().zip(v.iter_mut()).enumerate() {
+            *xi += h / 6.0 * (*vi + 2.0 * v2[i] + 2.0 * v3[i] + v4[i]);
+            *vi += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
         }
     }
     (0..n).map(|i| (v[i] - dq[i]) / dt).collect()
