@@ -11,8 +11,8 @@
 //! Run with `--nocapture` to see the deviations.
 
 use nalgebra::{DMatrix, DVector};
-use spikearm::control::arm_model::{ArmModel, ArmModelParams};
-use spikearm::control::urdf_chain::ArmSpec;
+use spikearm::arm::description::ArmSpec;
+use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm_sim::{ArmWorld, Integrator, SimParams};
 
 const BAR_RAD: f64 = 0.02;

@@ -45,7 +45,8 @@ pub struct SimParams {
 ///
 /// Whatever the scheme, a step that would carry a joint past an enforced position limit, and every step
 /// with joint friction, is a rapier step: stops and dry friction are constraints of rapier's solver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Integrator {
     /// Classical fourth-order Runge–Kutta on the joint coordinates, in f64, over the joint-space
     /// dynamics `M(q) q̈ = τ − b(q, q̇) − d·q̇` of the tree rapier built (same joint frames, same link
