@@ -11,17 +11,18 @@ use rapier3d::prelude::{
 use rapier3d_urdf::urdf_rs;
 use rapier3d_urdf::{UrdfLoaderOptions, UrdfMultibodyOptions, UrdfRobot};
 
-use crate::{ArmState, Energy, JointLimits, PayloadSpec, SimError, SimParams};
+use crate::dynamics::{DynLink, Dynamics};
+use crate::{ArmState, Energy, Integrator, JointLimits, PayloadSpec, SimError, SimParams};
 
 /// Mass properties in f64: rapier keeps f32, but energy and payload sums are done here in f64.
 #[derive(Debug, Clone, Copy)]
-struct MassProps {
+pub(crate) struct MassProps {
     /// kg
-    mass: f64,
+    pub(crate) mass: f64,
     /// Centre of mass in the body (URDF link) frame, m.
-    com: Vector3<f64>,
+    pub(crate) com: Vector3<f64>,
     /// Inertia tensor about the centre of mass, axes of the body frame, kg·m².
-    inertia: Matrix3<f64>,
+    pub(crate) inertia: Matrix3<f64>,
 }
 
 impl MassProps {
@@ -134,7 +135,22 @@ pub struct ArmWorld {
     steps: u64,
     /// Scratch for generalized displacements, sized ndofs.
     scratch: Vec<Real>,
+    /// Joint positions (rad) and velocities (rad/s) in f64, URDF order: the state the RK4 integrator
+    /// carries from step to step (rapier holds an f32 copy for placing the links).
+    q: Vec<f64>,
+    dq: Vec<f64>,
+    /// Candidate state of an RK4 step, before the limit check.
+    q_next: Vec<f64>,
+    dq_next: Vec<f64>,
+    /// Multibody assembly index of each joint, URDF order.
+    assembly: Vec<usize>,
+    dynamics: Dynamics,
+    /// The last step was a rapier step taken because of a joint stop (see [`ArmWorld::step`]).
+    at_stop: bool,
 }
+
+/// How far (rad) every joint must be from its stops before RK4 takes over again after a stop.
+const STOP_MARGIN: f64 = 1e-3;
 
 impl std::fmt::Debug for ArmWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -345,6 +361,8 @@ impl ArmWorld {
 
         let n = joints.len();
         let ndofs = mb.ndofs();
+        let dynamics = Self::build_dynamics(mb, &world, &joints, &bodies, &params)?;
+        let assembly = joints.iter().map(|j| mb.link(j.link_id).expect("link").assembly_id()).collect();
         Ok(Self {
             world,
             params,
@@ -358,7 +376,62 @@ impl ArmWorld {
             tau: vec![0.0; n],
             steps: 0,
             scratch: vec![0.0; ndofs],
+            q: vec![0.0; n],
+            dq: vec![0.0; n],
+            q_next: vec![0.0; n],
+            dq_next: vec![0.0; n],
+            assembly,
+            dynamics,
+            at_stop: false,
         })
+    }
+
+    /// The tree as rapier built it (joint frames, parents) with the URDF mass properties, for the RK4
+    /// integrator. Every moving joint must be a 1-DoF rotation about its frame's x axis (what the URDF
+    /// loader builds for revolute and continuous joints).
+    fn build_dynamics(
+        mb: &rapier3d::prelude::Multibody,
+        world: &PhysicsWorld,
+        joints: &[ActuatedJoint],
+        bodies: &[BodyInfo],
+        params: &SimParams,
+    ) -> Result<Dynamics, SimError> {
+        let mut links = Vec::with_capacity(bodies.len());
+        let mut root_pose = Isometry3::identity();
+        for (i, link) in mb.links().enumerate() {
+            if link.is_root() {
+                if i != 0 {
+                    return Err(SimError::UnsupportedModel("the multibody root is not its first link".to_string()));
+                }
+                root_pose = pose_to_f64(world.bodies[link.rigid_body_handle()].position());
+                links.push(DynLink { parent: None, frame1: Isometry3::identity(), frame2_inv: Isometry3::identity(), dof: None });
+                continue;
+            }
+            let data = &link.joint.data;
+            let dof = joints.iter().position(|j| j.link_id == i);
+            let ndofs = link.joint.ndofs();
+            // Bit 3 is the rotation about x: free for a revolute joint as the loader builds it.
+            let rot_x_free = (data.locked_axes.bits() >> 3) & 1 == 0;
+            let ok = match dof {
+                Some(_) => ndofs == 1 && rot_x_free,
+                None => ndofs == 0,
+            };
+            let parent = link.parent_id();
+            if !ok || parent.is_none_or(|p| p >= i) {
+                return Err(SimError::UnsupportedModel(format!(
+                    "multibody link {i} has {ndofs} degrees of freedom (axes mask {:#b}); only rotations about the joint's x axis are integrated",
+                    data.locked_axes.bits()
+                )));
+            }
+            links.push(DynLink {
+                parent,
+                frame1: pose_to_f64(&data.local_frame1),
+                frame2_inv: pose_to_f64(&data.local_frame2).inverse(),
+                dof,
+            });
+        }
+        let props = bodies.iter().map(|b| b.props).collect();
+        Ok(Dynamics::new(links, props, root_pose, joints.len(), Vector3::from(params.gravity), params.joint_damping))
     }
 
     /// Number of actuated joints.
@@ -436,23 +509,39 @@ impl ArmWorld {
                 }
             }
         }
+        self.q.copy_from_slice(q);
+        self.dq.copy_from_slice(dq);
+        self.at_stop = false;
+        self.write_rapier_state();
+        Ok(())
+    }
+
+    /// Puts rapier's multibody at the f64 state (`self.q`, `self.dq`) and places the links.
+    fn write_rapier_state(&mut self) {
         let mb = self.world.multibody_joints.get_multibody_mut(self.mb_index).expect("multibody");
         self.scratch.fill(0.0);
         for (k, j) in self.joints.iter().enumerate() {
             let link = mb.link(j.link_id).expect("link");
-            let idx = link.assembly_id();
             // The joint integrates `coords += disp`, so the displacement to `q` is the difference.
-            self.scratch[idx] = q[k] as Real - link.joint.coords()[3];
+            self.scratch[self.assembly[k]] = self.q[k] as Real - link.joint.coords()[3];
         }
         mb.apply_displacements(&self.scratch);
-        let idx: Vec<usize> = self.joints.iter().map(|j| mb.link(j.link_id).expect("link").assembly_id()).collect();
         let mut vel = mb.generalized_velocity_mut();
-        for (k, &i) in idx.iter().enumerate() {
-            vel[i] = dq[k] as Real;
+        for (k, &i) in self.assembly.iter().enumerate() {
+            vel[i] = self.dq[k] as Real;
         }
         mb.forward_kinematics(&self.world.bodies, false);
         mb.update_rigid_bodies(&mut self.world.bodies, true);
-        Ok(())
+    }
+
+    /// Copies rapier's multibody state into the f64 state after a rapier step.
+    fn read_rapier_state(&mut self) {
+        let mb = self.world.multibody_joints.get_multibody(self.mb_index).expect("multibody");
+        let v = mb.generalized_velocity();
+        for (k, j) in self.joints.iter().enumerate() {
+            self.q[k] = mb.link(j.link_id).expect("link").joint.coords()[3] as f64;
+            self.dq[k] = v[self.assembly[k]] as f64;
+        }
     }
 
     /// Attaches, changes (`Some`) or removes (`None`) the payload. It acts from the next step, on
@@ -472,12 +561,71 @@ impl ArmWorld {
         };
         // Replaces (does not add to) the body's extra mass properties, hence the full sum above.
         self.world.bodies[body.handle].set_additional_mass_properties(body.props.to_rapier(), true);
+        self.dynamics.set_props(self.ee_body, body.props);
         self.payload = payload;
         Ok(())
     }
 
     /// Advances the simulation by one `dt` with the current torques.
+    ///
+    /// With [`Integrator::Rk4`] the step is `substeps` RK4 steps of the joint-space dynamics; if that
+    /// would carry a joint past an enforced position limit, or with joint friction, the step is taken by
+    /// rapier instead (its constraint solver stops the joint; see [`SimParams::integrator`]), and so are
+    /// the steps after it until every joint is 1 mrad clear of its stops.
     pub fn step(&mut self) {
+        let rk4 = self.params.integrator == Integrator::Rk4 && self.params.joint_friction == 0.0;
+        // After a step stopped by a limit, rapier keeps the step until every joint is STOP_MARGIN clear
+        // of its stops: an arm resting on a stop would otherwise pay for a foreseen-then-refused RK4
+        // step before every rapier step.
+        if self.at_stop {
+            self.at_stop = self.joints.iter().zip(&self.q).any(|(j, &q)| {
+                q - j.limits.lower < STOP_MARGIN || j.limits.upper - q < STOP_MARGIN
+            });
+        }
+        if !(rk4 && !self.at_stop && self.rk4_step()) {
+            self.rapier_step();
+            self.at_stop = rk4 && self.params.enforce_position_limits;
+        }
+        self.steps += 1;
+    }
+
+    /// One step of RK4 from the f64 state; commits it and returns true unless it would pass an enforced
+    /// joint limit (or failed numerically), in which case nothing changes.
+    fn rk4_step(&mut self) -> bool {
+        self.q_next.copy_from_slice(&self.q);
+        self.dq_next.copy_from_slice(&self.dq);
+        let h = self.params.dt / self.params.substeps as f64;
+        let limits = self.params.enforce_position_limits;
+        for _ in 0..self.params.substeps {
+            let Some(a0) = self.dynamics.rk4_start(&self.q_next, &self.dq_next, &self.tau) else {
+                return false;
+            };
+            // An arm resting on a stop would otherwise pay for a whole RK4 step before the rapier step:
+            // the second-order Taylor step (within O(h³) of RK4's) foresees the crossing from stage 1.
+            if limits
+                && self.joints.iter().enumerate().any(|(k, j)| {
+                    let q = self.q_next[k] + h * self.dq_next[k] + 0.5 * h * h * a0[k];
+                    q < j.limits.lower || q > j.limits.upper
+                })
+            {
+                return false;
+            }
+            if !self.dynamics.rk4_finish(&mut self.q_next, &mut self.dq_next, &self.tau, h) {
+                return false;
+            }
+            if limits && self.joints.iter().zip(&self.q_next).any(|(j, &q)| q < j.limits.lower || q > j.limits.upper)
+            {
+                return false;
+            }
+        }
+        std::mem::swap(&mut self.q, &mut self.q_next);
+        std::mem::swap(&mut self.dq, &mut self.dq_next);
+        self.write_rapier_state();
+        true
+    }
+
+    /// One step of rapier's own multibody integrator (with its constraint solver).
+    fn rapier_step(&mut self) {
         let bodies = &mut self.world.bodies;
         for b in &self.bodies {
             bodies[b.handle].reset_torques(false);
@@ -489,7 +637,7 @@ impl ArmWorld {
             bodies[j.parent].add_torque(-t, true);
         }
         self.world.step();
-        self.steps += 1;
+        self.read_rapier_state();
     }
 
     /// Sets the torques then steps once: the usual control-loop call.
@@ -501,15 +649,12 @@ impl ArmWorld {
 
     /// Joint positions, rad (URDF order, not wrapped).
     pub fn q(&self) -> Vec<f64> {
-        let mb = self.multibody();
-        self.joints.iter().map(|j| mb.link(j.link_id).expect("link").joint.coords()[3] as f64).collect()
+        self.q.clone()
     }
 
     /// Joint velocities, rad/s.
     pub fn dq(&self) -> Vec<f64> {
-        let mb = self.multibody();
-        let v = mb.generalized_velocity();
-        self.joints.iter().map(|j| v[mb.link(j.link_id).expect("link").assembly_id()] as f64).collect()
+        self.dq.clone()
     }
 
     /// Pose of the `ee` frame in the world.
@@ -527,16 +672,11 @@ impl ArmWorld {
 
     /// Writes the state into `out`, reusing its vectors.
     pub fn read_state_into(&self, out: &mut ArmState) {
-        let mb = self.multibody();
-        let v = mb.generalized_velocity();
         out.t = self.time();
         out.q.clear();
+        out.q.extend_from_slice(&self.q);
         out.dq.clear();
-        for j in &self.joints {
-            let link = mb.link(j.link_id).expect("link");
-            out.q.push(link.joint.coords()[3] as f64);
-            out.dq.push(v[link.assembly_id()] as f64);
-        }
+        out.dq.extend_from_slice(&self.dq);
         out.tau.clear();
         out.tau.extend_from_slice(&self.tau);
         let ee = self.ee_pose();
@@ -547,11 +687,10 @@ impl ArmWorld {
 
     /// Kinetic and potential energy of the moving links and the payload, J.
     ///
-    /// Link velocities are rebuilt from q̇ along the tree (joint anchors and axes from the current link
-    /// poses), so this is an independent check on what rapier integrates.
+    /// Link velocities are rebuilt from q̇ along the tree (joint anchors and axes from the link poses
+    /// rapier placed), independently of the integrator's own dynamics, so this is a check on it.
     pub fn energy(&self) -> Energy {
         let mb = self.multibody();
-        let qd = mb.generalized_velocity();
         let g = Vector3::from(self.params.gravity);
         // Spatial velocity per link: angular ω and v0, the velocity of the body point at the world origin.
         let mut twists: Vec<(Vector3<f64>, Vector3<f64>)> = Vec::with_capacity(self.bodies.len());
@@ -568,7 +707,7 @@ impl ArmWorld {
                 let joint = pose * frame2;
                 let axis = joint.rotation * Vector3::x();
                 let anchor = joint.translation.vector;
-                let rate = qd[link.assembly_id()] as f64;
+                let rate = self.joints.iter().position(|j| j.link_id == i).map_or(0.0, |k| self.dq[k]);
                 w += axis * rate;
                 v0 += anchor.cross(&axis) * rate;
             }

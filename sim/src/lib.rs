@@ -17,12 +17,16 @@
 //! - multibody joints get a default damping of 0.1 per DoF, removed here (or set to the configured value);
 //! - the URDF loader ignores effort and velocity limits and the rotation of `<inertial>` frames:
 //!   both are read here from the URDF;
-//! - `set_additional_mass_properties` replaces a body's mass, so a payload is summed with the link.
+//! - `set_additional_mass_properties` replaces a body's mass, so a payload is summed with the link;
+//! - rapier's multibody step is first order and loses energy, so the free motion is integrated here with
+//!   RK4 on the joint coordinates, in f64, over the tree rapier built ([`Integrator`]); rapier places the
+//!   links and handles joint stops and friction.
 //!
 //! Determinism: a world is single-threaded and its inputs fully define its output; the same inputs give
 //! bit-identical trajectories run after run (on the same build and machine).
 
 mod arm_world;
+mod dynamics;
 mod error;
 mod params;
 mod payload;
@@ -30,6 +34,6 @@ mod state;
 
 pub use arm_world::ArmWorld;
 pub use error::SimError;
-pub use params::SimParams;
+pub use params::{Integrator, SimParams};
 pub use payload::PayloadSpec;
 pub use state::{ArmState, Energy, JointLimits};

@@ -14,14 +14,21 @@ pub struct SimParams {
     /// Viscous joint damping, N·m·s/rad, applied to every actuated joint. Default 0: rapier's own
     /// default of 0.1 per DoF is removed so that commanded torques act exactly.
     pub joint_damping: f64,
-    /// Dry (Coulomb) joint friction, N·m, applied to every actuated joint. Default 0.
+    /// Dry (Coulomb) joint friction, N·m, applied to every actuated joint. Default 0. Friction is a
+    /// constraint that only rapier's solver handles: with friction > 0 every step is a rapier step
+    /// (see [`Integrator`]).
     pub joint_friction: f64,
-    /// Internal substeps per step (rapier's `num_solver_iterations`): the multibody dynamics is
-    /// re-linearised and integrated `substeps` times with `dt / substeps`. rapier's semi-implicit
-    /// Euler with a linearly implicit Coriolis term loses energy in proportion to the substep: the
-    /// 10 s free swing of the 3-link arm drifts 18.7 % of its peak kinetic energy with 1 substep and
-    /// 4.0 % with 8, at almost proportional cost (BENCHMARKS.md). Default 1, the setting that meets the
-    /// speed targets; use 8 for energy-faithful runs.
+    /// How the free motion is integrated. Default [`Integrator::Rk4`]: a 10 s free swing keeps its
+    /// energy to well under 0.1 % of the peak kinetic energy on both arms and the joint angles stay
+    /// within 1e-6 rad of an independent fine-step integration for 0.5 s, at a lower cost per step than
+    /// rapier's own step (BENCHMARKS.md, "Plant fidelity").
+    pub integrator: Integrator,
+    /// Internal substeps per step: the step is integrated `substeps` times with `dt / substeps`. With
+    /// [`Integrator::Rk4`] these are RK4 steps (1 is already faithful at dt = 1 ms); with
+    /// [`Integrator::Rapier`], and for steps that reach a joint stop, they are rapier's
+    /// `num_solver_iterations`: rapier's semi-implicit Euler loses energy in proportion to its
+    /// substep (the 3-link free swing drifts 18.7 % of its peak kinetic energy with 1 substep and
+    /// 4.0 % with 8, at almost proportional cost). Default 1.
     pub substeps: usize,
     /// Constraint-solver iterations per substep (rapier's `num_internal_pgs_iterations`); only joint
     /// limits and friction use the constraint solver. Default 1.
@@ -34,6 +41,26 @@ pub struct SimParams {
     pub ee_link: String,
 }
 
+/// The integration scheme of the arm's free motion.
+///
+/// Whatever the scheme, a step that would carry a joint past an enforced position limit, and every step
+/// with joint friction, is a rapier step: stops and dry friction are constraints of rapier's solver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Integrator {
+    /// Classical fourth-order Runge–Kutta on the joint coordinates, in f64, over the joint-space
+    /// dynamics `M(q) q̈ = τ − b(q, q̇) − d·q̇` of the tree rapier built (same joint frames, same link
+    /// masses and inertias, the payload included); the state is then written back into rapier, which
+    /// places the links. Error O(dt⁴); energy is kept (no numerical damping). Viscous damping is
+    /// explicit, stable while `dt · damping` is well below the smallest joint inertia (kg·m²).
+    #[default]
+    Rk4,
+    /// rapier's own multibody step (f32, semi-implicit Euler with a linearly implicit Coriolis term):
+    /// first order, and it loses energy in proportion to the (sub)step. Kept as the anchor for
+    /// comparisons.
+    Rapier,
+}
+
 impl Default for SimParams {
     fn default() -> Self {
         Self {
@@ -41,6 +68,7 @@ impl Default for SimParams {
             gravity: [0.0, 0.0, -9.81],
             joint_damping: 0.0,
             joint_friction: 0.0,
+            integrator: Integrator::default(),
             substeps: 1,
             pgs_iterations: 1,
             enforce_position_limits: true,
