@@ -72,3 +72,32 @@ fn the_loihi2_profile_estimates_less_energy_than_dense_float_for_a_12d_controlle
         "loihi2 estimate {l2:e} J should be below dense {dense2:e} J"
     );
 }
+
+#[test]
+fn both_profiles_learn_the_reference_task_and_loihi2_sends_fewer_input_events() {
+    // x = sin 2πt, target x², 300 neurons, lr 3e-4, 4 s: both profiles learn, send-on-change input sends less.
+    use spikearm::neuro::offline::run_offline;
+    let spec = NetworkSpec::new(EnsembleSpec::new(300, 1, 1), PesSpec::new(1, 3e-4));
+    let built = BuiltNetwork::build(&spec).unwrap();
+    let xs: Vec<Vec<f64>> = (1..=4000)
+        .map(|t| vec![(std::f64::consts::TAU * t as f64 * 1e-3).sin()])
+        .collect();
+    let ys: Vec<Vec<f64>> = xs.iter().map(|x| vec![x[0] * x[0]]).collect();
+    let mut events = vec![];
+    for params in [LoihiParams::default(), LoihiParams::loihi2()] {
+        let mut exec = LoihiExecutor::new(&built, params).unwrap();
+        let r = run_offline(&mut exec, &xs, &ys, 1000).unwrap();
+        assert!(
+            r.rmse_last < 0.5 * r.rmse_first && r.rmse_last < 0.2,
+            "{params:?}: {:?}",
+            r.rmse_per_window
+        );
+        events.push(r.accounting.input_spikes);
+    }
+    assert!(
+        events[1] * 3 < events[0],
+        "input events loihi1 {} vs loihi2 {}",
+        events[0],
+        events[1]
+    );
+}

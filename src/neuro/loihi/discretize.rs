@@ -434,6 +434,28 @@ mod tests {
     }
 
     #[test]
+    fn core_parameters_are_set_by_name_and_bad_ones_are_clear_errors() {
+        let mut p = LoihiParams::default();
+        p.set("weight_bits", "10").unwrap();
+        p.set("soft_reset", "true").unwrap();
+        assert_eq!((p.weight_bits, p.soft_reset), (10, true));
+        let err = p.set("weight_bitz", "3").unwrap_err().to_string();
+        assert!(err.contains("weight_bitz"), "{err}");
+        let err = p.set("trace_bits", "many").unwrap_err().to_string();
+        assert!(err.contains("trace_bits") && err.contains("many"), "{err}");
+        // Send-on-change input needs graded spikes; more than 64 binary pairs is refused, 4096 graded levels not.
+        let built = BuiltNetwork::build(&NetworkSpec::new(EnsembleSpec::new(20, 1, 0), PesSpec::new(1, 1e-4))).unwrap();
+        let delta_alone = LoihiParams { delta_input: true, ..LoihiParams::default() };
+        assert!(DiscreteNetwork::new(&built, delta_alone).is_err());
+        let many_pairs = LoihiParams { input_pairs: 128, ..LoihiParams::default() };
+        assert!(DiscreteNetwork::new(&built, many_pairs).is_err());
+        let graded = LoihiParams { graded_input: true, input_pairs: 4096, ..LoihiParams::default() };
+        assert!(DiscreteNetwork::new(&built, graded).is_ok());
+        assert_eq!(LoihiParams::for_profile(CoreProfile::Loihi1), LoihiParams::default());
+        assert!(DiscreteNetwork::new(&built, LoihiParams::for_profile(CoreProfile::Loihi2)).is_ok());
+    }
+
+    #[test]
     fn biases_keep_their_value_in_the_packed_register() {
         for exp in 0..=7u32 {
             for mant in [-4095, -1234, -1, 0, 1, 777, 4095] {
