@@ -19,8 +19,9 @@ use super::learning::LearningState;
 pub const TILE: usize = 1024;
 
 /// A tile's spikes are delivered one by one (per-spike row adds) when at most one in this many of its neurons
-/// spiked, else as dense masked sums over the tile (vectorised, so cheaper per neuron than a scattered add per
-/// spike once more than a few percent fire). Measured with `cargo bench --bench neuro_throughput`.
+/// spiked, else as dense masked sums over the tile. The masked sum handles 16–32 neurons per vector operation,
+/// a per-spike add one neuron per scalar add, so the break-even sits near one spike in 16–32 neurons; the
+/// threshold is that estimate, not a measured optimum. Both give the same sums, bit for bit.
 pub const SPARSE_DELIVERY_RATIO: usize = 32;
 
 /// The learned readout as spikes see it: weights (dimension-major `k × n`) and each group's shift.
