@@ -37,11 +37,14 @@ pub struct LearnArgs {
     /// Which executor runs the network.
     #[arg(long, value_enum, default_value_t = ExecutorKind::Loihi)]
     executor: ExecutorKind,
-    /// Fixed-point core profile (with `--executor loihi`): loihi1 is bit-exact Loihi 1, loihi2 adds Loihi 2-style
-    /// options (graded input spikes).
+    /// Fixed-point core profile (with `--executor loihi`): loihi1 (default) keeps Loihi 1's constraints; loihi2
+    /// adds Loihi 2-style options: subtractive reset, graded send-on-change input, active-update accounting.
     #[arg(long, value_enum, default_value_t = CoreProfile::Loihi1)]
     profile: CoreProfile,
     /// Overrides one fixed-point core parameter, `KEY=VALUE` (repeatable; e.g. `weight_bits=10`), for ablations.
+    /// Keys: weight_bits, error_bits, trace_bits, train_epoch, learn_epoch, error_quantum, auto_scale,
+    /// rescale_window, input_pairs, default_input_synapse, graded_input, delta_input, soft_reset,
+    /// count_active_updates.
     #[arg(long = "core", value_name = "KEY=VALUE")]
     core: Vec<String>,
     /// Overrides the spec's ensemble seed.
