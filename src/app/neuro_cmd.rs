@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::neuro::offline::run_offline;
 use crate::neuro::{
-    BuiltNetwork, EnergyTable, EnsembleSpec, Executor, ExecutorKind, FloatExecutor, LoihiExecutor, LoihiParams,
+    BuiltNetwork, CoreProfile, EnergyTable, EnsembleSpec, Executor, ExecutorKind, FloatExecutor, LoihiExecutor, LoihiParams,
     NetworkSpec, PesSpec,
 };
 
@@ -37,6 +37,16 @@ pub struct LearnArgs {
     /// Which executor runs the network.
     #[arg(long, value_enum, default_value_t = ExecutorKind::Loihi)]
     executor: ExecutorKind,
+    /// Fixed-point core profile (with `--executor loihi`): loihi1 (default) keeps Loihi 1's constraints; loihi2
+    /// adds Loihi 2-style options: subtractive reset, graded send-on-change input, active-update accounting.
+    #[arg(long, value_enum, default_value_t = CoreProfile::Loihi1)]
+    profile: CoreProfile,
+    /// Overrides one fixed-point core parameter, `KEY=VALUE` (repeatable; e.g. `weight_bits=10`), for ablations.
+    /// Keys: weight_bits, error_bits, trace_bits, train_epoch, learn_epoch, error_quantum, auto_scale,
+    /// rescale_window, input_pairs, default_input_synapse, graded_input, delta_input, soft_reset,
+    /// count_active_updates.
+    #[arg(long = "core", value_name = "KEY=VALUE")]
+    core: Vec<String>,
     /// Overrides the spec's ensemble seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -74,6 +84,7 @@ struct Recording {
 #[derive(Serialize)]
 struct LearnReport<'a> {
     executor: ExecutorKind,
+    profile: Option<CoreProfile>,
     seed: u64,
     neurons: usize,
     steps: usize,
@@ -127,7 +138,12 @@ fn learn(args: LearnArgs) -> anyhow::Result<()> {
     let (mut exec, cores): (Box<dyn Executor>, _) = match args.executor {
         ExecutorKind::Float => (Box::new(FloatExecutor::new(&built)), None),
         ExecutorKind::Loihi => {
-            let e = LoihiExecutor::new(&built, LoihiParams::default())?;
+            let mut params = LoihiParams::for_profile(args.profile);
+            for kv in &args.core {
+                let (key, value) = kv.split_once('=').with_context(|| format!("--core {kv}: expected KEY=VALUE"))?;
+                params.set(key, value)?;
+            }
+            let e = LoihiExecutor::new(&built, params)?;
             let cores = e.core_map().clone();
             (Box::new(e), Some(cores))
         }
@@ -140,6 +156,7 @@ fn learn(args: LearnArgs) -> anyhow::Result<()> {
     let table = EnergyTable::default();
     let report = LearnReport {
         executor: args.executor,
+        profile: (args.executor == ExecutorKind::Loihi).then_some(args.profile),
         seed: network.ensemble.seed,
         neurons: network.ensemble.neurons,
         steps,
@@ -162,6 +179,8 @@ fn learn(args: LearnArgs) -> anyhow::Result<()> {
         rmse_last = result.rmse_last,
         steps,
         wall_s = wall,
+        energy_neuromorphic_uj = report.energy.neuromorphic_j * 1e6,
+        energy_dense_cpu_uj = report.energy.dense_cpu_j * 1e6,
         "learned; results in {}",
         args.out.display()
     );

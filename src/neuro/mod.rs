@@ -24,7 +24,7 @@ pub use build::BuiltNetwork;
 pub use error::NeuroError;
 pub use executor::{Executor, ExecutorKind, LearnedWeights};
 pub use float_executor::FloatExecutor;
-pub use loihi::{CoreMap, LoihiExecutor, LoihiParams};
+pub use loihi::{CoreMap, CoreProfile, LoihiExecutor, LoihiParams};
 pub use spec::{EnsembleSpec, InterceptSpec, NetworkSpec, PesSpec, RangeSpec};
 
 /// Builds a network and sets it up on the chosen executor (fixed-point with default [`LoihiParams`]).

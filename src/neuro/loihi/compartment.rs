@@ -66,22 +66,33 @@ pub struct CompartmentRegisters {
 /// a spike when `v > vth` resets `v` to 0 and starts the refractory count. Returns whether it spiked.
 #[inline(always)]
 pub fn step(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
-    step_impl::<false>(r, p, input, bias)
+    step_impl::<false, false>(r, p, input, bias)
+}
+
+/// [`step`] with the subtractive reset of [`step_block`]'s `soft_reset` (a Loihi 2-style option).
+#[inline(always)]
+pub fn step_soft(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
+    step_impl::<false, true>(r, p, input, bias)
 }
 
 /// [`step`], told at compile time whether voltages are known non-negative (`vmin >= 0`, as in every block
 /// we build), which lets the voltage decay skip its sign handling.
 #[inline(always)]
-fn step_impl<const V_NONNEG: bool>(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
+///
+/// With `SOFT` (subtractive reset) a spike subtracts the threshold instead of zeroing `v`, and the remainder (at
+/// most one threshold) is held through the refractory period: the part of the step's drive past the crossing is
+/// kept, so the mean interval is no longer rounded up to whole steps and rates follow the continuous LIF curve.
+fn step_impl<const V_NONNEG: bool, const SOFT: bool>(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
     let u = wrap(decay(r.u, p.keep_u).wrapping_add(wrap(input, INPUT_BITS)), CURRENT_BITS);
     let refractory = (r.refractory - 1).max(0);
     let decayed_v = if V_NONNEG { decay_nonneg(r.v, p.keep_v) } else { decay(r.v, p.keep_v) };
     // max/min rather than clamp: clamp's min <= max assertion would keep the loop from vectorising.
     let v = (decayed_v + u + bias).max(p.vmin).min(p.vmax);
-    let v = if refractory > 0 { 0 } else { v };
-    let spiked = v > p.vth;
+    let v = if refractory > 0 { if SOFT { r.v } else { 0 } } else { v };
+    // (With the hard reset a refractory v is 0, so the refractory test only matters for the soft one.)
+    let spiked = v > p.vth && (!SOFT || refractory == 0);
     r.u = u;
-    r.v = if spiked { 0 } else { v };
+    r.v = if spiked { if SOFT { (v - p.vth).min(p.vth) } else { 0 } } else { v };
     r.refractory = if spiked { p.ref_delay } else { refractory };
     spiked
 }
@@ -109,12 +120,13 @@ pub struct CompartmentBlock<'a, S> {
     pub epoch_spiked: &'a mut [u8],
 }
 
-/// Steps every compartment of a block once, with input `input << input_exp`. The loop is branch-free so it
-/// vectorises (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
-pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, block: CompartmentBlock<'_, S>) {
+/// Steps every compartment of a block once, with input `input << input_exp`, with the hard reset of Loihi 1
+/// or, if `soft_reset`, the subtractive one (see [`step_soft`]). The loop is branch-free so it vectorises
+/// (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
+pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, soft_reset: bool, block: CompartmentBlock<'_, S>) {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
     let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
-    step_block_simd(p, bias, input, input_exp, u, v, refractory, spiked, epoch_spiked);
+    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked);
 }
 
 simd_dispatch! {
@@ -123,6 +135,7 @@ simd_dispatch! {
         bias: &[PackedBias],
         input: &mut [S],
         exp: u32,
+        soft: bool,
         u: &mut [i32],
         v: &mut [i32],
         refractory: &mut [u8],
@@ -130,18 +143,19 @@ simd_dispatch! {
         epoch: &mut [u8],
     ), portable step_block_portable {
         let p = *p;
-        // Two loops, each branch-free inside.
-        if p.vmin >= 0 {
-            step_all::<S, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
-        } else {
-            step_all::<S, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch);
+        // One loop per case, each branch-free inside.
+        match (p.vmin >= 0, soft) {
+            (true, false) => step_all::<S, true, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (false, false) => step_all::<S, false, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, true) => step_all::<S, true, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (false, true) => step_all::<S, false, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
         }
     }
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_all<S: MantissaSum, const V_NONNEG: bool>(
+fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool>(
     p: &CompartmentParams,
     bias: &[PackedBias],
     input: &mut [S],
@@ -158,12 +172,59 @@ fn step_all<S: MantissaSum, const V_NONNEG: bool>(
     for i in 0..n {
         let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] as i32 };
         let current = std::mem::take(&mut input[i]).into() << exp;
-        let fired = step_impl::<V_NONNEG>(&mut regs, p, current, bias[i].value()) as u8;
+        let fired = step_impl::<V_NONNEG, SOFT>(&mut regs, p, current, bias[i].value()) as u8;
         u[i] = regs.u;
         v[i] = regs.v;
         // At most `ref_delay`, which `step_block` checked fits.
         refractory[i] = regs.refractory as u8;
         spiked[i] = fired;
         epoch[i] |= fired;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neuro::lif::LifParams;
+    use crate::neuro::loihi::fixed::{decay_u, decay_v, keep};
+
+    /// Spikes in one second of a compartment driven by a constant J (threshold units), hard or soft reset.
+    fn rate(j: f64, soft: bool) -> f64 {
+        let dt = 0.001;
+        let vth = 1 << 20;
+        let p = CompartmentParams {
+            keep_u: keep(decay_u(0.0, dt), 1),
+            keep_v: keep(decay_v(0.02, dt), 0),
+            vth,
+            vmin: 0,
+            vmax: VMAX,
+            ref_delay: 3,
+        };
+        let bias = (j * decay_v(0.02, dt) as f64 / 4096.0 * vth as f64).round() as i32;
+        let mut r = CompartmentRegisters::default();
+        let step = if soft { step_soft } else { step };
+        (0..1000).filter(|_| step(&mut r, &p, 0, bias)).count() as f64
+    }
+
+    #[test]
+    fn the_soft_reset_follows_the_continuous_lif_rate_curve() {
+        let lif = LifParams::default();
+        let (mut soft_err, mut hard_err) = (0.0f64, 0.0f64);
+        for j in [1.2, 1.5, 2.0, 3.0, 5.0, 8.0] {
+            let want = lif.rate(j);
+            let (soft, hard) = (rate(j, true), rate(j, false));
+            // Within 4 % (the decay's 12-bit grid and the held remainder's leak), where whole-step intervals
+            // are off by up to a fifth.
+            assert!((soft - want).abs() <= 0.04 * want + 1.0, "J={j}: soft {soft} vs LIF {want:.1} (hard {hard})");
+            soft_err = soft_err.max((soft - want).abs() / want);
+            hard_err = hard_err.max((hard - want).abs() / want);
+        }
+        assert!(soft_err < hard_err / 2.0, "soft {soft_err:.3} vs hard {hard_err:.3}");
+    }
+
+    #[test]
+    fn below_threshold_neither_reset_fires() {
+        assert_eq!(rate(0.9, true), 0.0);
+        assert_eq!(rate(0.9, false), 0.0);
     }
 }

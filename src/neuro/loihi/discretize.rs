@@ -32,8 +32,43 @@ pub struct LoihiParams {
     pub input_pairs: u32,
     /// Input lowpass used when the spec feeds its input unfiltered, s (0: none).
     pub default_input_synapse: f64,
+    /// Input encoding with graded spikes (Loihi 2; off on Loihi 1): each input dimension has one on and one off
+    /// generator, and a generator that fires sends one event whose integer payload is the number of the
+    /// `input_pairs` levels it fired this step. The neurons receive exactly the same input as from
+    /// `input_pairs` binary generators, but one synaptic event per axon instead of one per spike, and
+    /// `input_pairs` may then go up to [`GRADED_LEVELS_MAX`] (finer input quantization at no event cost).
+    pub graded_input: bool,
+    /// Send-on-change input (needs `graded_input`): a dimension's generator sends an event only when its input
+    /// level (`input_pairs` levels per radius, after the input lowpass, which it applies itself) changes, with
+    /// the change as payload; the ensemble's current does not decay (Loihi's `decay_u = 0`), so it holds the
+    /// weighted sum of the levels exactly. Slow inputs then cost events only when they move.
+    pub delta_input: bool,
+    /// Subtractive reset (Loihi 2's programmable neurons; Loihi 1 resets to 0): a spike subtracts the threshold
+    /// and the remainder is kept, so firing rates follow the continuous LIF rate curve instead of whole-step
+    /// intervals (200 Hz where the float LIF fires 243 Hz with a hard reset).
+    pub soft_reset: bool,
+    /// Count as learning work only the weight updates whose presynaptic trace is non-zero (an event-driven
+    /// learning engine that visits the synapses of recently active neurons only). An update with a zero trace
+    /// changes nothing, so this changes the accounting, never the results. Off: every synapse of an updating
+    /// dimension counts each learning epoch, as Loihi 1's learning engine processes them.
+    pub count_active_updates: bool,
     /// Per-core resources.
     pub cores: CoreLimits,
+}
+
+/// Largest input payload scale of [`LoihiParams::graded_input`] (Loihi 2's graded spikes carry more, but the
+/// per-step input sums must stay within the core's 21-bit input accumulator).
+pub const GRADED_LEVELS_MAX: u32 = 1 << 12;
+
+/// Fixed-point core profiles: which chip's constraints the emulation keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CoreProfile {
+    /// Loihi 1 (the default): binary spikes, 8-bit weight mantissas, 7-bit traces. Bit-exact to the golden trace.
+    #[default]
+    Loihi1,
+    /// Loihi 2-style options (see [`LoihiParams::loihi2`]): graded input spikes and finer learned weights.
+    Loihi2,
 }
 
 impl Default for LoihiParams {
@@ -49,12 +84,72 @@ impl Default for LoihiParams {
             rescale_window: 256,
             input_pairs: 8,
             default_input_synapse: 0.0,
+            graded_input: false,
+            delta_input: false,
+            soft_reset: false,
+            count_active_updates: false,
             cores: CoreLimits::default(),
         }
     }
 }
 
 impl LoihiParams {
+    /// The parameters of a profile: [`Default`] for Loihi 1, [`loihi2`](Self::loihi2) for Loihi 2.
+    pub fn for_profile(profile: CoreProfile) -> Self {
+        match profile {
+            CoreProfile::Loihi1 => LoihiParams::default(),
+            CoreProfile::Loihi2 => LoihiParams::loihi2(),
+        }
+    }
+
+    /// Loihi 2-style options on top of the Loihi 1 defaults: the subtractive reset (rates on the continuous LIF
+    /// curve), and graded send-on-change input with 128 levels per radius (no input ripple; an input event only
+    /// when a level changes), and learning work counted only where a trace is non-zero. Weights, traces and errors keep Loihi 1's widths: widening them did not lower the
+    /// learning suite's error (`scripts/learning_suite.py`).
+    pub fn loihi2() -> Self {
+        LoihiParams {
+            soft_reset: true,
+            graded_input: true,
+            delta_input: true,
+            input_pairs: 128,
+            count_active_updates: true,
+            ..LoihiParams::default()
+        }
+    }
+
+    /// Sets one tunable by name (`weight_bits`, `error_bits`, `trace_bits`, `train_epoch`, `learn_epoch`,
+    /// `error_quantum`, `auto_scale`, `rescale_window`, `input_pairs`, `default_input_synapse`, `graded_input`,
+    /// `delta_input`, `soft_reset`, `count_active_updates`)
+    /// from its text form, for ablations from the command line. The result is checked when a network is built.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), NeuroError> {
+        fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, NeuroError> {
+            value.trim().parse().map_err(|_| NeuroError::InvalidSpec(format!("core parameter {key}: cannot parse {value:?}")))
+        }
+        match key.trim() {
+            "weight_bits" => self.weight_bits = parse(key, value)?,
+            "error_bits" => self.error_bits = parse(key, value)?,
+            "trace_bits" => self.trace_bits = parse(key, value)?,
+            "train_epoch" => self.train_epoch = parse(key, value)?,
+            "learn_epoch" => self.learn_epoch = parse(key, value)?,
+            "error_quantum" => self.error_quantum = parse(key, value)?,
+            "auto_scale" => self.auto_scale = parse(key, value)?,
+            "rescale_window" => self.rescale_window = parse(key, value)?,
+            "input_pairs" => self.input_pairs = parse(key, value)?,
+            "default_input_synapse" => self.default_input_synapse = parse(key, value)?,
+            "graded_input" => self.graded_input = parse(key, value)?,
+            "delta_input" => self.delta_input = parse(key, value)?,
+            "soft_reset" => self.soft_reset = parse(key, value)?,
+            "count_active_updates" => self.count_active_updates = parse(key, value)?,
+            other => return Err(NeuroError::InvalidSpec(format!("unknown core parameter {other:?}"))),
+        }
+        Ok(())
+    }
+
+    /// Spike generators per input dimension and polarity: `input_pairs` binary ones, or one graded one.
+    pub fn generators_per_polarity(&self) -> u32 {
+        if self.graded_input { 1 } else { self.input_pairs }
+    }
+
     /// Largest weight mantissa magnitude.
     pub fn weight_max(&self) -> i32 {
         (1 << (self.weight_bits - 1)) - 1
@@ -80,9 +175,10 @@ impl LoihiParams {
             && self.error_quantum.is_finite()
             && self.error_quantum > 0.0
             && self.rescale_window >= self.learn_epoch
-            && (1..=64).contains(&self.input_pairs)
+            && (1..=if self.graded_input { GRADED_LEVELS_MAX } else { 64 }).contains(&self.input_pairs)
             && self.default_input_synapse.is_finite()
-            && self.default_input_synapse >= 0.0;
+            && self.default_input_synapse >= 0.0
+            && (self.graded_input || !self.delta_input);
         if ok { Ok(()) } else { Err(NeuroError::InvalidSpec(format!("invalid LoihiParams: {self:?}"))) }
     }
 }
@@ -104,6 +200,9 @@ pub struct DiscreteEnsemble {
     pub input_weight_exp: u32,
     /// Integer voltage units per float threshold unit.
     pub v_scale: f64,
+    /// With [`LoihiParams::delta_input`]: the input lowpass's keep factor per step, which the generators apply
+    /// before quantizing (0: unfiltered).
+    pub input_filter: f64,
 }
 
 /// Input weight mantissas stored as narrow as their width allows: Loihi's 8-bit mantissas in bytes (half the
@@ -175,7 +274,7 @@ impl DiscreteNetwork {
     pub fn new(built: &BuiltNetwork, params: LoihiParams) -> Result<Self, NeuroError> {
         params.validate()?;
         let (n, d, k) = (built.neurons(), built.input_dims(), built.output_dims());
-        let cores = CoreMap::layout(n, d, params.input_pairs as usize, k, params.cores)?;
+        let cores = CoreMap::layout(n, d, params.generators_per_polarity() as usize, k, params.cores)?;
         let ensemble = discretize_ensemble(built, &params)?;
         let readout = discretize_readout(built, &params, &cores);
         Ok(DiscreteNetwork { params, ensemble, readout, cores })
@@ -187,10 +286,12 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
     let (n, d) = (built.neurons(), built.input_dims());
     let dt = spec.dt;
     let dv = decay_v(spec.ensemble.tau_rc, dt);
-    let du = decay_u(spec.ensemble.input_synapse.unwrap_or(params.default_input_synapse), dt);
+    let input_tau = spec.ensemble.input_synapse.unwrap_or(params.default_input_synapse);
+    let du = decay_u(input_tau, dt);
     let delta_v = dv as f64 / 4096.0;
-    // The current settles at input/(1 - keep_u/4096): weights carry that factor so u means delta_v*J.
-    let u_gain = 1.0 - keep(du, 1) as f64 / 4096.0;
+    // The current settles at input/(1 - keep_u/4096): weights carry that factor so u means delta_v*J. With
+    // send-on-change input the current holds the levels' weighted sum itself (no decay, no factor).
+    let (keep_u, u_gain) = if params.delta_input { (4096, 1.0) } else { (keep(du, 1), 1.0 - keep(du, 1) as f64 / 4096.0) };
     let max_bias = built.bias.iter().fold(0.0f64, |m, b| m.max(b.abs()));
     let max_drive = (0..n)
         .map(|i| built.gain[i] * built.encoders[i * d..(i + 1) * d].iter().map(|e| e.abs()).sum::<f64>())
@@ -234,7 +335,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
     let (input_mantissas, input_weight_exp) = quantize_weights(&real, params.weight_max());
     Ok(DiscreteEnsemble {
         comp: CompartmentParams {
-            keep_u: keep(du, 1),
+            keep_u,
             keep_v: keep(dv, 0),
             vth,
             vmin: 0,
@@ -246,6 +347,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
         input_mantissas: InputRows::new(input_mantissas),
         input_weight_exp,
         v_scale,
+        input_filter: if params.delta_input && input_tau > 0.0 { (-dt / input_tau).exp() } else { 0.0 },
     })
 }
 
@@ -329,6 +431,28 @@ mod tests {
         spec.ensemble.tau_ref = 0.25;
         spec.ensemble.max_rates = RangeSpec(1.0, 3.5);
         assert!(DiscreteNetwork::new(&BuiltNetwork::build(&spec).unwrap(), LoihiParams::default()).is_ok());
+    }
+
+    #[test]
+    fn core_parameters_are_set_by_name_and_bad_ones_are_clear_errors() {
+        let mut p = LoihiParams::default();
+        p.set("weight_bits", "10").unwrap();
+        p.set("soft_reset", "true").unwrap();
+        assert_eq!((p.weight_bits, p.soft_reset), (10, true));
+        let err = p.set("weight_bitz", "3").unwrap_err().to_string();
+        assert!(err.contains("weight_bitz"), "{err}");
+        let err = p.set("trace_bits", "many").unwrap_err().to_string();
+        assert!(err.contains("trace_bits") && err.contains("many"), "{err}");
+        // Send-on-change input needs graded spikes; more than 64 binary pairs is refused, 4096 graded levels not.
+        let built = BuiltNetwork::build(&NetworkSpec::new(EnsembleSpec::new(20, 1, 0), PesSpec::new(1, 1e-4))).unwrap();
+        let delta_alone = LoihiParams { delta_input: true, ..LoihiParams::default() };
+        assert!(DiscreteNetwork::new(&built, delta_alone).is_err());
+        let many_pairs = LoihiParams { input_pairs: 128, ..LoihiParams::default() };
+        assert!(DiscreteNetwork::new(&built, many_pairs).is_err());
+        let graded = LoihiParams { graded_input: true, input_pairs: 4096, ..LoihiParams::default() };
+        assert!(DiscreteNetwork::new(&built, graded).is_ok());
+        assert_eq!(LoihiParams::for_profile(CoreProfile::Loihi1), LoihiParams::default());
+        assert!(DiscreteNetwork::new(&built, LoihiParams::for_profile(CoreProfile::Loihi2)).is_ok());
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct LoihiExecutor {
     radius: f64,
     /// Spike generator accumulators, Q16, `2d` (on, off per dimension).
     generators: Vec<i64>,
+    /// Send-on-change input: per dimension the lowpassed input (input units) and the level last sent.
+    filtered: Vec<f64>,
+    levels: Vec<i32>,
     /// Input dimensions whose axons spiked this step, with how many of the `input_pairs` on (positive) or off
     /// (negative) axons fired.
     axon_spikes: Vec<(u32, i32)>,
@@ -58,6 +61,8 @@ impl LoihiExecutor {
             k,
             radius: built.spec.ensemble.radius,
             generators: vec![0; 2 * d],
+            filtered: vec![0.0; d],
+            levels: vec![0; d],
             axon_spikes: Vec::with_capacity(2 * d),
             ensemble: EnsembleState::new(&net.ensemble.v0, k),
             out_input: vec![0; groups * k],
@@ -127,6 +132,10 @@ impl LoihiExecutor {
 
     fn fire_generators(&mut self, input: &[f64]) {
         self.axon_spikes.clear();
+        if self.net.params.delta_input {
+            self.send_changes(input);
+            return;
+        }
         for (j, &x) in input.iter().enumerate() {
             let level = x / self.radius;
             if level.abs() > 1.0 {
@@ -144,6 +153,27 @@ impl LoihiExecutor {
                     *acc -= fired << 16;
                     self.axon_spikes.push((j as u32, sign * fired as i32));
                 }
+            }
+        }
+    }
+
+    /// Send-on-change graded input: each dimension whose quantized (lowpassed) level moved sends one event with the
+    /// change, at most a full radius per step so the step's input fits the accumulator (a larger jump is sent
+    /// over the next steps).
+    fn send_changes(&mut self, input: &[f64]) {
+        let levels = self.net.params.input_pairs as f64;
+        let (a, s) = (self.net.ensemble.input_filter, self.net.params.input_pairs as i32);
+        for (j, &x) in input.iter().enumerate() {
+            if (x / self.radius).abs() > 1.0 {
+                self.accounting.input_clips += 1;
+            }
+            let f = &mut self.filtered[j];
+            *f = a * *f + (1.0 - a) * x;
+            let level = ((*f / self.radius).clamp(-1.0, 1.0) * levels).round() as i32;
+            let change = (level - self.levels[j]).clamp(-s, s);
+            if change != 0 {
+                self.levels[j] += change;
+                self.axon_spikes.push((j as u32, change));
             }
         }
     }
@@ -169,7 +199,7 @@ impl LoihiExecutor {
         let traces_due = t % p.train_epoch as u64 == 0;
         let weights_due = self.learning && t % p.learn_epoch as u64 == 0;
         if weights_due {
-            self.learning_state.begin_weight_epoch(&mut self.accounting);
+            self.learning_state.begin_weight_epoch(&self.net.params, &mut self.accounting);
         }
         let plan = SweepPlan { axon_spikes: &self.axon_spikes, traces_due, weights_due };
         let counts = self.ensemble.sweep(&self.net, plan, &mut self.learning_state, &mut self.lanes, &mut self.out_input);
@@ -205,9 +235,14 @@ impl Executor for LoihiExecutor {
         let groups = self.net.cores.readout_groups() as u64;
         let a = &mut self.accounting;
         a.steps += 1;
-        a.neuron_updates += n + 2 * d * self.net.params.input_pairs as u64 + 2 * k * groups;
+        a.neuron_updates += n + 2 * d * self.net.params.generators_per_polarity() as u64 + 2 * k * groups;
         a.spikes += spikes as u64;
-        let input_spikes: u64 = self.axon_spikes.iter().map(|&(_, m)| m.unsigned_abs() as u64).sum();
+        // A graded spike is one event whatever its payload; binary generators send one event per spike.
+        let input_spikes: u64 = if self.net.params.graded_input {
+            self.axon_spikes.len() as u64
+        } else {
+            self.axon_spikes.iter().map(|&(_, m)| m.unsigned_abs() as u64).sum()
+        };
         a.input_spikes += input_spikes;
         a.synaptic_events += input_spikes * n + spikes as u64 * 2 * k;
         a.dense_macs += n * d + n * k + n + if self.learning { n * k } else { 0 };

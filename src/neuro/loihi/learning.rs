@@ -89,13 +89,16 @@ impl LearningState {
     /// Start of a learning epoch: turns the epoch's error sums into per-dimension update factors
     /// ([`epoch_factor`](Self::epoch_factor)). The executor's sweep then applies `ΔW = sr(trace × factor)` tile
     /// by tile and records the peaks; [`finish_weight_epoch`](Self::finish_weight_epoch) does the exponent upkeep.
-    pub fn begin_weight_epoch(&mut self, acc: &mut Accounting) {
+    pub fn begin_weight_epoch(&mut self, p: &LoihiParams, acc: &mut Accounting) {
         let n = self.traces.len();
         for kk in 0..self.error_exp.len() {
             let esum = std::mem::take(&mut self.error_sum[kk]);
             self.epoch_peak[kk] = 0;
             self.epoch_factor[kk] = if esum != 0 && self.rate_ratio > 0.0 {
-                acc.weight_updates += n as u64;
+                // (With `count_active_updates` the updates are counted after the sweep, from the traces.)
+                if !p.count_active_updates {
+                    acc.weight_updates += n as u64;
+                }
                 // ΔW = -trace × Σe × L with L = (kappa/kappa_ref) 2^(F - E): Nengo's -kappa dt/n e a in these units.
                 Some((-(esum as f64) * self.rate_ratio * exp2(self.error_exp[kk] - self.weight_exp[kk])) as f32)
             } else {
@@ -111,6 +114,12 @@ impl LearningState {
         let n = self.traces.len();
         let p = &net.params;
         let wmax = p.weight_max();
+        if p.count_active_updates {
+            let updating = self.epoch_factor.iter().flatten().count() as u64;
+            if updating > 0 {
+                acc.weight_updates += updating * self.traces.iter().filter(|&&t| t != 0).count() as u64;
+            }
+        }
         for kk in 0..k {
             moved[kk] = 0;
             let row = &mut self.weights[kk * n..(kk + 1) * n];

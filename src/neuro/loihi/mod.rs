@@ -12,5 +12,5 @@ pub mod learning;
 pub mod sweep;
 
 pub use cores::{CoreLimits, CoreMap, CoreUsage};
-pub use discretize::{DiscreteNetwork, LoihiParams};
+pub use discretize::{CoreProfile, DiscreteNetwork, LoihiParams};
 pub use executor::LoihiExecutor;

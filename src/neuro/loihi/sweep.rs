@@ -18,6 +18,58 @@ use super::learning::LearningState;
 /// that a tile's scratch sums, flags and learning rows stay in a 48 KiB L1 cache.
 pub const TILE: usize = 1024;
 
+/// A tile's spikes are delivered one by one (per-spike row adds) when at most one in this many of its neurons
+/// spiked, else as dense masked sums over the tile. The masked sum handles 16–32 neurons per vector operation,
+/// a per-spike add one neuron per scalar add, so the break-even sits near one spike in 16–32 neurons; the
+/// threshold is that estimate, not a measured optimum. Both give the same sums, bit for bit.
+pub const SPARSE_DELIVERY_RATIO: usize = 32;
+
+/// The learned readout as spikes see it: weights (dimension-major `k × n`) and each group's shift.
+#[derive(Clone, Copy)]
+struct Delivery<'a> {
+    weights: &'a [i32],
+    n: usize,
+    k: usize,
+    group_size: usize,
+    group_shift: &'a [u32],
+}
+
+impl Delivery<'_> {
+    /// Adds each spiking neuron's weights to its group's readout inputs: work follows the spikes. Wrapping sums
+    /// do not depend on the order of their terms, so this equals [`dense`](Self::dense) bit for bit.
+    fn sparse(&self, lo: usize, flags: &[u8], out_input: &mut [i32]) {
+        let k = self.k;
+        for (off, _) in flags.iter().enumerate().filter(|&(_, &f)| f != 0) {
+            let i = lo + off;
+            let g = i / self.group_size;
+            let shift = self.group_shift[g];
+            for kk in 0..k {
+                let acc = &mut out_input[g * k + kk];
+                *acc = acc.wrapping_add(self.weights[kk * self.n + i] << shift);
+            }
+        }
+    }
+
+    /// Masked sums of the tile's weights under its spike flags, per group part and dimension (vectorised).
+    fn dense(&self, lo: usize, flags: &[u8], out_input: &mut [i32]) {
+        let (n, k, hi) = (self.n, self.k, lo + flags.len());
+        // A tile may straddle readout groups: each group's part goes to its own compartments.
+        let mut a = lo;
+        while a < hi {
+            let g = a / self.group_size;
+            let b = ((g + 1) * self.group_size).min(hi);
+            let shift = self.group_shift[g];
+            for kk in 0..k {
+                let sum = kernels::masked_sum(&self.weights[kk * n + a..kk * n + b], &flags[a - lo..b - lo]);
+                // Shifting the wrapped sum equals summing the shifted weights in wrapping 32-bit arithmetic.
+                let acc = &mut out_input[g * k + kk];
+                *acc = acc.wrapping_add(sum << shift);
+            }
+            a = b;
+        }
+    }
+}
+
 /// The ensemble's compartment registers and the scratch space of one tile.
 #[derive(Debug, Clone)]
 pub struct EnsembleState {
@@ -161,40 +213,35 @@ impl EnsembleState {
             for &(dim, fired) in quads.remainder() {
                 kernels::accumulate(sums, row(dim), fired as i16);
             }
-            compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
+            compartment::step_block(comp, bias, exp, net.params.soft_reset, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
         } else {
             let sums = &mut sums32[..len];
             for &(dim, fired) in axon_spikes {
                 kernels::accumulate_wide(sums, row(dim), fired);
             }
-            compartment::step_block(comp, bias, exp, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
+            compartment::step_block(comp, bias, exp, net.params.soft_reset, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
         }
     }
 
     /// Sends the tile's spikes to their readout cores: each adds its learned weights (shifted by its group's
     /// shift) into the group's compartments. Returns the tile's spike count.
     fn tile_delivery(&self, net: &DiscreteNetwork, learning: &LearningState, lo: usize, hi: usize, out_input: &mut [i32]) -> usize {
-        let n = self.u.len();
-        let k = learning.epoch_factor.len();
-        let gsize = net.readout.group_size;
         let flags = &self.spiked[..hi - lo];
         let spikes = kernels::count_flags(flags);
         if spikes == 0 {
             return 0;
         }
-        // A tile may straddle readout groups: each group's part goes to its own compartments.
-        let mut a = lo;
-        while a < hi {
-            let g = a / gsize;
-            let b = ((g + 1) * gsize).min(hi);
-            let shift = net.readout.group_shift[g];
-            for kk in 0..k {
-                let sum = kernels::masked_sum(&learning.weights[kk * n + a..kk * n + b], &flags[a - lo..b - lo]);
-                // Shifting the wrapped sum equals summing the shifted weights in wrapping 32-bit arithmetic.
-                let acc = &mut out_input[g * k + kk];
-                *acc = acc.wrapping_add(sum << shift);
-            }
-            a = b;
+        let readout = Delivery {
+            weights: &learning.weights,
+            n: self.u.len(),
+            k: learning.epoch_factor.len(),
+            group_size: net.readout.group_size,
+            group_shift: &net.readout.group_shift,
+        };
+        if spikes * SPARSE_DELIVERY_RATIO <= flags.len() {
+            readout.sparse(lo, flags, out_input);
+        } else {
+            readout.dense(lo, flags, out_input);
         }
         spikes
     }
@@ -223,5 +270,36 @@ impl EnsembleState {
             }
         }
         updates as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_and_dense_delivery_agree_bit_for_bit() {
+        // Two dimensions, groups of 300 (tiles straddle them), weights large enough to wrap, shifts per group.
+        let (n, k) = (1000, 2);
+        let weights: Vec<i32> = (0..n * k).map(|i| (i as i32).wrapping_mul(0x2545_F491) >> 3).collect();
+        let group_shift = [3u32, 0, 7, 1];
+        let d = Delivery { weights: &weights, n, k, group_size: 300, group_shift: &group_shift };
+        for (lo, every) in [(0usize, 1usize), (100, 3), (250, 17), (512, 97)] {
+            let flags: Vec<u8> = (0..(n - lo).min(600)).map(|i| (i % every == 0) as u8).collect();
+            let (mut sparse, mut dense) = (vec![5i32; 4 * k], vec![5i32; 4 * k]);
+            d.sparse(lo, &flags, &mut sparse);
+            d.dense(lo, &flags, &mut dense);
+            assert_eq!(sparse, dense, "tile at {lo}, one spike in {every}");
+            // And both equal the plain definition.
+            let mut want = vec![5i32; 4 * k];
+            for (off, _) in flags.iter().enumerate().filter(|(_, f)| **f != 0) {
+                let i = lo + off;
+                for kk in 0..k {
+                    let j = (i / 300) * k + kk;
+                    want[j] = want[j].wrapping_add(weights[kk * n + i].wrapping_shl(group_shift[i / 300]));
+                }
+            }
+            assert_eq!(sparse, want);
+        }
     }
 }
