@@ -86,7 +86,7 @@ fn a_full_log_records_without_allocating_and_stays_within_its_capacity() {
             r.q.clone_from(&effort);
             r.dq.clone_from(&effort);
             r.tau.clone_from(&effort);
-            r.held = k % 2 == 0;
+            r.held = k.is_multiple_of(2);
         });
     };
     // Fill both logs (and decimate once): the slots and their buffers are allocated here.

@@ -217,11 +217,10 @@ fn read_recording(path: &Path, cols: &DataColumns, dt: f64) -> anyhow::Result<Re
             }
         };
         let t = value(t_col)?;
-        if let Some(prev) = last_t {
-            if ((t - prev) - dt).abs() > 0.01 * dt {
+        if let Some(prev) = last_t
+            && ((t - prev) - dt).abs() > 0.01 * dt {
                 bail!("{} line {line}: time step {} s does not match dt = {dt} s", path.display(), t - prev);
             }
-        }
         last_t = Some(t);
         rec.inputs.push(in_cols.iter().map(|&c| value(c)).collect::<anyhow::Result<_>>()?);
         rec.targets.push(tgt_cols.iter().map(|&c| value(c)).collect::<anyhow::Result<_>>()?);

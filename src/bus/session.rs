@@ -503,7 +503,7 @@ impl ParamsQuery {
     /// The request: the JSON body if any, plus selector parameters (`…/params/controller?kp=50`) as sets.
     pub fn request(&self) -> Result<ParamsRequest, DecodeError> {
         let mut req = match self.query.payload() {
-            Some(p) if p.len() > 0 => decode::<ParamsRequest>(&p.to_bytes())?,
+            Some(p) if !p.is_empty() => decode::<ParamsRequest>(&p.to_bytes())?,
             _ => ParamsRequest { v: SCHEMA_VERSION, set: Default::default() },
         };
         for (k, v) in self.query.parameters().iter() {

@@ -193,7 +193,7 @@ impl AdaptiveOsc {
         let built = BuiltNetwork::build(&spec)?;
         let (core, name): (Box<dyn Executor>, &'static str) = match params.executor {
             ExecutorKind::Float => (Box::new(FloatExecutor::new(&built)), "adaptive-float"),
-            ExecutorKind::Loihi => (Box::new(LoihiExecutor::new(&built, params.loihi.clone())?), "adaptive-loihi"),
+            ExecutorKind::Loihi => (Box::new(LoihiExecutor::new(&built, params.loihi)?), "adaptive-loihi"),
         };
         Ok(Self {
             osc,

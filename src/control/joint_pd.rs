@@ -65,12 +65,11 @@ impl Controller for JointPd {
             self.target.copy_from_slice(input.q);
             self.latched = true;
         }
-        if self.params.gravity_compensation {
-            if let Err(e) = self.model.gravity_torque(input.q, &mut self.gravity) {
+        if self.params.gravity_compensation
+            && let Err(e) = self.model.gravity_torque(input.q, &mut self.gravity) {
                 torque.fill(0.0);
                 return Err(ControlError::Model(e.to_string()));
             }
-        }
         for i in 0..n {
             torque[i] = self.params.kp * wrap_angle(self.target[i] - input.q[i]) - self.params.kd * input.dq[i]
                 + self.gravity[i];

@@ -47,7 +47,7 @@ impl Default for OscParams {
         let kp = 200.0;
         Self {
             kp,
-            kv: (2.0 * kp as f64).sqrt(),
+            kv: (2.0 * kp).sqrt(),
             vmax: None,
             max_condition: 1000.0,
             null_damping: 10.0,
@@ -74,24 +74,22 @@ impl OscParams {
                 return Err(ControlError::BadInput(format!("osc.{name} must be finite and >= 0, got {v}")));
             }
         }
-        if let Some(v) = self.vmax {
-            if !(v.is_finite() && v > 0.0) {
+        if let Some(v) = self.vmax
+            && !(v.is_finite() && v > 0.0) {
                 return Err(ControlError::BadInput(format!("osc.vmax must be finite and > 0 m/s, got {v}")));
             }
-        }
         if !(self.max_condition.is_finite() && self.max_condition >= 1.0) {
             return Err(ControlError::BadInput(format!(
                 "osc.max_condition must be finite and >= 1, got {}",
                 self.max_condition
             )));
         }
-        if let Some(r) = &self.rest_posture {
-            if r.len() != dof || r.iter().any(|x| !x.is_finite()) {
+        if let Some(r) = &self.rest_posture
+            && (r.len() != dof || r.iter().any(|x| !x.is_finite())) {
                 return Err(ControlError::BadInput(format!(
                     "osc.rest_posture must have {dof} finite angles, got {r:?}"
                 )));
             }
-        }
         Ok(())
     }
 }

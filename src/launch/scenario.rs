@@ -149,7 +149,7 @@ impl ScenarioSpec {
         let mut k = 0usize;
         while c.start_s + k as f64 * c.period_s < self.duration_s {
             let t = c.start_s + k as f64 * c.period_s;
-            let on = k % 2 == 0;
+            let on = k.is_multiple_of(2);
             self.events.push(EventSpec { t, target: None, payload_kg: Some(if on { c.mass_kg } else { 0.0 }), estop: None });
             let end = t + c.period_s;
             if end <= self.duration_s {

@@ -169,11 +169,10 @@ impl EnsembleSpec {
                 }
             }
         }
-        if let Some(tau) = self.input_synapse {
-            if !(tau.is_finite() && tau >= 0.0) {
+        if let Some(tau) = self.input_synapse
+            && !(tau.is_finite() && tau >= 0.0) {
                 return bad(format!("ensemble.input_synapse must be finite and >= 0 s, got {tau}"));
             }
-        }
         Ok(())
     }
 }
@@ -237,7 +236,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_fields_with_their_names() {
-        let cases: Vec<(Box<dyn Fn(&mut NetworkSpec)>, &str)> = vec![
+        type Case = (Box<dyn Fn(&mut NetworkSpec)>, &'static str);
+        let cases: Vec<Case> = vec![
             (Box::new(|n| n.ensemble.neurons = 0), "ensemble.neurons"),
             (Box::new(|n| n.ensemble.max_rates = RangeSpec(200.0, 500.0)), "1/tau_ref"),
             (Box::new(|n| n.ensemble.intercepts = InterceptSpec::Uniform(RangeSpec(-1.0, 1.0))), "intercepts"),

@@ -43,7 +43,10 @@ pub mod planar {
     pub const M: [f64; 3] = [2.0, 1.5, 1.0];
 
     /// Joint anchors, link COMs and the tip in the x–z plane, and absolute link angles.
-    pub fn geometry(q: &[f64]) -> ([[f64; 2]; 3], [[f64; 2]; 3], [f64; 2], [f64; 3]) {
+    pub type Geometry = ([[f64; 2]; 3], [[f64; 2]; 3], [f64; 2], [f64; 3]);
+
+    /// See [`Geometry`].
+    pub fn geometry(q: &[f64]) -> Geometry {
         let mut anchors = [[0.0; 2]; 3];
         let mut coms = [[0.0; 2]; 3];
         let mut p = [0.0, 0.0];

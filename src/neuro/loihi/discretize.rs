@@ -171,7 +171,7 @@ impl LoihiParams {
             && (1..=15).contains(&self.trace_bits)
             && self.train_epoch >= 1
             && self.learn_epoch >= self.train_epoch
-            && self.learn_epoch % self.train_epoch == 0
+            && self.learn_epoch.is_multiple_of(self.train_epoch)
             && self.error_quantum.is_finite()
             && self.error_quantum > 0.0
             && self.rescale_window >= self.learn_epoch

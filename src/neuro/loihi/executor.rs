@@ -196,8 +196,8 @@ impl LoihiExecutor {
     /// ensemble's spike count.
     fn run_step(&mut self, t: u64) -> usize {
         let p = self.net.params;
-        let traces_due = t % p.train_epoch as u64 == 0;
-        let weights_due = self.learning && t % p.learn_epoch as u64 == 0;
+        let traces_due = t.is_multiple_of(p.train_epoch as u64);
+        let weights_due = self.learning && t.is_multiple_of(p.learn_epoch as u64);
         if weights_due {
             self.learning_state.begin_weight_epoch(&self.net.params, &mut self.accounting);
         }
@@ -209,7 +209,7 @@ impl LoihiExecutor {
             self.learning_state.finish_weight_epoch(&self.net, &mut self.rng, &mut self.accounting, &mut self.moved);
             self.rescale_outputs();
         }
-        if self.learning && t % p.rescale_window as u64 == 0 {
+        if self.learning && t.is_multiple_of(p.rescale_window as u64) {
             self.learning_state.window_check(&p, &mut self.accounting, &mut self.moved);
             self.rescale_outputs();
         }

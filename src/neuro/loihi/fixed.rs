@@ -86,7 +86,7 @@ mod tests {
         for &x in &[0, 1, -1, 4095, 4096, -4097, 8_388_607, -8_388_607, 123_456, -7_654_321] {
             for d in [0, 200, 741, 4095] {
                 let k = keep(d, 0);
-                let want = (x as i64).signum() * ((x as i64).abs() * k as i64 >> 12);
+                let want = (x as i64).signum() * (((x as i64).abs() * k as i64) >> 12);
                 assert_eq!(decay(x, k) as i64, want, "x={x} d={d}");
                 if x >= 0 {
                     assert_eq!(decay_nonneg(x, k), decay(x, k));

@@ -150,24 +150,24 @@ const DRAW_BLOCK: usize = 256;
 /// which vectorises to the CPU's full width (a loop that draws per eight lanes used 2-lane vectors).
 #[inline(always)]
 fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(usize, usize, &[u32])) {
-    debug_assert!(closing || len % 8 == 0, "only a sweep's last run may end mid-chunk");
+    debug_assert!(closing || len.is_multiple_of(8), "only a sweep's last run may end mid-chunk");
     let mut bits = [0u32; DRAW_BLOCK];
     for lo in (0..len).step_by(DRAW_BLOCK) {
         let hi = (lo + DRAW_BLOCK).min(len);
         let mut chunks = bits[..hi - lo].chunks_exact_mut(8);
         for chunk in &mut chunks {
-            chunk.copy_from_slice(&rng.next());
+            chunk.copy_from_slice(&rng.next_bits());
         }
         // Only the run's last block can end mid-chunk; its partial chunk takes the closing draw.
         let rest = chunks.into_remainder();
         if !rest.is_empty() {
-            let r = rng.next();
+            let r = rng.next_bits();
             rest.copy_from_slice(&r[..rest.len()]);
         }
         f(lo, hi, &bits[..hi - lo]);
     }
-    if closing && len % 8 == 0 {
-        rng.next();
+    if closing && len.is_multiple_of(8) {
+        rng.next_bits();
     }
 }
 
@@ -275,7 +275,7 @@ mod tests {
             let mut draws = LaneRng::new(5);
             update_weights(&mut w, &traces, factor, &mut rng, true);
             for (c, chunk) in traces.chunks(8).enumerate() {
-                let r = draws.next();
+                let r = draws.next_bits();
                 for (j, &t) in chunk.iter().enumerate() {
                     assert_eq!(w[c * 8 + j], reference(7, t, r[j], factor), "factor {factor} trace {t}");
                 }

@@ -30,7 +30,7 @@ impl LaneRng {
 
     /// 32 random bits per lane.
     #[inline(always)]
-    pub fn next(&mut self) -> [u32; 8] {
+    pub fn next_bits(&mut self) -> [u32; 8] {
         for x in self.state.iter_mut() {
             *x = xorshift32(*x);
         }
@@ -105,7 +105,7 @@ mod tests {
         for steps in [0u64, 1, 2, 7, 126, 1251, 125_001] {
             let mut stepped = LaneRng::new(42);
             for _ in 0..steps {
-                stepped.next();
+                stepped.next_bits();
             }
             let jump = LaneJump::new(steps);
             assert_eq!(jump.steps(), steps);

@@ -8,6 +8,7 @@
 //! - the weight exponent `E_k`: decoder = mantissa × `q_d 2^E_k`; when an update pushes a mantissa past its
 //!   range all mantissas of `k` are halved (stochastically rounded) as often as needed and `E_k` rises; when
 //!   all stayed under a quarter of the range for a window, they are doubled (exactly) and `E_k` falls.
+//!
 //! Learning then applies `ΔW = -sr(trace × Σ errors × L_k)` with `L_k = (kappa/kappa_ref) 2^(F_k - E_k)`,
 //! which is Nengo's `-kappa dt/n e a` in these units. Exponent changes stand for what a Loihi management core
 //! does between epochs; each is counted in `Accounting::rescales`.

@@ -37,14 +37,14 @@ impl<T: Default> SampleLog<T> {
     pub fn offer(&mut self, fill: impl FnOnce(&mut T)) -> bool {
         let k = self.offered;
         self.offered += 1;
-        if self.stride == 0 || k % self.stride != 0 {
+        if self.stride == 0 || !k.is_multiple_of(self.stride) {
             return false;
         }
         if self.len == self.capacity {
             self.decimate();
             // The kept samples are the offers 0, s, 2s, … with the new stride s; this one is due only if it
             // falls on that grid too.
-            if k % self.stride != 0 {
+            if !k.is_multiple_of(self.stride) {
                 return false;
             }
         }
