@@ -2,8 +2,9 @@
 //! robotics tools open) on a thread of its own, never on a control tick.
 //!
 //! The file, as Foxglove and any MCAP reader see it:
-//! - chunks compressed with zstd (JSON of full-precision floats shrinks ~6×; see BENCHMARKS.md), each with a
-//!   message index, and a summary with every schema and channel, so a viewer can seek;
+//! - chunks compressed with zstd (the demo's chunks shrink ~3.6×: JSON digits of full-precision floats are close
+//!   to incompressible; see BENCHMARKS.md), each with a message index, and a summary with every schema and
+//!   channel, so a viewer can seek;
 //! - one channel per bus key, message encoding `json`: the bodies exactly as they crossed the bus, which is
 //!   what `spikearm replay` publishes again. Each kind has a JSON Schema (`spikearm.<kind>`, see
 //!   [`super::schemas`]) that names and types its fields, so plots and message paths work on playback;
