@@ -1,6 +1,12 @@
 //! Bus recording and replay: a launched run's traffic lands in an MCAP file holding every control message of
-//! the run, decodable, in order; `spikearm replay` publishes it again onto a fresh bus over real zenoh TCP;
-//! the report's plots exist as SVG and valid PNG, including the spike-rate plot.
+//! the run, decodable, in order; the file has zstd-compressed chunks, a JSON Schema per channel and the
+//! derived Foxglove channels, as an independent reader (the MCAP project's Python `mcap` package, through
+//! scripts/check_recording.py) sees it; `spikearm replay` publishes it again onto a fresh bus over real zenoh
+//! TCP, and reads uncompressed files of earlier builds too; the report's plots exist as SVG and valid PNG,
+//! including the spike-rate plot.
+//!
+//! Without python3 or its `mcap`/`jsonschema` modules the independent-reader test says "skipped: …" and
+//! passes, unless `CI=true` or `SPIKEARM_REQUIRE_PYTHON=1` (set by `.ci/run`), where that is a failure.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -85,6 +91,11 @@ fn messages(mcap_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// `(topic, body)` of every bus message (the derived `viz/…` channels left out), in file order.
+fn bus_messages(mcap_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    messages(mcap_bytes).into_iter().filter(|(t, _)| t.starts_with("spikearm/")).collect()
+}
+
 #[test]
 fn the_recording_holds_every_control_message_of_the_run_in_order() {
     let r = run();
@@ -165,10 +176,14 @@ fn replay_publishes_the_same_joint_states_on_a_fresh_bus_over_tcp() {
     let out = Command::new(env!("CARGO_BIN_EXE_spikearm"))
         .args(["replay", "--speed", "0", "--arm", "replayed", "--wait-s", "10", "--connect", &endpoint])
         .arg(&file)
+        .env_remove("RUST_LOG")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // A clean run warns of nothing (zenoh used to warn that gossip was disabled at every session open).
+    assert!(!stderr.contains("WARN") && !stderr.contains("ERROR"), "{stderr}");
     let mut got = Vec::new();
     while let Some(s) = tap.recv_timeout(Duration::from_secs(2)).unwrap() {
         assert_eq!(s.key(), "spikearm/replayed/joint_states");
@@ -187,14 +202,16 @@ fn replay_publishes_the_same_joint_states_on_a_fresh_bus_over_tcp() {
 fn replay_keeps_the_recorded_pace_scaled_by_the_speed() {
     let r = run();
     let bytes = recording(r);
-    let recorded = messages(&bytes);
+    let recorded = bus_messages(&bytes);
+    let derived = messages(&bytes).len() - recorded.len();
+    assert!(derived > 0, "no derived channels in the recording");
     // In-process: one session publishes and taps. Half speed: the replay must take twice the recorded span.
     let bus = Bus::open("paced", &BusConfig::default()).unwrap();
     let tap = bus.tap("spikearm/paced/**", 1 << 16).unwrap();
     let opts = ReplayOptions { speed: 0.5, only: vec![], wait_for_subscriber: Duration::from_secs(1) };
     let rep = replay_mcap(&bus, &bytes, &opts, &|| false).unwrap();
     assert!(rep.subscriber_seen);
-    assert_eq!((rep.messages, rep.skipped), (recorded.len() as u64, 0));
+    assert_eq!((rep.messages, rep.skipped, rep.derived), (recorded.len() as u64, 0, derived as u64));
     assert!(rep.recorded_s > 0.01, "recorded span {} s", rep.recorded_s);
     // Never faster than asked (a slow machine may only make it slower).
     assert!(rep.wall_s >= 0.95 * rep.recorded_s / 0.5, "{} s of wall time for {} s at half speed", rep.wall_s, rep.recorded_s);
@@ -217,4 +234,142 @@ fn replay_keeps_the_recorded_pace_scaled_by_the_speed() {
     }
     assert_eq!(n, statuses);
     bus.close().unwrap();
+}
+
+/// Why the independent reader cannot run here, if it cannot.
+fn python_recording_reader_missing() -> Option<String> {
+    match Command::new("python3").args(["-c", "import mcap, zstandard, jsonschema"]).output() {
+        Err(e) => Some(format!("python3 not runnable: {e}")),
+        Ok(o) if !o.status.success() => Some(format!(
+            "python3 lacks the recording readers (pip install -r examples/requirements.txt): {}",
+            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or_default()
+        )),
+        Ok(_) => None,
+    }
+}
+
+fn python_required() -> bool {
+    std::env::var("CI").as_deref() == Ok("true") || std::env::var("SPIKEARM_REQUIRE_PYTHON").as_deref() == Ok("1")
+}
+
+/// Runs scripts/check_recording.py on `file`; its JSON summary, or None when it cannot run here (skipped).
+fn independent_check(file: &std::path::Path, extra: &[&str]) -> Option<serde_json::Value> {
+    if let Some(why) = python_recording_reader_missing() {
+        assert!(!python_required(), "CI=true or SPIKEARM_REQUIRE_PYTHON=1: {why}");
+        eprintln!("\n*** skipped: {why} ***\n");
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check_recording.py");
+    let out = Command::new("python3").arg(script).arg(file).args(extra).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "check_recording.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    Some(serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")))
+}
+
+#[test]
+fn an_independent_reader_finds_compressed_chunks_schemas_and_valid_messages() {
+    let r = run();
+    let file = r.report.join(recording_file_name(&r.result.runs[0].controller));
+    let Some(summary) = independent_check(&file, &[]) else { return };
+    // Every chunk zstd (the script also checks each is smaller than what it holds), every message validated.
+    let chunks = summary["chunks"].as_u64().unwrap();
+    assert!(chunks >= 1 && summary["compression"] == serde_json::json!({ "zstd": chunks }), "{summary:#}");
+    let (packed, unpacked) = (summary["chunk_compressed_bytes"].as_u64().unwrap(), summary["chunk_uncompressed_bytes"].as_u64().unwrap());
+    assert!(packed * 3 < unpacked, "{packed} B of chunks hold {unpacked} B");
+    let all = messages(&recording(r));
+    assert_eq!(summary["messages"].as_u64(), Some(all.len() as u64));
+    assert_eq!(summary["validated"].as_u64(), Some(all.len() as u64));
+    // The same topics and counts as the Rust reader sees, each with its schema.
+    let mut per_topic: BTreeMap<&str, u64> = BTreeMap::new();
+    for (t, _) in &all {
+        *per_topic.entry(t.as_str()).or_default() += 1;
+    }
+    let topics = summary["topics"].as_object().unwrap();
+    assert_eq!(topics.len(), per_topic.len(), "{summary:#}");
+    for (topic, n) in &per_topic {
+        assert_eq!(topics[*topic]["messages"].as_u64(), Some(*n), "{topic}");
+    }
+    let schema = |topic: &str| topics[topic]["schema"].as_str().unwrap().to_string();
+    assert_eq!(schema("spikearm/threelink/joint_states"), "spikearm.joint_states");
+    assert_eq!(schema("spikearm/threelink/torque_cmd"), "spikearm.torque_cmd");
+    assert_eq!(schema("spikearm/threelink/status/controller"), "spikearm.status");
+    assert_eq!(schema("viz/threelink/ee"), "foxglove.PoseInFrame");
+    assert_eq!(schema("viz/threelink/target"), "foxglove.PoseInFrame");
+    assert_eq!(schema("viz/threelink/tf"), "foxglove.FrameTransforms");
+    // 2 s of sim time at one end-effector pose per 20 ms.
+    let ee = topics["viz/threelink/ee"]["messages"].as_u64().unwrap();
+    assert!((100..=101).contains(&ee), "{ee} end-effector poses");
+}
+
+#[test]
+fn the_derived_poses_are_the_recorded_end_effector_and_target() {
+    let r = run();
+    let all = messages(&recording(r));
+    let json = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+    let states: Vec<JointStates> =
+        all.iter().filter(|(t, _)| t == "spikearm/threelink/joint_states").map(|(_, b)| decode(b).unwrap()).collect();
+    let ee: Vec<serde_json::Value> = all.iter().filter(|(t, _)| t == "viz/threelink/ee").map(|(_, b)| json(b)).collect();
+    // Each pose is the end effector of some recorded state, bit for bit.
+    for pose in &ee {
+        let p = &pose["pose"]["position"];
+        let xyz = [p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap(), p["z"].as_f64().unwrap()];
+        assert!(states.iter().any(|s| s.ee_position == xyz), "{pose}");
+        assert_eq!(pose["frame_id"], "base_link");
+    }
+    // The target poses follow the controller's reported targets (the circle moves it every 0.5 s).
+    let statuses: Vec<Status> =
+        all.iter().filter(|(t, _)| t == "spikearm/threelink/status/controller").map(|(_, b)| decode(b).unwrap()).collect();
+    let reported: Vec<[f64; 3]> = statuses.iter().filter_map(|s| s.target).collect();
+    let targets: Vec<[f64; 3]> = all
+        .iter()
+        .filter(|(t, _)| t == "viz/threelink/target")
+        .map(|(_, b)| {
+            let p = json(b)["pose"]["position"].clone();
+            [p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap(), p["z"].as_f64().unwrap()]
+        })
+        .collect();
+    assert_eq!(targets, reported);
+    let distinct = targets.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(distinct >= 2, "the target moved {distinct} times");
+}
+
+/// Files of earlier builds (uncompressed chunks, a bare schema) still replay and list.
+#[test]
+fn replay_reads_an_uncompressed_recording_of_an_earlier_build() {
+    let r = run();
+    let recorded = bus_messages(&recording(r));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("old.mcap");
+    {
+        // What the recorder wrote before compression: the same channels, uncompressed chunks.
+        let out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        let mut w = mcap::WriteOptions::new().compression(None).profile("").create(out).unwrap();
+        let mut channels = BTreeMap::new();
+        for (i, (topic, body)) in recorded.iter().enumerate() {
+            let id = *channels.entry(topic.clone()).or_insert_with(|| {
+                let schema = w.add_schema("spikearm.old", "jsonschema", br#"{"type":"object"}"#).unwrap();
+                w.add_channel(schema, topic, "json", &BTreeMap::new()).unwrap()
+            });
+            let t = 1_000_000 * i as u64;
+            let header = mcap::records::MessageHeader { channel_id: id, sequence: i as u32, log_time: t, publish_time: t };
+            w.write_to_known_channel(&header, body).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let bytes = std::fs::read(&file).unwrap();
+    let bus = Bus::open("old", &BusConfig::default()).unwrap();
+    let tap = bus.tap("spikearm/old/**", 1 << 16).unwrap();
+    let opts = ReplayOptions { speed: 0.0, only: vec![], wait_for_subscriber: Duration::from_secs(1) };
+    let rep = replay_mcap(&bus, &bytes, &opts, &|| false).unwrap();
+    assert_eq!((rep.messages, rep.skipped, rep.derived), (recorded.len() as u64, 0, 0));
+    let mut got = Vec::new();
+    while let Some(s) = tap.try_recv() {
+        got.push((s.key().replace("spikearm/old/", "spikearm/threelink/"), s.body().into_owned()));
+    }
+    assert!(got == recorded, "the replayed sequence differs from the recording");
+    bus.close().unwrap();
+    let info = Command::new(env!("CARGO_BIN_EXE_spikearm")).args(["replay", "--info"]).arg(&file).output().unwrap();
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains(&format!("{} messages", recorded.len())), "{text}");
 }

@@ -1,5 +1,5 @@
 //! The bus: the only module that imports zenoh. Key expressions, versioned JSON wire types, the codec and
-//! session set-up, and the MCAP recorder and replay of bus traffic. Nodes use the typed handles here and never
+//! session set-up, and the MCAP recorder (with the JSON Schemas of what it writes) and replay of bus traffic. Nodes use the typed handles here and never
 //! see a zenoh type.
 //!
 //! Keys (one arm per prefix, see [`Keys`]): `spikearm/<arm>/joint_states` (sim → all),
@@ -12,6 +12,7 @@ mod messages;
 mod recorder;
 mod replay;
 pub mod ros2;
+pub mod schemas;
 mod session;
 
 pub use codec::{DecodeError, MAX_BODY_BYTES, decode, encode_into};
@@ -21,9 +22,9 @@ pub use messages::{
     ControllerStatus, ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, SimStatus, Status, StatusAccounting, StatusBody,
     Target, TorqueCmd, Violation,
 };
-pub use recorder::{McapSink, RecordError, Recorder, RecordingReport};
+pub use recorder::{BASE_FRAME, McapSink, RecordError, Recorder, RecordingParams, RecordingReport, VIZ_ROOT};
 pub use replay::{ReplayError, ReplayOptions, ReplayReport, TopicCount, mcap_topic_counts, recorded_arm, replay_mcap};
 pub use session::{
     Bus, BusConfig, BusError, BusPublisher, Latest, LivelinessEvent, LivelinessWatch, LivenessToken, ParamServer,
-    ParamsQuery, QosClass, Queue, RawPublisher, RawSample, Tap, is_loopback_endpoint,
+    ParamsQuery, QosClass, Queue, RawPublisher, RawSample, SILENT_GOSSIP, Tap, is_loopback_endpoint,
 };

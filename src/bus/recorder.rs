@@ -1,10 +1,24 @@
 //! Recording the bus: every sample under an arm's prefix, written to MCAP (the log format Foxglove and other
 //! robotics tools open) on a thread of its own, never on a control tick.
 //!
-//! One MCAP channel per key, message encoding `json` (the bodies as they crossed the bus), a JSON-schema
-//! record per message kind. `log_time` is when the sample reached the recorder's session (ns since the Unix
-//! epoch); `publish_time` is the publisher's zenoh timestamp when its session stamps samples, else the same
-//! receive time. Sim time stays in the bodies (`stamp`).
+//! The file, as Foxglove and any MCAP reader see it:
+//! - chunks compressed with zstd (the demo's chunks shrink ~3.6×: JSON digits of full-precision floats are close
+//!   to incompressible; see BENCHMARKS.md), each with a message index, and a summary with every schema and
+//!   channel, so a viewer can seek;
+//! - one channel per bus key, message encoding `json`: the bodies exactly as they crossed the bus, which is
+//!   what `spikearm replay` publishes again. Each kind has a JSON Schema (`spikearm.<kind>`, see
+//!   [`super::schemas`]) that names and types its fields, so plots and message paths work on playback;
+//! - derived visualisation channels under `viz/<arm>/` (JSON, Foxglove well-known schemas, not bus traffic, never
+//!   replayed): `viz/<arm>/ee` and `viz/<arm>/target` (`foxglove.PoseInFrame`, the end effector and the current
+//!   target in the `base_link` frame) and `viz/<arm>/tf` (`foxglove.FrameTransforms`, `base_link` → `ee` and
+//!   `base_link` → `target`), so the 3D panel shows the arm's tip chasing its target. They are written at most
+//!   every [`RecordingParams::viz_period_s`] of sim time (end effector) or whenever a target is seen (a
+//!   `target` message or a controller's `status`).
+//!
+//! `log_time` is when the sample reached the recorder's session (ns since the Unix epoch); `publish_time` is
+//! the publisher's zenoh timestamp when its session stamps samples, else the same receive time. Sim time stays
+//! in the bodies (`stamp`). The derived channels carry the log time of the sample they come from, in the
+//! message's `timestamp` as well, so that Foxglove's transform lookups and its playback clock agree.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Seek, Write};
@@ -13,6 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
+use serde::Deserialize;
+use serde_json::json;
+
+use super::schemas;
 use super::session::{Bus, BusError, RawSample};
 
 /// Samples queued between the publishing threads and the writer thread. At ~600 bytes a sample this bounds
@@ -23,6 +41,37 @@ const QUEUE: usize = 1 << 16;
 /// publish wake the writer (a futex call and a context switch per message, ~15 % of the lockstep demo's CPU);
 /// at ~20 k messages/s a 5 ms nap leaves ~100 queued.
 const NAP: Duration = Duration::from_millis(5);
+
+/// Root of the derived visualisation channels' topics (`viz/<arm>/…`): not a bus key, so never replayed.
+pub const VIZ_ROOT: &str = "viz";
+
+/// Frame the end-effector and target positions are expressed in: the arm's base, named like the URDF root
+/// link of the bundled arms.
+pub const BASE_FRAME: &str = "base_link";
+
+/// How a recording is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingParams {
+    /// Compress the chunks with zstd (true) or leave them uncompressed (false, what earlier builds wrote).
+    /// Default true.
+    pub compress: bool,
+    /// zstd level (1 fastest … 19 smallest). Default 3: level 19 saves only a few % more on these bodies
+    /// and costs several times the CPU (BENCHMARKS.md).
+    pub zstd_level: u32,
+    /// Uncompressed size a chunk is closed at, bytes. Larger chunks compress better (repeats across more
+    /// messages); a viewer decompresses one whole chunk to seek into it. Default 4 MiB.
+    pub chunk_bytes: u64,
+    /// Least sim time between two end-effector messages on the derived channels, s; 0 writes one per joint
+    /// state, `f64::INFINITY` none. Default 0.02 (50 Hz of sim time, smooth in the 3D panel at a small
+    /// fraction of the file).
+    pub viz_period_s: f64,
+}
+
+impl Default for RecordingParams {
+    fn default() -> Self {
+        Self { compress: true, zstd_level: 3, chunk_bytes: 4 << 20, viz_period_s: 0.02 }
+    }
+}
 
 /// Why recording failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,39 +88,120 @@ pub enum RecordError {
     /// The writer thread panicked.
     #[error("the recorder thread panicked")]
     Panicked,
+    /// Bad parameters.
+    #[error("recording parameters: {0}")]
+    Params(String),
 }
 
 /// What a recording holds.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RecordingReport {
-    /// Messages written.
+    /// Bus messages written.
     pub messages: u64,
-    /// Messages per key.
+    /// Bus messages per key.
     pub per_topic: BTreeMap<String, u64>,
+    /// Messages written on the derived visualisation channels (`viz/<arm>/…`).
+    pub viz_messages: u64,
     /// Samples dropped because the writer fell more than the queue behind (0 when the recording is whole).
     pub dropped: u64,
+}
+
+/// A derived visualisation channel of one arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Viz {
+    Ee,
+    Target,
+    Tf,
+}
+
+impl Viz {
+    fn topic(self, arm: &str) -> String {
+        let leaf = match self {
+            Self::Ee => "ee",
+            Self::Target => "target",
+            Self::Tf => "tf",
+        };
+        format!("{VIZ_ROOT}/{arm}/{leaf}")
+    }
+}
+
+/// The visualisation state of one arm: the last end-effector message's sim time and the latest target.
+#[derive(Debug, Default)]
+struct ArmViz {
+    last_ee_stamp: Option<f64>,
+    target: Option<[f64; 3]>,
+}
+
+/// The fields the derived channels need, read from the bodies without the full validation of a node.
+#[derive(Deserialize)]
+struct EeFields {
+    stamp: f64,
+    ee_position: [f64; 3],
+}
+
+#[derive(Deserialize)]
+struct TargetFields {
+    position: [f64; 3],
+}
+
+#[derive(Deserialize)]
+struct StatusFields {
+    #[serde(default)]
+    target: Option<[f64; 3]>,
 }
 
 /// MCAP output over any `Write + Seek` (a file, a buffer): the file format, free of threads and paths.
 pub struct McapSink<W: Write + Seek> {
     writer: mcap::Writer<W>,
+    params: RecordingParams,
     channels: HashMap<String, u16>,
     schemas: HashMap<String, u16>,
+    viz_channels: HashMap<(String, Viz), (u16, u32)>,
+    arms: HashMap<String, ArmViz>,
+    buf: Vec<u8>,
     report: RecordingReport,
 }
 
 impl<W: Write + Seek> McapSink<W> {
-    /// Starts an MCAP file in `out` (uncompressed chunks: compression would need C libraries).
+    /// Starts an MCAP file in `out` with the default [`RecordingParams`] (zstd chunks).
     pub fn new(out: W) -> Result<Self, RecordError> {
+        Self::with_params(out, RecordingParams::default())
+    }
+
+    /// Starts an MCAP file in `out`.
+    pub fn with_params(out: W, params: RecordingParams) -> Result<Self, RecordError> {
+        if !(1..=19).contains(&params.zstd_level) {
+            return Err(RecordError::Params(format!("zstd_level must be 1..=19, got {}", params.zstd_level)));
+        }
+        if params.chunk_bytes < 1024 {
+            return Err(RecordError::Params(format!("chunk_bytes must be ≥ 1024, got {}", params.chunk_bytes)));
+        }
+        if params.viz_period_s.is_nan() || params.viz_period_s < 0.0 {
+            return Err(RecordError::Params(format!("viz_period_s must be ≥ 0 s, got {}", params.viz_period_s)));
+        }
         let writer = mcap::WriteOptions::new()
-            .compression(None)
+            .compression(params.compress.then_some(mcap::Compression::Zstd))
+            .compression_level(params.zstd_level)
+            // Compress on the recorder thread itself: it is off the control path already, and zstd's worker
+            // threads would compete with the nodes for the cores.
+            .compression_threads(0)
+            .chunk_size(Some(params.chunk_bytes))
             .profile("")
             .library(concat!("spikearm ", env!("CARGO_PKG_VERSION")))
             .create(out)?;
-        Ok(Self { writer, channels: HashMap::new(), schemas: HashMap::new(), report: RecordingReport::default() })
+        Ok(Self {
+            writer,
+            params,
+            channels: HashMap::new(),
+            schemas: HashMap::new(),
+            viz_channels: HashMap::new(),
+            arms: HashMap::new(),
+            buf: Vec::with_capacity(512),
+            report: RecordingReport::default(),
+        })
     }
 
-    /// Appends one message. Times are ns since the Unix epoch.
+    /// Appends one bus message (and what the derived channels make of it). Times are ns since the Unix epoch.
     pub fn write(&mut self, topic: &str, log_time_ns: u64, publish_time_ns: u64, body: &[u8]) -> Result<(), RecordError> {
         let channel_id = match self.channels.get(topic) {
             Some(&id) => id,
@@ -88,7 +218,7 @@ impl<W: Write + Seek> McapSink<W> {
         self.writer.write_to_known_channel(&header, body)?;
         *count += 1;
         self.report.messages += 1;
-        Ok(())
+        self.derive(topic, log_time_ns, body)
     }
 
     fn add_channel(&mut self, topic: &str) -> Result<u16, RecordError> {
@@ -96,9 +226,8 @@ impl<W: Write + Seek> McapSink<W> {
         let schema_id = match self.schemas.get(kind) {
             Some(&id) => id,
             None => {
-                // A minimal JSON schema: enough for viewers to treat the bodies as objects; fields are inferred.
-                let schema = format!(r#"{{"title":"spikearm {kind} (schema v{})","type":"object"}}"#, super::SCHEMA_VERSION);
-                let id = self.writer.add_schema(&format!("spikearm.{kind}"), "jsonschema", schema.as_bytes())?;
+                let schema = schemas::kind_schema(kind).unwrap_or_else(|| schemas::unknown_kind_schema(kind));
+                let id = self.add_schema(&schemas::kind_schema_name(kind), &schema)?;
                 self.schemas.insert(kind.to_string(), id);
                 id
             }
@@ -106,6 +235,103 @@ impl<W: Write + Seek> McapSink<W> {
         let id = self.writer.add_channel(schema_id, topic, "json", &BTreeMap::new())?;
         self.channels.insert(topic.to_string(), id);
         Ok(id)
+    }
+
+    fn add_schema(&mut self, name: &str, schema: &serde_json::Value) -> Result<u16, RecordError> {
+        let text = serde_json::to_vec(schema).expect("a JSON value serialises");
+        Ok(self.writer.add_schema(name, "jsonschema", &text)?)
+    }
+
+    /// Writes the derived visualisation messages a bus message calls for. A body these fields cannot be read
+    /// from (a hostile or newer publisher) is recorded as it is and derives nothing.
+    fn derive(&mut self, topic: &str, log_ns: u64, body: &[u8]) -> Result<(), RecordError> {
+        let Some((arm, kind)) = arm_and_kind(topic) else { return Ok(()) };
+        match kind {
+            "joint_states" => {
+                let Ok(js) = serde_json::from_slice::<EeFields>(body) else { return Ok(()) };
+                let period = self.params.viz_period_s;
+                let state = self.arms.entry(arm.to_string()).or_default();
+                // Sim time going back (a restarted sim) starts the spacing again.
+                let due = match state.last_ee_stamp {
+                    None => period.is_finite(),
+                    Some(last) => js.stamp < last || js.stamp - last >= period * (1.0 - 1e-9),
+                };
+                if !due || !js.ee_position.iter().all(|x| x.is_finite()) {
+                    return Ok(());
+                }
+                state.last_ee_stamp = Some(js.stamp);
+                let target = state.target;
+                let arm = arm.to_string();
+                self.write_pose(&arm, Viz::Ee, log_ns, js.ee_position)?;
+                self.write_tf(&arm, log_ns, js.ee_position, target)
+            }
+            "target" | "status" => {
+                let target = if kind == "target" {
+                    serde_json::from_slice::<TargetFields>(body).ok().map(|t| t.position)
+                } else {
+                    serde_json::from_slice::<StatusFields>(body).ok().and_then(|s| s.target)
+                };
+                let Some(target) = target.filter(|t| t.iter().all(|x| x.is_finite())) else { return Ok(()) };
+                self.arms.entry(arm.to_string()).or_default().target = Some(target);
+                self.write_pose(arm, Viz::Target, log_ns, target)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn write_pose(&mut self, arm: &str, viz: Viz, log_ns: u64, p: [f64; 3]) -> Result<(), RecordError> {
+        let msg = json!({
+            "timestamp": time(log_ns),
+            "frame_id": BASE_FRAME,
+            "pose": { "position": vector3(p), "orientation": identity() },
+        });
+        self.write_viz(arm, viz, log_ns, &msg)
+    }
+
+    fn write_tf(&mut self, arm: &str, log_ns: u64, ee: [f64; 3], target: Option<[f64; 3]>) -> Result<(), RecordError> {
+        let tf = |child: &str, p: [f64; 3]| {
+            json!({
+                "timestamp": time(log_ns),
+                "parent_frame_id": BASE_FRAME,
+                "child_frame_id": child,
+                "translation": vector3(p),
+                "rotation": identity(),
+            })
+        };
+        let mut transforms = vec![tf("ee", ee)];
+        transforms.extend(target.map(|t| tf("target", t)));
+        self.write_viz(arm, Viz::Tf, log_ns, &json!({ "transforms": transforms }))
+    }
+
+    fn write_viz(&mut self, arm: &str, viz: Viz, log_ns: u64, msg: &serde_json::Value) -> Result<(), RecordError> {
+        let key = (arm.to_string(), viz);
+        let (channel_id, sequence) = match self.viz_channels.get(&key) {
+            Some(&c) => c,
+            None => {
+                let (schema_name, schema) = match viz {
+                    Viz::Ee | Viz::Target => (schemas::POSE_IN_FRAME, schemas::pose_in_frame_schema()),
+                    Viz::Tf => (schemas::FRAME_TRANSFORMS, schemas::frame_transforms_schema()),
+                };
+                let schema_id = match self.schemas.get(schema_name) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.add_schema(schema_name, &schema)?;
+                        self.schemas.insert(schema_name.to_string(), id);
+                        id
+                    }
+                };
+                let meta = BTreeMap::from([("derived".to_string(), "visualisation, not bus traffic".to_string())]);
+                let id = self.writer.add_channel(schema_id, &viz.topic(arm), "json", &meta)?;
+                (id, 0)
+            }
+        };
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, msg).expect("a JSON value serialises");
+        let header = mcap::records::MessageHeader { channel_id, sequence, log_time: log_ns, publish_time: log_ns };
+        self.writer.write_to_known_channel(&header, &self.buf)?;
+        self.viz_channels.insert(key, (channel_id, sequence.wrapping_add(1)));
+        self.report.viz_messages += 1;
+        Ok(())
     }
 
     /// Counts so far.
@@ -120,6 +346,28 @@ impl<W: Write + Seek> McapSink<W> {
         out.flush()?;
         Ok((self.report, out))
     }
+}
+
+/// No rotation: the bus carries the end effector's position only.
+fn identity() -> serde_json::Value {
+    json!({ "x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0 })
+}
+
+fn time(ns: u64) -> serde_json::Value {
+    json!({ "sec": ns / 1_000_000_000, "nsec": ns % 1_000_000_000 })
+}
+
+fn vector3(p: [f64; 3]) -> serde_json::Value {
+    json!({ "x": p[0], "y": p[1], "z": p[2] })
+}
+
+/// `spikearm/<arm>/<kind>[/…]` → `(arm, kind)`.
+fn arm_and_kind(topic: &str) -> Option<(&str, &str)> {
+    let rest = topic.strip_prefix(super::Keys::ROOT)?.strip_prefix('/')?;
+    let mut chunks = rest.split('/');
+    let arm = chunks.next().filter(|a| !a.is_empty())?;
+    let kind = chunks.next().filter(|k| !k.is_empty())?;
+    Some((arm, kind))
 }
 
 /// The message kind of a key: `spikearm/<arm>/joint_states` → `joint_states`, `…/status/<node>` → `status`.
@@ -140,10 +388,16 @@ pub struct Recorder<W: Write + Seek + Send + 'static> {
 
 impl<W: Write + Seek + Send + 'static> Recorder<W> {
     /// Subscribes to every key of `bus`'s arm and starts writing into `out`. Start it before the nodes so
-    /// that their first messages are in the file. Samples are only queued in the publishing thread; parsing
-    /// nothing, the writer thread copies bodies straight into the file.
+    /// that their first messages are in the file. Samples are only queued in the publishing thread; the
+    /// writer thread copies the bodies into the file, reads the few fields the derived channels need, and
+    /// compresses.
     pub fn start(bus: &Bus, out: W) -> Result<Self, RecordError> {
-        let mut sink = McapSink::new(out)?;
+        Self::start_with(bus, out, RecordingParams::default())
+    }
+
+    /// [`Recorder::start`] with explicit [`RecordingParams`].
+    pub fn start_with(bus: &Bus, out: W, params: RecordingParams) -> Result<Self, RecordError> {
+        let mut sink = McapSink::with_params(out, params)?;
         let tap = bus.tap(&format!("{}/**", bus.keys().prefix()), QUEUE)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -214,6 +468,27 @@ mod tests {
         assert_eq!(message_kind("spikearm/ur5e/joint_states"), "joint_states");
         assert_eq!(message_kind("spikearm/ur5e/status/controller"), "status");
         assert_eq!(message_kind("other"), "other");
+        assert_eq!(arm_and_kind("spikearm/ur5e/status/controller"), Some(("ur5e", "status")));
+        assert_eq!(arm_and_kind("spikearm/ur5e"), None);
+        assert_eq!(arm_and_kind("viz/ur5e/ee"), None);
+    }
+
+    fn joint_states(seq: u64, stamp: f64, ee: [f64; 3]) -> Vec<u8> {
+        let js = super::super::JointStates {
+            v: 1,
+            stamp,
+            seq,
+            name: vec!["j".into()],
+            position: vec![0.1],
+            velocity: vec![0.0],
+            effort: vec![0.0],
+            ee_position: ee,
+        };
+        serde_json::to_vec(&js).unwrap()
+    }
+
+    fn read(bytes: &[u8]) -> Vec<mcap::Message<'_>> {
+        mcap::MessageStream::new(bytes).unwrap().map(Result::unwrap).collect()
     }
 
     #[test]
@@ -222,16 +497,117 @@ mod tests {
         sink.write("spikearm/a/torque_cmd", 10, 10, br#"{"v":1,"seq":0,"effort":[1.0]}"#).unwrap();
         sink.write("spikearm/a/torque_cmd", 20, 20, br#"{"v":1,"seq":1,"effort":[2.0]}"#).unwrap();
         sink.write("spikearm/a/status/sim", 30, 25, b"{}").unwrap();
+        sink.write("spikearm/a/new_kind", 40, 40, b"{}").unwrap();
         let (report, out) = sink.finish().unwrap();
-        assert_eq!(report.messages, 3);
+        assert_eq!((report.messages, report.viz_messages), (4, 0));
         assert_eq!(report.per_topic["spikearm/a/torque_cmd"], 2);
         let bytes = out.into_inner();
-        let msgs: Vec<_> = mcap::MessageStream::new(&bytes).unwrap().map(Result::unwrap).collect();
-        assert_eq!(msgs.len(), 3);
+        let msgs = read(&bytes);
+        assert_eq!(msgs.len(), 4);
         assert_eq!(msgs[1].channel.topic, "spikearm/a/torque_cmd");
         assert_eq!(msgs[1].channel.message_encoding, "json");
         assert_eq!((msgs[1].log_time, msgs[2].publish_time), (20, 25));
         assert_eq!(&*msgs[1].data, br#"{"v":1,"seq":1,"effort":[2.0]}"#);
-        assert_eq!(msgs[2].channel.schema.as_ref().unwrap().name, "spikearm.status");
+        let schema = msgs[2].channel.schema.as_ref().unwrap();
+        assert_eq!((schema.name.as_str(), schema.encoding.as_str()), ("spikearm.status", "jsonschema"));
+        let parsed: serde_json::Value = serde_json::from_slice(&schema.data).unwrap();
+        assert_eq!(parsed, schemas::kind_schema("status").unwrap());
+        let unknown = msgs[3].channel.schema.as_ref().unwrap();
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&unknown.data).unwrap(), schemas::unknown_kind_schema("new_kind"));
+    }
+
+    /// The chunks are zstd-compressed (the chunk records say so and are smaller than what they hold), and the
+    /// same messages come back as from an uncompressed file.
+    #[test]
+    fn chunks_are_zstd_compressed_and_read_back_the_same() {
+        let write = |compress: bool| {
+            let params = RecordingParams { compress, chunk_bytes: 16 << 10, ..RecordingParams::default() };
+            let mut sink = McapSink::with_params(std::io::Cursor::new(Vec::new()), params).unwrap();
+            for i in 0..2000u64 {
+                let x = (i as f64 * 0.001).sin();
+                sink.write("spikearm/a/joint_states", 1_000_000 * i, 1_000_000 * i, &joint_states(i, i as f64 * 1e-3, [x, 0.2, 0.3]))
+                    .unwrap();
+            }
+            sink.finish().unwrap().1.into_inner()
+        };
+        let (zstd, plain) = (write(true), write(false));
+        let mut chunks = 0;
+        for record in mcap::read::LinearReader::new(&zstd).unwrap() {
+            if let mcap::records::Record::Chunk { header, data } = record.unwrap() {
+                assert_eq!(header.compression, "zstd");
+                assert!(data.len() * 3 < header.uncompressed_size as usize, "{} of {}", data.len(), header.uncompressed_size);
+                chunks += 1;
+            }
+        }
+        assert!(chunks > 1, "{chunks} chunks");
+        assert!(zstd.len() * 3 < plain.len(), "zstd {} B, plain {} B", zstd.len(), plain.len());
+        let (a, b) = (read(&zstd), read(&plain));
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.data == y.data && x.log_time == y.log_time && x.channel.topic == y.channel.topic));
+    }
+
+    #[test]
+    fn derived_channels_follow_the_end_effector_and_the_target() {
+        let params = RecordingParams { viz_period_s: 0.01, ..RecordingParams::default() };
+        let mut sink = McapSink::with_params(std::io::Cursor::new(Vec::new()), params).unwrap();
+        // 1 kHz states for 50 ms, a controller status carrying its target at 20 ms, a target message at 30 ms.
+        for i in 0..50u64 {
+            let t = i as f64 * 1e-3;
+            sink.write("spikearm/a/joint_states", 1_000_000_000 + i * 1_000_000, 0, &joint_states(i, t, [0.5, 0.0, t]))
+                .unwrap();
+            if i == 20 {
+                sink.write("spikearm/a/status/controller", 1_020_500_000, 0, br#"{"v":1,"node":"controller","target":[0.4,0.1,0.2]}"#)
+                    .unwrap();
+                sink.write("spikearm/a/status/sim", 1_020_600_000, 0, br#"{"v":1,"node":"sim","target":null}"#).unwrap();
+            }
+            if i == 30 {
+                sink.write("spikearm/a/target", 1_030_500_000, 0, br#"{"v":1,"position":[0.3,0.2,0.1]}"#).unwrap();
+            }
+        }
+        sink.write("spikearm/a/joint_states", 2_000_000_000, 0, b"not json").unwrap();
+        let (report, out) = sink.finish().unwrap();
+        let bytes = out.into_inner();
+        let msgs = read(&bytes);
+        let on = |topic: &str| -> Vec<(u64, serde_json::Value)> {
+            msgs.iter().filter(|m| m.channel.topic == topic).map(|m| (m.log_time, serde_json::from_slice(&m.data).unwrap())).collect()
+        };
+        // Every 10 ms of sim time: states 0, 10, 20, 30, 40.
+        let ee = on("viz/a/ee");
+        assert_eq!(ee.iter().map(|(t, _)| (t - 1_000_000_000) / 1_000_000).collect::<Vec<_>>(), [0, 10, 20, 30, 40]);
+        let (t, last) = &ee[4];
+        assert_eq!(last["timestamp"], json!({ "sec": t / 1_000_000_000, "nsec": t % 1_000_000_000 }));
+        assert_eq!(last["frame_id"], BASE_FRAME);
+        assert_eq!(last["pose"]["position"], json!({ "x": 0.5, "y": 0.0, "z": 0.04 }));
+        assert_eq!(last["pose"]["orientation"], json!({ "x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0 }));
+        let targets = on("viz/a/target");
+        assert_eq!(targets.len(), 2);
+        assert_eq!(targets[0].1["pose"]["position"], json!({ "x": 0.4, "y": 0.1, "z": 0.2 }));
+        assert_eq!(targets[1].1["pose"]["position"], json!({ "x": 0.3, "y": 0.2, "z": 0.1 }));
+        // The transforms carry the latest target once one is known: the status's (20.5 ms) from 30 ms on, the
+        // target message's (30.5 ms) from 40 ms on.
+        let tf = on("viz/a/tf");
+        let children = |i: usize| tf[i].1["transforms"].as_array().unwrap().iter().map(|t| t["child_frame_id"].clone()).collect::<Vec<_>>();
+        assert_eq!((children(2), children(3)), (vec![json!("ee")], vec![json!("ee"), json!("target")]));
+        assert_eq!(tf[3].1["transforms"][1]["translation"], json!({ "x": 0.4, "y": 0.1, "z": 0.2 }));
+        assert_eq!(tf[4].1["transforms"][1]["translation"], json!({ "x": 0.3, "y": 0.2, "z": 0.1 }));
+        assert_eq!(report.viz_messages, (ee.len() + targets.len() + tf.len()) as u64);
+        assert_eq!(report.messages, 54);
+        let schema = |topic: &str| msgs.iter().find(|m| m.channel.topic == topic).unwrap().channel.schema.as_ref().unwrap().name.clone();
+        assert_eq!((schema("viz/a/ee"), schema("viz/a/tf")), ("foxglove.PoseInFrame".into(), "foxglove.FrameTransforms".into()));
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        let bad = [
+            RecordingParams { zstd_level: 0, ..RecordingParams::default() },
+            RecordingParams { zstd_level: 20, ..RecordingParams::default() },
+            RecordingParams { chunk_bytes: 10, ..RecordingParams::default() },
+            RecordingParams { viz_period_s: -1.0, ..RecordingParams::default() },
+            RecordingParams { viz_period_s: f64::NAN, ..RecordingParams::default() },
+        ];
+        for p in bad {
+            let e = McapSink::with_params(std::io::Cursor::new(Vec::new()), p.clone()).err().unwrap_or_else(|| panic!("{p:?} accepted"));
+            assert!(matches!(e, RecordError::Params(_)), "{e}");
+        }
     }
 }

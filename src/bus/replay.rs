@@ -1,5 +1,9 @@
 //! Replaying a bus recording (MCAP, as written by [`super::Recorder`]): the recorded bodies are published
 //! again, on the same keys under the replaying bus's arm, with their original relative timing.
+//!
+//! Reads the files of every build: zstd-compressed chunks (what the recorder writes now) and uncompressed ones
+//! (earlier builds); lz4 chunks, which no build wrote, are refused with an error naming the compression. The derived visualisation channels (`viz/<arm>/…`) are not bus traffic
+//! and are left out.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -33,6 +37,8 @@ pub struct ReplayReport {
     pub per_topic: BTreeMap<String, u64>,
     /// Recorded messages left out: keys outside `spikearm/<arm>/…` or kinds not selected.
     pub skipped: u64,
+    /// Messages of the derived visualisation channels (`viz/<arm>/…`), never published.
+    pub derived: u64,
     /// Recorded span, s (last minus first log time).
     pub recorded_s: f64,
     /// Wall time of the replay, s.
@@ -51,6 +57,8 @@ pub struct TopicCount {
     pub topic: String,
     /// Message encoding (`json`).
     pub encoding: String,
+    /// Schema name (`spikearm.joint_states`, `foxglove.PoseInFrame`, …); empty when the channel has none.
+    pub schema: String,
     /// Messages.
     pub messages: u64,
     /// First and last log time, ns since the Unix epoch.
@@ -81,6 +89,7 @@ pub fn mcap_topic_counts(mcap: &[u8]) -> Result<Vec<TopicCount>, ReplayError> {
         let c = counts.entry(m.channel.topic.clone()).or_insert_with(|| TopicCount {
             topic: m.channel.topic.clone(),
             encoding: m.channel.message_encoding.clone(),
+            schema: m.channel.schema.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
             messages: 0,
             first_ns: m.log_time,
             last_ns: m.log_time,
@@ -100,6 +109,11 @@ pub fn recorded_arm(mcap: &[u8]) -> Result<Option<String>, ReplayError> {
         }
     }
     Ok(None)
+}
+
+/// Whether a channel is one of the recorder's derived visualisation channels (`viz/<arm>/…`).
+fn is_derived(topic: &str) -> bool {
+    topic.strip_prefix(super::VIZ_ROOT).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// `spikearm/<arm>/<rest>` → `(arm, rest)`.
@@ -156,6 +170,10 @@ pub fn replay_mcap(bus: &Bus, mcap: &[u8], opts: &ReplayOptions, stop: &dyn Fn()
             report.interrupted = true;
             break;
         }
+        if is_derived(&m.channel.topic) {
+            report.derived += 1;
+            continue;
+        }
         let Some(key) = target_key(&m.channel.topic) else {
             report.skipped += 1;
             continue;
@@ -203,5 +221,6 @@ mod tests {
         assert_eq!(split_key("spikearm/ur5e"), None);
         assert_eq!(split_key("other/ur5e/joint_states"), None);
         assert_eq!(split_key("spikearmx/ur5e/joint_states"), None);
+        assert!(is_derived("viz/ur5e/ee") && !is_derived("vizier/x") && !is_derived("spikearm/ur5e/target"));
     }
 }

@@ -29,13 +29,22 @@ pub struct BusConfig {
     pub connect: Vec<String>,
 }
 
-/// The built-in isolated peer: loopback only, no multicast or gossip scouting, no listener.
+/// The built-in isolated peer: no listener, no connection, no multicast scouting, and gossip that speaks to no
+/// one and connects to no one (see [`SILENT_GOSSIP`]).
 const ISOLATED_PEER: &str = r#"{
   mode: "peer",
   listen: { endpoints: [] },
   connect: { endpoints: [] },
-  scouting: { multicast: { enabled: false }, gossip: { enabled: false } },
+  scouting: { multicast: { enabled: false }, gossip: { enabled: true, multihop: false, target: [], autoconnect: [] } },
 }"#;
+
+/// The gossip settings of every bundled peer configuration (`config/zenoh/*.json5` and [`ISOLATED_PEER`]):
+/// enabled, but sending to no one (`target: []`) and connecting to no one it hears of (`autoconnect: []`). On
+/// the wire this is what `enabled: false` was: no gossip message, no connection but the configured ones. It
+/// differs only inside zenoh (≥ 1.10), whose peer router, with gossip disabled, warns at every session open
+/// that it "cannot de-duplicate data traversing region gateways" (we have no region gateways). The session's
+/// start is unchanged too: a peer that connects still waits for its peer's declarations, not for gossip.
+pub const SILENT_GOSSIP: &str = "{ enabled: true, multihop: false, target: [], autoconnect: [] }";
 
 impl BusConfig {
     /// The zenoh configuration a session opened with these settings gets: the file (or the built-in isolated
@@ -527,5 +536,61 @@ impl ParamsQuery {
             .reply(key.clone(), body)
             .wait()
             .map_err(|e| BusError::Send { key: key.to_string(), detail: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built-in peer and every bundled peer configuration gossip silently ([`SILENT_GOSSIP`]) and never
+    /// scout by multicast.
+    #[test]
+    fn bundled_peer_configs_gossip_silently() {
+        let json = |zc: &zenoh::Config, key: &str| -> serde_json::Value {
+            serde_json::from_str(&zc.get_json(key).unwrap()).unwrap()
+        };
+        let silent = zenoh::Config::from_json5(&format!("{{ scouting: {{ gossip: {SILENT_GOSSIP} }} }}")).unwrap();
+        let want = json(&silent, "scouting/gossip");
+        assert_eq!(want["enabled"], true);
+        let mut configs = vec![("built-in".to_string(), ISOLATED_PEER.to_string())];
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config/zenoh");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json5") {
+                configs.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+        assert!(configs.len() > 5, "{configs:?}");
+        let mut peers = 0;
+        for (name, text) in configs {
+            let zc = zenoh::Config::from_json5(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(json(&zc, "scouting/multicast/enabled"), false, "{name}");
+            if json(&zc, "mode") == "peer" {
+                assert_eq!(json(&zc, "scouting/gossip"), want, "{name}");
+                peers += 1;
+            }
+        }
+        assert!(peers > 5);
+    }
+
+    /// Two sessions over loopback TCP with the built-in peer's gossip still exchange data as before.
+    #[test]
+    fn silent_gossip_peers_still_talk() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let ep = format!("tcp/127.0.0.1:{port}");
+        let a = Bus::open("g", &BusConfig { zenoh_json5: None, listen: vec![ep.clone()], connect: vec![] }).unwrap();
+        let b = Bus::open("g", &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep] }).unwrap();
+        let tap = a.tap("spikearm/g/**", 16).unwrap();
+        let p = b.raw_publisher("spikearm/g/x", QosClass::Event).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !p.has_subscribers() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        p.put(b"{}").unwrap();
+        let s = tap.recv_timeout(Duration::from_secs(5)).unwrap().expect("the sample crossed");
+        assert_eq!((s.key(), &*s.body()), ("spikearm/g/x", &b"{}"[..]));
+        b.close().unwrap();
+        a.close().unwrap();
     }
 }
