@@ -144,8 +144,15 @@ struct TargetFields {
     position: [f64; 3],
 }
 
+/// The part of a controller's status the viewer needs: `{"controller": {"target": […]}}`.
 #[derive(Deserialize)]
 struct StatusFields {
+    #[serde(default)]
+    controller: Option<ControllerTarget>,
+}
+
+#[derive(Deserialize)]
+struct ControllerTarget {
     #[serde(default)]
     target: Option<[f64; 3]>,
 }
@@ -269,7 +276,7 @@ impl<W: Write + Seek> McapSink<W> {
                 let target = if kind == "target" {
                     serde_json::from_slice::<TargetFields>(body).ok().map(|t| t.position)
                 } else {
-                    serde_json::from_slice::<StatusFields>(body).ok().and_then(|s| s.target)
+                    serde_json::from_slice::<StatusFields>(body).ok().and_then(|s| s.controller?.target)
                 };
                 let Some(target) = target.filter(|t| t.iter().all(|x| x.is_finite())) else { return Ok(()) };
                 self.arms.entry(arm.to_string()).or_default().target = Some(target);
@@ -556,9 +563,9 @@ mod tests {
             sink.write("spikearm/a/joint_states", 1_000_000_000 + i * 1_000_000, 0, &joint_states(i, t, [0.5, 0.0, t]))
                 .unwrap();
             if i == 20 {
-                sink.write("spikearm/a/status/controller", 1_020_500_000, 0, br#"{"v":1,"node":"controller","target":[0.4,0.1,0.2]}"#)
+                sink.write("spikearm/a/status/controller", 1_020_500_000, 0, br#"{"v":1,"node":"controller","controller":{"target":[0.4,0.1,0.2]}}"#)
                     .unwrap();
-                sink.write("spikearm/a/status/sim", 1_020_600_000, 0, br#"{"v":1,"node":"sim","target":null}"#).unwrap();
+                sink.write("spikearm/a/status/sim", 1_020_600_000, 0, br#"{"v":1,"node":"sim","sim":{"deadline_misses":0}}"#).unwrap();
             }
             if i == 30 {
                 sink.write("spikearm/a/target", 1_030_500_000, 0, br#"{"v":1,"position":[0.3,0.2,0.1]}"#).unwrap();
