@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
-use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm::arm::description::ArmSpec;
+use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm_sim::{ArmWorld, SimParams};
 
 const UR5E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/ur5e.urdf");
@@ -75,9 +75,7 @@ fn bench_arm_model(c: &mut Criterion) {
     group.bench_function("fk_coriolis", |b| {
         b.iter(|| {
             q[0] += 1e-9;
-            model
-                .coriolis_torque(black_box(&q), black_box(&dq), &mut cor)
-                .unwrap();
+            model.coriolis_torque(black_box(&q), black_box(&dq), &mut cor).unwrap();
             black_box(&cor);
         })
     });

@@ -15,15 +15,18 @@ use std::time::{Duration, Instant};
 
 use spikearm::bus::{Bus, BusConfig};
 use spikearm::control::factory::ControllerParams;
-use spikearm::node::{ControllerNodeReport, ControllerSettings, Shutdown, SimNodeReport, SimSettings, TimingMode, WaitMode, run_controller_node, run_sim_node};
+use spikearm::node::{
+    ControllerNodeReport, ControllerSettings, Shutdown, SimNodeReport, SimSettings, TimingMode, WaitMode,
+    run_controller_node, run_sim_node,
+};
 
 #[path = "../tests/common/fixtures.rs"]
 mod fixtures;
 #[path = "common/load.rs"]
 mod load;
 use fixtures::{arm_urdf, loopback_endpoint};
-use spikearm::arm::Arm;
 use load::load_average;
+use spikearm::arm::Arm;
 
 struct Args {
     secs: f64,
@@ -34,7 +37,13 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { secs: 60.0, lockstep_secs: 10.0, arm: "ur5e".into(), sim_wait: WaitMode::Spin, ctrl_wait: WaitMode::Spin };
+    let mut a = Args {
+        secs: 60.0,
+        lockstep_secs: 10.0,
+        arm: "ur5e".into(),
+        sim_wait: WaitMode::Spin,
+        ctrl_wait: WaitMode::Spin,
+    };
     let wait = |v: String| match v.as_str() {
         "spin" => WaitMode::Spin,
         "sleep" => WaitMode::Sleep,
@@ -59,8 +68,10 @@ fn args() -> Args {
 fn buses(arm: &str, tcp: bool) -> (Bus, Bus) {
     if tcp {
         let ep = loopback_endpoint();
-        let sim = Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![ep.clone()], connect: vec![] }).expect("sim bus");
-        let ctrl = Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep] }).expect("ctrl bus");
+        let sim = Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![ep.clone()], connect: vec![] })
+            .expect("sim bus");
+        let ctrl =
+            Bus::open(arm, &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep] }).expect("ctrl bus");
         (sim, ctrl)
     } else {
         let b = Bus::open(arm, &BusConfig::default()).expect("bus");

@@ -13,12 +13,12 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::Vector3;
-use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
+use spikearm::arm::description::ArmSpec;
 use spikearm::arm::model::{ArmModel, ArmModelParams};
+use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::{ControlInput, Controller};
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::pid::{Pid, PidParams};
-use spikearm::arm::description::ArmSpec;
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 
@@ -56,7 +56,12 @@ fn recorded_states() -> Vec<(Vec<f64>, Vec<f64>, Vector3<f64>)> {
     out
 }
 
-fn bench_tick<C: Controller>(c: &mut Criterion, name: &str, mut ctl: C, states: &[(Vec<f64>, Vec<f64>, Vector3<f64>)]) -> f64 {
+fn bench_tick<C: Controller>(
+    c: &mut Criterion,
+    name: &str,
+    mut ctl: C,
+    states: &[(Vec<f64>, Vec<f64>, Vector3<f64>)],
+) -> f64 {
     let mut tau = vec![0.0; 6];
     let mut k = 0usize;
     let mut t = 0.0;

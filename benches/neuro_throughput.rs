@@ -9,7 +9,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use spikearm::neuro::{BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec};
+use spikearm::neuro::{
+    BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec,
+};
 
 const NENGO_LOIHI_ANCHOR: f64 = 60e3;
 
@@ -84,8 +86,11 @@ fn main() {
             let budget = Duration::from_millis(if n >= 1_000_000 { 3000 } else { 1500 });
             let mut loihi = LoihiExecutor::new(&built, LoihiParams::default()).unwrap();
             let mut float = FloatExecutor::new(&built);
-            let execs: Vec<(&str, &mut dyn Executor)> =
-                if loihi_only { vec![("loihi", &mut loihi)] } else { vec![("loihi", &mut loihi), ("float", &mut float)] };
+            let execs: Vec<(&str, &mut dyn Executor)> = if loihi_only {
+                vec![("loihi", &mut loihi)]
+            } else {
+                vec![("loihi", &mut loihi), ("float", &mut float)]
+            };
             for (name, exec) in execs {
                 let (sps, wall_sps) = measure(exec, d, 1, budget);
                 let ups = sps * n as f64;

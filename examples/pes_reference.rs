@@ -4,7 +4,7 @@
 //! `cargo run --release --example pes_reference [-- SEED]`
 
 use spikearm::neuro::offline::run_offline;
-use spikearm::neuro::{executor_for, EnergyTable, EnsembleSpec, ExecutorKind, NetworkSpec, PesSpec};
+use spikearm::neuro::{EnergyTable, EnsembleSpec, ExecutorKind, NetworkSpec, PesSpec, executor_for};
 
 fn main() -> anyhow::Result<()> {
     let seed = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(0);

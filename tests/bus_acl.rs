@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use spikearm::bus::{
-    Bus, BusConfig, Estop, JointStates, Latest, NodeState, Payload, QosClass, Queue, SCHEMA_VERSION, Status,
-    TorqueCmd, is_loopback_endpoint,
-};
 use spikearm::arm::hold::{HoldLaw, HoldParams};
+use spikearm::bus::{
+    Bus, BusConfig, Estop, JointStates, Latest, NodeState, Payload, QosClass, Queue, SCHEMA_VERSION, Status, TorqueCmd,
+    is_loopback_endpoint,
+};
 use spikearm::node::{Shutdown, SimNodeReport, TimingMode, run_sim_node};
 
 #[path = "common/fixtures.rs"]

@@ -8,9 +8,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use spikearm::bus::{Bus, BusConfig, Estop, JointStates, Message, NodeState, Payload, SCHEMA_VERSION, Status, Target, TorqueCmd};
-use spikearm::control::controller::{ControlError, ControlInput, Controller};
 use spikearm::arm::hold::{HoldLaw, HoldParams};
+use spikearm::bus::{
+    Bus, BusConfig, Estop, JointStates, Message, NodeState, Payload, SCHEMA_VERSION, Status, Target, TorqueCmd,
+};
+use spikearm::control::controller::{ControlError, ControlInput, Controller};
 use spikearm::node::{ControllerNodeReport, Shutdown, SimNodeReport, run_controller_node, run_sim_node};
 
 #[path = "common/fixtures.rs"]
@@ -144,7 +146,10 @@ fn estop_latches_at_the_next_step_and_tick_and_only_an_explicit_clear_releases_i
         wait_seq(op, at + 200);
     });
     let (sim, ctrl) = (&r.sim, &r.ctrl);
-    eprintln!("sim: {} steps, e-stop {:?}; controller: {} ticks, e-stop {:?}", sim.steps, sim.estop_log, ctrl.ticks, ctrl.estop_log);
+    eprintln!(
+        "sim: {} steps, e-stop {:?}; controller: {} ticks, e-stop {:?}",
+        sim.steps, sim.estop_log, ctrl.ticks, ctrl.estop_log
+    );
     assert_eq!(sim.sample_stride, 1);
     assert_eq!(sim.samples.len() as u64, sim.steps + 1, "one sample per state, indexed by seq");
 
@@ -180,12 +185,18 @@ fn estop_latches_at_the_next_step_and_tick_and_only_an_explicit_clear_releases_i
     // it for an answer, so it may be the first one ticked again.
     assert!(!r.ticked.iter().any(|&t| t > t1 && t < t2), "ticked while latched ({t1}..{t2} s)");
     assert!(!r.commanded.iter().any(|&q| q > c1 && q < c2), "commanded while latched ({c1}..{c2})");
-    assert!(r.ticked.iter().any(|&t| t <= t1) && r.ticked.iter().filter(|&&t| t > t2).count() > 50, "ticks before and after");
+    assert!(
+        r.ticked.iter().any(|&t| t <= t1) && r.ticked.iter().filter(|&&t| t > t2).count() > 50,
+        "ticks before and after"
+    );
     assert_eq!(ctrl.ticks as usize, r.ticked.len());
     // Its status said so, and the target sent while latched was taken (not a clear).
     let latched: Vec<_> = r.statuses.iter().filter(|s| s.state == NodeState::Estop).collect();
     assert!(!latched.is_empty(), "an estop status");
-    assert!(r.statuses.iter().any(|s| s.state == NodeState::Estop && s.controller().is_some_and(|c| c.target == Some(far))), "target taken while latched");
+    assert!(
+        r.statuses.iter().any(|s| s.state == NodeState::Estop && s.controller().is_some_and(|c| c.target == Some(far))),
+        "target taken while latched"
+    );
 }
 
 /// The e-stop as a future build might send it: a version this build does not speak.
@@ -210,7 +221,9 @@ fn an_undecodable_body_on_the_estop_key_engages_and_counts_and_only_a_valid_clea
         op.put(&k.estop(), &estop(false, "operator clear")).unwrap();
         wait_seq(op, at + 200);
     });
-    for (who, log, rejected) in [("sim", &r.sim.estop_log, &r.sim.rejected), ("controller", &r.ctrl.estop_log, &r.ctrl.rejected)] {
+    for (who, log, rejected) in
+        [("sim", &r.sim.estop_log, &r.sim.rejected), ("controller", &r.ctrl.estop_log, &r.ctrl.rejected)]
+    {
         let got: Vec<_> = log.iter().map(|e| (e.engaged, e.source.as_str())).collect();
         assert_eq!(got, [(true, "refused version body"), (false, "operator clear")], "{who}");
         assert_eq!(rejected.get("version"), Some(&1), "{who}: {rejected:?}");

@@ -18,17 +18,18 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
+use spikearm::arm::hold::{HoldLaw, HoldParams};
 use spikearm::bus::{
     Bus, BusConfig, Estop, JointStates, MAX_BODY_BYTES, MAX_COORD_M, MAX_JOINTS, MAX_NAME_BYTES, MAX_PARAMS,
     MAX_PAYLOAD_OFFSET_M, Message, NodeState, ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, Status, Target,
     TorqueCmd, decode, encode_into,
 };
 use spikearm::control::controller::{ControlError, ControlInput, Controller};
-use spikearm::arm::hold::{HoldLaw, HoldParams};
 use spikearm::node::{Reason, Shutdown, run_controller_node, run_sim_node};
 
 /// Every reason a decoder may give.
-const DECODE_REASONS: [&str; 7] = ["too_large", "malformed", "version", "non_finite", "dimension", "out_of_range", "invalid"];
+const DECODE_REASONS: [&str; 7] =
+    ["too_large", "malformed", "version", "non_finite", "dimension", "out_of_range", "invalid"];
 
 #[derive(Default, Debug)]
 struct Tally {
@@ -126,7 +127,10 @@ fn corpus() -> Vec<Vec<u8>> {
     put(&|b| encode_into(&Estop { v: 1, engaged: true, source: "operator".into() }, b));
     put(&|b| {
         encode_into(
-            &ParamsRequest { v: 1, set: BTreeMap::from([("kp".to_string(), 50.0), ("learning_rate".to_string(), 1e-4)]) },
+            &ParamsRequest {
+                v: 1,
+                set: BTreeMap::from([("kp".to_string(), 50.0), ("learning_rate".to_string(), 1e-4)]),
+            },
             b,
         )
     });
@@ -142,13 +146,62 @@ fn corpus() -> Vec<Vec<u8>> {
 
 /// Replacement tokens: hostile numbers, wrong types, nested junk.
 const JUNK: &[&str] = &[
-    "\"NaN\"", "NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1e308", "-1e308", "1.7976931348623157e308",
-    "4.9e-324", "1e-400", "18446744073709551616", "18446744073709551615", "-9223372036854775809", "-1", "-0", "0",
-    "1e6", "1000.5", "-10.5", "11", "null", "true", "\"1.0\"", "\"\"", "[]", "{}", "[1,2,3,4,5]",
-    "{\"a\":[{\"b\":null}]}", "\"\\ud800\"", "\"\\u0000\"", "[[[[[[[[[[]]]]]]]]]]", "[0.5,0.5,0.5,0.5]", "[0.5]",
+    "\"NaN\"",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "-1e999",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "4.9e-324",
+    "1e-400",
+    "18446744073709551616",
+    "18446744073709551615",
+    "-9223372036854775809",
+    "-1",
+    "-0",
+    "0",
+    "1e6",
+    "1000.5",
+    "-10.5",
+    "11",
+    "null",
+    "true",
+    "\"1.0\"",
+    "\"\"",
+    "[]",
+    "{}",
+    "[1,2,3,4,5]",
+    "{\"a\":[{\"b\":null}]}",
+    "\"\\ud800\"",
+    "\"\\u0000\"",
+    "[[[[[[[[[[]]]]]]]]]]",
+    "[0.5,0.5,0.5,0.5]",
+    "[0.5]",
 ];
-const KEYS: &[&str] = &["v", "stamp", "seq", "name", "position", "velocity", "effort", "ee_position", "mass_kg",
-    "offset_m", "engaged", "source", "set", "params", "node", "state", "ticks", "bogus", ""];
+const KEYS: &[&str] = &[
+    "v",
+    "stamp",
+    "seq",
+    "name",
+    "position",
+    "velocity",
+    "effort",
+    "ee_position",
+    "mass_kg",
+    "offset_m",
+    "engaged",
+    "source",
+    "set",
+    "params",
+    "node",
+    "state",
+    "ticks",
+    "bogus",
+    "",
+];
 
 /// xorshift64*: a fixed-seed generator with no dependencies, fast enough for millions of cases.
 struct Rng(u64);
@@ -422,9 +475,28 @@ fn hostile_message() -> BoxedStrategy<Value> {
         .boxed();
     let seq = prop_oneof![4 => (0u64..1_000_000).prop_map(Value::from), 1 => junk()].boxed();
     prop_oneof![
-        (version(), field(number()), field(seq.clone()), field(names), field(numbers(3)), field(numbers(3)), field(numbers(3)), field(numbers(3)), extra())
+        (
+            version(),
+            field(number()),
+            field(seq.clone()),
+            field(names),
+            field(numbers(3)),
+            field(numbers(3)),
+            field(numbers(3)),
+            field(numbers(3)),
+            extra()
+        )
             .prop_map(|(v, stamp, seq, name, p, dq, e, ee, x)| object(
-                vec![("v", v), ("stamp", stamp), ("seq", seq), ("name", name), ("position", p), ("velocity", dq), ("effort", e), ("ee_position", ee)],
+                vec![
+                    ("v", v),
+                    ("stamp", stamp),
+                    ("seq", seq),
+                    ("name", name),
+                    ("position", p),
+                    ("velocity", dq),
+                    ("effort", e),
+                    ("ee_position", ee)
+                ],
                 x
             )),
         (version(), field(seq), field(numbers(3)), extra())
@@ -436,10 +508,12 @@ fn hostile_message() -> BoxedStrategy<Value> {
             .prop_map(|(v, e, s, x)| object(vec![("v", v), ("engaged", e), ("source", s)], x)),
         (version(), field(params.clone()), extra()).prop_map(|(v, s, x)| object(vec![("v", v), ("set", s)], x)),
         (version(), field(params), extra()).prop_map(|(v, p, x)| object(vec![("v", v), ("params", p)], x)),
-        (version(), field(text()), field(number()), field(number()), extra()).prop_map(|(v, node, stamp, ticks, x)| object(
-            vec![("v", v), ("node", node), ("stamp", stamp), ("state", Some(json!("running"))), ("ticks", ticks)],
-            x
-        )),
+        (version(), field(text()), field(number()), field(number()), extra()).prop_map(|(v, node, stamp, ticks, x)| {
+            object(
+                vec![("v", v), ("node", node), ("stamp", stamp), ("state", Some(json!("running"))), ("ticks", ticks)],
+                x,
+            )
+        }),
     ]
     .boxed()
 }
@@ -472,7 +546,6 @@ fn every_decoder_refuses_hostile_fields_of_plausible_messages_with_a_reason() {
 }
 
 // ---- A flood on the real bus ----
-
 
 const Q_REF: [f64; 3] = [0.4, -0.3, 0.2];
 
@@ -540,10 +613,16 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
     use zenoh::Wait;
     // A full mesh (peers do not route for each other): sim, controller and watcher listen, each connects
     // to the earlier ones; the attacker connects to both nodes.
-    let port = || format!("tcp/127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let port = || {
+        format!("tcp/127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+    };
     let eps = [port(), port(), port()];
     let open = |i: usize| {
-        Bus::open("threelink", &BusConfig { zenoh_json5: None, listen: vec![eps[i].clone()], connect: eps[..i].to_vec() }).unwrap()
+        Bus::open(
+            "threelink",
+            &BusConfig { zenoh_json5: None, listen: vec![eps[i].clone()], connect: eps[..i].to_vec() },
+        )
+        .unwrap()
     };
     let (sim_bus, ctrl_bus, watcher) = (open(0), open(1), open(2));
     let statuses = watcher.queue::<Status>(&watcher.keys().status_all(), 1 << 16).unwrap();
@@ -584,7 +663,11 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
             while !sim_done.load(Ordering::Relaxed) {
                 let (key, body) = &puts[i % puts.len()];
                 // Blocking congestion control: nothing is dropped on the attacker's side.
-                attacker.put(key.as_str(), body.as_slice()).congestion_control(zenoh::qos::CongestionControl::Block).wait().unwrap();
+                attacker
+                    .put(key.as_str(), body.as_slice())
+                    .congestion_control(zenoh::qos::CongestionControl::Block)
+                    .wait()
+                    .unwrap();
                 sent[i % puts.len()].fetch_add(1, Ordering::Relaxed);
                 i += 1;
                 thread::sleep(Duration::from_micros(100));
@@ -595,11 +678,17 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
     let queries = {
         let (sim_done, attacker, key) = (sim_done.clone(), attacker.clone(), keys.params("controller"));
         thread::spawn(move || {
-            let bad: [&[u8]; 4] = [b"{", br#"{"v":9,"set":{}}"#, br#"{"v":1,"set":{"kp":[]}}"#, br#"{"v":1,"set":{"kp":1e999}}"#];
+            let bad: [&[u8]; 4] =
+                [b"{", br#"{"v":9,"set":{}}"#, br#"{"v":1,"set":{"kp":[]}}"#, br#"{"v":1,"set":{"kp":1e999}}"#];
             let mut refused = [0u64; 4];
             let mut i = 0;
             while !sim_done.load(Ordering::Relaxed) {
-                let replies = attacker.get(key.as_str()).payload(bad[i % bad.len()]).timeout(Duration::from_secs(2)).wait().unwrap();
+                let replies = attacker
+                    .get(key.as_str())
+                    .payload(bad[i % bad.len()])
+                    .timeout(Duration::from_secs(2))
+                    .wait()
+                    .unwrap();
                 if let Ok(reply) = replies.recv()
                     && let Ok(sample) = reply.result()
                 {
@@ -668,7 +757,10 @@ fn a_flood_of_hostile_bodies_is_counted_by_reason_while_control_goes_on() {
     // its last step ends (at most a queue's worth, 16, plus a few on the wire) go uncounted.
     for reason in ["out_of_range", "version"] {
         let (counted, sent) = (got(&sim.rejected, reason), payload_sent(reason));
-        assert!(counted <= sent && counted + 24 >= sent, "queued payload bodies counted as {reason}: {counted} of {sent}");
+        assert!(
+            counted <= sent && counted + 24 >= sent,
+            "queued payload bodies counted as {reason}: {counted} of {sent}"
+        );
     }
     // Queries: the version one is the controller's only source of `version`; the other three are malformed.
     assert!(refused_queries > 10, "{refused_by_body:?}");

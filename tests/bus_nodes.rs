@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use spikearm::arm::hold::{HoldLaw, HoldParams};
 use spikearm::bus::{Bus, BusConfig, JointStates, NodeState, ParamsRequest, SCHEMA_VERSION, Status};
 use spikearm::control::controller::{ControlError, ControlInput, Controller, ControllerStatus};
 use spikearm::neuro::LearnedWeights;
-use spikearm::arm::hold::{HoldLaw, HoldParams};
 use spikearm::node::{CheckpointError, Shutdown, TimingMode, load_checkpoint, run_controller_node, run_sim_node};
 use spikearm_sim::{ArmState, ArmWorld, SimParams};
 
@@ -150,7 +150,8 @@ fn watchdog_engages_within_60_ms_of_the_controller_vanishing() {
     spec.record_every = 10;
     let stop_sim = Shutdown::new();
     let stop_sim2 = stop_sim.clone();
-    let sim_thread = thread::spawn(move || run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &stop_sim2).map(|r| (r, sim_bus)));
+    let sim_thread =
+        thread::spawn(move || run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &stop_sim2).map(|r| (r, sim_bus)));
 
     let stop_ctrl = Shutdown::new();
     let stop2 = stop_ctrl.clone();
@@ -196,7 +197,8 @@ fn controller_holds_when_joint_states_stop_and_resumes() {
         r.unwrap()
     });
     let statuses = feeder.queue::<Status>(&feeder.keys().status("controller"), 1000).unwrap();
-    let mut publish = feeder.publisher::<JointStates>(&feeder.keys().joint_states(), spikearm::bus::QosClass::Control).unwrap();
+    let mut publish =
+        feeder.publisher::<JointStates>(&feeder.keys().joint_states(), spikearm::bus::QosClass::Control).unwrap();
     let mut seq = 0u64;
     let mut feed = |ms: u64, seq: &mut u64| {
         let end = Instant::now() + Duration::from_millis(ms);
@@ -311,7 +313,10 @@ fn checkpoints_are_written_on_shutdown_restored_on_start_and_corrupt_ones_refuse
     // Corrupt: truncated, then a flipped digit. Loading refuses it with a message naming the file and leaves it
     // untouched; the node then sets it aside and starts fresh (the whole fault is tested in tests/faults.rs).
     let good = std::fs::read(&path).unwrap();
-    for bad in [good[..good.len() / 2].to_vec(), String::from_utf8(good.clone()).unwrap().replacen(&format!("{ticks:?}"), "1234.0", 1).into_bytes()] {
+    for bad in [
+        good[..good.len() / 2].to_vec(),
+        String::from_utf8(good.clone()).unwrap().replacen(&format!("{ticks:?}"), "1234.0", 1).into_bytes(),
+    ] {
         std::fs::write(&path, &bad).unwrap();
         let err = load_checkpoint(&path).unwrap_err();
         let msg = err.to_string();

@@ -140,7 +140,8 @@ fn the_recording_holds_every_control_message_of_the_run_in_order() {
 fn the_report_has_svg_and_png_plots_with_spike_rates() {
     let r = run();
     let samples = &r.result.runs[0].ctrl.samples;
-    let rates: Vec<f64> = samples.iter().map(|s| s.spike_rate_hz.expect("the adaptive core reports spike rates")).collect();
+    let rates: Vec<f64> =
+        samples.iter().map(|s| s.spike_rate_hz.expect("the adaptive core reports spike rates")).collect();
     assert!(rates.iter().all(|x| x.is_finite() && *x >= 0.0), "{rates:?}");
     assert!(rates.iter().any(|x| *x > 0.0), "the ensemble never fired");
     for name in ["ee_error", "torques", "adaptive_torque", "spike_rate"] {
@@ -149,7 +150,10 @@ fn the_report_has_svg_and_png_plots_with_spike_rates() {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}.png is not a PNG");
         // The header chunk names the size the plots are drawn at.
         assert_eq!(&png[12..16], b"IHDR");
-        assert_eq!((u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap())), (900, 420));
+        assert_eq!(
+            (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap())),
+            (900, 420)
+        );
         let svg = std::fs::read_to_string(r.report.join(format!("{name}.svg"))).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("sim time, s"), "{name}.svg");
     }
@@ -158,20 +162,25 @@ fn the_report_has_svg_and_png_plots_with_spike_rates() {
 #[test]
 fn replay_publishes_the_same_joint_states_on_a_fresh_bus_over_tcp() {
     let r = run();
-    let recorded: Vec<Vec<u8>> =
-        messages(&recording(r)).into_iter().filter(|(t, _)| t == "spikearm/threelink/joint_states").map(|(_, b)| b).collect();
+    let recorded: Vec<Vec<u8>> = messages(&recording(r))
+        .into_iter()
+        .filter(|(t, _)| t == "spikearm/threelink/joint_states")
+        .map(|(_, b)| b)
+        .collect();
     let file = r.report.join(recording_file_name(&r.result.runs[0].controller));
 
     let info = Command::new(env!("CARGO_BIN_EXE_spikearm")).args(["replay", "--info"]).arg(&file).output().unwrap();
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(info.status.success(), "{text}\n{}", String::from_utf8_lossy(&info.stderr));
-    let line = text.lines().find(|l| l.starts_with("spikearm/threelink/joint_states")).unwrap_or_else(|| panic!("{text}"));
+    let line =
+        text.lines().find(|l| l.starts_with("spikearm/threelink/joint_states")).unwrap_or_else(|| panic!("{text}"));
     assert_eq!(line.split_whitespace().last().unwrap(), recorded.len().to_string(), "{text}");
 
     // A fresh session listening on loopback; the replay runs in its own process and connects to it, under
     // another arm name.
     let endpoint = loopback_endpoint();
-    let bus = Bus::open("replayed", &BusConfig { zenoh_json5: None, listen: vec![endpoint.clone()], connect: vec![] }).unwrap();
+    let bus = Bus::open("replayed", &BusConfig { zenoh_json5: None, listen: vec![endpoint.clone()], connect: vec![] })
+        .unwrap();
     let tap = bus.tap("spikearm/replayed/joint_states", 1 << 16).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_spikearm"))
         .args(["replay", "--speed", "0", "--arm", "replayed", "--wait-s", "10", "--connect", &endpoint])
@@ -214,7 +223,12 @@ fn replay_keeps_the_recorded_pace_scaled_by_the_speed() {
     assert_eq!((rep.messages, rep.skipped, rep.derived), (recorded.len() as u64, 0, derived as u64));
     assert!(rep.recorded_s > 0.01, "recorded span {} s", rep.recorded_s);
     // Never faster than asked (a slow machine may only make it slower).
-    assert!(rep.wall_s >= 0.95 * rep.recorded_s / 0.5, "{} s of wall time for {} s at half speed", rep.wall_s, rep.recorded_s);
+    assert!(
+        rep.wall_s >= 0.95 * rep.recorded_s / 0.5,
+        "{} s of wall time for {} s at half speed",
+        rep.wall_s,
+        rep.recorded_s
+    );
     let mut got = Vec::new();
     while let Some(s) = tap.try_recv() {
         got.push((s.key().replace("spikearm/paced/", "spikearm/threelink/"), s.body().into_owned()));
@@ -274,7 +288,8 @@ fn an_independent_reader_finds_compressed_chunks_schemas_and_valid_messages() {
     // Every chunk zstd (the script also checks each is smaller than what it holds), every message validated.
     let chunks = summary["chunks"].as_u64().unwrap();
     assert!(chunks >= 1 && summary["compression"] == serde_json::json!({ "zstd": chunks }), "{summary:#}");
-    let (packed, unpacked) = (summary["chunk_compressed_bytes"].as_u64().unwrap(), summary["chunk_uncompressed_bytes"].as_u64().unwrap());
+    let (packed, unpacked) =
+        (summary["chunk_compressed_bytes"].as_u64().unwrap(), summary["chunk_uncompressed_bytes"].as_u64().unwrap());
     assert!(packed * 3 < unpacked, "{packed} B of chunks hold {unpacked} B");
     let all = messages(&recording(r));
     assert_eq!(summary["messages"].as_u64(), Some(all.len() as u64));
@@ -308,7 +323,8 @@ fn the_derived_poses_are_the_recorded_end_effector_and_target() {
     let json = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap();
     let states: Vec<JointStates> =
         all.iter().filter(|(t, _)| t == "spikearm/threelink/joint_states").map(|(_, b)| decode(b).unwrap()).collect();
-    let ee: Vec<serde_json::Value> = all.iter().filter(|(t, _)| t == "viz/threelink/ee").map(|(_, b)| json(b)).collect();
+    let ee: Vec<serde_json::Value> =
+        all.iter().filter(|(t, _)| t == "viz/threelink/ee").map(|(_, b)| json(b)).collect();
     // Each pose is the end effector of some recorded state, bit for bit.
     for pose in &ee {
         let p = &pose["pose"]["position"];
@@ -317,8 +333,11 @@ fn the_derived_poses_are_the_recorded_end_effector_and_target() {
         assert_eq!(pose["frame_id"], "base_link");
     }
     // The target poses follow the controller's reported targets (the circle moves it every 0.5 s).
-    let statuses: Vec<Status> =
-        all.iter().filter(|(t, _)| t == "spikearm/threelink/status/controller").map(|(_, b)| decode(b).unwrap()).collect();
+    let statuses: Vec<Status> = all
+        .iter()
+        .filter(|(t, _)| t == "spikearm/threelink/status/controller")
+        .map(|(_, b)| decode(b).unwrap())
+        .collect();
     let reported: Vec<[f64; 3]> = statuses.iter().filter_map(|s| s.target).collect();
     let targets: Vec<[f64; 3]> = all
         .iter()
@@ -351,7 +370,8 @@ fn replay_reads_an_uncompressed_recording_of_an_earlier_build() {
                 w.add_channel(schema, topic, "json", &BTreeMap::new()).unwrap()
             });
             let t = 1_000_000 * i as u64;
-            let header = mcap::records::MessageHeader { channel_id: id, sequence: i as u32, log_time: t, publish_time: t };
+            let header =
+                mcap::records::MessageHeader { channel_id: id, sequence: i as u32, log_time: t, publish_time: t };
             w.write_to_known_channel(&header, body).unwrap();
         }
         w.finish().unwrap();

@@ -2,12 +2,12 @@
 //! parameter access by name, and the training-signal/input settings.
 
 use nalgebra::Vector3;
-use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
+use spikearm::arm::description::ArmSpec;
 use spikearm::arm::model::{ArmModel, ArmModelParams};
-use spikearm::eval::closed_loop::ClosedLoop;
+use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::Controller;
 use spikearm::control::osc::{Osc, OscParams};
-use spikearm::arm::description::ArmSpec;
+use spikearm::eval::closed_loop::ClosedLoop;
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 

@@ -9,16 +9,15 @@ mod counting_alloc;
 use counting_alloc::allocations;
 
 use nalgebra::Vector3;
-use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
+use spikearm::arm::description::ArmSpec;
 use spikearm::arm::model::{ArmModel, ArmModelParams};
+use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::{ControlInput, Controller};
 use spikearm::control::joint_pd::{JointPd, JointPdParams};
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::pid::{Pid, PidParams};
-use spikearm::arm::description::ArmSpec;
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmState, ArmWorld, PayloadSpec, SimParams};
-
 
 const UR5E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/ur5e.urdf");
 const Q0: [f64; 6] = [0.0, -1.2, 1.6, -1.97, -1.57, 0.0];

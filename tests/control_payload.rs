@@ -3,8 +3,8 @@
 //! fixed-point core with default settings against PD and the PID baselines. Conditions run on two threads.
 //! Run with `--nocapture` to see the table (`spikearm eval payload` prints the same, with the float row).
 
-use spikearm::eval::payload_eval::{Condition, PayloadEvalSpec};
 use spikearm::eval::metrics::normalised_per_lap;
+use spikearm::eval::payload_eval::{Condition, PayloadEvalSpec};
 use spikearm::eval::payload_protocol::ProtocolRun;
 use spikearm::neuro::ExecutorKind;
 

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use spikearm::bus::{Bus, BusConfig, JointStates, NodeState, QosClass, SCHEMA_VERSION, Status, Target, TorqueCmd};
 use spikearm::control::controller::Controller;
 use spikearm::control::factory::ControllerParams;
-use spikearm::node::{ControllerNodeReport, ControllerSettings, FaultParams, PayloadEvent, Shutdown, SimNodeReport, SimSettings, TimingMode, load_checkpoint, run_controller_node, run_sim_node};
+use spikearm::node::{
+    ControllerNodeReport, ControllerSettings, FaultParams, PayloadEvent, Shutdown, SimNodeReport, SimSettings,
+    TimingMode, load_checkpoint, run_controller_node, run_sim_node,
+};
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
@@ -148,7 +151,11 @@ fn sim_death_makes_the_controller_hold_without_learning_and_a_new_sim_resumes_it
     assert_ne!(weights(c.as_ref()), w_hold_end.decoders, "learning resumed with the new sim");
     // Nothing learned was lost: the second sim starts against an already compensated payload.
     let (e1, e2) = (mean_error_run(&r, 0), mean_error_run(&r, 1));
-    eprintln!("sim death: first 0.5 s error with fresh weights {:.2} mm, after the restart {:.2} mm", e1 * 1e3, e2 * 1e3);
+    eprintln!(
+        "sim death: first 0.5 s error with fresh weights {:.2} mm, after the restart {:.2} mm",
+        e1 * 1e3,
+        e2 * 1e3
+    );
     assert!(e2 < 0.7 * e1, "the kept weights did not help after the restart: {e2} vs {e1}");
 }
 
@@ -204,7 +211,10 @@ impl Controller for CrashAt {
     fn learned_weights(&self) -> Option<spikearm::neuro::LearnedWeights> {
         self.inner.learned_weights()
     }
-    fn restore_weights(&mut self, w: &spikearm::neuro::LearnedWeights) -> Result<(), spikearm::control::controller::ControlError> {
+    fn restore_weights(
+        &mut self,
+        w: &spikearm::neuro::LearnedWeights,
+    ) -> Result<(), spikearm::control::controller::ControlError> {
         self.inner.restore_weights(w)
     }
 }
@@ -277,7 +287,10 @@ fn controller_crash_the_watchdog_holds_and_a_restart_resumes_from_the_last_check
     // What was lost is the learning between the last checkpoint and the crash, no more. A checkpoint stamped
     // with state k holds the weights after ticking k, which is what the crash at the next state found.
     let lost_ticks = crash_at as f64 - 1.0 - last.sim_time * 1e3;
-    eprintln!("controller crash at tick {crash_at}: last checkpoint at tick {:.0}, {lost_ticks:.0} ticks of learning lost", last.sim_time * 1e3);
+    eprintln!(
+        "controller crash at tick {crash_at}: last checkpoint at tick {:.0}, {lost_ticks:.0} ticks of learning lost",
+        last.sim_time * 1e3
+    );
     assert!((0.0..crash_at as f64).contains(&lost_ticks), "{lost_ticks}");
     assert!(last.sim_time > 0.0, "the checkpoint holds learning, not the initial weights");
     if lost_ticks > 0.0 {
@@ -365,7 +378,9 @@ fn ten_percent_message_loss_in_lockstep_costs_resends_not_learning() {
     assert_eq!(lossy.sim.steps, clean.sim.steps);
     assert_eq!(lossy.sim.samples.len(), clean.sim.samples.len());
     for (a, b) in lossy.sim.samples.iter().zip(&clean.sim.samples) {
-        let bits = |s: &spikearm::node::SimSample| [s.q.clone(), s.dq.clone(), s.tau.clone()].concat().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let bits = |s: &spikearm::node::SimSample| {
+            [s.q.clone(), s.dq.clone(), s.tau.clone()].concat().iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
         assert_eq!(bits(a), bits(b), "the trajectories part at t = {}", a.t);
     }
     assert_eq!(e_lossy.to_bits(), e_clean.to_bits(), "adapted error {e_lossy} with loss vs {e_clean}");
@@ -414,7 +429,9 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
     // route for each other without gossip, which is off).
     let (ep, ep_ctrl) = (loopback_endpoint(), loopback_endpoint());
     let sim_bus = listen(&ep);
-    let ctrl_bus = Bus::open(ARM, &BusConfig { zenoh_json5: None, listen: vec![ep_ctrl.clone()], connect: vec![ep.clone()] }).unwrap();
+    let ctrl_bus =
+        Bus::open(ARM, &BusConfig { zenoh_json5: None, listen: vec![ep_ctrl.clone()], connect: vec![ep.clone()] })
+            .unwrap();
     let statuses = ctrl_bus.queue::<Status>(&ctrl_bus.keys().status("controller"), 10_000).unwrap();
     let mut ss = sim_spec(None, 0.0);
     ss.payload_events.clear();
@@ -442,7 +459,8 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
     };
     const STEP_M: f64 = 2e-6;
     const BURST: u64 = 7000;
-    let burster_bus = Bus::open(ARM, &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep, ep_ctrl] }).unwrap();
+    let burster_bus =
+        Bus::open(ARM, &BusConfig { zenoh_json5: None, listen: vec![], connect: vec![ep, ep_ctrl] }).unwrap();
     let states = burster_bus.latest::<JointStates>(&burster_bus.keys().joint_states()).unwrap();
     let mut publ = burster_bus.publisher::<Target>(&burster_bus.keys().target(), QosClass::Event).unwrap();
     let mut sent = 0u64;
@@ -464,7 +482,8 @@ fn a_burst_of_targets_at_ten_times_the_tick_rate_is_taken_latest_first_without_m
     wait_until("the last target in force", Duration::from_secs(10), || {
         let st = drain(&statuses);
         if in_force_at.is_none() {
-            in_force_at = st.iter().find(|s| s.controller().is_some_and(|c| c.target == Some(final_target))).map(|s| s.ticks);
+            in_force_at =
+                st.iter().find(|s| s.controller().is_some_and(|c| c.target == Some(final_target))).map(|s| s.ticks);
         }
         in_force_at.is_some_and(|t| st.last().is_some_and(|s| s.ticks > t + 300))
     });
@@ -708,7 +727,8 @@ fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unb
             latest = Some(s);
         }
         latest.as_ref().is_some_and(|s| {
-            s.controller().is_some_and(|c| c.checkpoint_errors >= 3 && c.checkpoint_alert.is_some()) && s.ticks > before + 100
+            s.controller().is_some_and(|c| c.checkpoint_errors >= 3 && c.checkpoint_alert.is_some())
+                && s.ticks > before + 100
         })
     });
     let last = latest.unwrap();
@@ -733,7 +753,11 @@ fn checkpoint_writes_fail_safely(dir: &Path, block: impl FnOnce() -> String, unb
     assert!(r.ticks >= sim.steps, "{how}: every state answered");
     assert_ne!(std::fs::read(&path).unwrap(), kept, "{how}: the final checkpoint was written");
     // No temp files left by the failed writes.
-    let stray: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains(".tmp")).collect();
+    let stray: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains(".tmp"))
+        .collect();
     assert!(stray.is_empty(), "{how}: {stray:?}");
 }
 

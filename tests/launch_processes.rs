@@ -93,7 +93,12 @@ fn processes_record_the_one_process_trajectories_bit_for_bit() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "launch --processes: {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "launch --processes: {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("normalised error"), "{stdout}");
 
     for run in &one.runs {

@@ -8,9 +8,8 @@ mod counting_alloc;
 use counting_alloc::allocations;
 
 use nalgebra::DMatrix;
-use spikearm::arm::model::{ArmModel, ArmModelParams, PayloadSpec};
 use spikearm::arm::description::ArmSpec;
-
+use spikearm::arm::model::{ArmModel, ArmModelParams, PayloadSpec};
 
 #[test]
 fn per_call_model_functions_do_not_allocate() {
@@ -19,9 +18,7 @@ fn per_call_model_functions_do_not_allocate() {
         let spec = ArmSpec::from_urdf_file(path).unwrap();
         let mut model = ArmModel::new(&spec, ArmModelParams::default()).unwrap();
         let n = model.dof();
-        model
-            .set_payload(Some(PayloadSpec { mass_kg: 1.5, offset_m: [0.0, 0.0, 0.05] }))
-            .unwrap();
+        model.set_payload(Some(PayloadSpec { mass_kg: 1.5, offset_m: [0.0, 0.0, 0.05] })).unwrap();
         let mut j6 = DMatrix::zeros(6, n);
         let mut j3 = DMatrix::zeros(3, n);
         let mut m = DMatrix::zeros(n, n);
@@ -49,12 +46,7 @@ fn per_call_model_functions_do_not_allocate() {
         }
         let after = allocations();
         assert!(checksum.is_finite());
-        assert_eq!(
-            after - before,
-            0,
-            "{file}: the per-call functions allocated {} times",
-            after - before
-        );
+        assert_eq!(after - before, 0, "{file}: the per-call functions allocated {} times", after - before);
     }
 }
 

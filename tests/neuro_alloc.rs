@@ -4,7 +4,9 @@
 mod counting_alloc;
 
 use counting_alloc::allocations;
-use spikearm::neuro::{BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec};
+use spikearm::neuro::{
+    BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec,
+};
 
 fn drive(exec: &mut dyn Executor, steps: usize, scale: f64) {
     let (mut out, mut err) = ([0.0; 2], [0.0; 2]);

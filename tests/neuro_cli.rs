@@ -39,7 +39,8 @@ fn learns_from_csv_and_writes_the_report() {
     for executor in ["float", "loihi"] {
         let out = learn(dir.path(), SPEC, &data, executor);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
         let windows = report["rmse_per_window"].as_array().unwrap();
         assert_eq!(windows.len(), 3);
         let (first, last) = (report["rmse_first"].as_f64().unwrap(), report["rmse_last"].as_f64().unwrap());

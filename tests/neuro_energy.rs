@@ -3,17 +3,14 @@
 //! profile's estimate must stay below the dense float one; the Loihi 1 profile's is printed beside it.
 
 use spikearm::neuro::{
-    BuiltNetwork, EnergyTable, EnsembleSpec, Executor, InterceptSpec, LoihiExecutor, LoihiParams,
-    NetworkSpec, PesSpec,
+    BuiltNetwork, EnergyTable, EnsembleSpec, Executor, InterceptSpec, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec,
 };
 
 /// Runs `steps` steps with learning on and returns (neuromorphic J, dense J, input events, synaptic events).
 fn run(params: LoihiParams, steps: usize) -> (f64, f64, u64, u64) {
     let (n, d, k) = (1000, 12, 3);
     let mut ens = EnsembleSpec::new(n, d, 3);
-    ens.intercepts = InterceptSpec::SparseFiring {
-        sparse_firing: [0.35, 0.45, 0.55],
-    };
+    ens.intercepts = InterceptSpec::SparseFiring { sparse_firing: [0.35, 0.45, 0.55] };
     ens.input_synapse = Some(0.012);
     let mut pes = PesSpec::new(k, 2e-4);
     pes.pre_synapse = 0.012;
@@ -36,12 +33,7 @@ fn run(params: LoihiParams, steps: usize) -> (f64, f64, u64, u64) {
     }
     let a = *exec.accounting();
     let e = a.energy(&EnergyTable::default());
-    (
-        e.neuromorphic_j,
-        e.dense_cpu_j,
-        a.input_spikes,
-        a.synaptic_events,
-    )
+    (e.neuromorphic_j, e.dense_cpu_j, a.input_spikes, a.synaptic_events)
 }
 
 #[test]
@@ -59,18 +51,9 @@ fn the_loihi2_profile_estimates_less_energy_than_dense_float_for_a_12d_controlle
         l2 * 1e6,
         dense2 * 1e6
     );
-    assert_eq!(
-        dense1, dense2,
-        "the dense baseline does not depend on the profile"
-    );
-    assert!(
-        in2 * 4 < in1,
-        "graded send-on-change input should cut input events several-fold: {in2} vs {in1}"
-    );
-    assert!(
-        l2 < dense2,
-        "loihi2 estimate {l2:e} J should be below dense {dense2:e} J"
-    );
+    assert_eq!(dense1, dense2, "the dense baseline does not depend on the profile");
+    assert!(in2 * 4 < in1, "graded send-on-change input should cut input events several-fold: {in2} vs {in1}");
+    assert!(l2 < dense2, "loihi2 estimate {l2:e} J should be below dense {dense2:e} J");
 }
 
 #[test]
@@ -79,25 +62,14 @@ fn both_profiles_learn_the_reference_task_and_loihi2_sends_fewer_input_events() 
     use spikearm::neuro::offline::run_offline;
     let spec = NetworkSpec::new(EnsembleSpec::new(300, 1, 1), PesSpec::new(1, 3e-4));
     let built = BuiltNetwork::build(&spec).unwrap();
-    let xs: Vec<Vec<f64>> = (1..=4000)
-        .map(|t| vec![(std::f64::consts::TAU * t as f64 * 1e-3).sin()])
-        .collect();
+    let xs: Vec<Vec<f64>> = (1..=4000).map(|t| vec![(std::f64::consts::TAU * t as f64 * 1e-3).sin()]).collect();
     let ys: Vec<Vec<f64>> = xs.iter().map(|x| vec![x[0] * x[0]]).collect();
     let mut events = vec![];
     for params in [LoihiParams::default(), LoihiParams::loihi2()] {
         let mut exec = LoihiExecutor::new(&built, params).unwrap();
         let r = run_offline(&mut exec, &xs, &ys, 1000).unwrap();
-        assert!(
-            r.rmse_last < 0.5 * r.rmse_first && r.rmse_last < 0.2,
-            "{params:?}: {:?}",
-            r.rmse_per_window
-        );
+        assert!(r.rmse_last < 0.5 * r.rmse_first && r.rmse_last < 0.2, "{params:?}: {:?}", r.rmse_per_window);
         events.push(r.accounting.input_spikes);
     }
-    assert!(
-        events[1] * 3 < events[0],
-        "input events loihi1 {} vs loihi2 {}",
-        events[0],
-        events[1]
-    );
+    assert!(events[1] * 3 < events[0], "input events loihi1 {} vs loihi2 {}", events[0], events[1]);
 }

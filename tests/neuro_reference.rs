@@ -1,11 +1,11 @@
 //! The core against numbers measured from Nengo 4.1 and NengoLoihi 1.1 on the same networks (copied into the tests
 //! below; the golden trace is tests/data/loihi_lif_golden_trace.json).
 
-use spikearm::neuro::loihi::compartment::{self, CompartmentParams, CompartmentRegisters};
 use spikearm::neuro::lif::{LifParams, LifState};
+use spikearm::neuro::loihi::compartment::{self, CompartmentParams, CompartmentRegisters};
 use spikearm::neuro::loihi::fixed::{decay_u, decay_v, keep};
 use spikearm::neuro::offline::run_offline;
-use spikearm::neuro::{executor_for, EnsembleSpec, ExecutorKind, NetworkSpec, PesSpec};
+use spikearm::neuro::{EnsembleSpec, ExecutorKind, NetworkSpec, PesSpec, executor_for};
 
 const J: [f64; 6] = [0.5, 1.0, 1.5, 2.0, 5.0, 10.0];
 /// Nengo 4.1 spiking LIF, spikes in 1 s (lif_rates.json).
@@ -38,7 +38,8 @@ fn ints(v: &serde_json::Value) -> Vec<i32> {
 #[test]
 fn fixed_point_compartment_reproduces_nengo_loihi_golden_trace_bit_for_bit() {
     let g = golden();
-    let (vth, bias, du, dv, rf) = (ints(&g["vth"]), ints(&g["bias"]), ints(&g["decay_u"]), ints(&g["decay_v"]), ints(&g["ref"]));
+    let (vth, bias, du, dv, rf) =
+        (ints(&g["vth"]), ints(&g["bias"]), ints(&g["decay_u"]), ints(&g["decay_v"]), ints(&g["ref"]));
     let vmax = ints(&g["vmax"]);
     let mut regs = [CompartmentRegisters::default(); 6];
     let steps = g["voltage"].as_array().unwrap();
@@ -98,7 +99,8 @@ fn pes_task(neurons: usize, lr: f64, seed: u64, kind: ExecutorKind, seconds: f64
     let spec = NetworkSpec::new(EnsembleSpec::new(neurons, 1, seed), PesSpec::new(1, lr));
     let mut exec = executor_for(&spec, kind).unwrap();
     let steps = (seconds / spec.dt).round() as usize;
-    let xs: Vec<Vec<f64>> = (0..steps).map(|t| vec![(2.0 * std::f64::consts::PI * (t + 1) as f64 * spec.dt).sin()]).collect();
+    let xs: Vec<Vec<f64>> =
+        (0..steps).map(|t| vec![(2.0 * std::f64::consts::PI * (t + 1) as f64 * spec.dt).sin()]).collect();
     let ys: Vec<Vec<f64>> = xs.iter().map(|x| vec![scale * x[0] * x[0]]).collect();
     run_offline(exec.as_mut(), &xs, &ys, 1000).unwrap().rmse_per_window
 }
@@ -148,8 +150,9 @@ fn nengo_acceptance_case_constant_input() {
 #[test]
 fn large_outputs_are_learned_to_the_same_relative_error() {
     let rel = |scale: f64| {
-        let lasts: Vec<f64> =
-            (0..3).map(|seed| pes_task(100, 1e-4, seed, ExecutorKind::Loihi, 10.0, scale).last().unwrap() / scale).collect();
+        let lasts: Vec<f64> = (0..3)
+            .map(|seed| pes_task(100, 1e-4, seed, ExecutorKind::Loihi, 10.0, scale).last().unwrap() / scale)
+            .collect();
         median(lasts)
     };
     let (unit, big) = (rel(1.0), rel(50.0));

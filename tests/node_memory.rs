@@ -17,7 +17,6 @@ use spikearm::bus::{Bus, BusConfig};
 use spikearm::control::factory::ControllerParams;
 use spikearm::node::{ControllerSample, SampleLog, Shutdown, SimSample, run_controller_node, run_sim_node};
 
-
 /// Kept samples are `stride` apart (in units of `unit`), start at `first` and reach within one stride of `last`.
 fn assert_even(ts: &[f64], stride: u64, unit: f64, first: f64, last: f64, what: &str) {
     let step = stride as f64 * unit;
@@ -56,7 +55,11 @@ fn node_records_stay_bounded_and_span_the_whole_run() {
     assert_eq!(s.steps, STEPS);
     assert!(s.samples.len() <= CAP && s.samples.len() >= CAP / 2, "sim kept {}", s.samples.len());
     // 3001 states into 64 slots: the spacing doubled until 64 × stride covers the run.
-    assert!(s.sample_stride.is_power_of_two() && s.sample_stride as usize * CAP > STEPS as usize, "{}", s.sample_stride);
+    assert!(
+        s.sample_stride.is_power_of_two() && s.sample_stride as usize * CAP > STEPS as usize,
+        "{}",
+        s.sample_stride
+    );
     let ts: Vec<f64> = s.samples.iter().map(|x| x.t).collect();
     assert_even(&ts, s.sample_stride, sim.physics.dt, 0.0, s.sim_time, "sim");
 
@@ -101,7 +104,9 @@ fn a_full_log_records_without_allocating_and_stays_within_its_capacity() {
         k += 1;
     }
     assert_eq!(allocations() - before, 0, "recording into a full log allocated");
-    for (len, allocated, cap) in [(ctrl.len(), ctrl.allocated(), ctrl.capacity()), (sim.len(), sim.allocated(), sim.capacity())] {
+    for (len, allocated, cap) in
+        [(ctrl.len(), ctrl.allocated(), ctrl.capacity()), (sim.len(), sim.allocated(), sim.capacity())]
+    {
         assert!(len <= cap && allocated <= cap && len >= cap / 2, "len {len}, slots {allocated}, capacity {cap}");
     }
     // Still evenly spread over all offers.

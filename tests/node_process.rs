@@ -163,8 +163,11 @@ fn sigkill_then_restart_resumes_with_the_learned_weights() {
     let sim = Logged::spawn(sim_cmd);
     // The test is a third peer. zenoh peers do not forward between two others, so every controller connects
     // to both the sim and the test (a full mesh on loopback).
-    let bus = Bus::open("threelink", &BusConfig { zenoh_json5: None, listen: vec![ep_test.clone()], connect: vec![ep_sim.clone()] })
-        .unwrap();
+    let bus = Bus::open(
+        "threelink",
+        &BusConfig { zenoh_json5: None, listen: vec![ep_test.clone()], connect: vec![ep_sim.clone()] },
+    )
+    .unwrap();
     let keys = bus.keys().clone();
     let states = bus.latest::<JointStates>(&keys.joint_states()).unwrap();
     let statuses = bus.queue::<Status>(&keys.status("controller"), 4096).unwrap();

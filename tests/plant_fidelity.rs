@@ -29,14 +29,8 @@ struct Case {
 
 /// The 3-link arm released from horizontal; the UR5e from a bent pose that couples every joint.
 const CASES: [Case; 2] = [
-    Case {
-        arm: "threelink.urdf",
-        q0: &[0.0, 0.0, 0.0],
-    },
-    Case {
-        arm: "ur5e.urdf",
-        q0: &[0.3, -0.8, 1.2, -0.6, 0.9, 0.2],
-    },
+    Case { arm: "threelink.urdf", q0: &[0.0, 0.0, 0.0] },
+    Case { arm: "ur5e.urdf", q0: &[0.3, -0.8, 1.2, -0.6, 0.9, 0.2] },
 ];
 
 /// The constant torque of the second case is the holding torque at q0 plus M(q0)·a with a = ±A0 on
@@ -97,21 +91,8 @@ fn reference(model: &mut ArmModel, q0: &[f64], tau: &[f64]) -> Vec<Vec<f64>> {
 }
 
 /// Max |q_sim − q_ref| over joints and the span, rad; with which integrator.
-fn deviation(
-    urdf: &str,
-    integrator: Integrator,
-    q0: &[f64],
-    tau: &[f64],
-    reference: &[Vec<f64>],
-) -> f64 {
-    let mut w = ArmWorld::from_urdf_str(
-        urdf,
-        SimParams {
-            integrator,
-            ..SimParams::default()
-        },
-    )
-    .unwrap();
+fn deviation(urdf: &str, integrator: Integrator, q0: &[f64], tau: &[f64], reference: &[Vec<f64>]) -> f64 {
+    let mut w = ArmWorld::from_urdf_str(urdf, SimParams { integrator, ..SimParams::default() }).unwrap();
     w.set_state(q0, &vec![0.0; q0.len()]).unwrap();
     assert_eq!(w.set_torques(tau).unwrap(), 0, "no torque may be clamped");
     let mut worst = 0.0f64;
@@ -142,9 +123,7 @@ fn the_rk4_plant_follows_an_independent_rk4_integration() {
         let mut m = DMatrix::zeros(n, n);
         model.mass_matrix(case.q0, &mut m).unwrap();
         for (i, t) in tau.iter_mut().enumerate() {
-            *t += (0..n)
-                .map(|j| m[(i, j)] * A0 * if j % 2 == 0 { 1.0 } else { -1.0 })
-                .sum::<f64>();
+            *t += (0..n).map(|j| m[(i, j)] * A0 * if j % 2 == 0 { 1.0 } else { -1.0 }).sum::<f64>();
         }
         for (label, tau) in [("zero torque", &zero[..]), ("constant torque", &tau[..])] {
             let want = reference(&mut model, case.q0, tau);
@@ -155,11 +134,7 @@ fn the_rk4_plant_follows_an_independent_rk4_integration() {
                  {old:.2e} rad (rapier's own step, 1 substep)",
                 case.arm
             );
-            assert!(
-                new <= BAR_RAD,
-                "{} {label}: {new} rad > {BAR_RAD} rad",
-                case.arm
-            );
+            assert!(new <= BAR_RAD, "{} {label}: {new} rad > {BAR_RAD} rad", case.arm);
         }
     }
 }

@@ -43,8 +43,7 @@ fn bin() -> Command {
 
 /// Why the client cannot run here, if it cannot.
 fn python_missing() -> Option<String> {
-    match Command::new("python3").args(["-c", "import zenoh"]).stdout(Stdio::null()).stderr(Stdio::piped()).output()
-    {
+    match Command::new("python3").args(["-c", "import zenoh"]).stdout(Stdio::null()).stderr(Stdio::piped()).output() {
         Err(e) => Some(format!("python3 not runnable ({e})")),
         Ok(o) if !o.status.success() => Some(format!(
             "python3 cannot import zenoh (pip install -r examples/requirements.txt): {}",

@@ -25,8 +25,16 @@ fn run_writes_a_trajectory_with_energy() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("traj.json");
     let o = sim(&[
-        "--arm", &arm("ur5e"), "--q0", "0,-1.57,0,0,0,0", "--steps", "100", "--every", "10",
-        "--out", out.to_str().unwrap(),
+        "--arm",
+        &arm("ur5e"),
+        "--q0",
+        "0,-1.57,0,0,0,0",
+        "--steps",
+        "100",
+        "--every",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = read(&out);
@@ -46,8 +54,16 @@ fn const_torque_equal_to_gravity_holds_the_threelink_arm() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("hold.json");
     let o = sim(&[
-        "--arm", &arm("threelink"), "--const-torque", "25.506,8.3385,1.4715", "--steps", "200",
-        "--every", "200", "--out", out.to_str().unwrap(),
+        "--arm",
+        &arm("threelink"),
+        "--const-torque",
+        "25.506,8.3385,1.4715",
+        "--steps",
+        "200",
+        "--every",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = read(&out);
@@ -64,9 +80,22 @@ fn torque_file_and_payload_are_used_and_runs_are_bit_identical() {
     let run = |name: &str| {
         let out = dir.path().join(name);
         let o = sim(&[
-            "--arm", &arm("threelink"), "--q0", "0.1,-0.2,0.3", "--dq0", "0,0.5,0", "--torques",
-            file.to_str().unwrap(), "--payload-kg", "0.5", "--payload-offset", "0,0,0.02", "--steps", "300",
-            "--out", out.to_str().unwrap(),
+            "--arm",
+            &arm("threelink"),
+            "--q0",
+            "0.1,-0.2,0.3",
+            "--dq0",
+            "0,0.5,0",
+            "--torques",
+            file.to_str().unwrap(),
+            "--payload-kg",
+            "0.5",
+            "--payload-offset",
+            "0,0,0.02",
+            "--steps",
+            "300",
+            "--out",
+            out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         std::fs::read(out).unwrap()
@@ -102,9 +131,15 @@ fn bad_arguments_and_files_are_clear_errors() {
     fails_with(&["--arm", &three, "--steps", "1", "--payload-kg=-2", "--out", out], "invalid payload");
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"torque\": 3}").unwrap();
-    fails_with(&["--arm", &three, "--torques", bad.to_str().unwrap(), "--steps", "1", "--out", out], "is not a torque file");
+    fails_with(
+        &["--arm", &three, "--torques", bad.to_str().unwrap(), "--steps", "1", "--out", out],
+        "is not a torque file",
+    );
     std::fs::write(&bad, "[[1, 2]]").unwrap();
-    fails_with(&["--arm", &three, "--torques", bad.to_str().unwrap(), "--steps", "1", "--out", out], "row 0 has 2 values");
+    fails_with(
+        &["--arm", &three, "--torques", bad.to_str().unwrap(), "--steps", "1", "--out", out],
+        "row 0 has 2 values",
+    );
     let not_urdf = dir.path().join("arm.urdf");
     std::fs::write(&not_urdf, "<robot name=\"x\"><link name=\"a\"/></robot>").unwrap();
     fails_with(&["--arm", not_urdf.to_str().unwrap(), "--steps", "1", "--out", out], "cannot build the arm");

@@ -3,5 +3,6 @@
 
 /// The 1-, 5- and 15-minute load averages from `/proc/loadavg`, or `?` where it is unavailable.
 pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "?".into(), |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    std::fs::read_to_string("/proc/loadavg")
+        .map_or_else(|_| "?".into(), |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }

@@ -5,8 +5,7 @@ use std::path::Path;
 
 use nalgebra::{Isometry3, Matrix3, Translation3, UnitQuaternion, Vector3};
 use rapier3d::prelude::{
-    JointAxesMask, MassProperties, MultibodyIndex, PhysicsWorld, Pose, Real,
-    RigidBodyBuilder, RigidBodyHandle, Vector,
+    JointAxesMask, MassProperties, MultibodyIndex, PhysicsWorld, Pose, Real, RigidBodyBuilder, RigidBodyHandle, Vector,
 };
 use rapier3d_urdf::urdf_rs;
 use rapier3d_urdf::{UrdfLoaderOptions, UrdfMultibodyOptions, UrdfRobot};
@@ -26,7 +25,11 @@ pub(crate) struct MassProps {
 }
 
 impl MassProps {
-    const ZERO: Self = Self { mass: 0.0, com: Vector3::new(0.0, 0.0, 0.0), inertia: Matrix3::new(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0) };
+    const ZERO: Self = Self {
+        mass: 0.0,
+        com: Vector3::new(0.0, 0.0, 0.0),
+        inertia: Matrix3::new(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    };
 
     /// From a URDF `<inertial>`: the tensor is given in the axes of the inertial origin's rpy, so it is
     /// rotated into the link frame here (rapier3d-urdf 0.36 drops that rotation).
@@ -210,17 +213,30 @@ impl ArmWorld {
                     let continuous = j.joint_type == urdf_rs::JointType::Continuous;
                     let l = &j.limit;
                     if !(l.effort.is_finite() && l.effort > 0.0) {
-                        return unsupported(format!("joint '{}' needs a positive effort limit, got {}", j.name, l.effort));
+                        return unsupported(format!(
+                            "joint '{}' needs a positive effort limit, got {}",
+                            j.name, l.effort
+                        ));
                     }
-                    let (lower, upper) = if continuous { (f64::NEG_INFINITY, f64::INFINITY) } else { (l.lower, l.upper) };
+                    let (lower, upper) =
+                        if continuous { (f64::NEG_INFINITY, f64::INFINITY) } else { (l.lower, l.upper) };
                     if !continuous && !(lower.is_finite() && upper.is_finite() && lower < upper) {
-                        return unsupported(format!("joint '{}' needs lower < upper limits, got [{lower}, {upper}]", j.name));
+                        return unsupported(format!(
+                            "joint '{}' needs lower < upper limits, got [{lower}, {upper}]",
+                            j.name
+                        ));
                     }
                     let velocity = if l.velocity > 0.0 { l.velocity } else { f64::INFINITY };
-                    limits_by_joint.insert(i, (j.name.clone(), JointLimits { lower, upper, effort: l.effort, velocity }));
+                    limits_by_joint
+                        .insert(i, (j.name.clone(), JointLimits { lower, upper, effort: l.effort, velocity }));
                 }
                 urdf_rs::JointType::Fixed => {}
-                ref other => return unsupported(format!("joint '{}' has type {other:?}; only revolute, continuous and fixed joints are simulated", j.name)),
+                ref other => {
+                    return unsupported(format!(
+                        "joint '{}' has type {other:?}; only revolute, continuous and fixed joints are simulated",
+                        j.name
+                    ));
+                }
             }
         }
         if limits_by_joint.is_empty() {
@@ -274,9 +290,8 @@ impl ArmWorld {
         );
 
         // The root is free until forward kinematics sees it fixed; DoF indices are final only after.
-        let root_handle = handles.links.iter().find_map(|l| {
-            world.multibody_joints.rigid_body_link(l.body).map(|id| id.multibody)
-        });
+        let root_handle =
+            handles.links.iter().find_map(|l| world.multibody_joints.rigid_body_link(l.body).map(|id| id.multibody));
         let Some(mb_index) = root_handle else {
             return unsupported("no multibody was built from the URDF".to_string());
         };
@@ -309,7 +324,10 @@ impl ArmWorld {
             };
             let h = &handles.joints[k];
             let Some(mb_handle) = h.joint else {
-                return unsupported(format!("joint '{}' could not be made a multibody joint", robot.joints[urdf_index].name));
+                return unsupported(format!(
+                    "joint '{}' could not be made a multibody joint",
+                    robot.joints[urdf_index].name
+                ));
             };
             let Some((mbody, link_id)) = world.multibody_joints.get(mb_handle) else {
                 return unsupported(format!("joint '{}' has no multibody link", robot.joints[urdf_index].name));
@@ -317,14 +335,7 @@ impl ArmWorld {
             let link = mbody.link(link_id).expect("link of a live joint");
             let axis_in_child = link.joint.data.local_frame2.rotation * Vector::X;
             let (name, limits) = limits_by_joint[&urdf_index].clone();
-            joints.push(ActuatedJoint {
-                name,
-                limits,
-                link_id,
-                child: h.link2,
-                parent: h.link1,
-                axis_in_child,
-            });
+            joints.push(ActuatedJoint { name, limits, link_id, child: h.link2, parent: h.link1, axis_in_child });
         }
 
         // Bodies in multibody-link order, with their URDF names to find the ee carrier.
@@ -404,7 +415,12 @@ impl ArmWorld {
                     return Err(SimError::UnsupportedModel("the multibody root is not its first link".to_string()));
                 }
                 root_pose = pose_to_f64(world.bodies[link.rigid_body_handle()].position());
-                links.push(DynLink { parent: None, frame1: Isometry3::identity(), frame2_inv: Isometry3::identity(), dof: None });
+                links.push(DynLink {
+                    parent: None,
+                    frame1: Isometry3::identity(),
+                    frame2_inv: Isometry3::identity(),
+                    dof: None,
+                });
                 continue;
             }
             let data = &link.joint.data;
@@ -505,7 +521,12 @@ impl ArmWorld {
             for (j, &v) in self.joints.iter().zip(q) {
                 let l = &j.limits;
                 if v < l.lower || v > l.upper {
-                    return Err(SimError::OutsideLimits { joint: j.name.clone(), value: v, lower: l.lower, upper: l.upper });
+                    return Err(SimError::OutsideLimits {
+                        joint: j.name.clone(),
+                        value: v,
+                        lower: l.lower,
+                        upper: l.upper,
+                    });
                 }
             }
         }
@@ -578,9 +599,11 @@ impl ArmWorld {
         // of its stops: an arm resting on a stop would otherwise pay for a foreseen-then-refused RK4
         // step before every rapier step.
         if self.at_stop {
-            self.at_stop = self.joints.iter().zip(&self.q).any(|(j, &q)| {
-                q - j.limits.lower < STOP_MARGIN || j.limits.upper - q < STOP_MARGIN
-            });
+            self.at_stop = self
+                .joints
+                .iter()
+                .zip(&self.q)
+                .any(|(j, &q)| q - j.limits.lower < STOP_MARGIN || j.limits.upper - q < STOP_MARGIN);
         }
         if !(rk4 && !self.at_stop && self.rk4_step()) {
             self.rapier_step();
@@ -613,8 +636,7 @@ impl ArmWorld {
             if !self.dynamics.rk4_finish(&mut self.q_next, &mut self.dq_next, &self.tau, h) {
                 return false;
             }
-            if limits && self.joints.iter().zip(&self.q_next).any(|(j, &q)| q < j.limits.lower || q > j.limits.upper)
-            {
+            if limits && self.joints.iter().zip(&self.q_next).any(|(j, &q)| q < j.limits.lower || q > j.limits.upper) {
                 return false;
             }
         }
@@ -769,7 +791,8 @@ impl ArmWorld {
             minv.set_column(k, &(a - &a0));
         }
         let minv = (&minv + minv.transpose()) * 0.5;
-        let m = minv.try_inverse().ok_or_else(|| SimError::UnsupportedModel("singular joint-space inertia".to_string()))?;
+        let m =
+            minv.try_inverse().ok_or_else(|| SimError::UnsupportedModel("singular joint-space inertia".to_string()))?;
         Ok((m, a0))
     }
 

@@ -158,9 +158,7 @@ impl Dynamics {
                 Some(pi) => {
                     let ps = self.st[pi];
                     let angle = l.dof.map_or(0.0, |d| q[d]);
-                    let joint = ps.pose
-                        * l.frame1
-                        * UnitQuaternion::from_axis_angle(&Vector3::x_axis(), angle);
+                    let joint = ps.pose * l.frame1 * UnitQuaternion::from_axis_angle(&Vector3::x_axis(), angle);
                     s.pose = joint * l.frame2_inv;
                     s.axis = joint.rotation * Vector3::x();
                     s.anchor = joint.translation.vector;
@@ -250,10 +248,7 @@ impl Dynamics {
         let n = self.n;
         // k[0..4]: accelerations of the four stages; k[4..8]: their velocities.
         let mut ks = std::mem::take(&mut self.k);
-        let (mut qt, mut dqt) = (
-            std::mem::take(&mut self.q_tmp),
-            std::mem::take(&mut self.dq_tmp),
-        );
+        let (mut qt, mut dqt) = (std::mem::take(&mut self.q_tmp), std::mem::take(&mut self.dq_tmp));
         let mut ok = true;
         let c = [0.0, 0.5 * dt, 0.5 * dt, dt];
         ks[4].copy_from_slice(dq);
@@ -326,10 +321,7 @@ mod tests {
         let mut a = vec![4.0, 2.0, 2.0, 3.0];
         let mut b = vec![0.0, -4.0];
         assert!(cholesky_solve(&mut a, 2, &mut b));
-        assert!(
-            (b[0] - 1.0).abs() < 1e-12 && (b[1] + 2.0).abs() < 1e-12,
-            "{b:?}"
-        );
+        assert!((b[0] - 1.0).abs() < 1e-12 && (b[1] + 2.0).abs() < 1e-12, "{b:?}");
         let mut not_pd = vec![1.0, 2.0, 2.0, 1.0];
         assert!(!cholesky_solve(&mut not_pd, 2, &mut [1.0, 1.0]));
     }

@@ -24,10 +24,7 @@ impl PayloadSpec {
     /// Checks that the mass is finite and positive and the offset finite.
     pub fn validate(&self) -> Result<(), SimError> {
         if !self.mass_kg.is_finite() || self.mass_kg <= 0.0 {
-            return Err(SimError::InvalidPayload(format!(
-                "mass must be finite and > 0 kg, got {}",
-                self.mass_kg
-            )));
+            return Err(SimError::InvalidPayload(format!("mass must be finite and > 0 kg, got {}", self.mass_kg)));
         }
         if let Some(v) = self.offset_m.iter().find(|v| !v.is_finite()) {
             return Err(SimError::InvalidPayload(format!("offset must be finite, got {v}")));

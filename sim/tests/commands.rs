@@ -93,7 +93,9 @@ fn run(urdf: &str, n: usize) -> Vec<ArmState> {
 fn bits(states: &[ArmState]) -> Vec<u64> {
     states
         .iter()
-        .flat_map(|s| s.q.iter().chain(&s.dq).chain(&s.ee_position).chain(&s.ee_orientation).copied().collect::<Vec<_>>())
+        .flat_map(|s| {
+            s.q.iter().chain(&s.dq).chain(&s.ee_position).chain(&s.ee_orientation).copied().collect::<Vec<_>>()
+        })
         .map(f64::to_bits)
         .collect()
 }
@@ -114,6 +116,7 @@ fn bad_urdf_is_a_clear_error() {
     let no_ee = common::THREELINK.replace("name=\"ee\"", "name=\"tool\"");
     let err = spikearm_sim::ArmWorld::from_urdf_str(&no_ee, SimParams::default()).unwrap_err();
     assert!(err.to_string().contains("'ee'"), "{err}");
-    let err = spikearm_sim::ArmWorld::from_urdf_str(common::THREELINK, SimParams { dt: 0.0, ..SimParams::default() }).unwrap_err();
+    let err = spikearm_sim::ArmWorld::from_urdf_str(common::THREELINK, SimParams { dt: 0.0, ..SimParams::default() })
+        .unwrap_err();
     assert!(matches!(err, SimError::InvalidParams(_)), "{err}");
 }

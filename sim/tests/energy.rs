@@ -37,7 +37,9 @@ fn params(integrator: Integrator, substeps: usize) -> SimParams {
 fn free_swing(integrator: Integrator, substeps: usize) -> f64 {
     let (drift, peak) = swing(common::threelink(params(integrator, substeps)), &[0.0; 3]);
     let pct = 100.0 * drift / peak;
-    println!("3-link free swing, {integrator:?}, {substeps} substep(s): drift {drift:.5} J of peak KE {peak:.4} J = {pct:.4}%");
+    println!(
+        "3-link free swing, {integrator:?}, {substeps} substep(s): drift {drift:.5} J of peak KE {peak:.4} J = {pct:.4}%"
+    );
     pct
 }
 

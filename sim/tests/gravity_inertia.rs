@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{planar, rel_err, Rng};
+use common::{Rng, planar, rel_err};
 use spikearm_sim::SimParams;
 
 #[test]
@@ -52,7 +52,10 @@ fn threelink_ee_follows_the_planar_forward_kinematics() {
         w.set_state(&q, &[0.0; 3]).unwrap();
         let (_, _, tip, _) = planar::geometry(&q);
         let ee = w.state().ee_position;
-        assert!((ee[0] - tip[0]).abs() < 1e-5 && ee[1].abs() < 1e-6 && (ee[2] - tip[1]).abs() < 1e-5, "q {q:?} ee {ee:?} tip {tip:?}");
+        assert!(
+            (ee[0] - tip[0]).abs() < 1e-5 && ee[1].abs() < 1e-6 && (ee[2] - tip[1]).abs() < 1e-5,
+            "q {q:?} ee {ee:?} tip {tip:?}"
+        );
         let back = w.q();
         assert!(rel_err(&back, &q) < 1e-6, "q read back {back:?} for {q:?}");
     }

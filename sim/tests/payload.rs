@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{planar, rel_err, Rng};
+use common::{Rng, planar, rel_err};
 use spikearm_sim::{PayloadSpec, SimParams};
 
 #[test]
@@ -18,7 +18,8 @@ fn threelink_payload_adds_its_gravity_and_inertia() {
         w.set_payload(Some(PayloadSpec::at_ee(m))).unwrap();
         let with = w.holding_torque(&q).unwrap();
         let rise: Vec<f64> = with.iter().zip(&before).map(|(a, b)| a - b).collect();
-        let expected: Vec<f64> = planar::gravity(&q, m).iter().zip(planar::gravity(&q, 0.0)).map(|(a, b)| a - b).collect();
+        let expected: Vec<f64> =
+            planar::gravity(&q, m).iter().zip(planar::gravity(&q, 0.0)).map(|(a, b)| a - b).collect();
         let err = rel_err(&rise, &expected);
         println!("q {q:?}: rise {rise:?} expected {expected:?} error {:.4}%", 100.0 * err);
         assert!(err < 0.005);

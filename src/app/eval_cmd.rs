@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::control::adaptive::AdaptiveParams;
-use crate::eval::payload_eval::{Condition, PayloadEvalSpec};
 use crate::eval::metrics::normalised_per_lap;
+use crate::eval::payload_eval::{Condition, PayloadEvalSpec};
 use crate::eval::payload_protocol::ProtocolRun;
 use crate::neuro::ExecutorKind;
 

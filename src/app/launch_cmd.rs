@@ -72,7 +72,8 @@ fn execute(spec: &ScenarioSpec, arm: Arc<Arm>, report: &ReportArgs, processes: b
 
 /// `spikearm launch`.
 pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
+    let text =
+        std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
     let spec = ScenarioSpec::from_toml(&text).with_context(|| format!("scenario {}", args.scenario.display()))?;
     let arm = super::node_cmd::read_arm(Path::new(&spec.urdf))?;
     execute(&spec, arm, &args.report, args.processes)?;
@@ -84,7 +85,9 @@ pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     let spec = ScenarioSpec::from_toml(DEMO_SCENARIO).context("the embedded demo scenario")?;
     let arm = Arm::from_urdf(DEMO_URDF).context("the embedded demo arm")?;
     let r = execute(&spec, arm, &args.report, false)?;
-    let mm = |run: usize, w: &str| r.metrics.runs.get(run).and_then(|m| m.window_error_m.get(w)).map_or(f64::NAN, |e| e * 1e3);
+    let mm = |run: usize, w: &str| {
+        r.metrics.runs.get(run).and_then(|m| m.window_error_m.get(w)).map_or(f64::NAN, |e| e * 1e3)
+    };
     println!("UR5e, 2 kg payload picked up at t = 17 s (mean end-effector error per 16-s lap):");
     println!("  adaptive, before the payload:      {:7.2} mm", mm(0, "before"));
     println!("  adaptive, first lap with payload:  {:7.2} mm", mm(0, "after_payload"));

@@ -48,7 +48,11 @@ pub fn effective_toml<T: Serialize>(cfg: &T) -> String {
 
 fn parse_value(s: &str) -> Value {
     // Parse as the right-hand side of a TOML assignment; anything that is not a TOML value is a string.
-    format!("x = {s}").parse::<Table>().ok().and_then(|mut t| t.remove("x")).unwrap_or_else(|| Value::String(s.to_string()))
+    format!("x = {s}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("x"))
+        .unwrap_or_else(|| Value::String(s.to_string()))
 }
 
 fn deep_merge(base: &mut Table, over: Table) {

@@ -3,14 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 
 use crate::neuro::offline::run_offline;
 use crate::neuro::{
-    BuiltNetwork, CoreProfile, EnergyTable, EnsembleSpec, Executor, ExecutorKind, FloatExecutor, LoihiExecutor, LoihiParams,
-    NetworkSpec, PesSpec,
+    BuiltNetwork, CoreProfile, EnergyTable, EnsembleSpec, Executor, ExecutorKind, FloatExecutor, LoihiExecutor,
+    LoihiParams, NetworkSpec, PesSpec,
 };
 
 /// Commands on the neuromorphic core alone.
@@ -195,7 +195,11 @@ fn read_recording(path: &Path, cols: &DataColumns, dt: f64) -> anyhow::Result<Re
     let header = reader.headers().with_context(|| format!("{}: reading the header", path.display()))?.clone();
     let find = |name: &str| {
         header.iter().position(|h| h == name).with_context(|| {
-            format!("{}: column '{name}' is not in the header ({})", path.display(), header.iter().collect::<Vec<_>>().join(", "))
+            format!(
+                "{}: column '{name}' is not in the header ({})",
+                path.display(),
+                header.iter().collect::<Vec<_>>().join(", ")
+            )
         })
     };
     let t_col = find("t")?;
@@ -213,14 +217,17 @@ fn read_recording(path: &Path, cols: &DataColumns, dt: f64) -> anyhow::Result<Re
             let field = &row[col];
             match field.parse::<f64>() {
                 Ok(x) if x.is_finite() => Ok(x),
-                _ => bail!("{} line {line}, column '{}': '{field}' is not a finite number", path.display(), &header[col]),
+                _ => {
+                    bail!("{} line {line}, column '{}': '{field}' is not a finite number", path.display(), &header[col])
+                }
             }
         };
         let t = value(t_col)?;
         if let Some(prev) = last_t
-            && ((t - prev) - dt).abs() > 0.01 * dt {
-                bail!("{} line {line}: time step {} s does not match dt = {dt} s", path.display(), t - prev);
-            }
+            && ((t - prev) - dt).abs() > 0.01 * dt
+        {
+            bail!("{} line {line}: time step {} s does not match dt = {dt} s", path.display(), t - prev);
+        }
         last_t = Some(t);
         rec.inputs.push(in_cols.iter().map(|&c| value(c)).collect::<anyhow::Result<_>>()?);
         rec.targets.push(tgt_cols.iter().map(|&c| value(c)).collect::<anyhow::Result<_>>()?);

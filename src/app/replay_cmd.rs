@@ -82,7 +82,11 @@ pub fn run_replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let bus = Bus::open(&arm, &BusConfig { zenoh_json5, listen: args.listen.clone(), connect })?;
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
-    let opts = ReplayOptions { speed: args.speed, only: args.only.clone(), wait_for_subscriber: Duration::from_secs_f64(args.wait_s) };
+    let opts = ReplayOptions {
+        speed: args.speed,
+        only: args.only.clone(),
+        wait_for_subscriber: Duration::from_secs_f64(args.wait_s),
+    };
     let result = replay_mcap(&bus, &bytes, &opts, &|| shutdown.is_triggered()).with_context(what);
     bus.close()?;
     let r = result?;

@@ -140,12 +140,7 @@ impl SimCommand {
 }
 
 fn check_dof(what: &str, v: &[f64], dof: usize, arm: &Path) -> anyhow::Result<()> {
-    ensure!(
-        v.len() == dof,
-        "{what} has {} values but {} has {dof} actuated joints",
-        v.len(),
-        arm.display()
-    );
+    ensure!(v.len() == dof, "{what} has {} values but {} has {dof} actuated joints", v.len(), arm.display());
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
         bail!("{what}[{i}] is not a finite number ({})", v[i]);
     }
@@ -192,9 +187,7 @@ impl RunArgs {
             .with_context(|| format!("cannot create the output file {}", self.out.display()))?;
         let mut writer = std::io::BufWriter::new(file);
         serde_json::to_writer(&mut writer, &traj).context("cannot serialise the trajectory")?;
-        writer
-            .flush()
-            .with_context(|| format!("cannot write the output file {}", self.out.display()))?;
+        writer.flush().with_context(|| format!("cannot write the output file {}", self.out.display()))?;
         tracing::info!(
             steps = self.steps,
             samples = traj.t.len(),
@@ -213,8 +206,8 @@ impl RunArgs {
         let Some(path) = &self.torques else {
             return Ok((vec![vec![0.0; dof]], 1));
         };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the torque file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the torque file {}", path.display()))?;
         let file: TorqueFile = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{} is not a torque file: expected {{\"torques\": [[τ1, …], …], \"hold_steps\": 1}} or [[τ1, …], …]",

@@ -23,20 +23,12 @@ pub struct BodyInertia {
 impl BodyInertia {
     /// A massless body (the neutral element of [`BodyInertia::combined`]).
     pub fn zero() -> Self {
-        Self {
-            mass: 0.0,
-            com: Vector3::zeros(),
-            inertia: Matrix3::zeros(),
-        }
+        Self { mass: 0.0, com: Vector3::zeros(), inertia: Matrix3::zeros() }
     }
 
     /// A point mass of `mass` kg at `position` (m) in the reference frame.
     pub fn point_mass(mass: f64, position: Vector3<f64>) -> Self {
-        Self {
-            mass,
-            com: position,
-            inertia: Matrix3::zeros(),
-        }
+        Self { mass, com: position, inertia: Matrix3::zeros() }
     }
 
     /// The same body described in a parent frame, given `pose` = the pose of this body's frame in the parent.
@@ -55,11 +47,7 @@ impl BodyInertia {
         let mass = self.mass + other.mass;
         if mass <= 0.0 {
             // Both massless: keep the inertias (possibly non-zero nominal values) and an arbitrary COM.
-            return Self {
-                mass: 0.0,
-                com: self.com,
-                inertia: self.inertia + other.inertia,
-            };
+            return Self { mass: 0.0, com: self.com, inertia: self.inertia + other.inertia };
         }
         let com = (self.com * self.mass + other.com * other.mass) / mass;
         let inertia = self.inertia_about(&com) + other.inertia_about(&com);

@@ -49,9 +49,7 @@ pub enum UrdfChainError {
     #[error("link `{0}` is the child of more than one joint")]
     MultipleParents(String),
     /// The kinematic tree branches; only serial chains are supported.
-    #[error(
-        "link `{link}` has several child joints {children:?}; only a serial chain (no branches) is supported"
-    )]
+    #[error("link `{link}` has several child joints {children:?}; only a serial chain (no branches) is supported")]
     Branch {
         /// The link where the tree forks.
         link: String,
@@ -62,9 +60,7 @@ pub enum UrdfChainError {
     #[error("URDF has no link named `{0}`: the arm model needs it as the end-effector frame")]
     MissingEe(String),
     /// A joint type the model cannot represent.
-    #[error(
-        "joint `{joint}` has type `{kind}`; the arm model supports only revolute, continuous and fixed joints"
-    )]
+    #[error("joint `{joint}` has type `{kind}`; the arm model supports only revolute, continuous and fixed joints")]
     UnsupportedJoint {
         /// The joint.
         joint: String,
@@ -75,9 +71,7 @@ pub enum UrdfChainError {
     #[error("joint `{0}` is a mimic joint; mimic joints are not supported")]
     Mimic(String),
     /// A moving joint lies beyond the `ee` link.
-    #[error(
-        "joint `{0}` lies beyond the `ee` link and is not fixed; `ee` must be at or after the last moving joint"
-    )]
+    #[error("joint `{0}` lies beyond the `ee` link and is not fixed; `ee` must be at or after the last moving joint")]
     MovingJointAfterEe(String),
     /// No moving joint between the base and `ee`.
     #[error("no revolute or continuous joint between the base and `ee`")]
@@ -145,17 +139,14 @@ impl ArmSpec {
     /// Reads a URDF file. See [`ArmSpec::from_urdf_str`].
     pub fn from_urdf_file(path: impl AsRef<Path>) -> Result<Self, UrdfChainError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| UrdfChainError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| UrdfChainError::Io { path: path.to_owned(), source })?;
         Self::from_urdf_str(&text)
     }
 
     /// Parses URDF text into the chain from the root link to the link named [`EE_LINK`].
     pub fn from_urdf_str(urdf: &str) -> Result<Self, UrdfChainError> {
-        let robot =
-            urdf_rs::read_from_string(urdf).map_err(|e| UrdfChainError::Parse(e.to_string()))?;
+        let robot = urdf_rs::read_from_string(urdf).map_err(|e| UrdfChainError::Parse(e.to_string()))?;
         let spec = chain_from_robot(&robot)?;
         spec.validate()?;
         Ok(spec)
@@ -188,11 +179,7 @@ impl ArmSpec {
 }
 
 fn check_finite(values: &[f64], what: &str) -> Result<(), UrdfChainError> {
-    if values.iter().all(|v| v.is_finite()) {
-        Ok(())
-    } else {
-        Err(UrdfChainError::NonFinite(what.to_owned()))
-    }
+    if values.iter().all(|v| v.is_finite()) { Ok(()) } else { Err(UrdfChainError::NonFinite(what.to_owned())) }
 }
 
 fn check_pose(pose: &Isometry3<f64>, what: &str) -> Result<(), UrdfChainError> {
@@ -201,29 +188,16 @@ fn check_pose(pose: &Isometry3<f64>, what: &str) -> Result<(), UrdfChainError> {
 }
 
 fn check_limits(joint: &str, l: &JointLimits) -> Result<(), UrdfChainError> {
-    let bad = |reason: String| {
-        Err(UrdfChainError::InvalidLimits {
-            joint: joint.to_owned(),
-            reason,
-        })
-    };
+    let bad = |reason: String| Err(UrdfChainError::InvalidLimits { joint: joint.to_owned(), reason });
     // Infinite limits are legitimate ("no limit", URDF 1.2); NaN never is.
-    if [l.lower, l.upper, l.velocity, l.effort]
-        .iter()
-        .any(|v| v.is_nan())
-    {
-        return Err(UrdfChainError::NonFinite(format!(
-            "the limits of joint `{joint}`"
-        )));
+    if [l.lower, l.upper, l.velocity, l.effort].iter().any(|v| v.is_nan()) {
+        return Err(UrdfChainError::NonFinite(format!("the limits of joint `{joint}`")));
     }
     if l.lower > l.upper {
         return bad(format!("lower {} > upper {}", l.lower, l.upper));
     }
     if l.velocity < 0.0 || l.effort < 0.0 {
-        return bad(format!(
-            "negative velocity {} or effort {}",
-            l.velocity, l.effort
-        ));
+        return bad(format!("negative velocity {} or effort {}", l.velocity, l.effort));
     }
     Ok(())
 }
@@ -233,12 +207,7 @@ fn check_inertia(link: &str, b: &BodyInertia) -> Result<(), UrdfChainError> {
     check_finite(&[b.mass], &what)?;
     check_finite(b.com.as_slice(), &what)?;
     check_finite(b.inertia.as_slice(), &what)?;
-    let bad = |reason: String| {
-        Err(UrdfChainError::InvalidInertia {
-            link: link.to_owned(),
-            reason,
-        })
-    };
+    let bad = |reason: String| Err(UrdfChainError::InvalidInertia { link: link.to_owned(), reason });
     if b.mass < 0.0 {
         return bad(format!("negative mass {}", b.mass));
     }
@@ -250,10 +219,7 @@ fn check_inertia(link: &str, b: &BodyInertia) -> Result<(), UrdfChainError> {
     let p = b.inertia.symmetric_eigenvalues();
     let tol = 1e-9 * (1.0 + p.abs().max());
     if p.min() < -tol {
-        return bad(format!(
-            "inertia tensor has a negative principal moment {:.3e}",
-            p.min()
-        ));
+        return bad(format!("inertia tensor has a negative principal moment {:.3e}", p.min()));
     }
     if p[0] + p[1] + tol < p[2] || p[1] + p[2] + tol < p[0] || p[2] + p[0] + tol < p[1] {
         return bad(format!(
@@ -271,10 +237,7 @@ fn pose(p: &urdf_rs::Pose, what: &str) -> Result<Isometry3<f64>, UrdfChainError>
     let [r, pi, ya] = p.rpy.0;
     // URDF rpy: fixed-axis roll about x, then pitch about y, then yaw about z = Rz·Ry·Rx, which is exactly
     // nalgebra's from_euler_angles.
-    Ok(Isometry3::from_parts(
-        Translation3::new(x, y, z),
-        UnitQuaternion::from_euler_angles(r, pi, ya),
-    ))
+    Ok(Isometry3::from_parts(Translation3::new(x, y, z), UnitQuaternion::from_euler_angles(r, pi, ya)))
 }
 
 /// The link's inertial expressed in the link frame (COM as a point, tensor rotated by the inertial rpy).
@@ -283,52 +246,33 @@ fn link_inertia(link: &urdf_rs::Link) -> Result<BodyInertia, UrdfChainError> {
     let inertial = &link.inertial;
     let frame = pose(&inertial.origin, &what)?;
     let i = &inertial.inertia;
-    let tensor = Matrix3::new(
-        i.ixx, i.ixy, i.ixz, i.ixy, i.iyy, i.iyz, i.ixz, i.iyz, i.izz,
-    );
+    let tensor = Matrix3::new(i.ixx, i.ixy, i.ixz, i.ixy, i.iyy, i.iyz, i.ixz, i.iyz, i.izz);
     check_finite(&[inertial.mass.value], &what)?;
     check_finite(tensor.as_slice(), &what)?;
-    let local = BodyInertia {
-        mass: inertial.mass.value,
-        com: Vector3::zeros(),
-        inertia: tensor,
-    };
+    let local = BodyInertia { mass: inertial.mass.value, com: Vector3::zeros(), inertia: tensor };
     Ok(local.transformed(&frame))
 }
 
 fn chain_from_robot(robot: &urdf_rs::Robot) -> Result<ArmSpec, UrdfChainError> {
-    let links: HashMap<&str, &urdf_rs::Link> =
-        robot.links.iter().map(|l| (l.name.as_str(), l)).collect();
+    let links: HashMap<&str, &urdf_rs::Link> = robot.links.iter().map(|l| (l.name.as_str(), l)).collect();
     let mut parent_of: HashMap<&str, &urdf_rs::Joint> = HashMap::new();
     let mut children_of: HashMap<&str, Vec<&urdf_rs::Joint>> = HashMap::new();
     for j in &robot.joints {
         for link in [&j.parent.link, &j.child.link] {
             if !links.contains_key(link.as_str()) {
-                return Err(UrdfChainError::UnknownLink {
-                    joint: j.name.clone(),
-                    link: link.clone(),
-                });
+                return Err(UrdfChainError::UnknownLink { joint: j.name.clone(), link: link.clone() });
             }
         }
         if parent_of.insert(j.child.link.as_str(), j).is_some() {
             return Err(UrdfChainError::MultipleParents(j.child.link.clone()));
         }
-        children_of
-            .entry(j.parent.link.as_str())
-            .or_default()
-            .push(j);
+        children_of.entry(j.parent.link.as_str()).or_default().push(j);
     }
     // Keep the document order of links so error messages are deterministic.
-    let roots: Vec<&str> = robot
-        .links
-        .iter()
-        .map(|l| l.name.as_str())
-        .filter(|name| !parent_of.contains_key(name))
-        .collect();
+    let roots: Vec<&str> =
+        robot.links.iter().map(|l| l.name.as_str()).filter(|name| !parent_of.contains_key(name)).collect();
     let [root] = roots[..] else {
-        return Err(UrdfChainError::Roots(
-            roots.iter().map(|s| s.to_string()).collect(),
-        ));
+        return Err(UrdfChainError::Roots(roots.iter().map(|s| s.to_string()).collect()));
     };
     if !links.contains_key(EE_LINK) {
         return Err(UrdfChainError::MissingEe(EE_LINK.to_owned()));
@@ -355,10 +299,7 @@ fn chain_from_robot(robot: &urdf_rs::Robot) -> Result<ArmSpec, UrdfChainError> {
             return Err(UrdfChainError::Mimic(joint.name.clone()));
         }
         let child = links[joint.child.link.as_str()];
-        let origin = pose(
-            &joint.origin,
-            &format!("the origin of joint `{}`", joint.name),
-        )?;
+        let origin = pose(&joint.origin, &format!("the origin of joint `{}`", joint.name))?;
         match joint.joint_type {
             urdf_rs::JointType::Fixed => {
                 acc *= origin;
@@ -373,12 +314,8 @@ fn chain_from_robot(robot: &urdf_rs::Robot) -> Result<ArmSpec, UrdfChainError> {
                     return Err(UrdfChainError::MovingJointAfterEe(joint.name.clone()));
                 }
                 let axis_v = Vector3::from(joint.axis.xyz.0);
-                check_finite(
-                    axis_v.as_slice(),
-                    &format!("the axis of joint `{}`", joint.name),
-                )?;
-                let axis = Unit::try_new(axis_v, 1e-12)
-                    .ok_or_else(|| UrdfChainError::ZeroAxis(joint.name.clone()))?;
+                check_finite(axis_v.as_slice(), &format!("the axis of joint `{}`", joint.name))?;
+                let axis = Unit::try_new(axis_v, 1e-12).ok_or_else(|| UrdfChainError::ZeroAxis(joint.name.clone()))?;
                 let l = &joint.limit;
                 let limits = if joint.joint_type == urdf_rs::JointType::Continuous {
                     JointLimits {
@@ -388,12 +325,7 @@ fn chain_from_robot(robot: &urdf_rs::Robot) -> Result<ArmSpec, UrdfChainError> {
                         effort: l.effort,
                     }
                 } else {
-                    JointLimits {
-                        lower: l.lower,
-                        upper: l.upper,
-                        velocity: l.velocity,
-                        effort: l.effort,
-                    }
+                    JointLimits { lower: l.lower, upper: l.upper, velocity: l.velocity, effort: l.effort }
                 };
                 joints.push(JointSpec {
                     name: joint.name.clone(),
@@ -424,12 +356,7 @@ fn chain_from_robot(robot: &urdf_rs::Robot) -> Result<ArmSpec, UrdfChainError> {
         // `ee` exists but hangs off a branch we never walked (impossible without a Branch error) or is the root.
         return Err(UrdfChainError::MissingEe(EE_LINK.to_owned()));
     };
-    Ok(ArmSpec {
-        name: robot.name.clone(),
-        base_link: root.to_owned(),
-        joints,
-        ee_offset,
-    })
+    Ok(ArmSpec { name: robot.name.clone(), base_link: root.to_owned(), joints, ee_offset })
 }
 
 #[cfg(test)]
@@ -467,15 +394,7 @@ mod tests {
         let j1 = &spec.joints[0];
         assert_eq!(j1.axis.into_inner(), Vector3::new(0.0, -1.0, 0.0));
         assert_eq!(j1.origin.translation.vector, Vector3::new(0.0, 0.0, 0.1));
-        assert_eq!(
-            j1.limits,
-            JointLimits {
-                lower: -3.0,
-                upper: 3.0,
-                velocity: 10.0,
-                effort: 80.0
-            }
-        );
+        assert_eq!(j1.limits, JointLimits { lower: -3.0, upper: 3.0, velocity: 10.0, effort: 80.0 });
         // The 1 kg bracket at x = 0.5 is welded onto l1: COM moves to (2·0.25 + 0.5)/3.
         assert!((j1.body.mass - 3.0).abs() < 1e-12);
         assert!((j1.body.com.x - 1.0 / 3.0).abs() < 1e-12);
@@ -483,36 +402,23 @@ mod tests {
         assert_eq!(j2.origin.translation.vector, Vector3::new(0.5, 0.0, 0.0));
         assert_eq!(j2.limits.lower, f64::NEG_INFINITY);
         // Inertial yaw of 90° swaps ixx and iyy.
-        assert!(
-            (j2.body.inertia - Matrix3::from_diagonal(&Vector3::new(2.0, 1.0, 3.0))).norm() < 1e-9
-        );
-        assert_eq!(
-            spec.ee_offset.translation.vector,
-            Vector3::new(0.4, 0.0, 0.0)
-        );
+        assert!((j2.body.inertia - Matrix3::from_diagonal(&Vector3::new(2.0, 1.0, 3.0))).norm() < 1e-9);
+        assert_eq!(spec.ee_offset.translation.vector, Vector3::new(0.4, 0.0, 0.0));
     }
 
     #[test]
     fn refuses_branches() {
-        let extra = r#"<link name="camera"/><joint name="cam" type="fixed"><parent link="l1"/><child link="camera"/></joint>"#;
-        let text = urdf("").replace(
-            "<link name=\"ee\"/>",
-            &format!("<link name=\"ee\"/>{extra}"),
-        );
+        let extra =
+            r#"<link name="camera"/><joint name="cam" type="fixed"><parent link="l1"/><child link="camera"/></joint>"#;
+        let text = urdf("").replace("<link name=\"ee\"/>", &format!("<link name=\"ee\"/>{extra}"));
         let err = ArmSpec::from_urdf_str(&text).unwrap_err();
-        assert!(
-            matches!(err, UrdfChainError::Branch { ref link, .. } if link == "l1"),
-            "{err}"
-        );
+        assert!(matches!(err, UrdfChainError::Branch { ref link, .. } if link == "l1"), "{err}");
     }
 
     #[test]
     fn refuses_missing_ee() {
         let text = urdf("").replace("\"ee\"", "\"tool0\"");
-        assert!(matches!(
-            ArmSpec::from_urdf_str(&text),
-            Err(UrdfChainError::MissingEe(_))
-        ));
+        assert!(matches!(ArmSpec::from_urdf_str(&text), Err(UrdfChainError::MissingEe(_))));
     }
 
     #[test]
@@ -528,38 +434,23 @@ mod tests {
     #[test]
     fn refuses_non_finite_numbers() {
         let text = urdf("").replace("<mass value=\"1.5\"/>", "<mass value=\"NaN\"/>");
-        assert!(matches!(
-            ArmSpec::from_urdf_str(&text),
-            Err(UrdfChainError::NonFinite(_))
-        ));
+        assert!(matches!(ArmSpec::from_urdf_str(&text), Err(UrdfChainError::NonFinite(_))));
         let text = urdf("").replace("xyz=\"0.4 0 0\"", "xyz=\"inf 0 0\"");
-        assert!(matches!(
-            ArmSpec::from_urdf_str(&text),
-            Err(UrdfChainError::NonFinite(_))
-        ));
+        assert!(matches!(ArmSpec::from_urdf_str(&text), Err(UrdfChainError::NonFinite(_))));
     }
 
     #[test]
     fn refuses_moving_joint_after_ee_and_bad_inertia_and_zero_axis() {
         let extra = r#"<link name="finger"/><joint name="grip" type="revolute"><parent link="ee"/><child link="finger"/>
             <limit lower="0" upper="1" effort="1" velocity="1"/></joint>"#;
-        assert!(matches!(
-            ArmSpec::from_urdf_str(&urdf(extra)),
-            Err(UrdfChainError::MovingJointAfterEe(_))
-        ));
+        assert!(matches!(ArmSpec::from_urdf_str(&urdf(extra)), Err(UrdfChainError::MovingJointAfterEe(_))));
         let text = urdf("").replace(
             "ixx=\"1\" ixy=\"0\" ixz=\"0\" iyy=\"2\" iyz=\"0\" izz=\"3\"",
             "ixx=\"1\" ixy=\"0\" ixz=\"0\" iyy=\"1\" iyz=\"0\" izz=\"3\"",
         );
-        assert!(matches!(
-            ArmSpec::from_urdf_str(&text),
-            Err(UrdfChainError::InvalidInertia { .. })
-        ));
+        assert!(matches!(ArmSpec::from_urdf_str(&text), Err(UrdfChainError::InvalidInertia { .. })));
         let text = urdf("").replace("xyz=\"0 -2 0\"", "xyz=\"0 0 0\"");
-        assert!(matches!(
-            ArmSpec::from_urdf_str(&text),
-            Err(UrdfChainError::ZeroAxis(_))
-        ));
+        assert!(matches!(ArmSpec::from_urdf_str(&text), Err(UrdfChainError::ZeroAxis(_))));
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl Arm {
 
     /// Reads and parses a URDF file.
     pub fn from_urdf_file(path: &std::path::Path) -> Result<Arc<Self>, UrdfChainError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| UrdfChainError::Io { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| UrdfChainError::Io { path: path.to_owned(), source })?;
         Self::from_urdf(text)
     }
 

@@ -38,9 +38,7 @@ pub struct ArmModelParams {
 
 impl Default for ArmModelParams {
     fn default() -> Self {
-        Self {
-            gravity: Vector3::new(0.0, 0.0, -STANDARD_GRAVITY),
-        }
+        Self { gravity: Vector3::new(0.0, 0.0, -STANDARD_GRAVITY) }
     }
 }
 
@@ -80,9 +78,7 @@ pub enum ArmModelError {
     #[error("{0} contains NaN or infinity")]
     NonFinite(&'static str),
     /// A payload with negative or non-finite mass or a non-finite offset.
-    #[error(
-        "invalid payload: mass {mass} kg, offset {offset:?} m (mass must be finite and ≥ 0, offset finite)"
-    )]
+    #[error("invalid payload: mass {mass} kg, offset {offset:?} m (mass must be finite and ≥ 0, offset finite)")]
     Payload {
         /// Mass given, kg.
         mass: f64,
@@ -227,10 +223,7 @@ impl ArmModel {
         if let Some(p) = payload
             && !(p.mass_kg.is_finite() && p.mass_kg >= 0.0 && p.offset_m.iter().all(|v| v.is_finite()))
         {
-            return Err(ArmModelError::Payload {
-                mass: p.mass_kg,
-                offset: p.offset_m,
-            });
+            return Err(ArmModelError::Payload { mass: p.mass_kg, offset: p.offset_m });
         }
         let last = self.spec.joints.len() - 1;
         let mut body = self.spec.joints[last].body;
@@ -249,11 +242,7 @@ impl ArmModel {
 
     fn check_len(&self, what: &'static str, v: &[f64]) -> Result<(), ArmModelError> {
         if v.len() != self.dof() {
-            return Err(ArmModelError::Length {
-                what,
-                expected: self.dof(),
-                got: v.len(),
-            });
+            return Err(ArmModelError::Length { what, expected: self.dof(), got: v.len() });
         }
         Ok(())
     }
@@ -300,13 +289,8 @@ impl ArmModel {
     /// Pose of the `ee` frame in the base frame at joint angles `q` (rad). Translation in m.
     pub fn forward_kinematics(&mut self, q: &[f64]) -> Result<Isometry3<f64>, ArmModelError> {
         self.update_kinematics(q)?;
-        let rot = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(
-            self.kin.ee_rot,
-        ));
-        Ok(Isometry3::from_parts(
-            Translation3::from(self.kin.ee_pos),
-            rot,
-        ))
+        let rot = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(self.kin.ee_rot));
+        Ok(Isometry3::from_parts(Translation3::from(self.kin.ee_pos), rot))
     }
 
     /// Position of the `ee` frame origin in the base frame, m.
@@ -367,8 +351,7 @@ impl ArmModel {
             let c = kin.com[jj];
             mass += mj;
             h += c * mj;
-            inertia_o +=
-                kin.inertia[jj] + (Matrix3::identity() * c.dot(&c) - c * c.transpose()) * mj;
+            inertia_o += kin.inertia[jj] + (Matrix3::identity() * c.dot(&c) - c * c.transpose()) * mj;
             // Spatial force (moment about the origin, force) the composite needs to move along axis jj.
             let (w, v) = (kin.z[jj], kin.pxz[jj]);
             let force = v * mass + w.cross(&h);
@@ -402,11 +385,7 @@ impl ArmModel {
         let kin = &self.kin;
         let n = self.joints.len();
         // Gravity enters as an upward acceleration of the base, so every body "accelerates" against it.
-        let mut acc = if with_gravity {
-            -self.params.gravity
-        } else {
-            Vector3::zeros()
-        };
+        let mut acc = if with_gravity { -self.params.gravity } else { Vector3::zeros() };
         let mut omega = Vector3::zeros();
         let mut alpha = Vector3::zeros();
         for i in 0..n {
@@ -445,12 +424,7 @@ impl ArmModel {
     }
 
     /// Coriolis and centrifugal torque C(q, q̇) q̇, N·m (no gravity).
-    pub fn coriolis_torque(
-        &mut self,
-        q: &[f64],
-        dq: &[f64],
-        c: &mut [f64],
-    ) -> Result<(), ArmModelError> {
+    pub fn coriolis_torque(&mut self, q: &[f64], dq: &[f64], c: &mut [f64]) -> Result<(), ArmModelError> {
         self.rnea(q, Some(dq), None, false, c)
     }
 
@@ -473,18 +447,12 @@ mod tests {
 
     fn model(file: &str) -> ArmModel {
         let path = format!("{}/config/arms/{file}", env!("CARGO_MANIFEST_DIR"));
-        ArmModel::new(
-            &ArmSpec::from_urdf_file(path).unwrap(),
-            ArmModelParams::default(),
-        )
-        .unwrap()
+        ArmModel::new(&ArmSpec::from_urdf_file(path).unwrap(), ArmModelParams::default()).unwrap()
     }
 
     /// Deterministic pseudo-random numbers in [-1, 1) without pulling a generator into unit tests.
     fn lcg(state: &mut u64) -> f64 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((*state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
     }
 
@@ -507,19 +475,13 @@ mod tests {
         assert_close(&g, &[25.506, 8.3385, 1.4715], 1e-9);
         let mut mm = DMatrix::zeros(3, 3);
         m.mass_matrix(&q, &mut mm).unwrap();
-        let want = [
-            [2.031667, 0.815, 0.165],
-            [0.815, 0.39, 0.09],
-            [0.165, 0.09, 0.03],
-        ];
+        let want = [[2.031667, 0.815, 0.165], [0.815, 0.39, 0.09], [0.165, 0.09, 0.03]];
         for (r, row) in want.iter().enumerate() {
             assert_close(mm.row(r).transpose().as_slice(), row, 1e-6);
         }
         assert!((m.ee_position(&q).unwrap() - Vector3::new(1.2, 0.0, 0.0)).norm() < 1e-12);
         // q > 0 lifts the arm: all links straight up.
-        let up = m
-            .ee_position(&[std::f64::consts::FRAC_PI_2, 0.0, 0.0])
-            .unwrap();
+        let up = m.ee_position(&[std::f64::consts::FRAC_PI_2, 0.0, 0.0]).unwrap();
         assert!((up - Vector3::new(0.0, 0.0, 1.2)).norm() < 1e-12);
     }
 
@@ -531,24 +493,15 @@ mod tests {
         m.gravity_torque(&q, &mut g).unwrap();
         assert_close(&g, &[0.0, -59.756, -18.439, 0.0, 0.0, 0.0], 1e-3);
         let p = m.ee_position(&q).unwrap();
-        assert!(
-            (p - Vector3::new(-0.8172, -0.2329, 0.0628)).norm() < 1e-9,
-            "{p}"
-        );
+        assert!((p - Vector3::new(-0.8172, -0.2329, 0.0628)).norm() < 1e-9, "{p}");
     }
 
     /// UR's standard DH forward kinematics, written independently of the URDF.
     fn ur5e_dh(q: &[f64]) -> Isometry3<f64> {
         let d = [0.1625, 0.0, 0.0, 0.1333, 0.0997, 0.0996];
         let a = [0.0, -0.425, -0.3922, 0.0, 0.0, 0.0];
-        let alpha = [
-            std::f64::consts::FRAC_PI_2,
-            0.0,
-            0.0,
-            std::f64::consts::FRAC_PI_2,
-            -std::f64::consts::FRAC_PI_2,
-            0.0,
-        ];
+        let alpha =
+            [std::f64::consts::FRAC_PI_2, 0.0, 0.0, std::f64::consts::FRAC_PI_2, -std::f64::consts::FRAC_PI_2, 0.0];
         let mut t = Isometry3::identity();
         for i in 0..6 {
             t = t
@@ -590,19 +543,13 @@ mod tests {
                     let (mut qp, mut qm) = (q.clone(), q.clone());
                     qp[i] += h;
                     qm[i] -= h;
-                    let (tp, tm) = (
-                        m.forward_kinematics(&qp).unwrap(),
-                        m.forward_kinematics(&qm).unwrap(),
-                    );
+                    let (tp, tm) = (m.forward_kinematics(&qp).unwrap(), m.forward_kinematics(&qm).unwrap());
                     let v = (tp.translation.vector - tm.translation.vector) / (2.0 * h);
                     // Angular velocity from the relative rotation, expressed in the base frame.
                     let w = (tp.rotation * tm.rotation.inverse()).scaled_axis() / (2.0 * h);
                     for r in 0..3 {
                         assert!((j[(r, i)] - v[r]).abs() < 1e-7, "{file} linear col {i}");
-                        assert!(
-                            (j[(r + 3, i)] - w[r]).abs() < 1e-7,
-                            "{file} angular col {i}"
-                        );
+                        assert!((j[(r + 3, i)] - w[r]).abs() < 1e-7, "{file} angular col {i}");
                     }
                 }
             }
@@ -616,8 +563,7 @@ mod tests {
             let n = m.dof();
             let mut s = 3;
             let mut mm = DMatrix::zeros(n, n);
-            let (mut g, mut c, mut tau, mut tau_m) =
-                (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            let (mut g, mut c, mut tau, mut tau_m) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
             for _ in 0..20 {
                 let q = random_vec(n, 3.0, &mut s);
                 let dq = random_vec(n, 2.0, &mut s);
@@ -630,11 +576,7 @@ mod tests {
                 for i in 0..n {
                     tau_m[i] = pred[i] + c[i] + g[i];
                 }
-                assert_close(
-                    &tau,
-                    &tau_m,
-                    1e-9 * (1.0 + tau.iter().fold(0.0f64, |a, b| a.max(b.abs()))),
-                );
+                assert_close(&tau, &tau_m, 1e-9 * (1.0 + tau.iter().fold(0.0f64, |a, b| a.max(b.abs()))));
                 assert!((&mm - mm.transpose()).abs().max() < 1e-12);
                 let eig = mm.clone().symmetric_eigenvalues();
                 assert!(eig.min() > 0.0, "{file}: M not positive definite: {eig}");
@@ -667,10 +609,7 @@ mod tests {
             let dqv = DVector::from_column_slice(&dq);
             let lhs = dqv.dot(&DVector::from_column_slice(&c1));
             let rhs = 0.5 * dqv.dot(&(&mdot * &dqv));
-            assert!(
-                (lhs - rhs).abs() < 1e-6 * (1.0 + rhs.abs()),
-                "{lhs} vs {rhs}"
-            );
+            assert!((lhs - rhs).abs() < 1e-6 * (1.0 + rhs.abs()), "{lhs} vs {rhs}");
         }
     }
 
@@ -679,14 +618,10 @@ mod tests {
         let mut m = model("threelink.urdf");
         let (mut g0, mut g1) = ([0.0; 3], [0.0; 3]);
         m.gravity_torque(&[0.0; 3], &mut g0).unwrap();
-        m.set_payload(Some(PayloadSpec::at_ee(2.0)))
-        .unwrap();
+        m.set_payload(Some(PayloadSpec::at_ee(2.0))).unwrap();
         m.gravity_torque(&[0.0; 3], &mut g1).unwrap();
         // 2 kg at the tip, x = 1.2, 0.7, 0.3 from joints 1, 2, 3.
-        let want: Vec<f64> = [1.2, 0.7, 0.3]
-            .iter()
-            .map(|x| 2.0 * STANDARD_GRAVITY * x)
-            .collect();
+        let want: Vec<f64> = [1.2, 0.7, 0.3].iter().map(|x| 2.0 * STANDARD_GRAVITY * x).collect();
         assert_close(&[g1[0] - g0[0], g1[1] - g0[1], g1[2] - g0[2]], &want, 1e-9);
         m.set_payload(None).unwrap();
         m.gravity_torque(&[0.0; 3], &mut g1).unwrap();
@@ -697,38 +632,15 @@ mod tests {
     fn bad_input_is_an_error_not_a_panic() {
         let mut m = model("threelink.urdf");
         let mut g = [0.0; 3];
-        assert!(matches!(
-            m.gravity_torque(&[0.0; 2], &mut g),
-            Err(ArmModelError::Length { .. })
-        ));
-        assert!(matches!(
-            m.gravity_torque(&[0.0; 3], &mut [0.0; 4]),
-            Err(ArmModelError::Length { .. })
-        ));
-        assert!(matches!(
-            m.gravity_torque(&[f64::NAN, 0.0, 0.0], &mut g),
-            Err(ArmModelError::NonFinite("q"))
-        ));
-        assert!(matches!(
-            m.jacobian(&[0.0; 3], &mut DMatrix::zeros(4, 3)),
-            Err(ArmModelError::Shape { .. })
-        ));
-        assert!(matches!(
-            m.mass_matrix(&[0.0; 3], &mut DMatrix::zeros(3, 2)),
-            Err(ArmModelError::Shape { .. })
-        ));
+        assert!(matches!(m.gravity_torque(&[0.0; 2], &mut g), Err(ArmModelError::Length { .. })));
+        assert!(matches!(m.gravity_torque(&[0.0; 3], &mut [0.0; 4]), Err(ArmModelError::Length { .. })));
+        assert!(matches!(m.gravity_torque(&[f64::NAN, 0.0, 0.0], &mut g), Err(ArmModelError::NonFinite("q"))));
+        assert!(matches!(m.jacobian(&[0.0; 3], &mut DMatrix::zeros(4, 3)), Err(ArmModelError::Shape { .. })));
+        assert!(matches!(m.mass_matrix(&[0.0; 3], &mut DMatrix::zeros(3, 2)), Err(ArmModelError::Shape { .. })));
         let bad = PayloadSpec::at_ee(-1.0);
-        assert!(matches!(
-            m.set_payload(Some(bad)),
-            Err(ArmModelError::Payload { .. })
-        ));
+        assert!(matches!(m.set_payload(Some(bad)), Err(ArmModelError::Payload { .. })));
         let spec = m.spec().clone();
-        let params = ArmModelParams {
-            gravity: Vector3::new(0.0, 0.0, f64::INFINITY),
-        };
-        assert!(matches!(
-            ArmModel::new(&spec, params),
-            Err(ArmModelError::Gravity(_))
-        ));
+        let params = ArmModelParams { gravity: Vector3::new(0.0, 0.0, f64::INFINITY) };
+        assert!(matches!(ArmModel::new(&spec, params), Err(ArmModelError::Gravity(_))));
     }
 }

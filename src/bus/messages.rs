@@ -76,7 +76,9 @@ fn finite(name: &str, xs: &[f64]) -> Result<(), Violation> {
 
 fn joints(name: &str, len: usize) -> Result<(), Violation> {
     if len > MAX_JOINTS {
-        return Err(Violation::Dimension(format!("{name} has {len} entries, at most {MAX_JOINTS} joints are accepted")));
+        return Err(Violation::Dimension(format!(
+            "{name} has {len} entries, at most {MAX_JOINTS} joints are accepted"
+        )));
     }
     Ok(())
 }
@@ -386,7 +388,10 @@ impl Message for ParamsRequest {
     const KIND: &'static str = "params_request";
     fn check(&self) -> Result<(), Violation> {
         if self.set.len() > MAX_PARAMS {
-            return Err(Violation::Dimension(format!("{} parameters set at once, at most {MAX_PARAMS}", self.set.len())));
+            return Err(Violation::Dimension(format!(
+                "{} parameters set at once, at most {MAX_PARAMS}",
+                self.set.len()
+            )));
         }
         for (k, x) in &self.set {
             short("parameter name", k)?;

@@ -18,9 +18,9 @@ mod session;
 pub use codec::{DecodeError, MAX_BODY_BYTES, decode, encode_into};
 pub use keys::Keys;
 pub use messages::{
-    Estop, JointStates, MAX_COORD_M, MAX_JOINTS, MAX_NAME_BYTES, MAX_PARAMS, MAX_PAYLOAD_OFFSET_M, Message, NodeState,
-    ControllerStatus, ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, SimStatus, Status, StatusAccounting, StatusBody,
-    Target, TorqueCmd, Violation,
+    ControllerStatus, Estop, JointStates, MAX_COORD_M, MAX_JOINTS, MAX_NAME_BYTES, MAX_PARAMS, MAX_PAYLOAD_OFFSET_M,
+    Message, NodeState, ParamsReply, ParamsRequest, Payload, SCHEMA_VERSION, SimStatus, Status, StatusAccounting,
+    StatusBody, Target, TorqueCmd, Violation,
 };
 pub use recorder::{BASE_FRAME, McapSink, RecordError, Recorder, RecordingParams, RecordingReport, VIZ_ROOT};
 pub use replay::{ReplayError, ReplayOptions, ReplayReport, TopicCount, mcap_topic_counts, recorded_arm, replay_mcap};

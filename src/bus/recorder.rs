@@ -209,7 +209,13 @@ impl<W: Write + Seek> McapSink<W> {
     }
 
     /// Appends one bus message (and what the derived channels make of it). Times are ns since the Unix epoch.
-    pub fn write(&mut self, topic: &str, log_time_ns: u64, publish_time_ns: u64, body: &[u8]) -> Result<(), RecordError> {
+    pub fn write(
+        &mut self,
+        topic: &str,
+        log_time_ns: u64,
+        publish_time_ns: u64,
+        body: &[u8],
+    ) -> Result<(), RecordError> {
         let channel_id = match self.channels.get(topic) {
             Some(&id) => id,
             None => self.add_channel(topic)?,
@@ -520,7 +526,10 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_slice(&schema.data).unwrap();
         assert_eq!(parsed, schemas::kind_schema("status").unwrap());
         let unknown = msgs[3].channel.schema.as_ref().unwrap();
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&unknown.data).unwrap(), schemas::unknown_kind_schema("new_kind"));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&unknown.data).unwrap(),
+            schemas::unknown_kind_schema("new_kind")
+        );
     }
 
     /// The chunks are zstd-compressed (the chunk records say so and are smaller than what they hold), and the
@@ -532,8 +541,13 @@ mod tests {
             let mut sink = McapSink::with_params(std::io::Cursor::new(Vec::new()), params).unwrap();
             for i in 0..2000u64 {
                 let x = (i as f64 * 0.001).sin();
-                sink.write("spikearm/a/joint_states", 1_000_000 * i, 1_000_000 * i, &joint_states(i, i as f64 * 1e-3, [x, 0.2, 0.3]))
-                    .unwrap();
+                sink.write(
+                    "spikearm/a/joint_states",
+                    1_000_000 * i,
+                    1_000_000 * i,
+                    &joint_states(i, i as f64 * 1e-3, [x, 0.2, 0.3]),
+                )
+                .unwrap();
             }
             sink.finish().unwrap().1.into_inner()
         };
@@ -542,7 +556,12 @@ mod tests {
         for record in mcap::read::LinearReader::new(&zstd).unwrap() {
             if let mcap::records::Record::Chunk { header, data } = record.unwrap() {
                 assert_eq!(header.compression, "zstd");
-                assert!(data.len() * 3 < header.uncompressed_size as usize, "{} of {}", data.len(), header.uncompressed_size);
+                assert!(
+                    data.len() * 3 < header.uncompressed_size as usize,
+                    "{} of {}",
+                    data.len(),
+                    header.uncompressed_size
+                );
                 chunks += 1;
             }
         }
@@ -550,7 +569,11 @@ mod tests {
         assert!(zstd.len() * 3 < plain.len(), "zstd {} B, plain {} B", zstd.len(), plain.len());
         let (a, b) = (read(&zstd), read(&plain));
         assert_eq!(a.len(), b.len());
-        assert!(a.iter().zip(&b).all(|(x, y)| x.data == y.data && x.log_time == y.log_time && x.channel.topic == y.channel.topic));
+        assert!(
+            a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.data == y.data && x.log_time == y.log_time && x.channel.topic == y.channel.topic)
+        );
     }
 
     #[test]
@@ -563,9 +586,20 @@ mod tests {
             sink.write("spikearm/a/joint_states", 1_000_000_000 + i * 1_000_000, 0, &joint_states(i, t, [0.5, 0.0, t]))
                 .unwrap();
             if i == 20 {
-                sink.write("spikearm/a/status/controller", 1_020_500_000, 0, br#"{"v":1,"node":"controller","controller":{"target":[0.4,0.1,0.2]}}"#)
-                    .unwrap();
-                sink.write("spikearm/a/status/sim", 1_020_600_000, 0, br#"{"v":1,"node":"sim","sim":{"deadline_misses":0}}"#).unwrap();
+                sink.write(
+                    "spikearm/a/status/controller",
+                    1_020_500_000,
+                    0,
+                    br#"{"v":1,"node":"controller","controller":{"target":[0.4,0.1,0.2]}}"#,
+                )
+                .unwrap();
+                sink.write(
+                    "spikearm/a/status/sim",
+                    1_020_600_000,
+                    0,
+                    br#"{"v":1,"node":"sim","sim":{"deadline_misses":0}}"#,
+                )
+                .unwrap();
             }
             if i == 30 {
                 sink.write("spikearm/a/target", 1_030_500_000, 0, br#"{"v":1,"position":[0.3,0.2,0.1]}"#).unwrap();
@@ -576,7 +610,10 @@ mod tests {
         let bytes = out.into_inner();
         let msgs = read(&bytes);
         let on = |topic: &str| -> Vec<(u64, serde_json::Value)> {
-            msgs.iter().filter(|m| m.channel.topic == topic).map(|m| (m.log_time, serde_json::from_slice(&m.data).unwrap())).collect()
+            msgs.iter()
+                .filter(|m| m.channel.topic == topic)
+                .map(|m| (m.log_time, serde_json::from_slice(&m.data).unwrap()))
+                .collect()
         };
         // Every 10 ms of sim time: states 0, 10, 20, 30, 40.
         let ee = on("viz/a/ee");
@@ -593,14 +630,21 @@ mod tests {
         // The transforms carry the latest target once one is known: the status's (20.5 ms) from 30 ms on, the
         // target message's (30.5 ms) from 40 ms on.
         let tf = on("viz/a/tf");
-        let children = |i: usize| tf[i].1["transforms"].as_array().unwrap().iter().map(|t| t["child_frame_id"].clone()).collect::<Vec<_>>();
+        let children = |i: usize| {
+            tf[i].1["transforms"].as_array().unwrap().iter().map(|t| t["child_frame_id"].clone()).collect::<Vec<_>>()
+        };
         assert_eq!((children(2), children(3)), (vec![json!("ee")], vec![json!("ee"), json!("target")]));
         assert_eq!(tf[3].1["transforms"][1]["translation"], json!({ "x": 0.4, "y": 0.1, "z": 0.2 }));
         assert_eq!(tf[4].1["transforms"][1]["translation"], json!({ "x": 0.3, "y": 0.2, "z": 0.1 }));
         assert_eq!(report.viz_messages, (ee.len() + targets.len() + tf.len()) as u64);
         assert_eq!(report.messages, 54);
-        let schema = |topic: &str| msgs.iter().find(|m| m.channel.topic == topic).unwrap().channel.schema.as_ref().unwrap().name.clone();
-        assert_eq!((schema("viz/a/ee"), schema("viz/a/tf")), ("foxglove.PoseInFrame".into(), "foxglove.FrameTransforms".into()));
+        let schema = |topic: &str| {
+            msgs.iter().find(|m| m.channel.topic == topic).unwrap().channel.schema.as_ref().unwrap().name.clone()
+        };
+        assert_eq!(
+            (schema("viz/a/ee"), schema("viz/a/tf")),
+            ("foxglove.PoseInFrame".into(), "foxglove.FrameTransforms".into())
+        );
     }
 
     #[test]
@@ -613,7 +657,9 @@ mod tests {
             RecordingParams { viz_period_s: f64::NAN, ..RecordingParams::default() },
         ];
         for p in bad {
-            let e = McapSink::with_params(std::io::Cursor::new(Vec::new()), p.clone()).err().unwrap_or_else(|| panic!("{p:?} accepted"));
+            let e = McapSink::with_params(std::io::Cursor::new(Vec::new()), p.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{p:?} accepted"));
             assert!(matches!(e, RecordError::Params(_)), "{e}");
         }
     }

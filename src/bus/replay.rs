@@ -127,13 +127,19 @@ fn split_key(topic: &str) -> Option<(&str, &str)> {
 /// `<bus prefix>/<rest>`, spaced by their recorded log times divided by `opts.speed`. Returns early (with
 /// `interrupted`) once `stop()` is true. Publishers use the event QoS (block rather than drop when
 /// congested): a replay at full speed should lose nothing.
-pub fn replay_mcap(bus: &Bus, mcap: &[u8], opts: &ReplayOptions, stop: &dyn Fn() -> bool) -> Result<ReplayReport, ReplayError> {
+pub fn replay_mcap(
+    bus: &Bus,
+    mcap: &[u8],
+    opts: &ReplayOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<ReplayReport, ReplayError> {
     if !(opts.speed.is_finite() && opts.speed >= 0.0) {
         return Err(ReplayError::Options(format!("speed must be ≥ 0 (0 = as fast as possible), got {}", opts.speed)));
     }
     let prefix = bus.keys().prefix().to_string();
     let selected = |rest: &str| opts.only.is_empty() || opts.only.iter().any(|k| rest.split('/').next() == Some(k));
-    let target_key = |topic: &str| split_key(topic).filter(|(_, rest)| selected(rest)).map(|(_, rest)| format!("{prefix}/{rest}"));
+    let target_key =
+        |topic: &str| split_key(topic).filter(|(_, rest)| selected(rest)).map(|(_, rest)| format!("{prefix}/{rest}"));
 
     // Declare every publisher up front (from the summary when the file has one) so that the first messages
     // are not delayed by declarations, and so that a subscriber can be waited for.

@@ -381,7 +381,11 @@ mod tests {
             let values: Vec<&Value> = bodies.iter().filter_map(|b| b.get(field)).collect();
             assert!(!values.is_empty(), "{path}.{field} is described but never sent");
             if s["type"] == "object" && !s["properties"].as_object().unwrap().is_empty() {
-                sent(s, &values.iter().copied().filter(|v| v.is_object()).collect::<Vec<_>>(), &format!("{path}.{field}"));
+                sent(
+                    s,
+                    &values.iter().copied().filter(|v| v.is_object()).collect::<Vec<_>>(),
+                    &format!("{path}.{field}"),
+                );
             }
         }
     }

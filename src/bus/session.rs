@@ -252,13 +252,8 @@ impl Bus {
     /// Watches every node of this arm appear and vanish (current ones are reported first).
     pub fn watch_liveliness(&self) -> Result<LivelinessWatch, BusError> {
         let key = self.keys.alive_all();
-        let sub = self
-            .session
-            .liveliness()
-            .declare_subscriber(key.clone())
-            .history(true)
-            .wait()
-            .map_err(declare_err(key))?;
+        let sub =
+            self.session.liveliness().declare_subscriber(key.clone()).history(true).wait().map_err(declare_err(key))?;
         Ok(LivelinessWatch { sub })
     }
 
@@ -280,7 +275,8 @@ impl Bus {
         let mut body = Vec::new();
         encode_into(request, &mut body);
         let qerr = |detail: String| BusError::Query { key: key.clone(), detail };
-        let replies = self.session.get(key.clone()).payload(body).timeout(timeout).wait().map_err(|e| qerr(e.to_string()))?;
+        let replies =
+            self.session.get(key.clone()).payload(body).timeout(timeout).wait().map_err(|e| qerr(e.to_string()))?;
         let reply = replies.recv().map_err(|_| qerr(format!("no reply within {timeout:?}")))?;
         match reply.result() {
             Ok(sample) => decode::<ParamsReply>(&sample.payload().to_bytes()).map_err(|e| qerr(e.to_string())),

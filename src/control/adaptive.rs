@@ -20,8 +20,8 @@ use super::controller::{ControlError, ControlInput, Controller, ControllerStatus
 use super::input_scaling::InputScaling;
 use super::osc::{Osc, check_torque};
 use crate::neuro::{
-    BuiltNetwork, EnsembleSpec, Executor, ExecutorKind, FloatExecutor, InterceptSpec, LearnedWeights,
-    LoihiExecutor, LoihiParams, NetworkSpec, PesSpec, RangeSpec,
+    BuiltNetwork, EnsembleSpec, Executor, ExecutorKind, FloatExecutor, InterceptSpec, LearnedWeights, LoihiExecutor,
+    LoihiParams, NetworkSpec, PesSpec, RangeSpec,
 };
 
 /// What the adaptive term learns from.
@@ -159,9 +159,10 @@ impl AdaptiveOsc {
         let m = joints.len();
         let d = if with_velocities { 2 * m } else { m };
         let means = params.input_means.clone().unwrap_or_else(|| vec![0.0; d]);
-        let half = params.input_half_ranges.clone().unwrap_or_else(|| {
-            (0..d).map(|i| if i < m { std::f64::consts::PI } else { 1.0 }).collect()
-        });
+        let half = params
+            .input_half_ranges
+            .clone()
+            .unwrap_or_else(|| (0..d).map(|i| if i < m { std::f64::consts::PI } else { 1.0 }).collect());
         if means.len() != d || half.len() != d {
             return Err(ControlError::BadInput(format!(
                 "adaptive input scaling needs {d} means and half-ranges ({m} joints{}), got {} and {}",

@@ -99,7 +99,8 @@ mod tests {
 
     #[test]
     fn every_kind_is_named_as_the_built_controller_names_itself() {
-        let urdf = std::fs::read_to_string(format!("{}/config/arms/threelink.urdf", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let urdf =
+            std::fs::read_to_string(format!("{}/config/arms/threelink.urdf", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let arm = Arm::from_urdf(urdf).unwrap();
         for kind in CONTROLLER_KINDS {
             let p = ControllerParams { kind: kind.to_string(), neurons: 50, ..Default::default() };

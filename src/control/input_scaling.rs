@@ -34,7 +34,12 @@ impl InputScaling {
 
     /// Scaling from the observed extremes of each input: mean = midpoint, half-range = half the span
     /// (at least `min_half_range`).
-    pub fn from_extremes(min: &[f64], max: &[f64], min_half_range: f64, hypersphere: bool) -> Result<Self, ControlError> {
+    pub fn from_extremes(
+        min: &[f64],
+        max: &[f64],
+        min_half_range: f64,
+        hypersphere: bool,
+    ) -> Result<Self, ControlError> {
         if min.len() != max.len() {
             return Err(ControlError::BadInput("input extremes differ in length".into()));
         }

@@ -1,9 +1,9 @@
 //! Joint-space PD with gravity compensation: `u = Kp (q* − q) − Kd q̇ + g(q)`. A posture holder and a
 //! baseline that needs no Jacobian; it ignores the Cartesian target of [`ControlInput`].
 
-use crate::arm::model::ArmModel;
 use super::controller::{ControlError, ControlInput, Controller};
 use super::osc::{check_state, check_torque, wrap_angle};
+use crate::arm::model::ArmModel;
 
 /// Gains of the joint PD.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,10 +66,11 @@ impl Controller for JointPd {
             self.latched = true;
         }
         if self.params.gravity_compensation
-            && let Err(e) = self.model.gravity_torque(input.q, &mut self.gravity) {
-                torque.fill(0.0);
-                return Err(ControlError::Model(e.to_string()));
-            }
+            && let Err(e) = self.model.gravity_torque(input.q, &mut self.gravity)
+        {
+            torque.fill(0.0);
+            return Err(ControlError::Model(e.to_string()));
+        }
         for i in 0..n {
             torque[i] = self.params.kp * wrap_angle(self.target[i] - input.q[i]) - self.params.kd * input.dq[i]
                 + self.gravity[i];

@@ -11,9 +11,9 @@
 
 use nalgebra::{DMatrix, Matrix3, SymmetricEigen, Vector3};
 
-use crate::arm::model::ArmModel;
 use super::controller::{ControlError, ControlInput, Controller};
 use super::linalg::{cholesky_in_place, cholesky_solve_in_place};
+use crate::arm::model::ArmModel;
 
 /// Gains and guards of the OSC. Defaults are the payload protocol's (docs/ARCHITECTURE.md §6).
 #[derive(Debug, Clone, PartialEq)]
@@ -75,9 +75,10 @@ impl OscParams {
             }
         }
         if let Some(v) = self.vmax
-            && !(v.is_finite() && v > 0.0) {
-                return Err(ControlError::BadInput(format!("osc.vmax must be finite and > 0 m/s, got {v}")));
-            }
+            && !(v.is_finite() && v > 0.0)
+        {
+            return Err(ControlError::BadInput(format!("osc.vmax must be finite and > 0 m/s, got {v}")));
+        }
         if !(self.max_condition.is_finite() && self.max_condition >= 1.0) {
             return Err(ControlError::BadInput(format!(
                 "osc.max_condition must be finite and >= 1, got {}",
@@ -85,11 +86,10 @@ impl OscParams {
             )));
         }
         if let Some(r) = &self.rest_posture
-            && (r.len() != dof || r.iter().any(|x| !x.is_finite())) {
-                return Err(ControlError::BadInput(format!(
-                    "osc.rest_posture must have {dof} finite angles, got {r:?}"
-                )));
-            }
+            && (r.len() != dof || r.iter().any(|x| !x.is_finite()))
+        {
+            return Err(ControlError::BadInput(format!("osc.rest_posture must have {dof} finite angles, got {r:?}")));
+        }
         Ok(())
     }
 }
@@ -111,7 +111,13 @@ pub struct OscTerms {
 
 impl OscTerms {
     fn zeros(n: usize) -> Self {
-        Self { task: vec![0.0; n], null: vec![0.0; n], gravity: vec![0.0; n], ee: Vector3::zeros(), error: Vector3::zeros() }
+        Self {
+            task: vec![0.0; n],
+            null: vec![0.0; n],
+            gravity: vec![0.0; n],
+            ee: Vector3::zeros(),
+            error: Vector3::zeros(),
+        }
     }
 }
 
@@ -394,8 +400,8 @@ impl Osc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arm::model::ArmModelParams;
     use crate::arm::description::ArmSpec;
+    use crate::arm::model::ArmModelParams;
 
     fn osc(file: &str) -> Osc {
         let path = format!("{}/config/arms/{file}", env!("CARGO_MANIFEST_DIR"));

@@ -62,7 +62,8 @@ impl Controller for Pid {
     fn tick(&mut self, input: &ControlInput<'_>, torque: &mut [f64]) -> Result<(), ControlError> {
         let n = self.osc.dof();
         check_torque(torque, n)?;
-        let extra = (self.params.ki * self.integral).map(|v| v.clamp(-self.params.integral_limit, self.params.integral_limit));
+        let extra =
+            (self.params.ki * self.integral).map(|v| v.clamp(-self.params.integral_limit, self.params.integral_limit));
         match self.osc.compute(input.q, input.dq, &input.target, &extra) {
             Ok(t) => {
                 for i in 0..n {

@@ -5,13 +5,13 @@
 
 use spikearm_sim::SimParams;
 
-use crate::control::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
-use crate::arm::model::{ArmModel, ArmModelParams};
 use super::closed_loop::ClosedLoopError;
-use crate::control::osc::{Osc, OscParams};
 use super::payload_protocol::{PayloadProtocolParams, ProtocolRun, run_payload_protocol};
-use crate::control::pid::{Pid, PidParams};
 use crate::arm::description::ArmSpec;
+use crate::arm::model::{ArmModel, ArmModelParams};
+use crate::control::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
+use crate::control::osc::{Osc, OscParams};
+use crate::control::pid::{Pid, PidParams};
 use crate::neuro::ExecutorKind;
 
 /// One row of the evaluation.
@@ -66,9 +66,8 @@ impl PayloadEvalSpec {
     /// The reference protocol for the arm in `urdf` with `payload_kg` at the ee (start pose by joint count).
     pub fn new(urdf: String, payload_kg: f64) -> Result<Self, ClosedLoopError> {
         let spec = ArmSpec::from_urdf_str(&urdf).map_err(|e| ClosedLoopError::Setup(e.to_string()))?;
-        let protocol = PayloadProtocolParams::for_dof(spec.dof(), payload_kg).ok_or_else(|| {
-            ClosedLoopError::Setup(format!("no reference start pose for a {}-joint arm", spec.dof()))
-        })?;
+        let protocol = PayloadProtocolParams::for_dof(spec.dof(), payload_kg)
+            .ok_or_else(|| ClosedLoopError::Setup(format!("no reference start pose for a {}-joint arm", spec.dof())))?;
         Ok(Self {
             urdf,
             protocol,
@@ -108,7 +107,8 @@ impl PayloadEvalSpec {
     /// Runs one condition. `calibration` (the PD no-payload run) sets the adaptive input scaling.
     pub fn run(&self, condition: Condition, calibration: Option<&ProtocolRun>) -> Result<ProtocolRun, ClosedLoopError> {
         let arm = ArmSpec::from_urdf_str(&self.urdf).map_err(|e| ClosedLoopError::Setup(e.to_string()))?;
-        let model = ArmModel::new(&arm, ArmModelParams::default()).map_err(|e| ClosedLoopError::Setup(e.to_string()))?;
+        let model =
+            ArmModel::new(&arm, ArmModelParams::default()).map_err(|e| ClosedLoopError::Setup(e.to_string()))?;
         let mut osc_params = self.osc.clone();
         if osc_params.rest_posture.is_none() {
             osc_params.rest_posture = Some(self.protocol.q0.clone());

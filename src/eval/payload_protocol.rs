@@ -80,7 +80,11 @@ impl PayloadProtocolParams {
             && self.targets > 0
             && self.radius_m.is_finite()
             && self.radius_m >= 0.0;
-        if ok { Ok(()) } else { Err(ClosedLoopError::Setup(format!("bad protocol parameters for {dof} joints: {self:?}"))) }
+        if ok {
+            Ok(())
+        } else {
+            Err(ClosedLoopError::Setup(format!("bad protocol parameters for {dof} joints: {self:?}")))
+        }
     }
 }
 

@@ -89,7 +89,10 @@ impl Deployment {
                 target_events: targets.clone(),
                 record_every: spec.record_every,
                 error_windows: spec.windows.iter().map(|w| (w.from_s, w.to_s)).collect(),
-                checkpoint: spec.checkpoint_dir.as_ref().map(|d| Path::new(d).join(format!("{}-{label}.json", spec.name))),
+                checkpoint: spec
+                    .checkpoint_dir
+                    .as_ref()
+                    .map(|d| Path::new(d).join(format!("{}-{label}.json", spec.name))),
                 checkpoint_period_s: spec.checkpoint_period_s,
                 // The sim's last state (after its final step) is answered by no one it waits for; not
                 // ticking it keeps the controller's ticks and samples independent of when it is stopped.

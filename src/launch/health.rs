@@ -65,7 +65,8 @@ const MAX_SAMPLES: usize = 4096;
 /// `done` is triggered. Runs on its own thread, never on a control path.
 pub fn watch_health(bus: &Bus, done: &Shutdown, mut on_sim_time: impl FnMut(f64)) -> Vec<HealthSample> {
     let keys = bus.keys().clone();
-    let (Ok(states), Ok(statuses)) = (bus.latest::<JointStates>(&keys.joint_states()), bus.queue::<Status>(&keys.status_all(), 64))
+    let (Ok(states), Ok(statuses)) =
+        (bus.latest::<JointStates>(&keys.joint_states()), bus.queue::<Status>(&keys.status_all(), 64))
     else {
         return Vec::new();
     };
@@ -129,13 +130,19 @@ pub fn health_trend(samples: &[HealthSample], warmup: f64) -> Option<HealthTrend
         .map(|k| warm.wall_s + 60.0 * k as f64)
         .map_while(|t| after.iter().find(|s| s.wall_s >= t - 1e-9).copied())
         .collect();
-    let by_minute = |f: fn(&HealthSample) -> u64| -> Vec<u64> { edges.windows(2).map(|w| f(w[1]).saturating_sub(f(w[0]))).collect() };
+    let by_minute = |f: fn(&HealthSample) -> u64| -> Vec<u64> {
+        edges.windows(2).map(|w| f(w[1]).saturating_sub(f(w[0]))).collect()
+    };
     let misses_by_minute = by_minute(|s| s.deadline_misses);
     Some(HealthTrend {
         rss_warm_kib: warm.rss_kib,
         rss_end_kib: end.rss_kib,
         rss_peak_kib: peak,
-        rss_growth_pct: if warm.rss_kib > 0 { 100.0 * (peak as f64 - warm.rss_kib as f64) / warm.rss_kib as f64 } else { 0.0 },
+        rss_growth_pct: if warm.rss_kib > 0 {
+            100.0 * (peak as f64 - warm.rss_kib as f64) / warm.rss_kib as f64
+        } else {
+            0.0
+        },
         misses_per_min_first_half: rate(warm, mid),
         misses_per_min_second_half: rate(mid, end),
         miss_slope_per_min2: slope(&misses_by_minute),
@@ -163,7 +170,10 @@ fn slope(y: &[u64]) -> f64 {
 pub fn steal_ms() -> u64 {
     let ticks = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
         // cpu user nice system idle iowait irq softirq steal …, in clock ticks.
-        s.lines().find(|l| l.starts_with("cpu ")).and_then(|l| l.split_whitespace().nth(8)).and_then(|v| v.parse::<u64>().ok())
+        s.lines()
+            .find(|l| l.starts_with("cpu "))
+            .and_then(|l| l.split_whitespace().nth(8))
+            .and_then(|v| v.parse::<u64>().ok())
     });
     // /proc/stat counts in USER_HZ, which Linux fixes at 100 per second for user space.
     ticks.map_or(0, |t| t * 10)
@@ -199,7 +209,9 @@ mod tests {
         assert_eq!(t.rss_peak_kib, 1027);
         assert!((t.rss_growth_pct - 2.7).abs() < 1e-9, "{t:?}");
         // Two misses per 6 s = 20 per minute in both halves.
-        assert!((t.misses_per_min_first_half - 20.0).abs() < 1e-9 && (t.misses_per_min_second_half - 20.0).abs() < 1e-9);
+        assert!(
+            (t.misses_per_min_first_half - 20.0).abs() < 1e-9 && (t.misses_per_min_second_half - 20.0).abs() < 1e-9
+        );
         assert!(t.misses_by_minute.is_empty(), "no whole minute after the warm-up (20 s → 74 s)");
         assert_eq!(t.miss_slope_per_min2, 0.0);
     }

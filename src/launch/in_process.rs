@@ -95,7 +95,12 @@ impl InProcess<'_> {
     }
 
     /// Starts `node` on a thread of its own; it stops at `stop` (or when its own settings end it).
-    fn spawn(&self, node: &NodeSpec, bus: &Bus, stop: &Shutdown) -> anyhow::Result<JoinHandle<anyhow::Result<Outcome>>> {
+    fn spawn(
+        &self,
+        node: &NodeSpec,
+        bus: &Bus,
+        stop: &Shutdown,
+    ) -> anyhow::Result<JoinHandle<anyhow::Result<Outcome>>> {
         let (node, bus, stop, arm) = (node.clone(), bus.clone(), stop.clone(), Arc::clone(self.arm));
         let name = node.name().to_string();
         let handle = thread::Builder::new().name(name).spawn(move || -> anyhow::Result<Outcome> {
@@ -146,8 +151,5 @@ impl InProcess<'_> {
 
 /// Waits for node threads, in order.
 fn join(handles: Vec<JoinHandle<anyhow::Result<Outcome>>>) -> Vec<anyhow::Result<Outcome>> {
-    handles
-        .into_iter()
-        .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a node thread panicked"))))
-        .collect()
+    handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a node thread panicked")))).collect()
 }

@@ -56,7 +56,8 @@ pub struct ScenarioMetrics {
 
 /// Mean error of the samples with `from ≤ t < to`.
 pub fn window_mean(samples: &[ControllerSample], from: f64, to: f64) -> f64 {
-    let (s, n) = samples.iter().filter(|x| x.t >= from && x.t < to).fold((0.0, 0usize), |(s, n), x| (s + x.error_m, n + 1));
+    let (s, n) =
+        samples.iter().filter(|x| x.t >= from && x.t < to).fold((0.0, 0usize), |(s, n), x| (s + x.error_m, n + 1));
     if n == 0 { f64::NAN } else { s / n as f64 }
 }
 

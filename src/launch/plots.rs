@@ -9,7 +9,14 @@ use plotters::prelude::*;
 
 use super::result::ScenarioResult;
 
-const COLORS: [RGBColor; 6] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
 
 /// Plot size, pixels (PNG) or SVG user units.
 const SIZE: (u32, u32) = (900, 420);
@@ -117,7 +124,11 @@ impl Plot<'_> {
         Some((x0, x1, y0 - pad, y1 + pad))
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, (x0, x1, y0, y1): (f64, f64, f64, f64)) -> anyhow::Result<()> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+        (x0, x1, y0, y1): (f64, f64, f64, f64),
+    ) -> anyhow::Result<()> {
         let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(&root)

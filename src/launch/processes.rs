@@ -64,7 +64,11 @@ pub fn run_scenario_processes(
         if shutdown.is_triggered() {
             break;
         }
-        let sub = if runs.iter().any(|r| r.controller == run.label) { format!("{}-{i}", run.label) } else { run.label.clone() };
+        let sub = if runs.iter().any(|r| r.controller == run.label) {
+            format!("{}-{i}", run.label)
+        } else {
+            run.label.clone()
+        };
         let dir = RunDir { dir: root.join(sub), urdf: urdf.clone() };
         runs.push(dir.run(&launch.exe, &deployment.name, run, shutdown, progress)?);
     }
@@ -218,9 +222,11 @@ impl Node {
 
     /// The report the node wrote on exit.
     fn read_report<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
-        let text = std::fs::read_to_string(&self.report)
-            .with_context(|| format!("the {} wrote no report {}{}", self.what, self.report.display(), tail(&self.log)))?;
-        serde_json::from_str(&text).with_context(|| format!("reading the {}'s report {}", self.what, self.report.display()))
+        let text = std::fs::read_to_string(&self.report).with_context(|| {
+            format!("the {} wrote no report {}{}", self.what, self.report.display(), tail(&self.log))
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("reading the {}'s report {}", self.what, self.report.display()))
     }
 
     fn poll(&mut self) -> anyhow::Result<()> {
@@ -292,7 +298,12 @@ impl Nodes {
                 if m.status.is_none() && m.term_sent.is_some_and(|t| now - t > GRACE) {
                     let _ = m.child.kill();
                     let _ = m.child.wait();
-                    bail!("the {} (pid {}) did not stop within {GRACE:?} of SIGTERM and was killed{}", m.what, m.child.id(), tail(&m.log));
+                    bail!(
+                        "the {} (pid {}) did not stop within {GRACE:?} of SIGTERM and was killed{}",
+                        m.what,
+                        m.child.id(),
+                        tail(&m.log)
+                    );
                 }
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -77,7 +77,11 @@ pub fn summary_table(r: &ScenarioResult) -> String {
                 h.miss_slope_per_min2,
                 m.checkpoints
             );
-            let _ = writeln!(s, "  misses by minute: {:?}; host steal by minute, ms: {:?}", h.misses_by_minute, h.steal_ms_by_minute);
+            let _ = writeln!(
+                s,
+                "  misses by minute: {:?}; host steal by minute, ms: {:?}",
+                h.misses_by_minute, h.steal_ms_by_minute
+            );
         }
     }
     s

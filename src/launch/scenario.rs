@@ -133,7 +133,8 @@ impl ScenarioSpec {
         }
         anyhow::ensure!(!s.controllers.is_empty(), "controllers must name at least one controller");
         for e in &s.events {
-            let n = usize::from(e.target.is_some()) + usize::from(e.payload_kg.is_some()) + usize::from(e.estop.is_some());
+            let n =
+                usize::from(e.target.is_some()) + usize::from(e.payload_kg.is_some()) + usize::from(e.estop.is_some());
             anyhow::ensure!(n == 1, "event at t = {} must set exactly one of target, payload_kg, estop", e.t);
         }
         Ok(s)
@@ -150,7 +151,12 @@ impl ScenarioSpec {
         while c.start_s + k as f64 * c.period_s < self.duration_s {
             let t = c.start_s + k as f64 * c.period_s;
             let on = k.is_multiple_of(2);
-            self.events.push(EventSpec { t, target: None, payload_kg: Some(if on { c.mass_kg } else { 0.0 }), estop: None });
+            self.events.push(EventSpec {
+                t,
+                target: None,
+                payload_kg: Some(if on { c.mass_kg } else { 0.0 }),
+                estop: None,
+            });
             let end = t + c.period_s;
             if end <= self.duration_s {
                 let name = format!("{}_{}", if on { "on" } else { "off" }, k + 1);
@@ -189,7 +195,10 @@ mod tests {
         let w: Vec<(&str, f64, f64)> = s.windows.iter().map(|w| (w.name.as_str(), w.from_s, w.to_s)).collect();
         // The third period (70–100 s) ends exactly at the end of the run and is scored.
         assert_eq!(w, vec![("before", 2.0, 10.0), ("on_1", 32.0, 40.0), ("off_2", 62.0, 70.0), ("on_3", 92.0, 100.0)]);
-        assert_eq!((s.payload_at(9.9), s.payload_at(10.0), s.payload_at(50.0), s.payload_at(99.0)), (0.0, 2.0, 0.0, 2.0));
+        assert_eq!(
+            (s.payload_at(9.9), s.payload_at(10.0), s.payload_at(50.0), s.payload_at(99.0)),
+            (0.0, 2.0, 0.0, 2.0)
+        );
         let again = ScenarioSpec::from_toml(&toml::to_string(&s).unwrap()).unwrap();
         assert_eq!(again, s, "the expanded scenario reads back unchanged");
     }

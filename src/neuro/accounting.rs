@@ -46,7 +46,12 @@ pub struct EnergyTable {
 
 impl Default for EnergyTable {
     fn default() -> Self {
-        EnergyTable { loihi_synaptic_event_pj: 23.6, loihi_weight_update_pj: 120.0, cpu_float_mac_pj: 4.6, cpu_add_pj: 0.9 }
+        EnergyTable {
+            loihi_synaptic_event_pj: 23.6,
+            loihi_weight_update_pj: 120.0,
+            cpu_float_mac_pj: 4.6,
+            cpu_add_pj: 0.9,
+        }
     }
 }
 

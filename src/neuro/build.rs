@@ -1,9 +1,9 @@
 //! Build: turn a [`NetworkSpec`] into concrete neuron parameters, deterministically from its seed.
 
+use super::NeuroError;
 use super::dists::{self, seeded};
 use super::lif::LifParams;
 use super::spec::{InterceptSpec, NetworkSpec, RangeSpec};
-use super::NeuroError;
 
 /// Stream tags: each kind of draw has its own generator so the draws never shift each other.
 const STREAM_RATES: u64 = 1;
@@ -42,7 +42,9 @@ impl BuiltNetwork {
         let RangeSpec(rlo, rhi) = ens.max_rates;
         let max_rates = dists::uniform(&mut seeded(seed, STREAM_RATES), n, rlo, rhi);
         let intercepts = match ens.intercepts {
-            InterceptSpec::Uniform(RangeSpec(lo, hi)) => dists::uniform(&mut seeded(seed, STREAM_INTERCEPTS), n, lo, hi),
+            InterceptSpec::Uniform(RangeSpec(lo, hi)) => {
+                dists::uniform(&mut seeded(seed, STREAM_INTERCEPTS), n, lo, hi)
+            }
             InterceptSpec::SparseFiring { sparse_firing } => {
                 dists::sparse_intercepts(&mut seeded(seed, STREAM_INTERCEPTS), n, sparse_firing, d + 2)
                     .into_iter()

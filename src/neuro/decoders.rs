@@ -13,7 +13,8 @@ pub const DEFAULT_REG: f64 = 0.1;
 pub fn solve_decoders(built: &BuiltNetwork, function: &dyn Fn(&[f64], &mut [f64])) -> DMatrix<f64> {
     let (n, d, k) = (built.neurons(), built.input_dims(), built.output_dims());
     let m = (500 * d).clamp(750, 2500).max(2 * n);
-    let points = uniform_ball(&mut seeded(built.spec.ensemble.seed, STREAM_EVAL_POINTS), m, d, built.spec.ensemble.radius);
+    let points =
+        uniform_ball(&mut seeded(built.spec.ensemble.seed, STREAM_EVAL_POINTS), m, d, built.spec.ensemble.radius);
     let mut a = DMatrix::<f64>::zeros(m, n);
     let mut y = DMatrix::<f64>::zeros(m, k);
     let mut out = vec![0.0; k];
@@ -47,7 +48,8 @@ mod tests {
 
     #[test]
     fn decodes_square_from_rates() {
-        let built = BuiltNetwork::build(&NetworkSpec::new(EnsembleSpec::new(100, 1, 0), PesSpec::new(1, 1e-4))).unwrap();
+        let built =
+            BuiltNetwork::build(&NetworkSpec::new(EnsembleSpec::new(100, 1, 0), PesSpec::new(1, 1e-4))).unwrap();
         let dec = solve_decoders(&built, &|x, y| y[0] = x[0] * x[0]);
         let mut sq = 0.0;
         for k in 0..=100 {

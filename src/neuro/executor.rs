@@ -49,7 +49,13 @@ pub trait Executor: Send {
 }
 
 /// Refuses a step whose vectors do not fit a network of `d` inputs and `k` outputs, or hold non-finite values.
-pub(crate) fn check_step(input: &[f64], error: Option<&[f64]>, output: &[f64], d: usize, k: usize) -> Result<(), NeuroError> {
+pub(crate) fn check_step(
+    input: &[f64],
+    error: Option<&[f64]>,
+    output: &[f64],
+    d: usize,
+    k: usize,
+) -> Result<(), NeuroError> {
     check_vector("input", input, d)?;
     if let Some(e) = error {
         check_vector("error", e, k)?;

@@ -1,7 +1,7 @@
 //! The float executor: Nengo's reference semantics, the oracle the fixed-point core is tested against.
 
 use super::build::BuiltNetwork;
-use super::executor::{check_learning_rate, check_step, check_weights, Executor, LearnedWeights};
+use super::executor::{Executor, LearnedWeights, check_learning_rate, check_step, check_weights};
 use super::lif::{LifParams, LifState};
 use super::{Accounting, NeuroError};
 

@@ -15,8 +15,8 @@ pub mod error;
 pub mod executor;
 pub mod float_executor;
 pub mod lif;
-pub mod offline;
 pub mod loihi;
+pub mod offline;
 pub mod spec;
 
 pub use accounting::{Accounting, EnergyEstimate, EnergyTable};

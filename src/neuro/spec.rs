@@ -155,9 +155,7 @@ impl EnsembleSpec {
         match self.intercepts {
             InterceptSpec::Uniform(RangeSpec(lo, hi)) => {
                 if !(lo.is_finite() && hi.is_finite() && lo >= -1.0 && hi < 1.0 && lo <= hi) {
-                    return bad(format!(
-                        "ensemble.intercepts must satisfy -1 <= low <= high < 1, got [{lo}, {hi}]"
-                    ));
+                    return bad(format!("ensemble.intercepts must satisfy -1 <= low <= high < 1, got [{lo}, {hi}]"));
                 }
             }
             InterceptSpec::SparseFiring { sparse_firing: [lo, mode, hi] } => {
@@ -170,9 +168,10 @@ impl EnsembleSpec {
             }
         }
         if let Some(tau) = self.input_synapse
-            && !(tau.is_finite() && tau >= 0.0) {
-                return bad(format!("ensemble.input_synapse must be finite and >= 0 s, got {tau}"));
-            }
+            && !(tau.is_finite() && tau >= 0.0)
+        {
+            return bad(format!("ensemble.input_synapse must be finite and >= 0 s, got {tau}"));
+        }
         Ok(())
     }
 }

@@ -82,7 +82,12 @@ pub fn step_soft(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32
 /// With `SOFT` (subtractive reset) a spike subtracts the threshold instead of zeroing `v`, and the remainder (at
 /// most one threshold) is held through the refractory period: the part of the step's drive past the crossing is
 /// kept, so the mean interval is no longer rounded up to whole steps and rates follow the continuous LIF curve.
-fn step_impl<const V_NONNEG: bool, const SOFT: bool>(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
+fn step_impl<const V_NONNEG: bool, const SOFT: bool>(
+    r: &mut CompartmentRegisters,
+    p: &CompartmentParams,
+    input: i32,
+    bias: i32,
+) -> bool {
     let u = wrap(decay(r.u, p.keep_u).wrapping_add(wrap(input, INPUT_BITS)), CURRENT_BITS);
     let refractory = (r.refractory - 1).max(0);
     let decayed_v = if V_NONNEG { decay_nonneg(r.v, p.keep_v) } else { decay(r.v, p.keep_v) };
@@ -123,7 +128,13 @@ pub struct CompartmentBlock<'a, S> {
 /// Steps every compartment of a block once, with input `input << input_exp`, with the hard reset of Loihi 1
 /// or, if `soft_reset`, the subtractive one (see [`step_soft`]). The loop is branch-free so it vectorises
 /// (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
-pub fn step_block<S: MantissaSum>(p: &CompartmentParams, bias: &[PackedBias], input_exp: u32, soft_reset: bool, block: CompartmentBlock<'_, S>) {
+pub fn step_block<S: MantissaSum>(
+    p: &CompartmentParams,
+    bias: &[PackedBias],
+    input_exp: u32,
+    soft_reset: bool,
+    block: CompartmentBlock<'_, S>,
+) {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
     let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
     step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked);

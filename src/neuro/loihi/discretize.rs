@@ -4,8 +4,8 @@ use super::compartment::{CompartmentParams, INPUT_BITS, PackedBias, REF_DELAY_MA
 use super::cores::{CoreLimits, CoreMap};
 use super::fixed::{decay_u, decay_v, keep};
 use super::huge_pages::huge_vec;
-use crate::neuro::build::BuiltNetwork;
 use crate::neuro::NeuroError;
+use crate::neuro::build::BuiltNetwork;
 
 /// Tunables of the fixed-point core. Defaults follow Loihi and NengoLoihi where they have a value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,7 +123,10 @@ impl LoihiParams {
     /// from its text form, for ablations from the command line. The result is checked when a network is built.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), NeuroError> {
         fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, NeuroError> {
-            value.trim().parse().map_err(|_| NeuroError::InvalidSpec(format!("core parameter {key}: cannot parse {value:?}")))
+            value
+                .trim()
+                .parse()
+                .map_err(|_| NeuroError::InvalidSpec(format!("core parameter {key}: cannot parse {value:?}")))
         }
         match key.trim() {
             "weight_bits" => self.weight_bits = parse(key, value)?,
@@ -291,7 +294,8 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
     let delta_v = dv as f64 / 4096.0;
     // The current settles at input/(1 - keep_u/4096): weights carry that factor so u means delta_v*J. With
     // send-on-change input the current holds the levels' weighted sum itself (no decay, no factor).
-    let (keep_u, u_gain) = if params.delta_input { (4096, 1.0) } else { (keep(du, 1), 1.0 - keep(du, 1) as f64 / 4096.0) };
+    let (keep_u, u_gain) =
+        if params.delta_input { (4096, 1.0) } else { (keep(du, 1), 1.0 - keep(du, 1) as f64 / 4096.0) };
     let max_bias = built.bias.iter().fold(0.0f64, |m, b| m.max(b.abs()));
     let max_drive = (0..n)
         .map(|i| built.gain[i] * built.encoders[i * d..(i + 1) * d].iter().map(|e| e.abs()).sum::<f64>())
@@ -334,14 +338,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
     }
     let (input_mantissas, input_weight_exp) = quantize_weights(&real, params.weight_max());
     Ok(DiscreteEnsemble {
-        comp: CompartmentParams {
-            keep_u,
-            keep_v: keep(dv, 0),
-            vth,
-            vmin: 0,
-            vmax: VMAX,
-            ref_delay,
-        },
+        comp: CompartmentParams { keep_u, keep_v: keep(dv, 0), vth, vmin: 0, vmax: VMAX, ref_delay },
         bias,
         v0,
         input_mantissas: InputRows::new(input_mantissas),
@@ -466,7 +463,11 @@ mod tests {
         for b in [0.0f64, 1.0, -1.0, 4095.0, -4095.4, 4096.0, 12_345.6, -300_000.0, 4095.0 * 128.0, -1e7] {
             let step = (b.abs() / 4095.5).max(1.0).log2().ceil().exp2();
             let want = b.clamp(-4095.0 * 128.0, 4095.0 * 128.0);
-            assert!((quantize_bias(b).value() as f64 - want).abs() <= step / 2.0, "bias {b}: {}", quantize_bias(b).value());
+            assert!(
+                (quantize_bias(b).value() as f64 - want).abs() <= step / 2.0,
+                "bias {b}: {}",
+                quantize_bias(b).value()
+            );
         }
     }
 }

@@ -2,12 +2,12 @@
 
 use super::compartment::{CURRENT_BITS, INPUT_BITS, VMAX};
 use super::discretize::{DiscreteNetwork, LoihiParams};
-use super::fixed::{decay, wrap, RoundingRng};
+use super::fixed::{RoundingRng, decay, wrap};
 use super::lane_rng::LaneRng;
-use super::learning::{exp2, LearningState};
+use super::learning::{LearningState, exp2};
 use super::sweep::{EnsembleState, SweepPlan};
 use crate::neuro::build::{BuiltNetwork, STREAM_RUNTIME};
-use crate::neuro::executor::{check_learning_rate, check_step, check_weights, Executor, LearnedWeights};
+use crate::neuro::executor::{Executor, LearnedWeights, check_learning_rate, check_step, check_weights};
 use crate::neuro::{Accounting, CoreMap, NeuroError};
 
 /// Q16 "one" of the input spike generators' accumulators.
@@ -202,7 +202,8 @@ impl LoihiExecutor {
             self.learning_state.begin_weight_epoch(&self.net.params, &mut self.accounting);
         }
         let plan = SweepPlan { axon_spikes: &self.axon_spikes, traces_due, weights_due };
-        let counts = self.ensemble.sweep(&self.net, plan, &mut self.learning_state, &mut self.lanes, &mut self.out_input);
+        let counts =
+            self.ensemble.sweep(&self.net, plan, &mut self.learning_state, &mut self.lanes, &mut self.out_input);
         self.accounting.trace_updates += counts.trace_updates;
         self.update_readout();
         if weights_due {

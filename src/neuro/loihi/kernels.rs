@@ -223,7 +223,8 @@ mod tests {
 
     #[test]
     fn sixteen_bit_mantissa_sums_equal_shifted_wide_sums() {
-        let rows: Vec<Vec<i16>> = (0..12).map(|j| (0..999).map(|i| ((i * 37 + j * 11) % 255) as i16 - 127).collect()).collect();
+        let rows: Vec<Vec<i16>> =
+            (0..12).map(|j| (0..999).map(|i| ((i * 37 + j * 11) % 255) as i16 - 127).collect()).collect();
         let fired = [8i16, 3, 0, 7, 1, 8, 8, 2, 5, 6, 4, 8];
         let (mut direct, mut wide) = (vec![0i32; 999], vec![0i32; 999]);
         let mut sums = vec![0i16; 999];

@@ -110,7 +110,13 @@ impl LearningState {
 
     /// End of a learning epoch, after the weight updates: exponent upkeep. Writes, per dimension, by how many
     /// bits the weight exponent moved (positive: coarser) into `moved`.
-    pub fn finish_weight_epoch(&mut self, net: &DiscreteNetwork, rng: &mut RoundingRng, acc: &mut Accounting, moved: &mut [i32]) {
+    pub fn finish_weight_epoch(
+        &mut self,
+        net: &DiscreteNetwork,
+        rng: &mut RoundingRng,
+        acc: &mut Accounting,
+        moved: &mut [i32],
+    ) {
         let k = self.error_exp.len();
         let n = self.traces.len();
         let p = &net.params;

@@ -177,7 +177,15 @@ impl EnsembleState {
 
     /// Sums the tile's synaptic input (in 16 bits if `narrow`, else 32) and steps its compartments, leaving the
     /// spike flags in `self.spiked` and OR-ing them into the epoch record `epoch_spiked`.
-    fn tile_compartments(&mut self, net: &DiscreteNetwork, axon_spikes: &[(u32, i32)], narrow: bool, epoch_spiked: &mut [u8], lo: usize, hi: usize) {
+    fn tile_compartments(
+        &mut self,
+        net: &DiscreteNetwork,
+        axon_spikes: &[(u32, i32)],
+        narrow: bool,
+        epoch_spiked: &mut [u8],
+        lo: usize,
+        hi: usize,
+    ) {
         match &net.ensemble.input_mantissas {
             InputRows::Bytes(rows) => self.tile_compartments_with(net, rows, axon_spikes, narrow, epoch_spiked, lo, hi),
             InputRows::Words(rows) => self.tile_compartments_with(net, rows, axon_spikes, narrow, epoch_spiked, lo, hi),
@@ -213,19 +221,38 @@ impl EnsembleState {
             for &(dim, fired) in quads.remainder() {
                 kernels::accumulate(sums, row(dim), fired as i16);
             }
-            compartment::step_block(comp, bias, exp, net.params.soft_reset, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
+            compartment::step_block(
+                comp,
+                bias,
+                exp,
+                net.params.soft_reset,
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
+            );
         } else {
             let sums = &mut sums32[..len];
             for &(dim, fired) in axon_spikes {
                 kernels::accumulate_wide(sums, row(dim), fired);
             }
-            compartment::step_block(comp, bias, exp, net.params.soft_reset, CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked });
+            compartment::step_block(
+                comp,
+                bias,
+                exp,
+                net.params.soft_reset,
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
+            );
         }
     }
 
     /// Sends the tile's spikes to their readout cores: each adds its learned weights (shifted by its group's
     /// shift) into the group's compartments. Returns the tile's spike count.
-    fn tile_delivery(&self, net: &DiscreteNetwork, learning: &LearningState, lo: usize, hi: usize, out_input: &mut [i32]) -> usize {
+    fn tile_delivery(
+        &self,
+        net: &DiscreteNetwork,
+        learning: &LearningState,
+        lo: usize,
+        hi: usize,
+        out_input: &mut [i32],
+    ) -> usize {
         let flags = &self.spiked[..hi - lo];
         let spikes = kernels::count_flags(flags);
         if spikes == 0 {
@@ -248,7 +275,14 @@ impl EnsembleState {
 
     /// The tile's part of the due learning sweeps: traces, then each updating dimension's weights (which use the
     /// traces just updated). Returns the trace updates counted.
-    fn tile_learning(&mut self, net: &DiscreteNetwork, plan: SweepPlan<'_>, learning: &mut LearningState, lo: usize, hi: usize) -> u64 {
+    fn tile_learning(
+        &mut self,
+        net: &DiscreteNetwork,
+        plan: SweepPlan<'_>,
+        learning: &mut LearningState,
+        lo: usize,
+        hi: usize,
+    ) -> u64 {
         if !plan.traces_due {
             return 0;
         }
@@ -264,7 +298,8 @@ impl EnsembleState {
             for (kk, factor) in learning.epoch_factor.iter().enumerate() {
                 let Some(factor) = *factor else { continue };
                 let row = &mut learning.weights[kk * n + lo..kk * n + hi];
-                let peak = kernels::update_weights(row, &learning.traces[lo..hi], factor, &mut self.streams[stream], closing);
+                let peak =
+                    kernels::update_weights(row, &learning.traces[lo..hi], factor, &mut self.streams[stream], closing);
                 learning.epoch_peak[kk] = learning.epoch_peak[kk].max(peak);
                 stream += 1;
             }

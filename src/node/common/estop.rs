@@ -73,7 +73,13 @@ impl EstopLatch {
         self.set(engaged, seq, stamp, || "schedule".to_string())
     }
 
-    fn set(&mut self, engaged: bool, seq: Option<u64>, stamp: f64, source: impl FnOnce() -> String) -> Option<EstopChange> {
+    fn set(
+        &mut self,
+        engaged: bool,
+        seq: Option<u64>,
+        stamp: f64,
+        source: impl FnOnce() -> String,
+    ) -> Option<EstopChange> {
         if engaged == self.engaged {
             return None;
         }

@@ -37,7 +37,15 @@ impl Checkpoint {
     /// Wraps `weights` with its checksum.
     pub fn new(arm: &str, controller: &str, sim_time: f64, weights: LearnedWeights) -> Self {
         let checksum = checksum(&weights);
-        Self { format: FORMAT.into(), version: VERSION, arm: arm.into(), controller: controller.into(), sim_time, checksum, weights }
+        Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            arm: arm.into(),
+            controller: controller.into(),
+            sim_time,
+            checksum,
+            weights,
+        }
     }
 }
 
@@ -102,11 +110,19 @@ pub fn load_checkpoint(path: &Path) -> Result<Option<Checkpoint>, CheckpointErro
     let corrupt = |detail: String| CheckpointError::Corrupt { path: path.to_path_buf(), detail };
     let ckpt: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("not a checkpoint: {e}")))?;
     if ckpt.format != FORMAT || ckpt.version != VERSION {
-        return Err(corrupt(format!("format `{}` version {}, expected `{FORMAT}` {VERSION}", ckpt.format, ckpt.version)));
+        return Err(corrupt(format!(
+            "format `{}` version {}, expected `{FORMAT}` {VERSION}",
+            ckpt.format, ckpt.version
+        )));
     }
     let w = &ckpt.weights;
     if w.decoders.len() != w.neurons * w.dimensions {
-        return Err(corrupt(format!("{} decoders for {} neurons × {} dimensions", w.decoders.len(), w.neurons, w.dimensions)));
+        return Err(corrupt(format!(
+            "{} decoders for {} neurons × {} dimensions",
+            w.decoders.len(),
+            w.neurons,
+            w.dimensions
+        )));
     }
     if let Some(i) = w.decoders.iter().position(|x| !x.is_finite()) {
         return Err(corrupt(format!("decoder {i} is not finite")));

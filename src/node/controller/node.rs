@@ -20,16 +20,16 @@ use super::error_windows::ErrorWindows;
 use super::report::{ControllerNodeReport, ControllerSample};
 use super::settings::ControllerSettings;
 use crate::arm::Arm;
-use crate::node::NodeError;
 use crate::arm::hold::HoldLaw;
 use crate::bus::{
     Bus, BusPublisher, ControllerStatus, Estop, JointStates, Latest, LivenessToken, NodeState, ParamServer,
     ParamsReply, QosClass, Queue, SCHEMA_VERSION, Status, StatusAccounting, StatusBody, Target, TorqueCmd,
 };
 use crate::control::controller::{ControlInput, Controller};
+use crate::node::NodeError;
 use crate::node::common::{
-    Clamp, EstopChange, EstopLatch, FaultInjector, Rejections, SampleLog, Schedule, Shutdown,
-    TargetEvent, WaitMode, check_state, secs,
+    Clamp, EstopChange, EstopLatch, FaultInjector, Rejections, SampleLog, Schedule, Shutdown, TargetEvent, WaitMode,
+    check_state, secs,
 };
 
 /// Longest blocking wait for a state, so that shutdown and bus events are seen promptly.
@@ -289,7 +289,8 @@ impl<'c> ControllerNode<'c> {
 
     /// No state for a poll period: after `hold_after_s` of them, hold.
     fn on_silence(&mut self) {
-        if self.node_state == NodeState::Running && self.clock.last_state_at.elapsed() > secs(self.settings.hold_after_s)
+        if self.node_state == NodeState::Running
+            && self.clock.last_state_at.elapsed() > secs(self.settings.hold_after_s)
         {
             self.node_state = NodeState::Holding;
             self.report.holds += 1;

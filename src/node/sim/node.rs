@@ -16,17 +16,17 @@ use super::latency::StateLatency;
 use super::report::{MAX_TRIPS_KEPT, SimNodeReport, SimSample};
 use super::settings::SimSettings;
 use crate::arm::Arm;
-use crate::node::NodeError;
 use crate::arm::hold::HoldLaw;
+use crate::bus::Latest;
 use crate::bus::{
     Bus, BusPublisher, DecodeError, Estop, JointStates, LivenessToken, NodeState, Payload, QosClass, Queue,
     SCHEMA_VERSION, SimStatus, Status, StatusBody, TorqueCmd,
 };
+use crate::node::NodeError;
 use crate::node::common::{
-    Clamp, EstopChange, EstopEvent, EstopLatch, FaultInjector, PayloadEvent, Reason, Rejections,
-    SampleLog, Schedule, Shutdown, TimingMode, secs,
+    Clamp, EstopChange, EstopEvent, EstopLatch, FaultInjector, PayloadEvent, Reason, Rejections, SampleLog, Schedule,
+    Shutdown, TimingMode, secs,
 };
-use crate::bus::Latest;
 
 /// Longest blocking wait, so that shutdown and bus events are seen promptly.
 const POLL: Duration = Duration::from_millis(2);
@@ -339,7 +339,11 @@ impl SimNode {
         self.world.step();
         if std::mem::take(&mut self.fresh_cmd) && !held && clamped > 0 {
             let n = self.tau.len();
-            self.rej.clamp(Clamp::Torque, "torque_cmd", &format_args!("{clamped} of {n} torques above their effort limits, clamped"));
+            self.rej.clamp(
+                Clamp::Torque,
+                "torque_cmd",
+                &format_args!("{clamped} of {n} torques above their effort limits, clamped"),
+            );
         }
         self.seq += 1;
         self.world.read_state_into(&mut self.state);

@@ -98,7 +98,9 @@ impl SimSettings {
     pub fn validate(&self) -> Result<(), String> {
         self.physics.validate().map_err(|e| e.to_string())?;
         self.faults.validate()?;
-        for (name, s) in [("watchdog_s", self.watchdog_s), ("resend_s", self.resend_s), ("status_period_s", self.status_period_s)] {
+        for (name, s) in
+            [("watchdog_s", self.watchdog_s), ("resend_s", self.resend_s), ("status_period_s", self.status_period_s)]
+        {
             if !(s.is_finite() && s > 0.0) {
                 return Err(format!("{name} must be finite and > 0 s, got {s}"));
             }
