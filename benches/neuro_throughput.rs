@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6, `-- --n 10000 --d 1` for one row,
 //! `-- --loihi-only` to skip the float executor when repeating rows). Prints each figure with its
-//! ratio to the anchors of DESIGN.md §7 measured on this machine kind (Nengo reference simulator with PES:
+//! ratio to the anchors of docs/ARCHITECTURE.md §7 measured on this machine kind (Nengo reference simulator with PES:
 //! 6 M/s at n = 1000, 16 M/s at n = 10 000; NengoLoihi emulator: 60 k/s); `scripts/nengo_compare.py` measures
 //! Nengo in the same run.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: the reference PES task in Nengo and in spikearm.
 
-The network (DESIGN.md section 2, the reference PES task): one ensemble of n LIF
+The network (the reference PES task, docs/ARCHITECTURE.md section 4): one ensemble of n LIF
 neurons with Nengo defaults, input x(t) fed directly (no input synapse), a
 learned readout starting at zero (PES, pre synapse 5 ms, output synapse 5 ms),
 error = output - target with target = x0**2, dt = 1 ms.
@@ -17,7 +17,7 @@ For every (n, d) the script
 3. prints a table with the throughputs, their ratios against Nengo, and the
    last-window RMSE of each (``--json`` dumps the same rows as JSON).
 
-``--anchors`` instead measures the Nengo anchor figures quoted in DESIGN.md
+``--anchors`` instead measures the Nengo anchor figures quoted in docs/ARCHITECTURE.md
 section 7 (throughput at n = 100, 1000, 10000 and the RMSE of the n = 100
 task for learning rates 1e-4 and 1e-3 over several seeds).
 
@@ -411,7 +411,7 @@ def machine_info():
 
 
 def measure_anchors(args):
-    """Measure the Nengo anchor figures (DESIGN.md section 7) on this machine.
+    """Measure the Nengo anchor figures (docs/ARCHITECTURE.md section 7) on this machine.
 
     Throughput with PES at each of args.anchor_sizes (median and best of
     args.repeats runs, default T per size), and the first/last-window RMSE of

@@ -1,4 +1,4 @@
-//! Physics steps per second, single thread, for both arms (issue 3 bar: ≥ 40,000 steps/s for the 3-link
+//! Physics steps per second, single thread, for both arms (target: ≥ 40,000 steps/s for the 3-link
 //! arm and ≥ 20,000 for the UR5e at dt = 1 ms). Run: `cargo bench -p spikearm-sim --bench arm_step`.
 //!
 //! The arm swings under gravity with a small sinusoidal torque, default parameters (the RK4 integrator),
