@@ -338,7 +338,7 @@ fn the_derived_poses_are_the_recorded_end_effector_and_target() {
         .filter(|(t, _)| t == "spikearm/threelink/status/controller")
         .map(|(_, b)| decode(b).unwrap())
         .collect();
-    let reported: Vec<[f64; 3]> = statuses.iter().filter_map(|s| s.target).collect();
+    let reported: Vec<[f64; 3]> = statuses.iter().filter_map(|s| s.controller().and_then(|c| c.target)).collect();
     let targets: Vec<[f64; 3]> = all
         .iter()
         .filter(|(t, _)| t == "viz/threelink/target")
