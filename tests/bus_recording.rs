@@ -348,8 +348,12 @@ fn the_derived_poses_are_the_recorded_end_effector_and_target() {
         })
         .collect();
     assert_eq!(targets, reported);
+    assert!(!targets.is_empty(), "no target pose recorded");
+    // Statuses go out every 0.1 s of wall time, so how much sim time they span depends on the machine's speed
+    // in lockstep; where they span a target change (every 0.5 s of sim time), the derived pose moves too.
+    let span = statuses.last().unwrap().stamp - statuses[0].stamp;
     let distinct = targets.windows(2).filter(|w| w[0] != w[1]).count();
-    assert!(distinct >= 2, "the target moved {distinct} times");
+    assert!(span < 0.5 || distinct >= 1, "the target never moved over {span} s of statuses");
 }
 
 /// Files of earlier builds (uncompressed chunks, a bare schema) still replay and list.
