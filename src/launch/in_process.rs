@@ -15,7 +15,7 @@ use super::result::{RunResult, ScenarioResult};
 use super::scenario::ScenarioSpec;
 use crate::arm::Arm;
 use crate::bus::{Bus, BusConfig};
-use crate::node::{ControllerNode, ControllerNodeReport, NodeError, Shutdown, SimNode, SimNodeReport};
+use crate::node::{ControllerNode, ControllerNodeReport, Shutdown, SimNode, SimNodeReport};
 
 /// What a node thread hands back.
 enum Outcome {
@@ -109,7 +109,7 @@ impl InProcess<'_> {
                 NodeSpec::Controller(c) => {
                     let mut controller = c.controller.build(&arm).context("building the controller")?;
                     let node = ControllerNode::new(&c, arm, controller.as_mut(), &bus)?;
-                    Outcome::Controller(node.run(&stop).map_err(|e: NodeError| anyhow::anyhow!(e))?)
+                    Outcome::Controller(node.run(&stop)?)
                 }
             })
         })?;
