@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = spikearm::app::Cli::parse();
-    spikearm::app::init_tracing(cli.verbose);
+    spikearm::app::init_tracing(cli.verbose, cli.log_json);
     match spikearm::app::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -44,13 +44,12 @@ fn sigterm_leaves_a_complete_checkpoint_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("w.json");
     let ep = loopback_endpoint();
-    let mut sim = bin()
+    // Guarded: a failed assertion below must not leave a spinning sim behind.
+    let mut sim_cmd = bin();
+    sim_cmd
         .args(["sim", "node", "--config", "config/sim.toml", "--set", &format!("bus.listen=[\"{ep}\"]")])
-        .args(["--set", "initial_q=[1.0, -1.4, -0.6]"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(["--set", "initial_q=[1.0, -1.4, -0.6]"]);
+    let sim = Logged::spawn(sim_cmd);
     let mut ctrl = bin()
         .args(["control", "--config", "config/control.toml", "--set", &format!("bus.connect=[\"{ep}\"]")])
         .args(["--set", &format!("checkpoint=\"{}\"", ckpt.display()), "--set", "checkpoint_period_s=0"])
@@ -67,9 +66,8 @@ fn sigterm_leaves_a_complete_checkpoint_and_exits_zero() {
     std::io::Read::read_to_string(ctrl.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(status.success(), "controller exit {status:?}\n{err}");
     assert!(err.contains("SIGTERM"), "{err}");
-    sigterm(&sim);
-    let sim_status = wait_exit(&mut sim, Duration::from_secs(10));
-    assert!(sim_status.success(), "sim exit {sim_status:?}");
+    let (sim_status, sim_log) = sim.terminate_with_status();
+    assert!(sim_status.success(), "sim exit {sim_status:?}\n{sim_log}");
     let c = spikearm::node::load_checkpoint(Path::new(&ckpt)).unwrap().expect("a checkpoint was written");
     assert_eq!(c.weights.decoders.len(), c.weights.neurons * c.weights.dimensions, "a complete readout");
     assert_eq!(c.arm, "threelink");
@@ -100,10 +98,13 @@ impl Logged {
         assert!(!status.success(), "a SIGKILLed process cannot exit 0: {status:?}");
         self.stderr.take().unwrap().join().unwrap()
     }
-    fn terminate(mut self) -> String {
+    fn terminate(self) -> String {
+        self.terminate_with_status().1
+    }
+    fn terminate_with_status(mut self) -> (std::process::ExitStatus, String) {
         sigterm(&self.child);
-        let _ = wait_exit(&mut self.child, Duration::from_secs(10));
-        self.stderr.take().unwrap().join().unwrap()
+        let status = wait_exit(&mut self.child, Duration::from_secs(10));
+        (status, self.stderr.take().unwrap().join().unwrap())
     }
 }
 

@@ -9,6 +9,9 @@ pub struct Cli {
     /// More log output (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log one JSON object per line on stderr (for journald or a log shipper) instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -38,6 +41,11 @@ pub enum Command {
     ///
     /// Example: spikearm replay reports/short/bus-osc.mcap --speed 0 --connect tcp/127.0.0.1:7447
     Replay(super::replay_cmd::ReplayArgs),
+    /// Operator commands to a running arm over the bus: target, payload, e-stop, parameters, status, a live
+    /// view. Acts under the identity of the zenoh config given (access control applies).
+    ///
+    /// Example: spikearm ctl --arm ur5e target 0.4 0.1 0.5; spikearm ctl params kp=150; spikearm ctl watch
+    Ctl(super::ctl_cmd::CtlArgs),
     /// Closed-loop evaluations of the controllers against the sim (the payload protocol).
     #[command(subcommand)]
     Eval(super::eval_cmd::EvalCommand),

@@ -3,18 +3,26 @@
 //! session, and write the node's report if the settings ask for one. `spikearm launch --processes` runs
 //! each node this way with one settings file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::layered_config::{effective_toml, load_layered};
+use super::service::ServiceThread;
 use crate::arm::Arm;
-use crate::bus::{Bus, BusConfig};
-use crate::node::{BusSettings, ControllerNode, ControllerSettings, NodeError, Shutdown, SimNode, SimSettings};
+use crate::bus::{Bus, BusConfig, ParamsRequest, SCHEMA_VERSION};
+use crate::control::factory::ControllerParams;
+use crate::node::{
+    BusSettings, ControllerNode, ControllerSettings, NodeError, NodeProbe, ServiceSettings, Shutdown, SimNode,
+    SimSettings,
+};
 
 /// Arguments shared by the node commands.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct NodeArgs {
     /// Settings file (TOML; config/sim.toml and config/control.toml document every key). Defaults apply
     /// without one.
@@ -68,31 +76,95 @@ fn write_report<T: serde::Serialize>(path: &Path, report: &T) -> anyhow::Result<
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
-/// Runs one node on its own bus until it finishes or a signal arrives, closes the session, and writes the
-/// node's report to `report` (if given).
+/// What [`run_node`] needs besides the node itself.
+struct NodeRun<'a> {
+    arm: &'a str,
+    bus: &'a BusSettings,
+    service: &'a ServiceSettings,
+    report: Option<&'a Path>,
+}
+
+/// Runs one node on its own bus until it finishes or a signal arrives, with its service thread (systemd
+/// notifications, `/metrics`) beside it; SIGHUP runs `reload` with the bus. Closes the session and writes the
+/// node's report (if asked).
 fn run_node<R: serde::Serialize>(
-    arm: &str,
-    bus: &BusSettings,
-    report: Option<&Path>,
-    run: impl FnOnce(&Bus, &Shutdown) -> Result<R, NodeError>,
+    how: NodeRun<'_>,
+    mut reload: impl FnMut(&Bus) + Send + 'static,
+    run: impl FnOnce(&Bus, &Shutdown, Arc<NodeProbe>) -> Result<R, NodeError>,
 ) -> anyhow::Result<R> {
+    if let Some(filter) = &how.service.log_level {
+        super::set_log_filter(filter)?;
+    }
     let shutdown = Shutdown::new();
-    super::signals::install(shutdown.clone())?;
-    let bus = open_bus(arm, bus)?;
-    let result = run(&bus, &shutdown);
+    let bus = open_bus(how.arm, how.bus)?;
+    let hup_bus = bus.clone();
+    super::signals::install_with_reload(shutdown.clone(), Some(Box::new(move || reload(&hup_bus))))?;
+    let probe = Arc::new(NodeProbe::new());
+    let service = ServiceThread::spawn(how.service, probe.clone(), shutdown.clone())?;
+    let result = run(&bus, &shutdown, probe);
+    shutdown.trigger();
+    service.stop();
     bus.close()?;
     let r = result?;
-    if let Some(p) = report {
+    if let Some(p) = how.report {
         write_report(p, &r)?;
     }
     Ok(r)
+}
+
+/// SIGHUP: reads the settings again and applies what can change while running — the log filter, and for the
+/// controller its gains, learning rate and learning switch (through its own parameter service, so the same
+/// bounds and all-or-none rule apply). Anything else that changed is named and left as it is: it needs a
+/// restart.
+struct Reloader<T> {
+    args: NodeArgs,
+    env_prefix: &'static str,
+    running: T,
+}
+
+impl<T> Reloader<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Default + Clone + PartialEq,
+{
+    /// The new settings, with what cannot change while running reported and kept as it is.
+    fn reread(&mut self, soften: impl Fn(&mut T, &T), log_level: impl Fn(&T) -> Option<String>) -> Option<T> {
+        let new: T = match load_layered(self.args.config.as_deref(), self.env_prefix, std::env::vars(), &self.args.sets)
+        {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("SIGHUP: settings not reloaded: {e:#}");
+                return None;
+            }
+        };
+        let mut applied = self.running.clone();
+        soften(&mut applied, &new);
+        let refused = changed_keys(&applied, &new);
+        if !refused.is_empty() {
+            tracing::warn!("SIGHUP: {} changed but need a restart; not applied", refused.join(", "));
+        }
+        if let Some(filter) = log_level(&applied)
+            && let Err(e) = super::set_log_filter(&filter)
+        {
+            tracing::error!("SIGHUP: {e:#}");
+        }
+        let old = std::mem::replace(&mut self.running, applied.clone());
+        Some(old).filter(|o| *o != applied).map(|_| applied)
+    }
 }
 
 /// `spikearm sim node`.
 pub fn run_sim(args: &NodeArgs) -> anyhow::Result<()> {
     let Some(s) = settings::<SimSettings>(args, "SPIKEARM_SIM", "sim node")? else { return Ok(()) };
     let arm = read_arm(&s.urdf)?;
-    let r = run_node(&s.arm, &s.bus, s.report.as_deref(), |bus, stop| SimNode::new(&s, arm, bus)?.run(stop))?;
+    let how = NodeRun { arm: &s.arm, bus: &s.bus, service: &s.service, report: s.report.as_deref() };
+    let mut reloader = Reloader { args: args.clone(), env_prefix: "SPIKEARM_SIM", running: s.clone() };
+    let reload = move |_: &Bus| {
+        reloader.reread(
+            |run, new| run.service.log_level.clone_from(&new.service.log_level),
+            |s| s.service.log_level.clone(),
+        );
+    };
+    let r = run_node(how, reload, |bus, stop, probe| SimNode::new(&s, arm, bus)?.with_probe(probe).run(stop))?;
     tracing::info!(
         steps = r.steps,
         sim_time = r.sim_time,
@@ -110,11 +182,67 @@ pub fn run_control(args: &NodeArgs) -> anyhow::Result<()> {
     };
     let arm = read_arm(&s.urdf)?;
     let mut controller = s.controller.build(&arm)?;
-    let r = run_node(&s.arm, &s.bus, s.report.as_deref(), |bus, stop| {
-        ControllerNode::new(&s, arm, controller.as_mut(), bus)?.run(stop)
+    let how = NodeRun { arm: &s.arm, bus: &s.bus, service: &s.service, report: s.report.as_deref() };
+    let (node, timeout) = (s.node.clone(), Duration::from_secs(2));
+    let mut reloader = Reloader { args: args.clone(), env_prefix: "SPIKEARM_CONTROL", running: s.clone() };
+    let reload = move |bus: &Bus| {
+        let before = reloader.running.controller.clone();
+        let soften = |run: &mut ControllerSettings, new: &ControllerSettings| {
+            let (c, n) = (&mut run.controller, &new.controller);
+            (c.kp, c.kv, c.learning_rate, c.learning) = (n.kp, n.kv, n.learning_rate, n.learning);
+            run.service.log_level.clone_from(&new.service.log_level);
+        };
+        let Some(now) = reloader.reread(soften, |s| s.service.log_level.clone()) else { return };
+        let set = soft_params(&before, &now.controller);
+        if set.is_empty() {
+            return;
+        }
+        match bus.query_params(&node, &ParamsRequest { v: SCHEMA_VERSION, set: set.clone() }, timeout) {
+            Ok(r) if r.error.is_none() => tracing::info!(?set, "SIGHUP: parameters applied"),
+            Ok(r) => tracing::error!("SIGHUP: parameters refused: {}", r.error.unwrap_or_default()),
+            Err(e) => tracing::error!("SIGHUP: parameters not applied: {e}"),
+        }
+    };
+    let r = run_node(how, reload, |bus, stop, probe| {
+        ControllerNode::new(&s, arm, controller.as_mut(), bus)?.with_probe(probe).run(stop)
     })?;
     tracing::info!(ticks = r.ticks, checkpoints = r.checkpoints, restored = r.restored, "controller node stopped");
     Ok(())
+}
+
+/// The run-time parameters whose values differ between `old` and `new`.
+fn soft_params(old: &ControllerParams, new: &ControllerParams) -> BTreeMap<String, f64> {
+    let pairs = [
+        ("kp", old.kp, new.kp),
+        ("kv", old.kv, new.kv),
+        ("learning_rate", old.learning_rate, new.learning_rate),
+        ("learning", f64::from(u8::from(old.learning)), f64::from(u8::from(new.learning))),
+    ];
+    pairs.into_iter().filter(|(_, a, b)| a != b).map(|(k, _, b)| (k.to_string(), b)).collect()
+}
+
+/// Dotted paths of the settings that differ between `a` and `b`.
+fn changed_keys<T: serde::Serialize>(a: &T, b: &T) -> Vec<String> {
+    fn walk(a: &toml::Value, b: &toml::Value, path: &str, out: &mut Vec<String>) {
+        match (a, b) {
+            (toml::Value::Table(x), toml::Value::Table(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    match (x.get(k), y.get(k)) {
+                        (Some(p), Some(q)) => walk(p, q, &sub, out),
+                        _ => out.push(sub),
+                    }
+                }
+            }
+            _ if a != b => out.push(path.to_string()),
+            _ => {}
+        }
+    }
+    let (Ok(a), Ok(b)) = (toml::Value::try_from(a), toml::Value::try_from(b)) else { return vec!["(settings)".into()] };
+    let mut out = Vec::new();
+    walk(&a, &b, "", &mut out);
+    out
 }
 
 #[cfg(test)]

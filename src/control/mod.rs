@@ -1,5 +1,5 @@
 //! Controllers: operational-space control (OSC), the PID and joint-PD baselines, the spiking adaptive term,
-//! and the factory that builds one from its settings. Pure maths on the arm model: no I/O, no physics.
+//! the factory that builds one from its settings, and the guard every command passes (limits, rates, holds). Pure maths on the arm model: no I/O, no physics.
 
 pub mod adaptive;
 pub mod controller;
@@ -9,3 +9,4 @@ pub mod joint_pd;
 mod linalg;
 pub mod osc;
 pub mod pid;
+pub mod safety;

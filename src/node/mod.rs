@@ -13,7 +13,8 @@ pub use error::NodeError;
 
 pub use common::{
     BusSettings, Clamp, EstopChange, EstopEvent, EstopLatch, EstopRecord, FaultInjector, FaultParams, LogLimiter,
-    PayloadEvent, Reason, Refusal, Rejections, SampleLog, Schedule, Shutdown, TargetEvent, TimingMode, WaitMode,
+    NodeProbe, PayloadEvent, Reason, Refusal, Rejections, SampleLog, Schedule, ServiceSettings, Shutdown, TargetEvent,
+    TimingMode, WaitMode,
 };
 pub use controller::{
     Checkpoint, CheckpointError, ControllerNode, ControllerNodeReport, ControllerSample, ControllerSettings,

@@ -1,14 +1,16 @@
 //! What both nodes share: the shutdown protocol, how they wait and advance time, the schedule of timed
 //! events, input validation and its counters, the e-stop latch, fault injection, the decimating sample log,
-//! and the `[bus]` settings.
+//! the probe observers read a node's vital signs from, and the `[bus]` settings.
 
 mod bus_settings;
 mod estop;
 mod fault;
+mod probe;
 mod rate_limit;
 mod rejections;
 mod sample_log;
 mod schedule;
+mod service_settings;
 mod shutdown;
 mod timing;
 mod validation;
@@ -19,10 +21,12 @@ use std::time::Duration;
 pub use bus_settings::BusSettings;
 pub use estop::{EstopChange, EstopLatch, EstopRecord};
 pub use fault::{FaultInjector, FaultParams};
+pub use probe::NodeProbe;
 pub use rate_limit::LogLimiter;
 pub use rejections::{Clamp, Reason, Rejections};
 pub use sample_log::{DEFAULT_MAX_SAMPLES, SampleLog};
 pub use schedule::{EVENT_TOLERANCE_S, EstopEvent, PayloadEvent, Schedule, TargetEvent, Timed};
+pub use service_settings::ServiceSettings;
 pub use shutdown::Shutdown;
 pub use timing::TimingMode;
 pub use validation::{Refusal, check_state};

@@ -80,25 +80,33 @@ impl Reason {
 pub enum Clamp {
     /// A target outside the arm's reach, moved onto the reach sphere.
     Target,
-    /// A torque command with entries above the joints' effort limits (the physics clamps them).
+    /// A torque command with entries above the joints' effort limits (the sim's physics, or the controller's
+    /// own guard, clamps them).
     Torque,
+    /// A controller command whose change from the previous one exceeded the torque rate limit.
+    TorqueRate,
+    /// A controller command that got a restoring torque near a joint's position or velocity limit.
+    JointLimit,
 }
 
 impl Clamp {
     /// Every clamp kind, in counter order.
-    pub const ALL: [Clamp; 2] = [Clamp::Target, Clamp::Torque];
+    pub const ALL: [Clamp; 4] = [Clamp::Target, Clamp::Torque, Clamp::TorqueRate, Clamp::JointLimit];
 
     /// Counter label.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Target => "target",
             Self::Torque => "torque",
+            Self::TorqueRate => "torque_rate",
+            Self::JointLimit => "joint_limit",
         }
     }
 }
 
 const N_REASONS: usize = Reason::ALL.len();
-const N_SLOTS: usize = N_REASONS + Clamp::ALL.len();
+const N_CLAMPS: usize = Clamp::ALL.len();
+const N_SLOTS: usize = N_REASONS + N_CLAMPS;
 /// Longest kept refusal text, bytes (longer ones are cut): the buffer is allocated once.
 const LAST_CAP: usize = 240;
 /// One log line per reason per second at most, after the first.
@@ -109,7 +117,7 @@ const LOG_PERIOD: Duration = Duration::from_secs(1);
 pub struct Rejections {
     node: String,
     counts: [u64; N_REASONS],
-    clamps: [u64; 2],
+    clamps: [u64; N_CLAMPS],
     limiter: LogLimiter<N_SLOTS>,
     last: String,
 }
@@ -120,7 +128,7 @@ impl Rejections {
         Self {
             node: node.to_string(),
             counts: [0; N_REASONS],
-            clamps: [0; 2],
+            clamps: [0; N_CLAMPS],
             limiter: LogLimiter::new(LOG_PERIOD),
             last: String::with_capacity(LAST_CAP + 4),
         }

@@ -4,6 +4,7 @@ mod checkpoint;
 mod checkpoint_writer;
 mod error_windows;
 mod node;
+pub mod param_bounds;
 mod report;
 mod settings;
 

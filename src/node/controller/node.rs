@@ -17,19 +17,20 @@ use nalgebra::Vector3;
 use super::checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
 use super::checkpoint_writer::CheckpointWriter;
 use super::error_windows::ErrorWindows;
+use super::param_bounds::check_request;
 use super::report::{ControllerNodeReport, ControllerSample};
 use super::settings::ControllerSettings;
 use crate::arm::Arm;
-use crate::arm::hold::HoldLaw;
 use crate::bus::{
     Bus, BusPublisher, ControllerStatus, Estop, JointStates, Latest, LivenessToken, NodeState, ParamServer,
     ParamsReply, QosClass, Queue, SCHEMA_VERSION, Status, StatusAccounting, StatusBody, Target, TorqueCmd,
 };
 use crate::control::controller::{ControlInput, Controller};
+use crate::control::safety::{CommandGuard, GuardActions};
 use crate::node::NodeError;
 use crate::node::common::{
-    Clamp, EstopChange, EstopLatch, FaultInjector, Rejections, SampleLog, Schedule, Shutdown, TargetEvent, WaitMode,
-    check_state, secs,
+    Clamp, EstopChange, EstopLatch, FaultInjector, NodeProbe, Rejections, SampleLog, Schedule, Shutdown, TargetEvent,
+    WaitMode, check_state, secs,
 };
 
 /// Longest blocking wait for a state, so that shutdown and bus events are seen promptly.
@@ -85,7 +86,7 @@ pub struct ControllerNode<'c> {
     settings: ControllerSettings,
     controller: &'c mut dyn Controller,
     arm: Arc<Arm>,
-    hold: HoldLaw,
+    guard: CommandGuard,
     bus: ControllerBus,
     targets: Schedule<TargetEvent>,
     faults: FaultInjector,
@@ -95,11 +96,14 @@ pub struct ControllerNode<'c> {
     last_state: Option<JointStates>,
     node_state: NodeState,
     estop: EstopLatch,
+    /// An e-stop cleared since the last tick: the next command starts the resume ramp.
+    estop_cleared: bool,
     last_error: f64,
     clock: Clock,
     log: SampleLog<ControllerSample>,
     rej: Rejections,
     writer: Option<CheckpointWriter>,
+    probe: Arc<NodeProbe>,
     report: ControllerNodeReport,
 }
 
@@ -124,7 +128,7 @@ impl<'c> ControllerNode<'c> {
         let target = settings.target.map(|t| reachable(&arm, &mut rej, t));
         let now = Instant::now();
         Ok(Self {
-            hold: HoldLaw::new(&arm, settings.hold).map_err(NodeError::Model)?,
+            guard: CommandGuard::new(&arm, settings.safety, settings.hold).map_err(NodeError::Model)?,
             bus: ControllerBus::declare(bus, &settings.node)?,
             writer: spawn_writer(settings, controller)?,
             targets: Schedule::new(&settings.target_events),
@@ -139,11 +143,19 @@ impl<'c> ControllerNode<'c> {
             last_state: None,
             node_state: NodeState::Waiting,
             estop: EstopLatch::new(),
+            estop_cleared: false,
             last_error: f64::NAN,
             clock: Clock { last_state_at: now, last_status: now, last_ckpt: now },
             rej,
+            probe: Arc::new(NodeProbe::new()),
             report,
         })
+    }
+
+    /// Reports the loop's turns and statuses to `probe` (a service watchdog, `/metrics`).
+    pub fn with_probe(mut self, probe: Arc<NodeProbe>) -> Self {
+        self.probe = probe;
+        self
     }
 
     /// Runs until `shutdown` (or the state at `stop_at_s`). On the way out it sends a parting hold torque,
@@ -180,22 +192,17 @@ impl<'c> ControllerNode<'c> {
             let seq = self.last_state.as_ref().map(|s| s.seq);
             if let Some(change) = self.estop.on_bus(e, &mut self.rej, seq, self.report.sim_time) {
                 self.node_state = if change == EstopChange::Engaged { NodeState::Estop } else { NodeState::Waiting };
+                self.estop_cleared = change == EstopChange::Cleared;
             }
         }
         Ok(())
     }
 
-    /// Parameter queries: set the requested ones in order (stopping at the first refused), reply with all.
+    /// Parameter queries: set all the requested ones or none, reply with all.
     fn serve_parameters(&mut self) {
         while let Some(q) = self.bus.params.try_next() {
             let error = match q.request() {
-                Ok(req) => req.set.iter().find_map(|(k, x)| match self.controller.set_param(k, *x) {
-                    Ok(()) => {
-                        tracing::info!(param = %k, value = x, "controller: parameter set");
-                        None
-                    }
-                    Err(e) => Some(e.to_string()),
-                }),
+                Ok(req) => set_all_or_none(self.controller, &req.set).err(),
                 Err(e) => {
                     self.rej.decode_error(&e);
                     Some(e.to_string())
@@ -240,6 +247,7 @@ impl<'c> ControllerNode<'c> {
         if self.node_state == NodeState::Holding {
             tracing::info!(seq = js.seq, "controller: joint states are back, resuming");
         }
+        let after_silence = self.node_state == NodeState::Holding;
         if self.estop.engaged() {
             self.node_state = NodeState::Estop;
         } else if self.last_seq == Some(js.seq) {
@@ -248,6 +256,13 @@ impl<'c> ControllerNode<'c> {
             self.bus.torque.put(&self.cmd)?;
             self.report.resent += 1;
         } else {
+            if std::mem::take(&mut self.estop_cleared) {
+                // The sim held the arm while latched: blend in from the hold torque, whatever the target did.
+                self.guard.resume(&js.position);
+            } else if after_silence {
+                // The last command says nothing about now (a new sim even restarts the clock).
+                self.guard.restart();
+            }
             self.node_state = NodeState::Running;
             self.tick(&js)?;
         }
@@ -262,10 +277,16 @@ impl<'c> ControllerNode<'c> {
         }
         let target = *self.target.get_or_insert(js.ee_position);
         let input = ControlInput { t: js.stamp, q: &js.position, dq: &js.velocity, target: Vector3::from(target) };
-        if let Err(e) = self.controller.tick(&input, &mut self.cmd.effort) {
-            self.report.control_errors += 1;
-            tracing::debug!(error = %e, "controller: tick failed, sending its safe torque");
+        match self.controller.tick(&input, &mut self.cmd.effort) {
+            Ok(()) => self.guard.controller_ok(),
+            Err(e) => {
+                self.report.control_errors += 1;
+                tracing::debug!(error = %e, "controller: tick failed, holding the arm where it is");
+                self.guard.substitute_hold(&js.position, &js.velocity, &mut self.cmd.effort);
+            }
         }
+        let acts = self.guard.apply(js.stamp, &js.position, &js.velocity, &mut self.cmd.effort);
+        count_guard_actions(acts, &mut self.rej);
         self.cmd.seq = js.seq;
         self.bus.torque.put(&self.cmd)?;
         self.last_seq = Some(js.seq);
@@ -303,9 +324,12 @@ impl<'c> ControllerNode<'c> {
 
     /// Off the tick: the status and the periodic checkpoint.
     fn housekeeping(&mut self) -> Result<(), NodeError> {
+        self.probe.turn();
         let now = Instant::now();
         if now - self.clock.last_status >= secs(self.settings.status_period_s) {
-            self.bus.status.put(&self.status(self.node_state))?;
+            let status = self.status(self.node_state);
+            self.bus.status.put(&status)?;
+            self.probe.offer_status(&status);
             self.clock.last_status = now;
         }
         let Some(w) = self.writer.as_mut() else { return Ok(()) };
@@ -331,7 +355,7 @@ impl<'c> ControllerNode<'c> {
         self.report.sample_stride = self.log.stride();
         self.report.samples = std::mem::replace(&mut self.log, SampleLog::new(0, 0)).into_vec();
         if let Some(js) = &self.last_state {
-            let _ = self.hold.torque(&js.position, &js.position, &js.velocity, &mut self.cmd.effort);
+            self.guard.hold_command(&js.position, &js.position, &js.velocity, &mut self.cmd.effort);
             self.cmd.seq = js.seq + 1;
             let _ = self.bus.torque.put(&self.cmd);
         }
@@ -431,6 +455,38 @@ fn spawn_writer(
 
 fn dist(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// Sets every parameter of `set` or, if any is out of its documented bounds or refused by the controller,
+/// none: those already set are put back.
+fn set_all_or_none(c: &mut dyn Controller, set: &BTreeMap<String, f64>) -> Result<(), String> {
+    check_request(set.iter().map(|(k, x)| (k.as_str(), *x)))?;
+    let before = read_params(c);
+    for (k, x) in set {
+        if let Err(e) = c.set_param(k, *x) {
+            for (done, _) in set.range::<String, _>(..k.clone()) {
+                if let Some(&old) = before.get(done) {
+                    let _ = c.set_param(done, old);
+                }
+            }
+            return Err(format!("nothing set: {k}: {e}"));
+        }
+    }
+    tracing::info!(?set, "controller: parameters set");
+    Ok(())
+}
+
+/// Counts what the guard changed in a command (allocation-free: the counters are fixed arrays).
+fn count_guard_actions(acts: GuardActions, rej: &mut Rejections) {
+    if acts.saturated {
+        rej.clamp(Clamp::Torque, "torque_cmd", &"above the joints' effort limits, saturated");
+    }
+    if acts.rate_limited {
+        rej.clamp(Clamp::TorqueRate, "torque_cmd", &"changing faster than the torque rate limit, slowed");
+    }
+    if acts.limit_pushback {
+        rej.clamp(Clamp::JointLimit, "torque_cmd", &"near a joint's position or velocity limit, pushed back");
+    }
 }
 
 fn read_params(c: &dyn Controller) -> BTreeMap<String, f64> {

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::arm::hold::HoldParams;
 use crate::control::factory::ControllerParams;
-use crate::node::common::{BusSettings, DEFAULT_MAX_SAMPLES, FaultParams, TargetEvent, WaitMode};
+use crate::control::safety::SafetyParams;
+use crate::node::common::{BusSettings, DEFAULT_MAX_SAMPLES, FaultParams, ServiceSettings, TargetEvent, WaitMode};
 
 /// Everything a controller node is told. Unknown keys are refused by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,9 +32,12 @@ pub struct ControllerSettings {
     /// Spans of sim time `[from_s, to_s]` whose mean tracking error the node accumulates at every tick
     /// (scenario windows).
     pub error_windows: Vec<(f64, f64)>,
-    /// Gains of the hold law of the parting command (`[hold]`): on shutdown the node leaves the arm a torque
-    /// that holds it where it is.
+    /// Gains of the hold law (`[hold]`): the command when the control law cannot produce one, the start of
+    /// the blend after a pause, and the parting command that holds the arm where it is on shutdown.
     pub hold: HoldParams,
+    /// Limits every command obeys whatever the control law computed (`[safety]`): effort saturation, torque
+    /// rate, restoring torques near joint limits, the resume ramp.
+    pub safety: SafetyParams,
     /// Declare holding (stop commanding and learning) after this long without joint states, s of wall time.
     /// Default 0.1.
     pub hold_after_s: f64,
@@ -62,6 +66,8 @@ pub struct ControllerSettings {
     pub faults: FaultParams,
     /// Write the node's report (counters and recorded ticks, JSON) here on exit. Absent (default): none.
     pub report: Option<PathBuf>,
+    /// Metrics endpoint and log filter when run as a service (`[service]`). Default: neither.
+    pub service: ServiceSettings,
     /// How the node joins the bus (`[bus]`). Default: connect to tcp/127.0.0.1:7447.
     pub bus: BusSettings,
 }
@@ -77,6 +83,7 @@ impl Default for ControllerSettings {
             target_events: Vec::new(),
             error_windows: Vec::new(),
             hold: HoldParams::default(),
+            safety: SafetyParams::default(),
             hold_after_s: 0.1,
             status_period_s: 0.1,
             checkpoint: None,
@@ -87,6 +94,7 @@ impl Default for ControllerSettings {
             stop_at_s: None,
             faults: FaultParams::default(),
             report: None,
+            service: ServiceSettings::default(),
             bus: BusSettings::connecting("tcp/127.0.0.1:7447"),
         }
     }
@@ -96,6 +104,8 @@ impl ControllerSettings {
     /// Checks what the types cannot.
     pub fn validate(&self) -> Result<(), String> {
         self.faults.validate()?;
+        self.safety.validate()?;
+        self.service.validate()?;
         for (name, s) in [("hold_after_s", self.hold_after_s), ("status_period_s", self.status_period_s)] {
             if !(s.is_finite() && s > 0.0) {
                 return Err(format!("{name} must be finite and > 0 s, got {s}"));

@@ -24,8 +24,8 @@ use crate::bus::{
 };
 use crate::node::NodeError;
 use crate::node::common::{
-    Clamp, EstopChange, EstopEvent, EstopLatch, FaultInjector, PayloadEvent, Reason, Rejections, SampleLog, Schedule,
-    Shutdown, TimingMode, secs,
+    Clamp, EstopChange, EstopEvent, EstopLatch, FaultInjector, NodeProbe, PayloadEvent, Reason, Rejections, SampleLog,
+    Schedule, Shutdown, TimingMode, secs,
 };
 
 /// Longest blocking wait, so that shutdown and bus events are seen promptly.
@@ -99,6 +99,7 @@ pub struct SimNode {
     log: SampleLog<SimSample>,
     trips: SampleLog<f64>,
     latency: StateLatency,
+    probe: Arc<NodeProbe>,
     report: SimNodeReport,
 }
 
@@ -152,8 +153,15 @@ impl SimNode {
             pending: None,
             trips: SampleLog::new(1, MAX_TRIPS_KEPT),
             latency: StateLatency::new(),
+            probe: Arc::new(NodeProbe::new()),
             report: SimNodeReport::default(),
         })
+    }
+
+    /// Reports the loop's turns and statuses to `probe` (a service watchdog, `/metrics`).
+    pub fn with_probe(mut self, probe: Arc<NodeProbe>) -> Self {
+        self.probe = probe;
+        self
     }
 
     /// Runs until `shutdown` or the settings' duration. On return the arm's last command was a hold torque
@@ -167,6 +175,7 @@ impl SimNode {
             let Some(held) = self.choose_torque(shutdown)? else { break };
             self.step_and_publish(held)?;
             self.status_if_due(self.clock.last_pub)?;
+            self.probe.turn();
             if self.pace(shutdown)? {
                 break;
             }
@@ -421,7 +430,9 @@ impl SimNode {
     fn status_if_due(&mut self, now: Instant) -> Result<(), NodeError> {
         if now - self.clock.last_status > secs(self.settings.status_period_s) {
             let holding = self.watchdog.holding || !self.watchdog.ever_cmd;
-            self.bus.status.put(&self.status(holding))?;
+            let status = self.status(holding);
+            self.bus.status.put(&status)?;
+            self.probe.offer_status(&status);
             self.clock.last_status = now;
         }
         Ok(())

@@ -8,7 +8,7 @@ use spikearm_sim::SimParams;
 
 use crate::arm::hold::HoldParams;
 use crate::node::common::{
-    BusSettings, DEFAULT_MAX_SAMPLES, EstopEvent, FaultParams, PayloadEvent, TimingMode, WaitMode,
+    BusSettings, DEFAULT_MAX_SAMPLES, EstopEvent, FaultParams, PayloadEvent, ServiceSettings, TimingMode, WaitMode,
 };
 
 /// Default [`SimSettings::max_payload_kg`], kg: above the UR5e's rated 5 kg with margin, far below what
@@ -62,6 +62,8 @@ pub struct SimSettings {
     pub estop_events: Vec<EstopEvent>,
     /// Write the node's report (counters and recorded states, JSON) here on exit. Absent (default): none.
     pub report: Option<PathBuf>,
+    /// Metrics endpoint and log filter when run as a service (`[service]`). Default: neither.
+    pub service: ServiceSettings,
     /// How the node joins the bus (`[bus]`). Default: listen on tcp/127.0.0.1:7447.
     pub bus: BusSettings,
 }
@@ -88,6 +90,7 @@ impl Default for SimSettings {
             payload_events: Vec::new(),
             estop_events: Vec::new(),
             report: None,
+            service: ServiceSettings::default(),
             bus: BusSettings::default(),
         }
     }
@@ -98,6 +101,7 @@ impl SimSettings {
     pub fn validate(&self) -> Result<(), String> {
         self.physics.validate().map_err(|e| e.to_string())?;
         self.faults.validate()?;
+        self.service.validate()?;
         for (name, s) in
             [("watchdog_s", self.watchdog_s), ("resend_s", self.resend_s), ("status_period_s", self.status_period_s)]
         {
