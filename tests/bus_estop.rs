@@ -9,27 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use spikearm::arm::hold::{HoldLaw, HoldParams};
-use spikearm::bus::{
-    Bus, BusConfig, Estop, JointStates, Message, NodeState, Payload, SCHEMA_VERSION, Status, Target, TorqueCmd,
-};
+use spikearm::bus::{Bus, Estop, JointStates, Message, NodeState, Payload, SCHEMA_VERSION, Status, Target, TorqueCmd};
 use spikearm::control::controller::{ControlError, ControlInput, Controller};
 use spikearm::node::{ControllerNodeReport, Shutdown, SimNodeReport, run_controller_node, run_sim_node};
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
 use fixtures::*;
-
-/// `n` sessions in a full mesh over loopback TCP: each listens on its own port and connects to the earlier
-/// ones (peers do not route for each other).
-fn buses(n: usize) -> Vec<Bus> {
-    let eps: Vec<String> = (0..n).map(|_| loopback_endpoint()).collect();
-    (0..n)
-        .map(|i| {
-            let cfg = BusConfig { zenoh_json5: None, listen: vec![eps[i].clone()], connect: eps[..i].to_vec() };
-            Bus::open("threelink", &cfg).unwrap()
-        })
-        .collect()
-}
 
 const Q_REF: [f64; 3] = [0.4, -0.3, 0.2];
 
@@ -63,7 +49,7 @@ struct Run {
 
 /// Runs sim and controller in lockstep while `operate` acts on the operator's bus, then stops both.
 fn run(operate: impl FnOnce(&Bus)) -> Run {
-    let mut b = buses(3);
+    let mut b = mesh_buses("threelink", 3);
     let (op, ctrl_bus, sim_bus) = (b.pop().unwrap(), b.pop().unwrap(), b.pop().unwrap());
     let commands = op.queue::<TorqueCmd>(&op.keys().torque_cmd(), 1 << 20).unwrap();
     let statuses = op.queue::<Status>(&op.keys().status("controller"), 1 << 16).unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use spikearm::bus::{Bus, BusConfig, Estop, JointStates, ParamsRequest, SCHEMA_VERSION, Target};
+use spikearm::bus::{Bus, Estop, JointStates, ParamsRequest, SCHEMA_VERSION, Target};
 use spikearm::control::controller::{ControlError, ControlInput, Controller};
 use spikearm::control::factory::ControllerParams;
 use spikearm::control::osc::{Osc, OscParams};
@@ -26,17 +26,6 @@ use fixtures::*;
 const URDF: &str = "threelink.urdf";
 const Q0: [f64; 3] = [0.3, -0.6, 0.9];
 
-/// `n` sessions in a full mesh over loopback TCP (peers do not route for each other).
-fn buses(n: usize) -> Vec<Bus> {
-    let eps: Vec<String> = (0..n).map(|_| loopback_endpoint()).collect();
-    (0..n)
-        .map(|i| {
-            let cfg = BusConfig { zenoh_json5: None, listen: vec![eps[i].clone()], connect: eps[..i].to_vec() };
-            Bus::open("threelink", &cfg).unwrap()
-        })
-        .collect()
-}
-
 struct Run {
     sim: SimNodeReport,
     ctrl: ControllerNodeReport,
@@ -50,7 +39,7 @@ fn run(
     settings: ControllerSettings,
     operate: impl FnOnce(&Bus),
 ) -> Run {
-    let mut b = buses(3);
+    let mut b = mesh_buses("threelink", 3);
     let (op, ctrl_bus, sim_bus) = (b.pop().unwrap(), b.pop().unwrap(), b.pop().unwrap());
     let mut spec = sim_settings();
     spec.initial_q = Some(Q0.to_vec());

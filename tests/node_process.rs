@@ -2,9 +2,8 @@
 //! loopback); SIGTERM to the controller leaves a complete checkpoint and exits 0; a controller killed with
 //! SIGKILL and restarted on its checkpoint resumes at the adapted error, not the naive one.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,99 +19,40 @@ fn bin() -> Command {
     c
 }
 
-fn sigterm(child: &Child) {
-    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success();
-    assert!(ok, "kill -TERM");
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let end = Instant::now() + within;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("process did not exit within {within:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn sigterm_leaves_a_complete_checkpoint_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("w.json");
     let ep = loopback_endpoint();
-    // Guarded: a failed assertion below must not leave a spinning sim behind.
+    // Guarded: a failed assertion below must not leave a spinning node behind.
     let mut sim_cmd = bin();
     sim_cmd
         .args(["sim", "node", "--config", "config/sim.toml", "--set", &format!("bus.listen=[\"{ep}\"]")])
         .args(["--set", "initial_q=[1.0, -1.4, -0.6]"]);
     let sim = Logged::spawn(sim_cmd);
-    let mut ctrl = bin()
+    let mut ctrl_cmd = bin();
+    ctrl_cmd
         .args(["control", "--config", "config/control.toml", "--set", &format!("bus.connect=[\"{ep}\"]")])
         .args(["--set", &format!("checkpoint=\"{}\"", ckpt.display()), "--set", "checkpoint_period_s=0"])
-        .args(["--set", "controller.neurons=200"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(["--set", "controller.neurons=200"]);
+    let mut ctrl = Logged::spawn(ctrl_cmd);
     thread::sleep(Duration::from_millis(2500));
-    assert!(ctrl.try_wait().unwrap().is_none(), "controller still running before the signal");
-    sigterm(&ctrl);
-    let status = wait_exit(&mut ctrl, Duration::from_secs(10));
-    let mut err = String::new();
-    std::io::Read::read_to_string(ctrl.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(ctrl.child.try_wait().unwrap().is_none(), "controller still running before the signal");
+    let (status, err) = ctrl.stop_with("-TERM", Duration::from_secs(10));
     assert!(status.success(), "controller exit {status:?}\n{err}");
     assert!(err.contains("SIGTERM"), "{err}");
-    let (sim_status, sim_log) = sim.terminate_with_status();
+    let (sim_status, sim_log) = sim.stop_with("-TERM", Duration::from_secs(10));
     assert!(sim_status.success(), "sim exit {sim_status:?}\n{sim_log}");
     let c = spikearm::node::load_checkpoint(Path::new(&ckpt)).unwrap().expect("a checkpoint was written");
     assert_eq!(c.weights.decoders.len(), c.weights.neurons * c.weights.dimensions, "a complete readout");
     assert_eq!(c.arm, "threelink");
 }
 
-/// A child whose stderr is drained on a thread (a full pipe would block its logging).
-struct Logged {
-    child: Child,
-    stderr: Option<thread::JoinHandle<String>>,
-}
-
-impl Logged {
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut pipe = child.stderr.take().unwrap();
-        let stderr = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        });
-        Self { child, stderr: Some(stderr) }
-    }
-    /// SIGKILL (no shutdown protocol, no final checkpoint), then its log.
-    fn kill9(mut self) -> String {
-        let ok = Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap().success();
-        assert!(ok, "kill -KILL");
-        let status = wait_exit(&mut self.child, Duration::from_secs(10));
-        assert!(!status.success(), "a SIGKILLed process cannot exit 0: {status:?}");
-        self.stderr.take().unwrap().join().unwrap()
-    }
-    fn terminate(self) -> String {
-        self.terminate_with_status().1
-    }
-    fn terminate_with_status(mut self) -> (std::process::ExitStatus, String) {
-        sigterm(&self.child);
-        let status = wait_exit(&mut self.child, Duration::from_secs(10));
-        (status, self.stderr.take().unwrap().join().unwrap())
-    }
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SIGKILL (no shutdown protocol, no final checkpoint), then its log.
+fn kill9(node: Logged) -> String {
+    let (status, log) = node.stop_with("-KILL", Duration::from_secs(10));
+    assert!(!status.success(), "a SIGKILLed process cannot exit 0: {status:?}");
+    log
 }
 
 /// Mean tracking error the controller reports over `[from, to)` s of sim time after its first running status
@@ -205,14 +145,14 @@ fn sigkill_then_restart_resumes_with_the_learned_weights() {
     // 1. The naive level: the adaptive controller with nothing learned and learning off.
     let naive = controller(false, false);
     let e_naive = mean_error(&statuses, 1.0, 2.5, &naive);
-    naive.kill9();
+    kill9(naive);
 
     // 2. Learn, with a checkpoint every second; then SIGKILL (no final checkpoint).
     drain(&statuses);
     let learner = controller(true, true);
     let e_adapted = mean_error(&statuses, 6.0, 8.0, &learner);
     assert!(ckpt.exists(), "no periodic checkpoint within 8 s");
-    let learner_log = learner.kill9();
+    let learner_log = kill9(learner);
     // A restart takes ~50 ms, about the watchdog's delay: wait so that the sim always holds the arm first.
     thread::sleep(Duration::from_millis(300));
     assert!(!learner_log.contains("learned weights restored"), "the learner started fresh: {learner_log}");
@@ -223,8 +163,8 @@ fn sigkill_then_restart_resumes_with_the_learned_weights() {
     drain(&statuses);
     let restored = controller(false, true);
     let e_restored = mean_error(&statuses, 1.5, 3.5, &restored);
-    let restored_log = restored.terminate();
-    let sim_log = sim.terminate();
+    let restored_log = restored.stop_with("-TERM", Duration::from_secs(10)).1;
+    let sim_log = sim.stop_with("-TERM", Duration::from_secs(10)).1;
     eprintln!(
         "{PAYLOAD_KG} kg: naive {:.2} mm, adapted {:.2} mm, after SIGKILL + restart {:.2} mm",
         e_naive * 1e3,

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,54 +15,14 @@ use spikearm::bus::{Bus, BusConfig, ParamsRequest, SCHEMA_VERSION};
 mod fixtures;
 use fixtures::*;
 
-/// A child process, killed if the test fails before it stops it; its stderr is drained on a thread.
-struct Node {
-    child: Child,
-    stderr: Option<thread::JoinHandle<String>>,
-}
-
-impl Node {
-    fn spawn(args: &[&str], notify_socket: Option<&std::path::Path>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spikearm"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args).env_remove("RUST_LOG").stdin(Stdio::null());
-        if let Some(p) = notify_socket {
-            cmd.env("NOTIFY_SOCKET", p).env("WATCHDOG_USEC", "200000").env_remove("WATCHDOG_PID");
-        }
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut pipe = child.stderr.take().unwrap();
-        let stderr = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        });
-        Self { child, stderr: Some(stderr) }
+/// The binary with `args`, run from the repository, with systemd's variables when `notify_socket` is given.
+fn node(args: &[&str], notify_socket: Option<&std::path::Path>) -> Logged {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spikearm"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args).env_remove("RUST_LOG").stdin(Stdio::null());
+    if let Some(p) = notify_socket {
+        cmd.env("NOTIFY_SOCKET", p).env("WATCHDOG_USEC", "200000").env_remove("WATCHDOG_PID");
     }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success();
-        assert!(ok, "kill {sig}");
-    }
-
-    /// SIGTERM, the exit status and the log.
-    fn stop(mut self) -> (bool, String) {
-        self.signal("-TERM");
-        let end = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < end, "did not exit after SIGTERM");
-            thread::sleep(Duration::from_millis(20));
-        };
-        (status.success(), self.stderr.take().unwrap().join().unwrap())
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    Logged::spawn(cmd)
 }
 
 /// `GET path` over HTTP/1.0 by hand: status code and body.
@@ -105,7 +65,7 @@ fn nodes_speak_the_notify_protocol_serve_metrics_and_reload_on_sighup() {
     let (sim_metrics, ctl_metrics) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
 
     // The sim at 1 kHz real time, sleeping between steps (two cores are shared with other tests).
-    let sim = Node::spawn(
+    let sim = node(
         &[
             "sim",
             "node",
@@ -139,7 +99,7 @@ fn nodes_speak_the_notify_protocol_serve_metrics_and_reload_on_sighup() {
         "--set",
         &format!("service.metrics_listen=\"{ctl_metrics}\""),
     ];
-    let ctl = Node::spawn(&ctl_args, Some(&sock_path));
+    let ctl = node(&ctl_args, Some(&sock_path));
 
     // READY once the loop turns, then watchdog pings (WATCHDOG_USEC 200 ms: one per ~100 ms).
     let got = notifications(&sock, Duration::from_secs(30), |g| g.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3);
@@ -180,11 +140,11 @@ fn nodes_speak_the_notify_protocol_serve_metrics_and_reload_on_sighup() {
     assert_eq!(kp, Some(150.0), "SIGHUP applied the new kp");
 
     // SIGTERM: STOPPING=1, exit 0.
-    let (ok, log) = ctl.stop();
-    assert!(ok, "{log}");
+    let (status, log) = ctl.stop_with("-TERM", Duration::from_secs(15));
+    assert!(status.success(), "{log}");
     assert!(log.contains("hold_after_s changed but need a restart"), "{log}");
     let got = notifications(&sock, Duration::from_secs(5), |g| g.iter().any(|m| m == "STOPPING=1"));
     assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
-    let (ok, log) = sim.stop();
-    assert!(ok, "{log}");
+    let (status, log) = sim.stop_with("-TERM", Duration::from_secs(15));
+    assert!(status.success(), "{log}");
 }

@@ -37,3 +37,69 @@ pub fn sim_settings() -> spikearm::node::SimSettings {
 pub fn controller_settings() -> spikearm::node::ControllerSettings {
     spikearm::node::ControllerSettings { wait: spikearm::node::WaitMode::Sleep, ..Default::default() }
 }
+
+/// `n` sessions of arm `arm` in a full mesh over loopback TCP: each listens on its own port and connects to the
+/// earlier ones (peers do not route for each other).
+pub fn mesh_buses(arm: &str, n: usize) -> Vec<spikearm::bus::Bus> {
+    let eps: Vec<String> = (0..n).map(|_| loopback_endpoint()).collect();
+    (0..n)
+        .map(|i| {
+            let cfg = spikearm::bus::BusConfig {
+                zenoh_json5: None,
+                listen: vec![eps[i].clone()],
+                connect: eps[..i].to_vec(),
+            };
+            spikearm::bus::Bus::open(arm, &cfg).unwrap()
+        })
+        .collect()
+}
+
+/// A child process whose stderr is drained on a thread (a full pipe would block its logging), killed if the
+/// test fails before it is stopped (no spinning node is left behind).
+pub struct Logged {
+    pub child: std::process::Child,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Logged {
+    /// Spawns `cmd` with stdout discarded and stderr captured.
+    pub fn spawn(mut cmd: std::process::Command) -> Self {
+        use std::io::Read as _;
+        use std::process::Stdio;
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        });
+        Self { child, stderr: Some(stderr) }
+    }
+
+    /// Sends `sig` (`-TERM`, `-HUP`, `-KILL`, …) with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success(), "kill {sig}");
+    }
+
+    /// Signals `sig`, waits up to `within` for the exit, and returns its status and the log.
+    pub fn stop_with(mut self, sig: &str, within: std::time::Duration) -> (std::process::ExitStatus, String) {
+        self.signal(sig);
+        let end = std::time::Instant::now() + within;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < end, "process did not exit within {within:?} of {sig}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        (status, self.stderr.take().unwrap().join().unwrap())
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
