@@ -5,6 +5,7 @@ mod checkpoint_writer;
 mod error_windows;
 mod node;
 mod report;
+mod ros2;
 mod settings;
 
 pub use checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
@@ -12,4 +13,4 @@ pub use checkpoint_writer::CheckpointWriter;
 pub use error_windows::{ErrorWindow, ErrorWindows};
 pub use node::ControllerNode;
 pub use report::{ControllerNodeReport, ControllerSample};
-pub use settings::ControllerSettings;
+pub use settings::{ControllerRos2Settings, ControllerSettings};
