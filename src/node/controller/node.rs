@@ -253,7 +253,7 @@ impl<'c> ControllerNode<'c> {
                     self.rej.cdr_error(JOINT_STATE, &e);
                     return Ok(Next::Nothing);
                 }
-                Some(Ok(m)) => match ros.to_native(&m) {
+                Some(Ok(m)) => match ros.native_state(&m) {
                     Ok(js) => Some(Ok(js)),
                     Err(r) => {
                         self.rej.refuse(r.reason, JOINT_STATE, &r);

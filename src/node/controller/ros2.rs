@@ -97,7 +97,7 @@ impl ControllerRos {
     /// The native state of a ROS joint state: the arm's joints in URDF order, the state number counted
     /// from new stamps, the end effector from the model. Refused: missing joints, lengths that do not
     /// match, non-finite numbers.
-    pub(super) fn to_native(&mut self, m: &JointState) -> Result<JointStates, Refusal> {
+    pub(super) fn native_state(&mut self, m: &JointState) -> Result<JointStates, Refusal> {
         let idx = self.joints.indices(m)?;
         let pick = |xs: &[f64]| -> Vec<f64> { idx.iter().map(|&i| xs[i]).collect() };
         let position = pick(&m.position);
