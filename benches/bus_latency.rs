@@ -183,11 +183,12 @@ fn main() {
     println!("load average after: {}", load_average());
 }
 
-/// Real time with the ROS 2 side off and on, alternating (off, on, off, on) so that drifting load hits both.
+/// Real time with the ROS 2 side off and on, alternating (four pairs of off, on runs) so that drifting load
+/// hits both; the medians over each side's runs are compared.
 fn ros2_comparison(a: &Args, hz: f64) {
-    let secs = (a.secs / 2.0).max(5.0);
+    let secs = (a.secs / 4.0).max(5.0);
     let mut rows: Vec<(bool, SimNodeReport)> = Vec::new();
-    for ros in [false, true, false, true] {
+    for ros in [false, true].repeat(4) {
         let (sim, _) = run(a, TimingMode::RealTime, secs, true, ros.then_some(hz));
         let l = sim.latency;
         println!(
@@ -202,10 +203,13 @@ fn ros2_comparison(a: &Args, hz: f64) {
         );
         rows.push((ros, sim));
     }
-    let mean_p99 = |on: bool| {
-        let v: Vec<f64> = rows.iter().filter(|r| r.0 == on).map(|r| r.1.latency.p99_us).collect();
-        v.iter().sum::<f64>() / v.len() as f64
+    let median = |on: bool, f: fn(&SimNodeReport) -> f64| {
+        let mut v: Vec<f64> = rows.iter().filter(|r| r.0 == on).map(|r| f(&r.1)).collect();
+        v.sort_by(f64::total_cmp);
+        0.5 * (v[(v.len() - 1) / 2] + v[v.len() / 2])
     };
-    let (off, on) = (mean_p99(false), mean_p99(true));
-    println!("ROS 2 side: mean p99 off {off:.1} µs, on {on:.1} µs, ratio on/off {:.2}", on / off);
+    for (name, f) in [("p50", (|r| r.latency.p50_us) as fn(&SimNodeReport) -> f64), ("p99", |r| r.latency.p99_us)] {
+        let (off, on) = (median(false, f), median(true, f));
+        println!("ROS 2 side: median {name} off {off:.1} µs, on {on:.1} µs, ratio on/off {:.2}", on / off);
+    }
 }
