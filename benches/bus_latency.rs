@@ -7,8 +7,11 @@
 //! 2. Lockstep for `--lockstep-secs` of sim time (default 10): steps per second of wall time through the bus,
 //!    over TCP between two sessions and within one in-process session.
 //!
-//! `cargo bench --bench bus_latency [-- --secs 60 --lockstep-secs 10 --arm ur5e|threelink]`. The machine's
-//! load average is printed before and after: the numbers mean little on a loaded machine.
+//! 3. With `--ros2 HZ`: the real-time run again with the sim's ROS 2 side on (`[ros2]`, `/joint_states` at HZ
+//!    with a subscriber across TCP), alternating off/on runs, to show what the ROS side costs the native path.
+//!
+//! `cargo bench --bench bus_latency [-- --secs 60 --lockstep-secs 10 --arm ur5e|threelink --ros2 1000]`. The
+//! machine's load average is printed before and after: the numbers mean little on a loaded machine.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,6 +37,8 @@ struct Args {
     arm: String,
     sim_wait: WaitMode,
     ctrl_wait: WaitMode,
+    /// ROS 2 joint-state rate of the comparison runs, Hz; `None`: no comparison.
+    ros2_hz: Option<f64>,
 }
 
 fn args() -> Args {
@@ -43,6 +48,7 @@ fn args() -> Args {
         arm: "ur5e".into(),
         sim_wait: WaitMode::Spin,
         ctrl_wait: WaitMode::Spin,
+        ros2_hz: None,
     };
     let wait = |v: String| match v.as_str() {
         "spin" => WaitMode::Spin,
@@ -58,6 +64,7 @@ fn args() -> Args {
             "--arm" => a.arm = val("--arm"),
             "--sim-wait" => a.sim_wait = wait(val("--sim-wait")),
             "--ctrl-wait" => a.ctrl_wait = wait(val("--ctrl-wait")),
+            "--ros2" => a.ros2_hz = Some(val("--ros2").parse().expect("--ros2: joint states per second")),
             _ => {} // cargo bench passes `--bench`
         }
     }
@@ -79,7 +86,13 @@ fn buses(arm: &str, tcp: bool) -> (Bus, Bus) {
     }
 }
 
-fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport, ControllerNodeReport) {
+fn run(
+    a: &Args,
+    timing: TimingMode,
+    sim_secs: f64,
+    tcp: bool,
+    ros2_hz: Option<f64>,
+) -> (SimNodeReport, ControllerNodeReport) {
     let (urdf_file, q0): (&str, Vec<f64>) = match a.arm.as_str() {
         "ur5e" => ("ur5e.urdf", vec![0.0, -1.2, 1.6, -1.97, -1.57, 0.0]),
         "threelink" => ("threelink.urdf", vec![1.0, -1.4, -0.6]),
@@ -89,7 +102,7 @@ fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport
     let (sim_bus, ctrl_bus) = buses(&a.arm, tcp);
     let mut controller = ControllerParams::default().build(&arm).expect("controller");
     let cspec = ControllerSettings { arm: a.arm.clone(), wait: a.ctrl_wait, ..ControllerSettings::default() };
-    let sspec = SimSettings {
+    let mut sspec = SimSettings {
         arm: a.arm.clone(),
         timing,
         wait: a.sim_wait,
@@ -97,6 +110,13 @@ fn run(a: &Args, timing: TimingMode, sim_secs: f64, tcp: bool) -> (SimNodeReport
         duration_s: Some(sim_secs),
         ..SimSettings::default()
     };
+    // A ROS 2 observer in the controller's session, so that the ROS joint states really cross TCP (dropped
+    // unread once its queue is full: it costs the receiving session, never blocks the sim).
+    let _observer = ros2_hz.map(|hz| {
+        sspec.ros2.enabled = true;
+        sspec.ros2.joint_states_hz = hz;
+        ctrl_bus.tap("0/joint_states/**", 16).expect("ROS 2 observer")
+    });
     let stop_ctrl = Shutdown::new();
     let reports = thread::scope(|s| {
         let ctrl = s.spawn(|| run_controller_node(&cspec, arm.clone(), controller.as_mut(), &ctrl_bus, &stop_ctrl));
@@ -122,7 +142,7 @@ fn main() {
     );
 
     let t = Instant::now();
-    let (sim, ctrl) = run(&a, TimingMode::RealTime, a.secs, true);
+    let (sim, ctrl) = run(&a, TimingMode::RealTime, a.secs, true, None);
     let l = sim.latency;
     println!(
         "real time 1 kHz, TCP 127.0.0.1, {:.0} s: {} steps in {:.1} s wall, {} answers timed",
@@ -146,7 +166,7 @@ fn main() {
     println!("  bar p99 ≤ 500 µs: {}", if l.p99_us <= 500.0 { "met" } else { "NOT met" });
 
     for tcp in [true, false] {
-        let (sim, _) = run(&a, TimingMode::Lockstep, a.lockstep_secs, tcp);
+        let (sim, _) = run(&a, TimingMode::Lockstep, a.lockstep_secs, tcp, None);
         println!(
             "lockstep, {}: {} steps in {:.2} s wall = {:.0} steps/s (round trip p50 {:.1} µs, p99 {:.1} µs)",
             if tcp { "TCP 127.0.0.1 (two sessions)" } else { "in-process (one session)" },
@@ -157,5 +177,39 @@ fn main() {
             sim.latency.p99_us
         );
     }
+    if let Some(hz) = a.ros2_hz {
+        ros2_comparison(&a, hz);
+    }
     println!("load average after: {}", load_average());
+}
+
+/// Real time with the ROS 2 side off and on, alternating (four pairs of off, on runs) so that drifting load
+/// hits both; the medians over each side's runs are compared.
+fn ros2_comparison(a: &Args, hz: f64) {
+    let secs = (a.secs / 4.0).max(5.0);
+    let mut rows: Vec<(bool, SimNodeReport)> = Vec::new();
+    for ros in [false, true].repeat(4) {
+        let (sim, _) = run(a, TimingMode::RealTime, secs, true, ros.then_some(hz));
+        let l = sim.latency;
+        println!(
+            "real time 1 kHz, TCP, {secs:.0} s, ROS 2 {}: p50 {:.1} µs  p99 {:.1} µs  p99.9 {:.1} µs  max {:.1} µs, deadline misses {}, ROS states {}",
+            if ros { format!("on ({hz} Hz)") } else { "off".to_string() },
+            l.p50_us,
+            l.p99_us,
+            l.p999_us,
+            l.max_us,
+            sim.deadline_misses,
+            sim.ros2_states
+        );
+        rows.push((ros, sim));
+    }
+    let median = |on: bool, f: fn(&SimNodeReport) -> f64| {
+        let mut v: Vec<f64> = rows.iter().filter(|r| r.0 == on).map(|r| f(&r.1)).collect();
+        v.sort_by(f64::total_cmp);
+        0.5 * (v[(v.len() - 1) / 2] + v[v.len() / 2])
+    };
+    for (name, f) in [("p50", (|r| r.latency.p50_us) as fn(&SimNodeReport) -> f64), ("p99", |r| r.latency.p99_us)] {
+        let (off, on) = (median(false, f), median(true, f));
+        println!("ROS 2 side: median {name} off {off:.1} µs, on {on:.1} µs, ratio on/off {:.2}", on / off);
+    }
 }

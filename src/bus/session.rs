@@ -172,13 +172,23 @@ impl Bus {
         &self.keys
     }
 
+    /// The zenoh session, for the ROS 2 side of the bus ([`super::ros2::RosNode`]), which declares its own
+    /// keys, tokens and attachments on it.
+    pub(in crate::bus) fn zenoh_session(&self) -> &zenoh::Session {
+        &self.session
+    }
+
     /// Declares a typed publisher on `key`.
     pub fn publisher<M: Message>(&self, key: &str, qos: QosClass) -> Result<BusPublisher<M>, BusError> {
         let publisher = self.declare_publisher(key, qos)?;
         Ok(BusPublisher { publisher, key: key.to_string(), buf: Vec::with_capacity(1024), _m: PhantomData })
     }
 
-    fn declare_publisher(&self, key: &str, qos: QosClass) -> Result<zenoh::pubsub::Publisher<'static>, BusError> {
+    pub(in crate::bus) fn declare_publisher(
+        &self,
+        key: &str,
+        qos: QosClass,
+    ) -> Result<zenoh::pubsub::Publisher<'static>, BusError> {
         let (prio, cc, express) = match qos {
             QosClass::Control => (Priority::RealTime, CongestionControl::Drop, true),
             QosClass::Event => (Priority::InteractiveHigh, CongestionControl::Block, true),

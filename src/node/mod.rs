@@ -17,10 +17,10 @@ pub use common::{
     TimingMode, WaitMode,
 };
 pub use controller::{
-    Checkpoint, CheckpointError, ControllerNode, ControllerNodeReport, ControllerSample, ControllerSettings,
-    load_checkpoint, set_aside, write_checkpoint,
+    Checkpoint, CheckpointError, ControllerNode, ControllerNodeReport, ControllerRos2Settings, ControllerSample,
+    ControllerSettings, load_checkpoint, set_aside, write_checkpoint,
 };
-pub use sim::{SimNode, SimNodeReport, SimSample, SimSettings};
+pub use sim::{SimNode, SimNodeReport, SimRos2Settings, SimSample, SimSettings};
 
 use std::sync::Arc;
 

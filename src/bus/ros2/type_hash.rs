@@ -15,8 +15,10 @@ use sha2::{Digest, Sha256};
 /// What Humble's rmw_zenoh writes where later distributions write a RIHS01 hash.
 pub const HUMBLE_TYPE_HASH: &str = "TypeHashNotSupported";
 
-/// A ROS 2 distribution, as far as the wire differs between them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// A ROS 2 distribution, as far as the wire differs between them. In settings files it is the
+/// `ROS_DISTRO` name: `humble`, `jazzy`, `kilted` or `rolling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Distro {
     /// Humble Hawksbill (2022, LTS): no type hashes ([`HUMBLE_TYPE_HASH`] instead).
     Humble,

@@ -3,6 +3,7 @@
 //! Targets, payloads, time and repeated engages never release it.
 
 use super::rejections::Rejections;
+use crate::bus::ros2::CdrError;
 use crate::bus::{DecodeError, Estop};
 
 /// One e-stop transition as a node applied it.
@@ -68,6 +69,24 @@ impl EstopLatch {
         }
     }
 
+    /// Applies one `std_msgs/msg/Bool` from a ROS 2 e-stop topic (`true` engages, `false` clears). As on
+    /// the native key, a body that does not decode is counted in `rej` and engages the latch.
+    pub fn on_ros2(
+        &mut self,
+        msg: Result<bool, CdrError>,
+        rej: &mut Rejections,
+        seq: Option<u64>,
+        stamp: f64,
+    ) -> Option<EstopChange> {
+        match msg {
+            Ok(engaged) => self.set(engaged, seq, stamp, || "ros2".to_string()),
+            Err(err) => {
+                rej.cdr_error("std_msgs/msg/Bool", &err);
+                self.set(true, seq, stamp, || format!("refused {} ros2 body", err.reason()))
+            }
+        }
+    }
+
     /// Applies a scheduled engage or clear.
     pub fn on_schedule(&mut self, engaged: bool, seq: Option<u64>, stamp: f64) -> Option<EstopChange> {
         self.set(engaged, seq, stamp, || "schedule".to_string())
@@ -125,5 +144,19 @@ mod tests {
         let log: Vec<_> = l.log().iter().map(|r| (r.seq, r.engaged)).collect();
         assert_eq!(log, [(Some(3), true), (Some(9), false), (Some(10), true)]);
         assert_eq!(l.log()[2].source, "refused version body");
+    }
+
+    #[test]
+    fn ros2_bools_engage_and_clear_and_bad_cdr_engages() {
+        use crate::bus::ros2::{BoolMsg, decode as cdr_decode, encode};
+        let mut rej = Rejections::new("t");
+        let mut l = EstopLatch::new();
+        let on = cdr_decode::<BoolMsg>(&encode(&BoolMsg { data: true })).map(|b| b.data);
+        assert_eq!(l.on_ros2(on, &mut rej, Some(1), 0.001), Some(EstopChange::Engaged));
+        assert_eq!(l.on_ros2(Ok(false), &mut rej, Some(2), 0.002), Some(EstopChange::Cleared));
+        let bad = cdr_decode::<BoolMsg>(&[0, 1, 0, 0, 7]).map(|b| b.data);
+        assert_eq!(l.on_ros2(bad, &mut rej, Some(3), 0.003), Some(EstopChange::Engaged));
+        assert_eq!(rej.count(super::super::rejections::Reason::Malformed), 1);
+        assert_eq!(l.log()[2].source, "refused invalid_bool ros2 body");
     }
 }

@@ -6,6 +6,7 @@ use std::fmt::{self, Display, Write as _};
 use std::time::{Duration, Instant};
 
 use super::rate_limit::LogLimiter;
+use crate::bus::ros2::CdrError;
 use crate::bus::{DecodeError, Violation};
 
 /// Why a body from the bus was dropped. The names ([`Reason::as_str`]) are the keys of `rejected` in reports
@@ -63,10 +64,26 @@ impl Reason {
             DecodeError::TooLarge { .. } => Self::TooLarge,
             DecodeError::Malformed { .. } => Self::Malformed,
             DecodeError::Version { .. } => Self::Version,
-            DecodeError::Refused { violation: Violation::NonFinite(_), .. } => Self::NonFinite,
-            DecodeError::Refused { violation: Violation::Dimension(_), .. } => Self::Dimension,
-            DecodeError::Refused { violation: Violation::OutOfRange(_), .. } => Self::OutOfRange,
+            DecodeError::Refused { violation, .. } => Self::of_violation(violation),
             DecodeError::Invalid { .. } => Self::Invalid,
+        }
+    }
+
+    /// The reason for a value a message's check refused.
+    pub fn of_violation(v: &Violation) -> Self {
+        match v {
+            Violation::NonFinite(_) => Self::NonFinite,
+            Violation::Dimension(_) => Self::Dimension,
+            Violation::OutOfRange(_) => Self::OutOfRange,
+        }
+    }
+
+    /// The reason for a ROS 2 body the CDR decoder refused: `too_large` above the cap, otherwise
+    /// `malformed`, as for a JSON body that does not parse.
+    pub fn of_cdr(e: &CdrError) -> Self {
+        match e {
+            CdrError::TooLarge { .. } => Self::TooLarge,
+            _ => Self::Malformed,
         }
     }
 
@@ -137,6 +154,12 @@ impl Rejections {
     /// Counts a body refused by its decoder.
     pub fn decode_error(&mut self, e: &DecodeError) {
         self.refuse(Reason::of(e), e.kind(), e);
+    }
+
+    /// Counts a ROS 2 body of type `ros_type` (e.g. `std_msgs/msg/Float64MultiArray`) refused by the CDR
+    /// decoder ([`Reason::of_cdr`]).
+    pub fn cdr_error(&mut self, ros_type: &str, e: &CdrError) {
+        self.refuse(Reason::of_cdr(e), ros_type, e);
     }
 
     /// Counts a body of kind `kind` dropped for `reason`.
@@ -250,6 +273,18 @@ mod tests {
         let last = r.last().unwrap();
         assert!(last.len() <= LAST_CAP + '…'.len_utf8() && last.ends_with('…'), "{}", last.len());
         assert!(r.last.capacity() <= LAST_CAP + 4, "the buffer never grew");
+    }
+
+    #[test]
+    fn malformed_cdr_counts_like_malformed_json() {
+        use crate::bus::ros2::{Float64MultiArray, MAX_CDR_BYTES, decode as cdr_decode};
+        let mut r = Rejections::new("test");
+        let truncated = cdr_decode::<Float64MultiArray>(&[0, 1, 0, 0, 1]).unwrap_err();
+        r.cdr_error("std_msgs/msg/Float64MultiArray", &truncated);
+        let huge = cdr_decode::<Float64MultiArray>(&vec![0; MAX_CDR_BYTES + 1]).unwrap_err();
+        r.cdr_error("std_msgs/msg/Float64MultiArray", &huge);
+        assert_eq!((r.count(Reason::Malformed), r.count(Reason::TooLarge)), (1, 1));
+        assert!(r.last().unwrap().starts_with("std_msgs/msg/Float64MultiArray: too_large: "));
     }
 
     #[test]

@@ -11,9 +11,41 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::bus::ros2::{CdrError, RosLatest, RosMessage};
 use crate::bus::{BusError, DecodeError, Latest, Message};
 
 use super::Shutdown;
+
+/// A latest-value subscription a node can wait on: the native JSON one ([`Latest`]) or a ROS 2 CDR one
+/// ([`RosLatest`]). `Item` is the decoded sample or why it was refused.
+pub trait Subscription {
+    /// A decoded sample or its decoder's refusal.
+    type Item;
+    /// The newest unread sample, if any, without blocking.
+    fn try_recv(&self) -> Result<Option<Self::Item>, BusError>;
+    /// Waits up to `timeout` for a sample.
+    fn recv_timeout(&self, timeout: Duration) -> Result<Option<Self::Item>, BusError>;
+}
+
+impl<M: Message> Subscription for Latest<M> {
+    type Item = Result<M, DecodeError>;
+    fn try_recv(&self) -> Result<Option<Self::Item>, BusError> {
+        Latest::try_recv(self)
+    }
+    fn recv_timeout(&self, timeout: Duration) -> Result<Option<Self::Item>, BusError> {
+        Latest::recv_timeout(self, timeout)
+    }
+}
+
+impl<M: RosMessage> Subscription for RosLatest<M> {
+    type Item = Result<M, CdrError>;
+    fn try_recv(&self) -> Result<Option<Self::Item>, BusError> {
+        RosLatest::try_recv(self)
+    }
+    fn recv_timeout(&self, timeout: Duration) -> Result<Option<Self::Item>, BusError> {
+        RosLatest::recv_timeout(self, timeout)
+    }
+}
 
 /// How a node waits for the bus or the clock. The nodes' settings default to spinning (what 1 kHz needs);
 /// tests that run several node pairs at once on two cores ask for sleeping.
@@ -28,11 +60,7 @@ pub enum WaitMode {
 
 impl WaitMode {
     /// The newest sample on `sub`, waiting for one until `until` (`None` if none came).
-    pub fn recv_until<M: Message>(
-        self,
-        sub: &Latest<M>,
-        until: Instant,
-    ) -> Result<Option<Result<M, DecodeError>>, BusError> {
+    pub fn recv_until<S: Subscription>(self, sub: &S, until: Instant) -> Result<Option<S::Item>, BusError> {
         match self {
             WaitMode::Sleep => sub.recv_timeout(until.saturating_duration_since(Instant::now())),
             WaitMode::Spin => loop {
@@ -48,11 +76,7 @@ impl WaitMode {
     }
 
     /// [`Self::recv_until`] for at most `timeout` from now.
-    pub fn recv_timeout<M: Message>(
-        self,
-        sub: &Latest<M>,
-        timeout: Duration,
-    ) -> Result<Option<Result<M, DecodeError>>, BusError> {
+    pub fn recv_timeout<S: Subscription>(self, sub: &S, timeout: Duration) -> Result<Option<S::Item>, BusError> {
         self.recv_until(sub, Instant::now() + timeout)
     }
 

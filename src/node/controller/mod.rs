@@ -6,6 +6,7 @@ mod error_windows;
 mod node;
 pub mod param_bounds;
 mod report;
+mod ros2;
 mod settings;
 
 pub use checkpoint::{Checkpoint, CheckpointError, load_checkpoint, set_aside, write_checkpoint};
@@ -13,4 +14,4 @@ pub use checkpoint_writer::CheckpointWriter;
 pub use error_windows::{ErrorWindow, ErrorWindows};
 pub use node::ControllerNode;
 pub use report::{ControllerNodeReport, ControllerSample};
-pub use settings::ControllerSettings;
+pub use settings::{ControllerRos2Settings, ControllerSettings};

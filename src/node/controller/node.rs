@@ -7,6 +7,10 @@
 //! housekeeping (status, checkpoints). When joint states stop arriving it *holds*: it neither commands nor
 //! learns (a stale state is no evidence to learn from; the sim's watchdog owns the arm meanwhile) and
 //! resumes with the next state.
+//!
+//! With `[ros2]` on, states come from a ROS 2 `sensor_msgs/msg/JointState` topic and torques go out as
+//! `std_msgs/msg/Float64MultiArray` (see [`super::ros2`]); the native `joint_states` and `torque_cmd` keys are
+//! then not used at all. The rest of the loop is the same.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,42 +23,45 @@ use super::checkpoint_writer::CheckpointWriter;
 use super::error_windows::ErrorWindows;
 use super::param_bounds::check_request;
 use super::report::{ControllerNodeReport, ControllerSample};
+use super::ros2::{ControllerRos, JOINT_STATE};
 use super::settings::ControllerSettings;
 use crate::arm::Arm;
+use crate::bus::ros2::{PointStamped, RosMessage};
 use crate::bus::{
-    Bus, BusPublisher, ControllerStatus, Estop, JointStates, Latest, LivenessToken, NodeState, ParamServer,
+    Bus, BusPublisher, ControllerStatus, Estop, JointStates, Latest, LivenessToken, Message, NodeState, ParamServer,
     ParamsReply, QosClass, Queue, SCHEMA_VERSION, Status, StatusAccounting, StatusBody, Target, TorqueCmd,
 };
 use crate::control::controller::{ControlInput, Controller};
 use crate::control::safety::{CommandGuard, GuardActions};
 use crate::node::NodeError;
 use crate::node::common::{
-    Clamp, EstopChange, EstopLatch, FaultInjector, NodeProbe, Rejections, SampleLog, Schedule, Shutdown, TargetEvent,
-    WaitMode, check_state, secs,
+    Clamp, EstopChange, EstopLatch, FaultInjector, NodeProbe, Reason, Rejections, SampleLog, Schedule, Shutdown,
+    TargetEvent, WaitMode, check_state, secs,
 };
 
 /// Longest blocking wait for a state, so that shutdown and bus events are seen promptly.
 const POLL: Duration = Duration::from_millis(2);
 
-/// The controller node's handles on the bus, declared once.
+/// The controller node's handles on the bus, declared once. The control path's (`states`, `torque`) only
+/// when it runs on the native keys, not on ROS 2.
 struct ControllerBus {
-    states: Latest<JointStates>,
+    states: Option<Latest<JointStates>>,
     target: Latest<Target>,
     estop: Queue<Estop>,
-    torque: BusPublisher<TorqueCmd>,
+    torque: Option<BusPublisher<TorqueCmd>>,
     status: BusPublisher<Status>,
     params: ParamServer,
     _token: LivenessToken,
 }
 
 impl ControllerBus {
-    fn declare(bus: &Bus, node: &str) -> Result<Self, NodeError> {
+    fn declare(bus: &Bus, node: &str, native_control: bool) -> Result<Self, NodeError> {
         let keys = bus.keys();
         Ok(Self {
-            states: bus.latest(&keys.joint_states())?,
+            states: native_control.then(|| bus.latest(&keys.joint_states())).transpose()?,
             target: bus.latest(&keys.target())?,
             estop: bus.queue(&keys.estop(), 16)?,
-            torque: bus.publisher(&keys.torque_cmd(), QosClass::Control)?,
+            torque: native_control.then(|| bus.publisher(&keys.torque_cmd(), QosClass::Control)).transpose()?,
             status: bus.publisher(&keys.status(node), QosClass::Report)?,
             params: bus.param_server(node)?,
             _token: bus.liveliness_token(node)?,
@@ -88,6 +95,8 @@ pub struct ControllerNode<'c> {
     arm: Arc<Arm>,
     guard: CommandGuard,
     bus: ControllerBus,
+    /// The ROS 2 side, when `[ros2]` is on: the control path then runs on it.
+    ros: Option<ControllerRos>,
     targets: Schedule<TargetEvent>,
     faults: FaultInjector,
     target: Option<[f64; 3]>,
@@ -129,7 +138,8 @@ impl<'c> ControllerNode<'c> {
         let now = Instant::now();
         Ok(Self {
             guard: CommandGuard::new(&arm, settings.safety, settings.hold).map_err(NodeError::Model)?,
-            bus: ControllerBus::declare(bus, &settings.node)?,
+            bus: ControllerBus::declare(bus, &settings.node, !settings.ros2.enabled)?,
+            ros: ControllerRos::declare(bus, &settings.ros2, &arm)?,
             writer: spawn_writer(settings, controller)?,
             targets: Schedule::new(&settings.target_events),
             faults: FaultInjector::new(settings.faults),
@@ -195,6 +205,31 @@ impl<'c> ControllerNode<'c> {
                 self.estop_cleared = change == EstopChange::Cleared;
             }
         }
+        self.take_ros_commands()
+    }
+
+    /// ROS 2 targets (`geometry_msgs/msg/PointStamped`, checked as native targets are) and e-stops.
+    fn take_ros_commands(&mut self) -> Result<(), NodeError> {
+        let Some(ros) = &self.ros else { return Ok(()) };
+        while let Some(t) = ros.target.try_recv()? {
+            const KIND: &str = PointStamped::TYPE.name;
+            let t = t.map(|p| Target { v: SCHEMA_VERSION, position: [p.point.x, p.point.y, p.point.z] });
+            match t {
+                Err(e) => self.rej.cdr_error(KIND, &e),
+                Ok(t) => match t.check() {
+                    Err(v) => self.rej.refuse(Reason::of_violation(&v), KIND, &v),
+                    Ok(()) => self.target = Some(reachable(&self.arm, &mut self.rej, t.position)),
+                },
+            }
+        }
+        while let Some(e) = ros.estop.try_recv()? {
+            let seq = self.last_state.as_ref().map(|s| s.seq);
+            let e = e.map(|b| b.data);
+            if let Some(change) = self.estop.on_ros2(e, &mut self.rej, seq, self.report.sim_time) {
+                self.node_state = if change == EstopChange::Engaged { NodeState::Estop } else { NodeState::Waiting };
+                self.estop_cleared = change == EstopChange::Cleared;
+            }
+        }
         Ok(())
     }
 
@@ -219,7 +254,25 @@ impl<'c> ControllerNode<'c> {
     /// its first, or holding, need not burn a core.
     fn next_state(&mut self) -> Result<Next, NodeError> {
         let wait = if self.node_state == NodeState::Running { self.settings.wait } else { WaitMode::Sleep };
-        Ok(match wait.recv_timeout(&self.bus.states, POLL)? {
+        let got = match (&mut self.ros, &self.bus.states) {
+            (Some(ros), _) => match wait.recv_timeout(&ros.states, POLL)? {
+                None => None,
+                Some(Err(e)) => {
+                    self.rej.cdr_error(JOINT_STATE, &e);
+                    return Ok(Next::Nothing);
+                }
+                Some(Ok(m)) => match ros.native_state(&m) {
+                    Ok(js) => Some(Ok(js)),
+                    Err(r) => {
+                        self.rej.refuse(r.reason, JOINT_STATE, &r);
+                        return Ok(Next::Nothing);
+                    }
+                },
+            },
+            (None, Some(states)) => wait.recv_timeout(states, POLL)?,
+            (None, None) => unreachable!("the native states are declared when ROS 2 is off"),
+        };
+        Ok(match got {
             None => Next::Silence,
             Some(Err(e)) => {
                 self.rej.decode_error(&e);
@@ -253,7 +306,7 @@ impl<'c> ControllerNode<'c> {
         } else if self.last_seq == Some(js.seq) {
             // The sim re-sent a state it is still waiting on: our answer was lost. Answer again, but do not
             // tick: the controller (and its learning) must see each state once.
-            self.bus.torque.put(&self.cmd)?;
+            self.send_torque()?;
             self.report.resent += 1;
         } else {
             if std::mem::take(&mut self.estop_cleared) {
@@ -288,7 +341,7 @@ impl<'c> ControllerNode<'c> {
         let acts = self.guard.apply(js.stamp, &js.position, &js.velocity, &mut self.cmd.effort);
         count_guard_actions(acts, &mut self.rej);
         self.cmd.seq = js.seq;
-        self.bus.torque.put(&self.cmd)?;
+        self.send_torque()?;
         self.last_seq = Some(js.seq);
         self.report.ticks += 1;
         self.last_error = dist(&js.ee_position, &target);
@@ -306,6 +359,15 @@ impl<'c> ControllerNode<'c> {
             r.spike_rate_hz = cs.spike_rate_hz;
         });
         Ok(())
+    }
+
+    /// Sends `cmd`: on the native key, or as a ROS 2 effort command.
+    fn send_torque(&mut self) -> Result<(), NodeError> {
+        match (&mut self.ros, &mut self.bus.torque) {
+            (Some(ros), _) => ros.put_effort(&self.cmd.effort),
+            (None, Some(torque)) => Ok(torque.put(&self.cmd)?),
+            (None, None) => unreachable!("the native torque publisher is declared when ROS 2 is off"),
+        }
     }
 
     /// No state for a poll period: after `hold_after_s` of them, hold.
@@ -330,6 +392,9 @@ impl<'c> ControllerNode<'c> {
             let status = self.status(self.node_state);
             self.bus.status.put(&status)?;
             self.probe.offer_status(&status);
+            if let Some(ros) = &mut self.ros {
+                ros.put_status(&status)?;
+            }
             self.clock.last_status = now;
         }
         let Some(w) = self.writer.as_mut() else { return Ok(()) };
@@ -357,12 +422,16 @@ impl<'c> ControllerNode<'c> {
         if let Some(js) = &self.last_state {
             self.guard.hold_command(&js.position, &js.position, &js.velocity, &mut self.cmd.effort);
             self.cmd.seq = js.seq + 1;
-            let _ = self.bus.torque.put(&self.cmd);
+            let _ = self.send_torque();
         }
         let ckpt_result = final_checkpoint(&self.settings, self.controller, &mut self.report);
         self.rej.fill(&mut self.report.rejected, &mut self.report.clamped);
         self.report.estop_log = self.estop.log().to_vec();
-        let _ = self.bus.status.put(&self.status(NodeState::Stopping));
+        let status = self.status(NodeState::Stopping);
+        let _ = self.bus.status.put(&status);
+        if let Some(ros) = &mut self.ros {
+            let _ = ros.put_status(&status);
+        }
         ckpt_result?;
         Ok(std::mem::take(&mut self.report))
     }

@@ -7,9 +7,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::arm::hold::HoldParams;
+use crate::bus::ros2::Distro;
 use crate::control::factory::ControllerParams;
 use crate::control::safety::SafetyParams;
-use crate::node::common::{BusSettings, DEFAULT_MAX_SAMPLES, FaultParams, ServiceSettings, TargetEvent, WaitMode};
+use crate::node::common::{
+    BusSettings, DEFAULT_MAX_SAMPLES, FaultParams, ServiceSettings, TargetEvent, WaitMode, check_ros2_names,
+};
 
 /// Everything a controller node is told. Unknown keys are refused by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +73,79 @@ pub struct ControllerSettings {
     pub service: ServiceSettings,
     /// How the node joins the bus (`[bus]`). Default: connect to tcp/127.0.0.1:7447.
     pub bus: BusSettings,
+    /// The controller as a ROS 2 node over rmw_zenoh (`[ros2]`). Default off.
+    pub ros2: ControllerRos2Settings,
+}
+
+/// The controller's ROS 2 side (`[ros2]`): with `enabled`, its control path runs on ROS topics instead of
+/// the native keys: it answers `sensor_msgs/msg/JointState` with `std_msgs/msg/Float64MultiArray` efforts
+/// (a ros2_control arm's effort forward command controller), takes targets as `geometry_msgs/msg/
+/// PointStamped` and the e-stop as `std_msgs/msg/Bool`, and publishes its status as `std_msgs/msg/String`
+/// (the status JSON). Native targets, e-stops, status and parameters keep working beside them. Topic names
+/// without a leading `/` resolve under `namespace`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControllerRos2Settings {
+    /// Run the control path on ROS topics. Default false.
+    pub enabled: bool,
+    /// `ROS_DOMAIN_ID`. Default 0.
+    pub domain_id: u32,
+    /// The ROS 2 distribution of the graph (`humble`, `jazzy`, `kilted`, `rolling`). Default `jazzy`.
+    pub distro: Distro,
+    /// Node namespace, `/` (default) for none.
+    pub namespace: String,
+    /// Node name in the ROS graph. Default `spikearm_controller`.
+    pub node_name: String,
+    /// `sensor_msgs/msg/JointState` in: the arm's joints are picked by name (any order, other joints
+    /// ignored; unnamed states must list exactly the arm's joints in URDF order); position and velocity are
+    /// required; each new header stamp (s) is one tick. Default `joint_states`.
+    pub joint_states_topic: String,
+    /// `std_msgs/msg/Float64MultiArray` efforts out, N·m, one per joint in URDF order (configure the
+    /// effort controller's `joints` in that order). Default `effort_controller/commands`.
+    pub effort_topic: String,
+    /// `geometry_msgs/msg/PointStamped` targets in, m, taken in the arm's base frame (`header.frame_id` is
+    /// not transformed). Default `target`.
+    pub target_topic: String,
+    /// `std_msgs/msg/Bool` e-stop in: `true` engages, `false` clears. Default `estop`.
+    pub estop_topic: String,
+    /// `std_msgs/msg/String` status out: the status JSON, every `status_period_s`. Default
+    /// `spikearm_controller/status`.
+    pub status_topic: String,
+}
+
+impl Default for ControllerRos2Settings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            domain_id: 0,
+            distro: Distro::Jazzy,
+            namespace: "/".into(),
+            node_name: "spikearm_controller".into(),
+            joint_states_topic: "joint_states".into(),
+            effort_topic: "effort_controller/commands".into(),
+            target_topic: "target".into(),
+            estop_topic: "estop".into(),
+            status_topic: "spikearm_controller/status".into(),
+        }
+    }
+}
+
+impl ControllerRos2Settings {
+    /// Checks the names.
+    pub fn validate(&self) -> Result<(), String> {
+        check_ros2_names(
+            self.domain_id,
+            &self.namespace,
+            &self.node_name,
+            &[
+                ("joint_states_topic", &self.joint_states_topic),
+                ("effort_topic", &self.effort_topic),
+                ("target_topic", &self.target_topic),
+                ("estop_topic", &self.estop_topic),
+                ("status_topic", &self.status_topic),
+            ],
+        )
+    }
 }
 
 impl Default for ControllerSettings {
@@ -96,6 +172,7 @@ impl Default for ControllerSettings {
             report: None,
             service: ServiceSettings::default(),
             bus: BusSettings::connecting("tcp/127.0.0.1:7447"),
+            ros2: ControllerRos2Settings::default(),
         }
     }
 }
@@ -106,6 +183,7 @@ impl ControllerSettings {
         self.faults.validate()?;
         self.safety.validate()?;
         self.service.validate()?;
+        self.ros2.validate()?;
         for (name, s) in [("hold_after_s", self.hold_after_s), ("status_period_s", self.status_period_s)] {
             if !(s.is_finite() && s > 0.0) {
                 return Err(format!("{name} must be finite and > 0 s, got {s}"));

@@ -3,9 +3,14 @@
 //! the arm with the watchdog when torques stop arriving.
 //!
 //! One loop, one stage per line of [`SimNode::run`]: apply the schedule, drain the bus, choose this step's
-//! torque, step and publish, housekeeping, pace. Lockstep and real time share every stage; they differ in how
-//! the torque is waited for (lockstep: the answer to the state just published, or nothing happens; real
-//! time: the newest that has arrived, zero-order hold) and in pacing (real time waits for the next period).
+//! torque, step and publish, the ROS 2 joint state (when `[ros2]` is on), housekeeping, pace. Lockstep and
+//! real time share every stage; they differ in how the torque is waited for (lockstep: the answer to the
+//! state just published, or nothing happens; real time: the newest that has arrived, zero-order hold) and in
+//! pacing (real time waits for the next period).
+//!
+//! With `[ros2]` on, effort commands may also come as `std_msgs/msg/Float64MultiArray` (they carry no state
+//! number: lockstep takes the first one after each published state as its answer, real time the newest),
+//! and the ROS joint state goes out after the native one, so the native path is not delayed by it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +19,12 @@ use spikearm_sim::{ArmState, ArmWorld, PayloadSpec};
 
 use super::latency::StateLatency;
 use super::report::{MAX_TRIPS_KEPT, SimNodeReport, SimSample};
+use super::ros2::SimRos;
 use super::settings::SimSettings;
 use crate::arm::Arm;
 use crate::arm::hold::HoldLaw;
 use crate::bus::Latest;
+use crate::bus::ros2::{CdrError, Float64MultiArray, RosMessage};
 use crate::bus::{
     Bus, BusPublisher, DecodeError, Estop, JointStates, LivenessToken, NodeState, Payload, QosClass, Queue,
     SCHEMA_VERSION, SimStatus, Status, StatusBody, TorqueCmd,
@@ -80,6 +87,10 @@ pub struct SimNode {
     world: ArmWorld,
     hold: HoldLaw,
     bus: SimBus,
+    /// The ROS 2 side, when `[ros2]` is on.
+    ros: Option<SimRos>,
+    /// Lockstep: the last answer came over ROS 2 (so the next is awaited there first).
+    ros_answers: bool,
     payloads: Schedule<PayloadEvent>,
     estops: Schedule<EstopEvent>,
     faults: FaultInjector,
@@ -133,6 +144,8 @@ impl SimNode {
         let now = Instant::now();
         Ok(Self {
             bus: SimBus::declare(bus, &settings.node)?,
+            ros: SimRos::declare(bus, &settings.ros2, world.joint_names(), settings.physics.dt)?,
+            ros_answers: false,
             payloads: Schedule::new(&settings.payload_events),
             estops: Schedule::new(&settings.estop_events),
             faults: FaultInjector::new(settings.faults),
@@ -168,12 +181,14 @@ impl SimNode {
     /// and the liveliness token is withdrawn; the caller closes the bus.
     pub fn run(mut self, shutdown: &Shutdown) -> Result<SimNodeReport, NodeError> {
         self.publish_state()?;
+        self.ros_state()?;
         self.record(false);
         while !self.finished(shutdown) {
             self.apply_schedule();
             self.drain_bus()?;
             let Some(held) = self.choose_torque(shutdown)? else { break };
             self.step_and_publish(held)?;
+            self.ros_state()?;
             self.status_if_due(self.clock.last_pub)?;
             self.probe.turn();
             if self.pace(shutdown)? {
@@ -219,6 +234,35 @@ impl SimNode {
                 self.q_hold.copy_from_slice(&self.state.q);
             }
         }
+        self.drain_ros()
+    }
+
+    /// The ROS 2 payload (`geometry_msgs/msg/Inertia`: mass and centre of mass) and e-stop (`std_msgs/msg/
+    /// Bool`) topics, checked as their native counterparts are.
+    fn drain_ros(&mut self) -> Result<(), NodeError> {
+        const INERTIA: &str = crate::bus::ros2::Inertia::TYPE.name;
+        while let Some(p) = self.ros.as_ref().map(|r| r.payload.try_recv()).transpose()?.flatten() {
+            let p = p.map(|i| Payload { v: SCHEMA_VERSION, mass_kg: i.m, offset_m: [i.com.x, i.com.y, i.com.z] });
+            match p {
+                Err(e) => self.rej.cdr_error(INERTIA, &e),
+                Ok(p) => match crate::bus::Message::check(&p) {
+                    Err(v) => self.rej.refuse(Reason::of_violation(&v), INERTIA, &v),
+                    Ok(()) if !(p.mass_kg <= self.settings.max_payload_kg) => self.rej.refuse(
+                        Reason::OutOfRange,
+                        INERTIA,
+                        &format_args!("{} kg exceeds max_payload_kg {}", p.mass_kg, self.settings.max_payload_kg),
+                    ),
+                    Ok(()) => self.apply_payload(p.mass_kg, p.offset_m),
+                },
+            }
+        }
+        let Some(ros) = &self.ros else { return Ok(()) };
+        while let Some(e) = ros.estop.try_recv()? {
+            let e = e.map(|b| b.data);
+            if self.estop.on_ros2(e, &mut self.rej, Some(self.seq), self.state.t) == Some(EstopChange::Engaged) {
+                self.q_hold.copy_from_slice(&self.state.q);
+            }
+        }
         Ok(())
     }
 
@@ -238,10 +282,7 @@ impl SimNode {
     /// e-stop takes over from the controller), the watchdog watches, the state is re-sent, status goes out.
     fn await_answer(&mut self, shutdown: &Shutdown) -> Result<Option<bool>, NodeError> {
         loop {
-            let got = self.settings.wait.recv_timeout(&self.bus.torque, POLL)?;
-            if let Some(r) = self.timed(got)
-                && self.intake(r)
-            {
+            if self.poll_answer()? {
                 return Ok(Some(false));
             }
             if shutdown.is_triggered() {
@@ -256,11 +297,39 @@ impl SimNode {
             self.watch(now);
             if now - self.clock.last_pub > secs(self.settings.resend_s) {
                 self.bus.states.put(&self.msg)?;
+                if let Some(ros) = &mut self.ros {
+                    ros.publish(&self.state)?;
+                }
                 self.report.resends += 1;
                 self.clock.last_pub = now;
             }
             self.status_if_due(now)?;
         }
+    }
+
+    /// Lockstep: waits up to a poll period for the answer. With `[ros2]` on, answers may come from either
+    /// side: the wait blocks on the side the last answer came from and looks at the other without waiting,
+    /// so a controller on either side costs no extra latency (after its first answer).
+    fn poll_answer(&mut self) -> Result<bool, NodeError> {
+        let wait = self.settings.wait;
+        let ros_first = self.ros_answers;
+        if let Some(ros) = &self.ros {
+            let got = if ros_first { wait.recv_timeout(&ros.effort, POLL)? } else { ros.effort.try_recv()? };
+            if let Some(r) = got
+                && self.intake_ros(r)
+            {
+                self.ros_answers = true;
+                return Ok(true);
+            }
+        }
+        let got = if ros_first { self.bus.torque.try_recv()? } else { wait.recv_timeout(&self.bus.torque, POLL)? };
+        if let Some(r) = self.timed(got)
+            && self.intake(r)
+        {
+            self.ros_answers = false;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Real time: the newest command that has arrived stays in force (zero-order hold) until the next one
@@ -275,6 +344,9 @@ impl SimNode {
                 },
             };
             self.intake(r);
+        }
+        while let Some(r) = self.ros_command()? {
+            self.intake_ros(r);
         }
         self.watch(Instant::now());
         if self.watchdog.ever_cmd && !self.watchdog.holding {
@@ -305,19 +377,75 @@ impl SimNode {
                 if cmd.seq != self.seq {
                     self.report.stale_torques += 1;
                 }
-                self.tau.copy_from_slice(&cmd.effort);
-                self.fresh_cmd = true;
-                self.watchdog.last_cmd = Instant::now();
-                self.watchdog.ever_cmd = true;
-                if self.watchdog.holding {
-                    tracing::info!(seq = self.seq, "sim: torque commands are back, watchdog released");
-                    self.watchdog.holding = false;
-                }
+                self.accept(&cmd.effort);
                 return true;
             }
             Err(e) => self.rej.decode_error(&e),
         }
         false
+    }
+
+    /// The newest ROS 2 effort command, if `[ros2]` is on and one arrived.
+    fn ros_command(&mut self) -> Result<Option<Result<Float64MultiArray, CdrError>>, NodeError> {
+        Ok(match &self.ros {
+            Some(ros) => ros.effort.try_recv()?,
+            None => None,
+        })
+    }
+
+    /// Takes one ROS 2 effort command into `tau` if it is usable (one finite torque per joint, N·m);
+    /// returns whether it was. It names no state, so it answers the newest one.
+    fn intake_ros(&mut self, r: Result<Float64MultiArray, CdrError>) -> bool {
+        const KIND: &str = Float64MultiArray::TYPE.name;
+        let n = self.tau.len();
+        match r {
+            Ok(_) if self.faults.drop_this() => self.report.injected_drops += 1,
+            Ok(c) if c.data.len() != n => {
+                self.rej.refuse(Reason::Dimension, KIND, &format_args!("{} efforts for {n} joints", c.data.len()))
+            }
+            Ok(c) if c.data.iter().any(|x| !x.is_finite()) => {
+                self.rej.refuse(Reason::NonFinite, KIND, &"an effort is NaN or infinite")
+            }
+            Ok(c) => {
+                self.report.ros2_commands += 1;
+                self.accept(&c.data);
+                return true;
+            }
+            Err(e) => self.rej.cdr_error(KIND, &e),
+        }
+        false
+    }
+
+    /// A usable command: its torques apply from this step on, and the watchdog is fed.
+    fn accept(&mut self, effort: &[f64]) {
+        self.tau.copy_from_slice(effort);
+        self.fresh_cmd = true;
+        self.watchdog.last_cmd = Instant::now();
+        self.watchdog.ever_cmd = true;
+        if self.watchdog.holding {
+            tracing::info!(seq = self.seq, "sim: torque commands are back, watchdog released");
+            self.watchdog.holding = false;
+        }
+    }
+
+    /// The ROS 2 joint state of the step just taken: every step in lockstep, decimated in real time. In
+    /// lockstep a command still pending now arrived before this state went out, so it cannot answer it: it
+    /// is dropped as stale (a controller's duplicate answer to a re-sent state).
+    fn ros_state(&mut self) -> Result<(), NodeError> {
+        let lockstep = self.settings.timing == TimingMode::Lockstep;
+        let Some(ros) = &mut self.ros else { return Ok(()) };
+        if lockstep {
+            match ros.effort.try_recv()? {
+                Some(Ok(_)) => self.report.stale_torques += 1,
+                Some(Err(e)) => self.rej.cdr_error(Float64MultiArray::TYPE.name, &e),
+                None => {}
+            }
+        } else if !ros.due(self.seq) {
+            return Ok(());
+        }
+        ros.publish(&self.state)?;
+        self.report.ros2_states += 1;
+        Ok(())
     }
 
     /// Trips the watchdog when no command came for `watchdog_s`. In real time the arm is then held where it

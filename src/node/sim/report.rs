@@ -45,6 +45,12 @@ pub struct SimNodeReport {
     pub injected_drops: u64,
     /// Lockstep states re-published because their torque did not come in time.
     pub resends: u64,
+    /// Joint states published on the ROS 2 topic (`[ros2]`).
+    #[serde(default)]
+    pub ros2_states: u64,
+    /// ROS 2 effort commands applied (`[ros2]`).
+    #[serde(default)]
+    pub ros2_commands: u64,
     /// Refused bodies by reason (see [`Reason`]).
     pub rejected: BTreeMap<String, u64>,
     /// Torque commands whose entries the physics clamped to the effort limits when applied, as

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use spikearm_sim::SimParams;
 
 use crate::arm::hold::HoldParams;
+use crate::bus::ros2::Distro;
 use crate::node::common::{
     BusSettings, DEFAULT_MAX_SAMPLES, EstopEvent, FaultParams, PayloadEvent, ServiceSettings, TimingMode, WaitMode,
+    check_ros2_names,
 };
 
 /// Default [`SimSettings::max_payload_kg`], kg: above the UR5e's rated 5 kg with margin, far below what
@@ -66,6 +68,88 @@ pub struct SimSettings {
     pub service: ServiceSettings,
     /// How the node joins the bus (`[bus]`). Default: listen on tcp/127.0.0.1:7447.
     pub bus: BusSettings,
+    /// The sim as a ROS 2 arm over rmw_zenoh (`[ros2]`). Default off.
+    pub ros2: SimRos2Settings,
+}
+
+/// The sim's ROS 2 side (`[ros2]`): with `enabled`, the sim is also a ROS 2 node (on the same zenoh
+/// session as its native keys) that publishes `sensor_msgs/msg/JointState` and takes effort commands, the
+/// payload and the e-stop from ROS topics, like a ros2_control arm with an effort forward command
+/// controller. Topic names without a leading `/` resolve under `namespace`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimRos2Settings {
+    /// Be a ROS 2 node. Default false.
+    pub enabled: bool,
+    /// `ROS_DOMAIN_ID`. Default 0.
+    pub domain_id: u32,
+    /// The ROS 2 distribution of the graph (`humble`, `jazzy`, `kilted`, `rolling`): Humble's keys carry no
+    /// type hashes. Default `jazzy`.
+    pub distro: Distro,
+    /// Node namespace, `/` (default) for none.
+    pub namespace: String,
+    /// Node name in the ROS graph. Default `spikearm_sim`.
+    pub node_name: String,
+    /// `sensor_msgs/msg/JointState` out (name, position rad, velocity rad/s, effort N·m as applied; header
+    /// stamp = sim time). Default `joint_states`.
+    pub joint_states_topic: String,
+    /// Real time: joint states per second of sim time, Hz, decimated from the physics rate (every
+    /// `round(1 / (dt · rate))`-th step, at least every step). Lockstep publishes every step (a lockstep
+    /// controller answers each state). Default 100.
+    pub joint_states_hz: f64,
+    /// `std_msgs/msg/Float64MultiArray` effort commands in, one per joint in URDF order, N·m: the topic of
+    /// ros2_controllers' `effort_controllers/JointGroupEffortController` named `effort_controller`. Lockstep
+    /// takes the first command after each published state as its answer. Default
+    /// `effort_controller/commands`.
+    pub effort_topic: String,
+    /// `geometry_msgs/msg/Inertia` payload in: `m` (kg, 0 removes it) at `com` (m, end-effector frame); the
+    /// inertia tensor is ignored (a point mass). Default `payload`.
+    pub payload_topic: String,
+    /// `std_msgs/msg/Bool` e-stop in: `true` engages, `false` clears. Default `estop`.
+    pub estop_topic: String,
+}
+
+impl Default for SimRos2Settings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            domain_id: 0,
+            distro: Distro::Jazzy,
+            namespace: "/".into(),
+            node_name: "spikearm_sim".into(),
+            joint_states_topic: "joint_states".into(),
+            joint_states_hz: 100.0,
+            effort_topic: "effort_controller/commands".into(),
+            payload_topic: "payload".into(),
+            estop_topic: "estop".into(),
+        }
+    }
+}
+
+impl SimRos2Settings {
+    /// Checks names and the rate.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.joint_states_hz.is_finite() && self.joint_states_hz > 0.0) {
+            return Err(format!("ros2.joint_states_hz must be finite and > 0 Hz, got {}", self.joint_states_hz));
+        }
+        check_ros2_names(
+            self.domain_id,
+            &self.namespace,
+            &self.node_name,
+            &[
+                ("joint_states_topic", &self.joint_states_topic),
+                ("effort_topic", &self.effort_topic),
+                ("payload_topic", &self.payload_topic),
+                ("estop_topic", &self.estop_topic),
+            ],
+        )
+    }
+
+    /// Real time: publish every this many physics steps of `dt` s (at least 1).
+    pub fn joint_states_every(&self, dt: f64) -> u64 {
+        let every = (1.0 / (dt * self.joint_states_hz)).round();
+        if every.is_finite() && every >= 1.0 { every as u64 } else { 1 }
+    }
 }
 
 impl Default for SimSettings {
@@ -92,6 +176,7 @@ impl Default for SimSettings {
             report: None,
             service: ServiceSettings::default(),
             bus: BusSettings::default(),
+            ros2: SimRos2Settings::default(),
         }
     }
 }
@@ -102,6 +187,7 @@ impl SimSettings {
         self.physics.validate().map_err(|e| e.to_string())?;
         self.faults.validate()?;
         self.service.validate()?;
+        self.ros2.validate()?;
         for (name, s) in
             [("watchdog_s", self.watchdog_s), ("resend_s", self.resend_s), ("status_period_s", self.status_period_s)]
         {
