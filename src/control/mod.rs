@@ -1,4 +1,4 @@
-//! Controllers: operational-space control (OSC), the PID and joint-PD baselines, the spiking adaptive term,
+//! Controllers: operational-space control (OSC), the PID and joint-PD baselines, the spiking adaptive term (its ensembles, residual estimate and task-space part),
 //! and the factory that builds one from its settings. Pure maths on the arm model: no I/O, no physics.
 
 pub mod adaptive;
@@ -6,6 +6,9 @@ pub mod controller;
 pub mod factory;
 pub mod input_scaling;
 pub mod joint_pd;
+pub mod learned_ensemble;
 mod linalg;
 pub mod osc;
 pub mod pid;
+pub mod residual;
+pub mod task_ensemble;
