@@ -6,7 +6,7 @@
 //! States are replayed from a recorded closed-loop run (reaching with a 2 kg payload) so the ensemble fires
 //! as it does in use, and the kinematics cache never hits.
 //!
-//! Anchor (docs/ARCHITECTURE.md §7): one rapier 6-DoF step at dt = 1 ms (~50 µs on these machines), timed in the same
+//! Anchor (docs/ARCHITECTURE.md §7): one UR5e physics step at dt = 1 ms with the sim's default integrator, timed in the same
 //! run; the ratio tick / physics step is printed.
 
 use std::hint::black_box;
@@ -101,12 +101,12 @@ fn bench_control_tick(c: &mut Criterion) {
     let osc_only = bench_tick(c, "control_tick_ur5e/osc", osc(), &states);
     let pid = bench_tick(c, "control_tick_ur5e/pid", Pid::new(osc(), PidParams::default()).expect("pid"), &states);
 
-    // Anchor: the rapier UR5e step.
+    // Anchor: the UR5e physics step (the sim's default integrator).
     let urdf = std::fs::read_to_string(UR5E).expect("ur5e.urdf");
     let mut world = ArmWorld::from_urdf_str(&urdf, SimParams::default()).expect("world");
     world.set_state(&Q0, &[0.0; 6]).expect("q0");
     let tau = [0.0, -60.0, -18.0, 0.0, 0.0, 0.0];
-    c.bench_function("control_tick_ur5e/rapier_step_anchor", |b| {
+    c.bench_function("control_tick_ur5e/physics_step_anchor", |b| {
         b.iter(|| world.step_with_torques(black_box(&tau)).expect("step"))
     });
     let n = 5_000;
@@ -117,7 +117,7 @@ fn bench_control_tick(c: &mut Criterion) {
     let step = t0.elapsed().as_secs_f64() / n as f64;
     println!(
         "mean tick: adaptive loihi {:.1} µs (posture design {:.1} µs), adaptive float {:.1} µs, osc {:.1} µs, \
-         pid {:.1} µs; rapier step {:.1} µs; adaptive-loihi tick / physics step = {:.2}; target ≤ 20 µs: {}",
+         pid {:.1} µs; physics step {:.1} µs; adaptive-loihi tick / physics step = {:.2}; target ≤ 20 µs: {}",
         loihi * 1e6,
         posture * 1e6,
         float * 1e6,
