@@ -28,7 +28,7 @@ use nalgebra::Vector3;
 
 use serde::{Deserialize, Serialize};
 
-use super::controller::{ControlError, ControlInput, Controller, ControllerStatus};
+use super::controller::{ControlError, ControlInput, Controller, ControllerStatus, WeightsProvenance};
 use super::input_scaling::InputScaling;
 use super::learned_ensemble::{EnsembleRecipe, LearnedEnsemble};
 use super::osc::{Osc, check_torque};
@@ -196,6 +196,57 @@ impl AdaptiveParams {
     }
 }
 
+/// The settings that give the learned readouts their meaning: design, executor and core parameters, the
+/// ensembles' seeds and sizes, the adapted joints and the input scaling, the task rows and their scale.
+fn provenance_of(params: &AdaptiveParams, joints: &[usize], scaling: &InputScaling) -> WeightsProvenance {
+    let design = match params.design {
+        AdaptiveDesign::Inertial => "inertial",
+        AdaptiveDesign::Posture => "posture",
+    };
+    let mut p = WeightsProvenance::default()
+        .with("design", design)
+        .with("executor", format!("{:?}", params.executor).to_lowercase())
+        .with("seed", params.seed)
+        .with("neurons", params.neurons)
+        .with("joints", format!("{joints:?}"))
+        .with("inputs", format!("{:?}", params.inputs))
+        .with("input_means", format!("{:?}", scaling.means()))
+        .with("input_half_ranges", format!("{:?}", scaling.half_ranges()))
+        .with("hypersphere", scaling.hypersphere())
+        .with("sparse_firing", format!("{:?}", params.sparse_firing))
+        .with("max_rates", format!("{:?}", params.max_rates));
+    if params.executor == ExecutorKind::Loihi {
+        let c = &params.loihi;
+        p = p.with(
+            "core",
+            format!(
+                "weight_bits {} error_bits {} trace_bits {} train_epoch {} learn_epoch {} error_quantum {:?} \
+                 auto_scale {} input_pairs {} graded_input {} delta_input {} soft_reset {}",
+                c.weight_bits,
+                c.error_bits,
+                c.trace_bits,
+                c.train_epoch,
+                c.learn_epoch,
+                c.error_quantum,
+                c.auto_scale,
+                c.input_pairs,
+                c.graded_input,
+                c.delta_input,
+                c.soft_reset
+            ),
+        );
+    }
+    if params.design == AdaptiveDesign::Inertial {
+        let rows = params.task.rows.clone().unwrap_or_else(|| super::task_ensemble::DEFAULT_TASK_ROWS.to_vec());
+        p = p
+            .with("task_rows", format!("{rows:?}"))
+            .with("task_neurons", params.task.neurons)
+            .with("task_seed", params.seed.wrapping_add(1))
+            .with("task_acceleration_scale", format!("{:?}", params.task.acceleration_scale));
+    }
+    p
+}
+
 /// The inertial design's extra parts: the task-space ensemble, the residual estimate and the error buffers.
 struct InertialParts {
     task: TaskEnsemble,
@@ -220,6 +271,8 @@ pub struct AdaptiveOsc {
     error: Vec<f64>,
     adapt: Vec<f64>,
     name: &'static str,
+    /// What the learned weights belong to (fixed at construction).
+    provenance: WeightsProvenance,
     /// 1 / (neurons · dt) over all ensembles: turns one step's spike count into a mean firing rate, Hz per spike.
     hz_per_spike: f64,
 }
@@ -279,10 +332,12 @@ impl AdaptiveOsc {
         } else {
             None
         };
+        let provenance = provenance_of(&params, &joints, joint.scaling());
         Ok(Self {
             osc,
             joint,
             inertial: inertial_parts,
+            provenance,
             design: params.design,
             raw: vec![0.0; d],
             error: vec![0.0; m],
@@ -545,6 +600,10 @@ impl Controller for AdaptiveOsc {
 
     fn restore_weights(&mut self, weights: &LearnedWeights) -> Result<(), ControlError> {
         self.import_weights(weights)
+    }
+
+    fn weights_provenance(&self) -> Option<WeightsProvenance> {
+        Some(self.provenance.clone())
     }
 
     fn status(&self) -> ControllerStatus {
