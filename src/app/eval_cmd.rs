@@ -12,6 +12,7 @@ use crate::control::adaptive::{AdaptiveDesign, AdaptiveParams};
 use crate::eval::metrics::normalised_per_lap;
 use crate::eval::payload_eval::{Condition, PayloadEvalSpec};
 use crate::eval::payload_protocol::ProtocolRun;
+use crate::eval::targets::TargetPattern;
 use crate::neuro::ExecutorKind;
 
 /// Closed-loop evaluations.
@@ -64,6 +65,13 @@ pub struct PayloadArgs {
     /// Skip the float adaptive row (the slowest).
     #[arg(long)]
     pub no_float: bool,
+    /// Target pattern: `circle` (8 fixed targets), `random` (8 new seeded targets per lap within the circle's
+    /// disc), `figure8` (a continuous figure-8 per lap).
+    #[arg(long, value_enum, default_value_t = TargetPattern::Circle, value_name = "PATTERN")]
+    pub targets: TargetPattern,
+    /// Seed of the random targets.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub targets_seed: u64,
     /// Plant integrator: `rk4` or `rapier` [default: the sim's default].
     #[arg(long, value_parser = parse_integrator, value_name = "SCHEME")]
     pub integrator: Option<spikearm_sim::Integrator>,
@@ -106,6 +114,8 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     let mut spec = PayloadEvalSpec::new(urdf, args.payload_kg)?;
     spec.protocol.laps = args.laps;
     spec.protocol.laps_after_removal = args.laps_after_removal;
+    spec.protocol.pattern = args.targets;
+    spec.protocol.targets_seed = args.targets_seed;
     spec.range_margin = args.range_margin;
     if let Some(i) = args.integrator {
         spec.sim.integrator = i;
@@ -166,10 +176,11 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     let lap_s = spec.protocol.lap_s();
     let lap64 = ((64.0 / lap_s).round() as usize).clamp(1, args.laps) - 1;
     println!(
-        "payload protocol: {} ({} joints), {} kg, {} laps of {lap_s} s, seed {} — {:.1} s wall",
+        "payload protocol: {} ({} joints), {} kg, {:?} targets, {} laps of {lap_s} s, seed {} — {:.1} s wall",
         args.arm.display(),
         spec.protocol.q0.len(),
         args.payload_kg,
+        args.targets,
         args.laps,
         args.seed,
         started.elapsed().as_secs_f64()
