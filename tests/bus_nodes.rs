@@ -342,7 +342,9 @@ fn a_checkpoint_of_other_adaptive_settings_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("weights.json");
     let build = |seed: u64, design: AdaptiveDesign| {
-        ControllerParams { neurons: 50, seed, design, ..ControllerParams::default() }.build(&arm("threelink.urdf")).unwrap()
+        ControllerParams { neurons: 50, seed, design, ..ControllerParams::default() }
+            .build(&arm("threelink.urdf"))
+            .unwrap()
     };
     let learned = build(0, AdaptiveDesign::Inertial);
     let mut w = learned.learned_weights().unwrap();

@@ -103,7 +103,8 @@ fn residual_is_the_payload_and_quiet_without_one() {
     let urdf = std::fs::read_to_string(ARM).unwrap();
     let mut world = ArmWorld::from_urdf_str(&urdf, SimParams::default()).unwrap();
     world.set_state(&Q0, &[0.0; 3]).unwrap();
-    let mut quiet = ClosedLoop::new(world, adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() })).unwrap();
+    let mut quiet =
+        ClosedLoop::new(world, adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() })).unwrap();
     run(&mut quiet, &target, 1500);
     let r0 = quiet.controller().residual().unwrap();
     let u0 = quiet.controller().adaptive_torque();

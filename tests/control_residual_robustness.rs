@@ -77,8 +77,12 @@ fn residual_learning_survives_velocity_noise_and_one_step_of_delay() {
     let adaptive = AdaptiveOsc::new(osc(), params).unwrap();
     let e = second_lap_error(adaptive, true);
     let n = normalised(e, e0, e1 - e0);
-    println!("3-link 1 kg, σ {NOISE} rad/s, 1 step delay: OSC {:.2} / {:.2} mm, adaptive {:.2} mm, normalised {n:.3}",
-        e0 * 1e3, e1 * 1e3, e * 1e3);
+    println!(
+        "3-link 1 kg, σ {NOISE} rad/s, 1 step delay: OSC {:.2} / {:.2} mm, adaptive {:.2} mm, normalised {n:.3}",
+        e0 * 1e3,
+        e1 * 1e3,
+        e * 1e3
+    );
     assert!(e1 > 2.0 * e0, "the payload must matter under noise and delay: {e0} vs {e1}");
     assert!(n <= 0.1, "second lap normalised {n:.3} (adaptive {e} m, OSC {e0} / {e1} m)");
 }

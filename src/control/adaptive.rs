@@ -172,11 +172,7 @@ impl AdaptiveParams {
     /// The textbook settings (abr_control): the posture design with inputs q and q̇, trained on the task term
     /// only.
     pub fn textbook() -> Self {
-        Self {
-            inputs: AdaptiveInputs::PositionsAndVelocities,
-            training: TrainingSignal::Task,
-            ..Self::posture()
-        }
+        Self { inputs: AdaptiveInputs::PositionsAndVelocities, training: TrainingSignal::Task, ..Self::posture() }
     }
 
     /// The neuron recipe of the joint-space ensemble.
@@ -296,7 +292,9 @@ impl AdaptiveOsc {
         }
         let inertial = params.design == AdaptiveDesign::Inertial;
         if inertial && params.inputs != AdaptiveInputs::Positions {
-            return Err(ControlError::BadInput("the inertial design reads joint angles only (inputs = positions)".into()));
+            return Err(ControlError::BadInput(
+                "the inertial design reads joint angles only (inputs = positions)".into(),
+            ));
         }
         let with_velocities = params.inputs == AdaptiveInputs::PositionsAndVelocities;
         let m = joints.len();
@@ -444,7 +442,9 @@ impl AdaptiveOsc {
         let (na, da) = (self.joint.neurons(), self.joints.len());
         let (nb, db) = (p.task.ensemble().neurons(), p.task.rows().len());
         let (neurons, dimensions) = (na + nb, da + db);
-        if weights.neurons != neurons || weights.dimensions != dimensions || weights.decoders.len() != neurons * dimensions
+        if weights.neurons != neurons
+            || weights.dimensions != dimensions
+            || weights.decoders.len() != neurons * dimensions
         {
             return Err(ControlError::BadInput(format!(
                 "learned weights are {}×{} ({} values); this controller's readout is {dimensions}×{neurons} \

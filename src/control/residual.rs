@@ -205,7 +205,7 @@ mod tests {
             let rhs = nalgebra::DVector::from_iterator(3, (0..3).map(|i| tau[i] - bias[i]));
             let ddq: Vec<f64> = m.lu().solve(&rhs).unwrap().iter().copied().collect();
             let dq1: Vec<f64> = (0..3).map(|i| dq[i] + dt * ddq[i]).collect();
-                        let r = est.update(dt, &dq1).unwrap().to_vec();
+            let r = est.update(dt, &dq1).unwrap().to_vec();
             let (mut with, mut without) = (vec![0.0; 3], vec![0.0; 3]);
             plant.inverse_dynamics(&q, &dq, &ddq, &mut with).unwrap();
             model().inverse_dynamics(&q, &dq, &ddq, &mut without).unwrap();

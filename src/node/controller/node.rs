@@ -455,8 +455,8 @@ fn spawn_writer(
                 controller.name().to_string(),
                 controller.weights_provenance(),
             )
-                .map(Some)
-                .map_err(|source| CheckpointError::Io { path: path.clone(), source }.into())
+            .map(Some)
+            .map_err(|source| CheckpointError::Io { path: path.clone(), source }.into())
         }
         _ => Ok(None),
     }
