@@ -127,6 +127,9 @@ fn estop_latches_at_the_next_step_and_tick_and_only_an_explicit_clear_releases_i
         }
         op.put(&k.target(), &Target { v: SCHEMA_VERSION, position: far }).unwrap();
         op.put(&k.payload(), &Payload { v: SCHEMA_VERSION, mass_kg: 0.5, offset_m: [0.0; 3] }).unwrap();
+        // Statuses go out on wall time (every 10 ms here) while lockstep steps as fast as the machine allows:
+        // stay latched for several status periods, so one reports the new target whatever the step rate.
+        thread::sleep(Duration::from_millis(60));
         let at = wait_seq(op, at + 200);
         op.put(&k.estop(), &estop(false, "operator clear")).unwrap();
         wait_seq(op, at + 200);

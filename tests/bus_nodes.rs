@@ -331,3 +331,47 @@ fn checkpoints_are_written_on_shutdown_restored_on_start_and_corrupt_ones_refuse
     ctrl_bus.close().unwrap();
     sim_bus.close().unwrap();
 }
+
+/// A checkpoint records what its weights belong to; a controller built with other settings (another seed,
+/// another design) refuses it with an error naming the difference, and its weights stay as they were.
+#[test]
+fn a_checkpoint_of_other_adaptive_settings_is_refused_by_name() {
+    use spikearm::control::adaptive::AdaptiveDesign;
+    use spikearm::control::factory::ControllerParams;
+    use spikearm::node::{Checkpoint, write_checkpoint};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weights.json");
+    let build = |seed: u64, design: AdaptiveDesign| {
+        ControllerParams { neurons: 50, seed, design, ..ControllerParams::default() }
+            .build(&arm("threelink.urdf"))
+            .unwrap()
+    };
+    let learned = build(0, AdaptiveDesign::Inertial);
+    let mut w = learned.learned_weights().unwrap();
+    w.decoders[0] = 0.5;
+    let ckpt = Checkpoint::new("threelink", learned.name(), learned.weights_provenance(), 3.0, w.clone());
+    write_checkpoint(&path, &ckpt).unwrap();
+    assert!(load_checkpoint(&path).unwrap().unwrap().provenance.unwrap().0["seed"] == "0");
+
+    let (_sim_bus, ctrl_bus) = bus_pair();
+    let mut cspec = controller_settings();
+    cspec.checkpoint = Some(path.clone());
+    let stop = Shutdown::new();
+    stop.trigger();
+    let cases = [(1, AdaptiveDesign::Inertial, "seed: 0 ≠ 1"), (0, AdaptiveDesign::Posture, "adaptive-posture-loihi")];
+    for (seed, design, says) in cases {
+        let mut other = build(seed, design);
+        let before = other.learned_weights().unwrap();
+        let err = run_controller_node(&cspec, arm("threelink.urdf"), other.as_mut(), &ctrl_bus, &stop).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(says) && msg.contains("weights.json"), "{msg}");
+        assert_eq!(other.learned_weights().unwrap(), before, "a refused checkpoint changes nothing");
+        assert_eq!(load_checkpoint(&path).unwrap().unwrap(), ckpt, "a refused checkpoint is left as it was");
+    }
+    // The same settings load it.
+    let mut same = build(0, AdaptiveDesign::Inertial);
+    let r = run_controller_node(&cspec, arm("threelink.urdf"), same.as_mut(), &ctrl_bus, &stop).unwrap();
+    assert!(r.restored);
+    assert!((same.learned_weights().unwrap().decoders[0] - 0.5).abs() < 0.05);
+    ctrl_bus.close().unwrap();
+}

@@ -4,7 +4,7 @@
 use nalgebra::Vector3;
 use spikearm::arm::description::ArmSpec;
 use spikearm::arm::model::{ArmModel, ArmModelParams};
-use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
+use spikearm::control::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::Controller;
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::eval::closed_loop::ClosedLoop;
@@ -80,6 +80,36 @@ fn exported_weights_import_into_a_fresh_controller() {
     let mut wrong = w.clone();
     wrong.neurons = 10;
     assert!(fresh.import_weights(&wrong).is_err());
+    // The inertial design's readout holds both ensembles: 3 joint torques from 200 neurons and 2 task forces
+    // from the task ensemble's, block-diagonal; and both blocks learned something while holding the payload.
+    let task_n = AdaptiveParams::default().task.neurons;
+    assert_eq!((w.dimensions, w.neurons), (5, 200 + task_n));
+    let joint_block = (0..3).any(|r| w.decoders[r * w.neurons..][..200].iter().any(|&x| x != 0.0));
+    let task_block = (3..5).any(|r| w.decoders[r * w.neurons + 200..][..task_n].iter().any(|&x| x != 0.0));
+    assert!(joint_block && task_block, "joint block learned {joint_block}, task block {task_block}");
+    let off_block = (0..3).all(|r| w.decoders[r * w.neurons + 200..][..task_n].iter().all(|&x| x == 0.0));
+    assert!(off_block);
+}
+
+/// Without a payload the model residual is (nearly) zero, so the inertial design learns (nearly) nothing and
+/// its torque stays small; with one, the residual is the payload's weight at the held pose.
+#[test]
+fn residual_is_the_payload_and_quiet_without_one() {
+    let (mut lp, target) = looped(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() });
+    run(&mut lp, &target, 1500);
+    let r = lp.controller().residual().unwrap().to_vec();
+    // 1 kg at the 3-link's tip: joint 0 carries about 9.81 N times the tip's horizontal reach (> 0.3 m here).
+    assert!(r[0].abs() > 3.0, "residual with a 1 kg payload: {r:?}");
+    let urdf = std::fs::read_to_string(ARM).unwrap();
+    let mut world = ArmWorld::from_urdf_str(&urdf, SimParams::default()).unwrap();
+    world.set_state(&Q0, &[0.0; 3]).unwrap();
+    let mut quiet =
+        ClosedLoop::new(world, adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() })).unwrap();
+    run(&mut quiet, &target, 1500);
+    let r0 = quiet.controller().residual().unwrap();
+    let u0 = quiet.controller().adaptive_torque();
+    assert!(r0.iter().all(|x| x.abs() < 0.5), "residual without payload: {r0:?}");
+    assert!(u0.iter().all(|x| x.abs() < 0.5), "adaptive torque without payload: {u0:?}");
 }
 
 #[test]
@@ -87,9 +117,20 @@ fn textbook_and_position_settings_build_with_their_input_sizes() {
     let a = adaptive(AdaptiveParams::default());
     assert_eq!(a.scaling().inputs(), 3);
     assert_eq!(a.scaling().outputs(), 4);
+    assert_eq!(a.name(), "adaptive-loihi");
+    let task = a.task_ensemble().expect("the default design has a task-space ensemble");
+    assert_eq!(task.rows(), &[0, 2]);
+    assert_eq!(task.ensemble().scaling().outputs(), 3);
+    let p = adaptive(AdaptiveParams::posture());
+    assert!(p.task_ensemble().is_none());
+    assert_eq!(p.name(), "adaptive-posture-loihi");
     let t = adaptive(AdaptiveParams::textbook());
     assert_eq!(t.scaling().inputs(), 6);
-    assert_eq!(t.name(), "adaptive-loihi");
+    assert_eq!(t.name(), "adaptive-posture-loihi");
+    let spec = ArmSpec::from_urdf_file(ARM).unwrap();
+    let osc = Osc::new(ArmModel::new(&spec, ArmModelParams::default()).unwrap(), OscParams::default()).unwrap();
+    let velocities = AdaptiveParams { inputs: AdaptiveInputs::PositionsAndVelocities, ..AdaptiveParams::default() };
+    assert!(AdaptiveOsc::new(osc, velocities).is_err(), "the inertial design reads angles only");
     let spec = ArmSpec::from_urdf_file(ARM).unwrap();
     let osc = Osc::new(ArmModel::new(&spec, ArmModelParams::default()).unwrap(), OscParams::default()).unwrap();
     let bad = AdaptiveOsc::new(osc, AdaptiveParams { joints: Some(vec![0, 7]), ..AdaptiveParams::default() });

@@ -63,11 +63,14 @@ fn osc_pid_and_joint_pd_ticks_do_not_allocate() {
     assert_eq!(tick_allocations(pd), 0, "joint pd");
 }
 
+/// Both designs (the inertial one with its residual estimate, task-space ensemble and Jᵀ path) on both cores.
 #[test]
 fn adaptive_ticks_do_not_allocate_on_either_core() {
-    for kind in [ExecutorKind::Loihi, ExecutorKind::Float] {
-        let params = AdaptiveParams { joints: Some(vec![1, 2, 3]), executor: kind, ..AdaptiveParams::default() };
-        let ctl = AdaptiveOsc::new(osc(), params).unwrap();
-        assert_eq!(tick_allocations(ctl), 0, "adaptive {kind:?}");
+    for design in [AdaptiveParams::default(), AdaptiveParams::posture()] {
+        for kind in [ExecutorKind::Loihi, ExecutorKind::Float] {
+            let params = AdaptiveParams { joints: Some(vec![1, 2, 3]), executor: kind, ..design.clone() };
+            let ctl = AdaptiveOsc::new(osc(), params).unwrap();
+            assert_eq!(tick_allocations(ctl), 0, "adaptive {:?} {kind:?}", design.design);
+        }
     }
 }

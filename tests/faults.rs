@@ -217,6 +217,9 @@ impl Controller for CrashAt {
     ) -> Result<(), spikearm::control::controller::ControlError> {
         self.inner.restore_weights(w)
     }
+    fn weights_provenance(&self) -> Option<spikearm::control::controller::WeightsProvenance> {
+        self.inner.weights_provenance()
+    }
 }
 
 #[test]

@@ -21,9 +21,8 @@ pub struct SimParams {
     /// How the free motion is integrated. [`Integrator::Rk4`] is the faithful plant: a 10 s free swing
     /// keeps its energy to well under 0.1 % of the peak kinetic energy on both arms and the joint angles
     /// stay within 1e-6 rad of an independent fine-step integration for 0.5 s (BENCHMARKS.md, "Plant
-    /// fidelity"). Default, for now, [`Integrator::Rapier`]: today's adaptive term was tuned on rapier's
-    /// dissipative step and misses its 3-link payload bar on the faithful plant (last lap 0.25 against
-    /// 0.2); RK4 becomes the default together with the adaptive term that learns the payload's inertia.
+    /// fidelity"). Default [`Integrator::Rk4`]: a dissipative plant flatters every controller, and the
+    /// adaptive controller's payload figures are measured on this one.
     pub integrator: Integrator,
     /// Internal substeps per step: the step is integrated `substeps` times with `dt / substeps`. With
     /// [`Integrator::Rk4`] these are RK4 steps (1 is already faithful at dt = 1 ms); with
@@ -54,12 +53,12 @@ pub enum Integrator {
     /// dynamics `M(q) q̈ = τ − b(q, q̇) − d·q̇` of the tree rapier built (same joint frames, same link
     /// masses and inertias, the payload included); the state is then written back into rapier, which
     /// places the links. Error O(dt⁴); energy is kept (no numerical damping). Viscous damping is
-    /// explicit, stable while `dt · damping` is well below the smallest joint inertia (kg·m²).
+    /// explicit, stable while `dt · damping` is well below the smallest joint inertia (kg·m²). The default.
+    #[default]
     Rk4,
     /// rapier's own multibody step (f32, semi-implicit Euler with a linearly implicit Coriolis term):
     /// first order, and it loses energy in proportion to the (sub)step. Kept as the anchor for
-    /// comparisons, and the default until the adaptive term is tuned on the faithful plant.
-    #[default]
+    /// comparisons.
     Rapier,
 }
 

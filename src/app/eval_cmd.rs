@@ -8,10 +8,11 @@ use anyhow::{Context, bail, ensure};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::control::adaptive::AdaptiveParams;
+use crate::control::adaptive::{AdaptiveDesign, AdaptiveParams};
 use crate::eval::metrics::normalised_per_lap;
 use crate::eval::payload_eval::{Condition, PayloadEvalSpec};
 use crate::eval::payload_protocol::ProtocolRun;
+use crate::eval::targets::TargetPattern;
 use crate::neuro::ExecutorKind;
 
 /// Closed-loop evaluations.
@@ -51,7 +52,11 @@ pub struct PayloadArgs {
     /// Joints adapted, 0-based, comma-separated [default: 1,2,3 on 6-DoF arms, all otherwise].
     #[arg(long, value_delimiter = ',', value_name = "J,…")]
     pub joints: Option<Vec<usize>>,
-    /// Textbook adaptive settings: inputs (q, dq), trained on the OSC task term only.
+    /// Adaptive design: `inertial` (joint angles and commanded task acceleration, trained on the model
+    /// residual) or `posture` (the first generation: joint angles, trained on the feedback).
+    #[arg(long, value_enum, default_value_t = AdaptiveDesign::Inertial, value_name = "DESIGN")]
+    pub design: AdaptiveDesign,
+    /// Textbook adaptive settings (posture design): inputs (q, dq), trained on the OSC task term only.
     #[arg(long)]
     pub textbook: bool,
     /// Factor on the calibrated input half-ranges (room for the payload's sag).
@@ -60,6 +65,16 @@ pub struct PayloadArgs {
     /// Skip the float adaptive row (the slowest).
     #[arg(long)]
     pub no_float: bool,
+    /// Target pattern: `circle` (8 fixed targets), `random` (8 new seeded targets per lap within the circle's
+    /// disc), `figure8` (a continuous figure-8 per lap).
+    #[arg(long, value_enum, default_value_t = TargetPattern::Circle, value_name = "PATTERN")]
+    pub targets: TargetPattern,
+    /// Seed of the random targets.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub targets_seed: u64,
+    /// Plant integrator: `rk4` or `rapier` [default: the sim's default].
+    #[arg(long, value_parser = parse_integrator, value_name = "SCHEME")]
+    pub integrator: Option<spikearm_sim::Integrator>,
     /// Laps run after removing the payload again (reported in the table, not in the JSON).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub laps_after_removal: usize,
@@ -99,8 +114,17 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     let mut spec = PayloadEvalSpec::new(urdf, args.payload_kg)?;
     spec.protocol.laps = args.laps;
     spec.protocol.laps_after_removal = args.laps_after_removal;
+    spec.protocol.pattern = args.targets;
+    spec.protocol.targets_seed = args.targets_seed;
     spec.range_margin = args.range_margin;
-    spec.adaptive = if args.textbook { AdaptiveParams::textbook() } else { AdaptiveParams::default() };
+    if let Some(i) = args.integrator {
+        spec.sim.integrator = i;
+    }
+    spec.adaptive = match (args.textbook, args.design) {
+        (true, _) => AdaptiveParams::textbook(),
+        (false, AdaptiveDesign::Posture) => AdaptiveParams::posture(),
+        (false, AdaptiveDesign::Inertial) => AdaptiveParams::default(),
+    };
     spec.adaptive.seed = args.seed;
     spec.adaptive.joints = args.joints.clone();
     if let Some(k) = args.learning_rate {
@@ -117,6 +141,7 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
         rest.push(Condition::Adaptive(ExecutorKind::Float));
     }
     rest.push(Condition::Adaptive(ExecutorKind::Loihi));
+    rest.push(Condition::AdaptiveNoPayload(ExecutorKind::Loihi));
     rest.extend(PID_GAINS.iter().map(|&k| Condition::Pid(k)));
     let phase2 = run_parallel(&spec, &rest, Some(calibration), args.threads)?;
 
@@ -151,10 +176,11 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     let lap_s = spec.protocol.lap_s();
     let lap64 = ((64.0 / lap_s).round() as usize).clamp(1, args.laps) - 1;
     println!(
-        "payload protocol: {} ({} joints), {} kg, {} laps of {lap_s} s, seed {} — {:.1} s wall",
+        "payload protocol: {} ({} joints), {} kg, {:?} targets, {} laps of {lap_s} s, seed {} — {:.1} s wall",
         args.arm.display(),
         spec.protocol.q0.len(),
         args.payload_kg,
+        args.targets,
         args.laps,
         args.seed,
         started.elapsed().as_secs_f64()
@@ -188,6 +214,27 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
         );
     }
     println!("best PID (lowest last lap): {}", best.controller);
+    for (cond, run) in rest.iter().zip(&phase2) {
+        match cond {
+            Condition::Adaptive(_) => {
+                let n = normalised_per_lap(&run.error_per_lap, e0, e1);
+                println!("{} normalised per lap: {}", cond.key(), fmt_list(&n, 3));
+            }
+            Condition::AdaptiveNoPayload(_) => {
+                let ratio: Vec<f64> = run.error_per_lap.iter().zip(e0).map(|(a, b)| a / b).collect();
+                let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+                println!(
+                    "{}: mean error {:.2} mm vs OSC {:.2} mm (× {:.3}); per lap × {}",
+                    cond.key(),
+                    mean(&run.error_per_lap) * 1e3,
+                    mean(e0) * 1e3,
+                    mean(&run.error_per_lap) / mean(e0),
+                    fmt_list(&ratio, 3)
+                );
+            }
+            _ => {}
+        }
+    }
     if let Some(path) = &args.json {
         let window_s = if lap_s.fract() == 0.0 && lap_s.abs() < 1e15 {
             serde_json::Value::from(lap_s as i64)
@@ -199,6 +246,17 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// `rk4` / `rapier` (the sim's serde names).
+fn parse_integrator(s: &str) -> Result<spikearm_sim::Integrator, String> {
+    serde_json::from_value(serde_json::Value::from(s)).map_err(|_| format!("`{s}` is not `rk4` or `rapier`"))
+}
+
+/// `[a, b, …]` with `digits` decimals.
+fn fmt_list(v: &[f64], digits: usize) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// Runs `conditions` on up to `threads` scoped threads (each condition is independent and deterministic),

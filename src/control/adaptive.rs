@@ -1,30 +1,67 @@
-//! The adaptive controller: the OSC plus a spiking ensemble whose readout learns online, with PES on the
+//! The adaptive controller: the OSC plus spiking ensembles whose readouts learn online, with PES on the
 //! emulated neuromorphic core, the torque the arm model is missing (a payload, a heavier tool, wear).
 //!
-//! Per tick (the DeWolf/Eliasmith lineage, with the choices our payload-protocol runs found stable; see
-//! BENCHMARKS.md):
-//! 1. the OSC terms at the measured state (task, null space, gravity from the payload-free model);
-//! 2. inputs: the adapted joints' angles (and, in the textbook setting, velocities), scaled by means and
-//!    half-ranges and projected onto the unit hypersphere (d → d + 1);
-//! 3. the ensemble steps with PES error `−u_train`, where `u_train` is the feedback the adaptive term should
-//!    take over: the OSC task + null-space terms by default (stable), the task term only in the textbook
-//!    setting (which drifts upward on the UR5e);
-//! 4. `u = task + null + gravity + u_adapt` on the adapted joints.
+//! Two designs ([`AdaptiveDesign`]):
 //!
-//! The error convention of the core is output − target; feeding `−u_train` makes the readout grow in the
-//! direction of the feedback, so the feedback shrinks as the readout takes the load.
+//! **Inertial (default)** — learns the payload's weight *and* its inertia:
+//! ```text
+//! u = task + null + g(q) + E y₁ + Jᵀ y₂
+//! y₁ = ensemble 1 (adapted joints' angles)        → torques of the adapted joints, output synapse 0.2 s
+//! y₂ = ensemble 2 (commanded task acceleration)   → task-space force, output synapse 10 ms
+//! r  = τ_prev − [M q̈ + c + g] on the payload-free model, q̈ from finite differences of measured q̇
+//! PES errors: (u_a − r) on the adapted joints; J̄ᵀ (u_a − r) for ensemble 2 (u_a: the adaptive torque)
+//! ```
+//! Both learn the *model residual* (module `residual`), the torque the payload-free model cannot explain, rather
+//! than the feedback: the feedback of the OSC is itself proportional to the commanded acceleration, so an
+//! acceleration-fed ensemble trained on it keeps raising its own gain. The residual is zero where nothing is
+//! missing, so without a payload the term stays quiet.
+//!
+//! **Posture** (the first generation, selectable) — the DeWolf/Eliasmith lineage with the choices our
+//! payload-protocol runs found stable: one ensemble on the adapted joints' angles (and, in the textbook setting,
+//! velocities), trained with PES error `−u_train`, `u_train` the OSC task + null-space feedback (or the task
+//! term only in the textbook setting). It learns the payload's weight but not its inertia.
+//!
+//! Inputs are scaled by means and half-ranges and projected onto the unit hypersphere (d → d + 1). The error
+//! convention of the core is output − target.
 
 use nalgebra::Vector3;
 
-use super::controller::{ControlError, ControlInput, Controller, ControllerStatus};
-use super::input_scaling::InputScaling;
-use super::osc::{Osc, check_torque};
-use crate::neuro::{
-    BuiltNetwork, EnsembleSpec, Executor, ExecutorKind, FloatExecutor, InterceptSpec, LearnedWeights, LoihiExecutor,
-    LoihiParams, NetworkSpec, PesSpec, RangeSpec,
-};
+use serde::{Deserialize, Serialize};
 
-/// What the adaptive term learns from.
+use super::controller::{ControlError, ControlInput, Controller, ControllerStatus, WeightsProvenance};
+use super::input_scaling::InputScaling;
+use super::learned_ensemble::{EnsembleRecipe, LearnedEnsemble};
+use super::osc::{Osc, check_torque};
+use super::residual::{ResidualEstimator, ResidualParams};
+use super::task_ensemble::{TaskEnsemble, TaskEnsembleParams};
+use crate::neuro::{Executor, ExecutorKind, LearnedWeights, LoihiParams};
+
+/// Which adaptive term runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AdaptiveDesign {
+    /// Joint-space ensemble on the angles plus task-space ensemble on the commanded acceleration, both trained
+    /// on the model residual: learns the payload's weight and inertia (default).
+    #[default]
+    Inertial,
+    /// One joint-space ensemble on the angles trained on the feedback (the first generation): learns the
+    /// payload's weight only.
+    Posture,
+}
+
+impl AdaptiveDesign {
+    /// The name a controller of this design reports on `executor` ([`Controller::name`]).
+    pub fn controller_name(self, executor: ExecutorKind) -> &'static str {
+        match (self, executor) {
+            (AdaptiveDesign::Inertial, ExecutorKind::Loihi) => "adaptive-loihi",
+            (AdaptiveDesign::Inertial, ExecutorKind::Float) => "adaptive-float",
+            (AdaptiveDesign::Posture, ExecutorKind::Loihi) => "adaptive-posture-loihi",
+            (AdaptiveDesign::Posture, ExecutorKind::Float) => "adaptive-posture-float",
+        }
+    }
+}
+
+/// What the posture design learns from (the inertial design always learns the model residual).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TrainingSignal {
     /// OSC task term plus null-space term (default: stable and best on both arms in the reference).
@@ -44,15 +81,18 @@ pub enum AdaptiveInputs {
     PositionsAndVelocities,
 }
 
-/// Settings of the adaptive term. Defaults are the reference's best configuration on the fixed-point core.
+/// Settings of the adaptive term. Defaults: the inertial design on the fixed-point core.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdaptiveParams {
+    /// Which design. Default [`AdaptiveDesign::Inertial`].
+    pub design: AdaptiveDesign,
     /// Joints (0-based, URDF order) the term adapts and reads; `None` (default) for all. The UR5e-class arm
     /// adapts joints 1–3 (shoulder lift, elbow, wrist 1): see [`AdaptiveParams::default_joints`].
     pub joints: Option<Vec<usize>>,
-    /// Input signals. Default positions only.
+    /// Input signals of the joint-space ensemble. Default positions only (the inertial design takes positions
+    /// only).
     pub inputs: AdaptiveInputs,
-    /// Training signal. Default task + null space.
+    /// Training signal of the posture design. Default task + null space.
     pub training: TrainingSignal,
     /// Mean of each raw input (angles rad, then velocities rad/s), `None` for 0 each. Usually taken from a
     /// payload-free run ([`InputScaling::from_extremes`]).
@@ -61,7 +101,7 @@ pub struct AdaptiveParams {
     pub input_half_ranges: Option<Vec<f64>>,
     /// Project the scaled inputs onto the unit hypersphere (d → d + 1). Default true.
     pub hypersphere: bool,
-    /// Ensemble size. Default 1000.
+    /// Joint-space ensemble size. Default 1000.
     pub neurons: usize,
     /// Seed of the ensemble build (encoders, rates, intercepts). Default 0.
     pub seed: u64,
@@ -77,9 +117,13 @@ pub struct AdaptiveParams {
     pub input_synapse: f64,
     /// Lowpass on the presynaptic activities PES uses (the training synapse), s. Default 0.012.
     pub training_synapse: f64,
-    /// Lowpass on the learned output torque, s. Default 0.2: slow enough that spike noise does not reach
-    /// the motors, fast enough to follow a payload picked up.
+    /// Lowpass on the joint-space ensemble's output torque, s. Default 0.2: slow enough that spike noise does
+    /// not reach the motors, fast enough to follow a payload picked up.
     pub output_synapse: f64,
+    /// The task-space ensemble (inertial design). Its seed is `seed + 1`; its recipe otherwise the above.
+    pub task: TaskEnsembleParams,
+    /// The model-residual estimate (inertial design).
+    pub residual: ResidualParams,
     /// Executor. Default the fixed-point core.
     pub executor: ExecutorKind,
     /// Fixed-point core parameters (used when `executor` is `Loihi`).
@@ -89,6 +133,7 @@ pub struct AdaptiveParams {
 impl Default for AdaptiveParams {
     fn default() -> Self {
         Self {
+            design: AdaptiveDesign::Inertial,
             joints: None,
             inputs: AdaptiveInputs::Positions,
             training: TrainingSignal::TaskAndNull,
@@ -103,6 +148,8 @@ impl Default for AdaptiveParams {
             input_synapse: 0.012,
             training_synapse: 0.012,
             output_synapse: 0.2,
+            task: TaskEnsembleParams::default(),
+            residual: ResidualParams::default(),
             executor: ExecutorKind::Loihi,
             loihi: LoihiParams::default(),
         }
@@ -116,33 +163,121 @@ impl AdaptiveParams {
         if dof == 6 { vec![1, 2, 3] } else { (0..dof).collect() }
     }
 
-    /// The textbook settings (abr_control): inputs q and q̇, trained on the task term only.
-    pub fn textbook() -> Self {
-        Self { inputs: AdaptiveInputs::PositionsAndVelocities, training: TrainingSignal::Task, ..Self::default() }
+    /// The first-generation posture design with its best settings (angles in, OSC task + null-space feedback
+    /// as training signal).
+    pub fn posture() -> Self {
+        Self { design: AdaptiveDesign::Posture, ..Self::default() }
     }
+
+    /// The textbook settings (abr_control): the posture design with inputs q and q̇, trained on the task term
+    /// only.
+    pub fn textbook() -> Self {
+        Self { inputs: AdaptiveInputs::PositionsAndVelocities, training: TrainingSignal::Task, ..Self::posture() }
+    }
+
+    /// The neuron recipe of the joint-space ensemble.
+    fn recipe(&self) -> EnsembleRecipe {
+        EnsembleRecipe {
+            neurons: self.neurons,
+            seed: self.seed,
+            sparse_firing: self.sparse_firing,
+            max_rates: self.max_rates,
+            learning_rate: self.learning_rate,
+            input_synapse: self.input_synapse,
+            training_synapse: self.training_synapse,
+            output_synapse: self.output_synapse,
+            executor: self.executor,
+            loihi: self.loihi,
+        }
+    }
+}
+
+/// The settings that give the learned readouts their meaning: design, executor and core parameters, the
+/// ensembles' seeds and sizes, the adapted joints and the input scaling, the task rows and their scale.
+fn provenance_of(params: &AdaptiveParams, joints: &[usize], scaling: &InputScaling) -> WeightsProvenance {
+    let design = match params.design {
+        AdaptiveDesign::Inertial => "inertial",
+        AdaptiveDesign::Posture => "posture",
+    };
+    let mut p = WeightsProvenance::default()
+        .with("design", design)
+        .with("executor", format!("{:?}", params.executor).to_lowercase())
+        .with("seed", params.seed)
+        .with("neurons", params.neurons)
+        .with("joints", format!("{joints:?}"))
+        .with("inputs", format!("{:?}", params.inputs))
+        .with("input_means", format!("{:?}", scaling.means()))
+        .with("input_half_ranges", format!("{:?}", scaling.half_ranges()))
+        .with("hypersphere", scaling.hypersphere())
+        .with("sparse_firing", format!("{:?}", params.sparse_firing))
+        .with("max_rates", format!("{:?}", params.max_rates));
+    if params.executor == ExecutorKind::Loihi {
+        let c = &params.loihi;
+        p = p.with(
+            "core",
+            format!(
+                "weight_bits {} error_bits {} trace_bits {} train_epoch {} learn_epoch {} error_quantum {:?} \
+                 auto_scale {} input_pairs {} graded_input {} delta_input {} soft_reset {}",
+                c.weight_bits,
+                c.error_bits,
+                c.trace_bits,
+                c.train_epoch,
+                c.learn_epoch,
+                c.error_quantum,
+                c.auto_scale,
+                c.input_pairs,
+                c.graded_input,
+                c.delta_input,
+                c.soft_reset
+            ),
+        );
+    }
+    if params.design == AdaptiveDesign::Inertial {
+        let rows = params.task.rows.clone().unwrap_or_else(|| super::task_ensemble::DEFAULT_TASK_ROWS.to_vec());
+        p = p
+            .with("task_rows", format!("{rows:?}"))
+            .with("task_neurons", params.task.neurons)
+            .with("task_seed", params.seed.wrapping_add(1))
+            .with("task_acceleration_scale", format!("{:?}", params.task.acceleration_scale));
+    }
+    p
+}
+
+/// The inertial design's extra parts: the task-space ensemble, the residual estimate and the error buffers.
+struct InertialParts {
+    task: TaskEnsemble,
+    residual: ResidualEstimator,
+    /// `u_a` lowpassed as the residual is, N·m per joint.
+    ua_filtered: Vec<f64>,
+    /// `u_a − r`, N·m per joint.
+    joint_error: Vec<f64>,
 }
 
 /// OSC + the spiking adaptive term. `tick` allocates nothing.
 pub struct AdaptiveOsc {
     osc: Osc,
-    core: Box<dyn Executor>,
-    scaling: InputScaling,
+    joint: LearnedEnsemble,
+    inertial: Option<InertialParts>,
+    design: AdaptiveDesign,
     joints: Vec<usize>,
     training: TrainingSignal,
     with_velocities: bool,
     learning_rate: f64,
     raw: Vec<f64>,
-    scaled: Vec<f64>,
     error: Vec<f64>,
-    out: Vec<f64>,
     adapt: Vec<f64>,
     name: &'static str,
-    /// 1 / (neurons · dt): turns one step's spike count into a mean firing rate, Hz per spike.
+    /// What the learned weights belong to (fixed at construction).
+    provenance: WeightsProvenance,
+    /// 1 / (neurons · dt) over all ensembles: turns one step's spike count into a mean firing rate, Hz per spike.
     hz_per_spike: f64,
 }
 
+/// Control period the spike-rate figure assumes, s (the cores step once per tick).
+const CORE_DT: f64 = 0.001;
+
 impl AdaptiveOsc {
-    /// Builds the ensemble on the chosen executor around `osc`.
+    /// Builds the ensembles on the chosen executor around `osc`.
     pub fn new(osc: Osc, params: AdaptiveParams) -> Result<Self, ControlError> {
         let n = osc.dof();
         let joints = params.joints.clone().unwrap_or_else(|| (0..n).collect());
@@ -154,6 +289,12 @@ impl AdaptiveOsc {
         sorted.dedup();
         if sorted.len() != joints.len() {
             return Err(ControlError::BadInput(format!("adaptive joints {joints:?} repeat a joint")));
+        }
+        let inertial = params.design == AdaptiveDesign::Inertial;
+        if inertial && params.inputs != AdaptiveInputs::Positions {
+            return Err(ControlError::BadInput(
+                "the inertial design reads joint angles only (inputs = positions)".into(),
+            ));
         }
         let with_velocities = params.inputs == AdaptiveInputs::PositionsAndVelocities;
         let m = joints.len();
@@ -171,47 +312,56 @@ impl AdaptiveOsc {
                 half.len()
             )));
         }
-        let scaling = InputScaling::new(means, half, params.hypersphere)?;
-        let ensemble = EnsembleSpec {
-            neurons: params.neurons,
-            dimensions: scaling.outputs(),
-            seed: params.seed,
-            radius: 1.0,
-            max_rates: RangeSpec(params.max_rates.0, params.max_rates.1),
-            intercepts: InterceptSpec::SparseFiring { sparse_firing: params.sparse_firing },
-            tau_rc: 0.02,
-            tau_ref: 0.002,
-            input_synapse: Some(params.input_synapse),
+        // The inertial design clips: a payload's sag beyond the calibrated span reads as the span's edge.
+        let scaling = InputScaling::new(means, half, params.hypersphere)?.with_clip(inertial);
+        let recipe = params.recipe();
+        let joint = LearnedEnsemble::new(&recipe, scaling, m)?;
+        let mut neurons = params.neurons;
+        let inertial_parts = if inertial {
+            let task_recipe = EnsembleRecipe { seed: params.seed.wrapping_add(1), ..recipe };
+            let task = TaskEnsemble::new(&params.task, &task_recipe)?;
+            neurons += params.task.neurons;
+            Some(InertialParts {
+                task,
+                residual: ResidualEstimator::new(osc.model().clone(), params.residual.clone())?,
+                ua_filtered: vec![0.0; n],
+                joint_error: vec![0.0; n],
+            })
+        } else {
+            None
         };
-        let readout = PesSpec {
-            dimensions: m,
-            learning_rate: params.learning_rate,
-            pre_synapse: params.training_synapse,
-            synapse: params.output_synapse,
-        };
-        let spec = NetworkSpec::new(ensemble, readout);
-        spec.validate()?;
-        let built = BuiltNetwork::build(&spec)?;
-        let (core, name): (Box<dyn Executor>, &'static str) = match params.executor {
-            ExecutorKind::Float => (Box::new(FloatExecutor::new(&built)), "adaptive-float"),
-            ExecutorKind::Loihi => (Box::new(LoihiExecutor::new(&built, params.loihi)?), "adaptive-loihi"),
-        };
+        let provenance = provenance_of(&params, &joints, joint.scaling());
         Ok(Self {
             osc,
-            core,
+            joint,
+            inertial: inertial_parts,
+            provenance,
+            design: params.design,
             raw: vec![0.0; d],
-            scaled: vec![0.0; scaling.outputs()],
-            scaling,
             error: vec![0.0; m],
-            out: vec![0.0; m],
             adapt: vec![0.0; n],
             joints,
             training: params.training,
             with_velocities,
             learning_rate: params.learning_rate,
-            name,
-            hz_per_spike: 1.0 / (spec.ensemble.neurons as f64 * spec.dt),
+            name: params.design.controller_name(params.executor),
+            hz_per_spike: 1.0 / (neurons as f64 * CORE_DT),
         })
+    }
+
+    /// The design running.
+    pub fn design(&self) -> AdaptiveDesign {
+        self.design
+    }
+
+    /// The task-space ensemble (inertial design only).
+    pub fn task_ensemble(&self) -> Option<&TaskEnsemble> {
+        self.inertial.as_ref().map(|p| &p.task)
+    }
+
+    /// The last model-residual estimate, N·m per joint (inertial design only).
+    pub fn residual(&self) -> Option<&[f64]> {
+        self.inertial.as_ref().map(|p| p.residual.residual())
     }
 
     /// The OSC inside (its last terms, its model).
@@ -231,27 +381,33 @@ impl AdaptiveOsc {
 
     /// The input scaling in use.
     pub fn scaling(&self) -> &InputScaling {
-        &self.scaling
+        self.joint.scaling()
     }
 
-    /// The neuromorphic core (accounting, spike counts).
+    /// The joint-space ensemble's neuromorphic core (accounting, spike counts).
     pub fn core(&self) -> &dyn Executor {
-        self.core.as_ref()
+        self.joint.core()
     }
 
-    /// Pauses (`false`) or resumes (`true`) learning; the learned readout keeps acting either way.
+    /// Pauses (`false`) or resumes (`true`) learning; the learned readouts keep acting either way.
     pub fn set_learning(&mut self, enabled: bool) {
-        self.core.set_learning(enabled);
+        self.joint.core_mut().set_learning(enabled);
+        if let Some(p) = &mut self.inertial {
+            p.task.core_mut().set_learning(enabled);
+        }
     }
 
     /// Whether learning is on.
     pub fn learning(&self) -> bool {
-        self.core.learning()
+        self.joint.core().learning()
     }
 
-    /// Changes the PES learning rate kappa (dimensionless, ≥ 0).
+    /// Changes the PES learning rate kappa (dimensionless, ≥ 0) of every ensemble.
     pub fn set_learning_rate(&mut self, kappa: f64) -> Result<(), ControlError> {
-        self.core.set_learning_rate(kappa)?;
+        self.joint.core_mut().set_learning_rate(kappa)?;
+        if let Some(p) = &mut self.inertial {
+            p.task.core_mut().set_learning_rate(kappa)?;
+        }
         self.learning_rate = kappa;
         Ok(())
     }
@@ -261,20 +417,142 @@ impl AdaptiveOsc {
         self.learning_rate
     }
 
-    /// The learned readout (decoders, N·m per spike/s), e.g. for a checkpoint.
+    /// The learned readout (decoders, N·m per spike/s, and N per spike/s for the task force), e.g. for a
+    /// checkpoint. The inertial design's two readouts are one block-diagonal readout from the joint ensemble's
+    /// neurons followed by the task ensemble's, onto the adapted joints' torques followed by the task force rows.
     pub fn export_weights(&self) -> LearnedWeights {
-        self.core.export_weights()
+        let a = self.joint.export_weights();
+        let Some(p) = &self.inertial else { return a };
+        let b = p.task.export_weights();
+        let (neurons, dimensions) = (a.neurons + b.neurons, a.dimensions + b.dimensions);
+        let mut decoders = vec![0.0; neurons * dimensions];
+        for k in 0..a.dimensions {
+            decoders[k * neurons..k * neurons + a.neurons].copy_from_slice(&a.decoders[k * a.neurons..][..a.neurons]);
+        }
+        for k in 0..b.dimensions {
+            let row = (a.dimensions + k) * neurons + a.neurons;
+            decoders[row..row + b.neurons].copy_from_slice(&b.decoders[k * b.neurons..][..b.neurons]);
+        }
+        LearnedWeights { neurons, dimensions, decoders }
     }
 
-    /// Replaces the learned readout (shape checked).
+    /// Replaces the learned readout (shape checked; the layout of [`export_weights`](Self::export_weights)).
     pub fn import_weights(&mut self, weights: &LearnedWeights) -> Result<(), ControlError> {
-        self.core.import_weights(weights)?;
+        let Some(p) = &mut self.inertial else { return self.joint.import_weights(weights) };
+        let (na, da) = (self.joint.neurons(), self.joints.len());
+        let (nb, db) = (p.task.ensemble().neurons(), p.task.rows().len());
+        let (neurons, dimensions) = (na + nb, da + db);
+        if weights.neurons != neurons
+            || weights.dimensions != dimensions
+            || weights.decoders.len() != neurons * dimensions
+        {
+            return Err(ControlError::BadInput(format!(
+                "learned weights are {}×{} ({} values); this controller's readout is {dimensions}×{neurons} \
+                 ({da} joint torques from {na} neurons, {db} task forces from {nb} neurons)",
+                weights.dimensions,
+                weights.neurons,
+                weights.decoders.len()
+            )));
+        }
+        let block = |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>| LearnedWeights {
+            neurons: cols.len(),
+            dimensions: rows.len(),
+            decoders: rows.flat_map(|r| weights.decoders[r * neurons..][cols.clone()].to_vec()).collect(),
+        };
+        let a = block(0..da, 0..na);
+        let b = block(da..dimensions, na..neurons);
+        // Check both before changing either, so a refused import changes nothing.
+        if a.decoders.iter().chain(&b.decoders).any(|x| !x.is_finite()) {
+            return Err(ControlError::BadInput("learned weights contain non-finite values".into()));
+        }
+        self.joint.import_weights(&a)?;
+        p.task.import_weights(&b)
+    }
+
+    /// Operation counts of all ensembles since build.
+    pub fn accounting(&self) -> crate::neuro::Accounting {
+        let a = *self.joint.core().accounting();
+        match &self.inertial {
+            Some(p) => a.merged(p.task.core().accounting()),
+            None => a,
+        }
+    }
+
+    /// Spikes of all ensembles in the last step.
+    fn spike_count(&self) -> usize {
+        self.joint.core().last_spike_count() + self.inertial.as_ref().map_or(0, |p| p.task.core().last_spike_count())
+    }
+
+    /// The adaptive torque added on the last tick, N·m, one per joint.
+    pub fn adaptive_torque(&self) -> &[f64] {
+        &self.adapt
+    }
+
+    /// The posture design's tick after the OSC terms: train on the feedback.
+    fn tick_posture(&mut self, input: &ControlInput<'_>, torque: &mut [f64]) -> Result<(), ControlError> {
+        let terms = self.osc.terms();
+        let m = self.joints.len();
+        for (k, &j) in self.joints.iter().enumerate() {
+            self.raw[k] = input.q[j];
+            if self.with_velocities {
+                self.raw[m + k] = input.dq[j];
+            }
+            let u_train = match self.training {
+                TrainingSignal::TaskAndNull => terms.task[j] + terms.null[j],
+                TrainingSignal::Task => terms.task[j],
+            };
+            self.error[k] = -u_train;
+        }
+        let out = self.joint.step(&self.raw, Some(&self.error))?;
+        for (k, &j) in self.joints.iter().enumerate() {
+            self.adapt[j] = out[k];
+            torque[j] += out[k];
+        }
         Ok(())
     }
 
-    /// The adaptive torque added on the last tick, N·m, one per joint (zero on joints not adapted).
-    pub fn adaptive_torque(&self) -> &[f64] {
-        &self.adapt
+    /// The inertial design's tick after the OSC terms: residual, both ensembles, Jᵀ path.
+    fn tick_inertial(&mut self, input: &ControlInput<'_>, torque: &mut [f64]) -> Result<(), ControlError> {
+        let Some(p) = &mut self.inertial else { return Ok(()) };
+        // 1. The residual of the previous tick and the error of the previous adaptive torque against it.
+        let trained = match p.residual.update(input.t, input.dq) {
+            Some(r) => {
+                p.joint_error.copy_from_slice(r);
+                p.residual.filter_like(&mut p.ua_filtered, &self.adapt);
+                for (e, ua) in p.joint_error.iter_mut().zip(&p.ua_filtered) {
+                    *e = ua - *e;
+                }
+                for (k, &j) in self.joints.iter().enumerate() {
+                    self.error[k] = p.joint_error[j];
+                }
+                true
+            }
+            None => {
+                p.ua_filtered.copy_from_slice(&self.adapt);
+                false
+            }
+        };
+        // 2. Posture part on the adapted joints, 3. inertial part through Jᵀ.
+        for (k, &j) in self.joints.iter().enumerate() {
+            self.raw[k] = input.q[j];
+        }
+        self.adapt.fill(0.0);
+        let stepped = self.joint.step(&self.raw, trained.then_some(&self.error[..])).map(|out| {
+            for (k, &j) in self.joints.iter().enumerate() {
+                self.adapt[j] = out[k];
+            }
+        });
+        let task = p.task.step(&self.osc, input.dq, trained.then_some(&p.joint_error[..]), &mut self.adapt);
+        if let Err(e) = stepped.and(task) {
+            self.adapt.fill(0.0);
+            p.residual.record(input.t, input.q, input.dq, torque);
+            return Err(e);
+        }
+        for (t, a) in torque.iter_mut().zip(&self.adapt) {
+            *t += a;
+        }
+        p.residual.record(input.t, input.q, input.dq, torque);
+        Ok(())
     }
 }
 
@@ -288,34 +566,24 @@ impl Controller for AdaptiveOsc {
             Ok(t) => t,
             Err(e) => {
                 torque.fill(0.0);
+                if let Some(p) = &mut self.inertial {
+                    p.residual.reset();
+                }
                 return Err(e);
             }
         };
-        let m = self.joints.len();
-        for (k, &j) in self.joints.iter().enumerate() {
-            self.raw[k] = input.q[j];
-            if self.with_velocities {
-                self.raw[m + k] = input.dq[j];
-            }
-            let u_train = match self.training {
-                TrainingSignal::TaskAndNull => terms.task[j] + terms.null[j],
-                TrainingSignal::Task => terms.task[j],
-            };
-            self.error[k] = -u_train;
-        }
         for i in 0..n {
             torque[i] = terms.task[i] + terms.null[i] + terms.gravity[i];
         }
-        self.scaling.apply(&self.raw, &mut self.scaled);
-        if let Err(e) = self.core.step(&self.scaled, Some(&self.error), &mut self.out) {
+        let r = match self.design {
+            AdaptiveDesign::Posture => self.tick_posture(input, torque),
+            AdaptiveDesign::Inertial => self.tick_inertial(input, torque),
+        };
+        if r.is_err() {
             self.adapt.fill(0.0);
-            return Err(e.into());
+            self.joint.clear_output();
         }
-        for (k, &j) in self.joints.iter().enumerate() {
-            self.adapt[j] = self.out[k];
-            torque[j] += self.out[k];
-        }
-        Ok(())
+        r
     }
 
     fn dof(&self) -> usize {
@@ -334,13 +602,17 @@ impl Controller for AdaptiveOsc {
         self.import_weights(weights)
     }
 
+    fn weights_provenance(&self) -> Option<WeightsProvenance> {
+        Some(self.provenance.clone())
+    }
+
     fn status(&self) -> ControllerStatus {
         ControllerStatus {
             learning: Some(self.learning()),
             learning_rate: Some(self.learning_rate),
             adaptive_effort_norm: Some(self.adapt.iter().map(|u| u * u).sum::<f64>().sqrt()),
-            accounting: Some(*self.core.accounting()),
-            spike_rate_hz: Some(self.core.last_spike_count() as f64 * self.hz_per_spike),
+            accounting: Some(self.accounting()),
+            spike_rate_hz: Some(self.spike_count() as f64 * self.hz_per_spike),
         }
     }
 

@@ -1,6 +1,9 @@
 //! What every arm controller offers the nodes and the closed loop: one allocation-free tick.
 
+use std::collections::BTreeMap;
+
 use nalgebra::Vector3;
+use serde::{Deserialize, Serialize};
 
 use crate::neuro::{Accounting, LearnedWeights};
 
@@ -37,6 +40,12 @@ pub trait Controller: Send {
     fn restore_weights(&mut self, _weights: &LearnedWeights) -> Result<(), ControlError> {
         Ok(())
     }
+    /// What the learned state belongs to (design, executor, seed, input scaling, core parameters…), recorded
+    /// with a checkpoint so that weights are never loaded into a controller that would read them differently.
+    /// `None` for controllers that learn nothing. Called off the control tick.
+    fn weights_provenance(&self) -> Option<WeightsProvenance> {
+        None
+    }
     /// A snapshot for the node's status message (~10 Hz, off the control tick).
     fn status(&self) -> ControllerStatus {
         ControllerStatus::default()
@@ -54,6 +63,34 @@ pub trait Controller: Send {
     /// changes nothing.
     fn set_param(&mut self, name: &str, _value: f64) -> Result<(), ControlError> {
         Err(ControlError::BadInput(format!("unknown parameter `{name}`")))
+    }
+}
+
+/// The settings that give a learned readout its meaning, by name (values as text, floats in their shortest
+/// exact form). Two readouts with different provenance must not be exchanged: the same decoders would act on
+/// different inputs (another seed's encoders, another input scaling) or at another scale (another core).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WeightsProvenance(pub BTreeMap<String, String>);
+
+impl WeightsProvenance {
+    /// Records `key = value`.
+    pub fn with(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+        self.0.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Every entry where `self` (e.g. a checkpoint's) and `other` (the running controller's) differ, as
+    /// `key: <self> ≠ <other>` lines; empty when they agree. A key missing on one side reads `(none)`.
+    pub fn differences(&self, other: &WeightsProvenance) -> Vec<String> {
+        let none = "(none)".to_string();
+        let keys: std::collections::BTreeSet<&String> = self.0.keys().chain(other.0.keys()).collect();
+        keys.into_iter()
+            .filter_map(|k| {
+                let (a, b) = (self.0.get(k).unwrap_or(&none), other.0.get(k).unwrap_or(&none));
+                (a != b).then(|| format!("{k}: {a} ≠ {b}"))
+            })
+            .collect()
     }
 }
 

@@ -4,13 +4,12 @@
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use super::adaptive::{AdaptiveOsc, AdaptiveParams};
+use super::adaptive::{AdaptiveDesign, AdaptiveOsc, AdaptiveParams};
 use super::controller::Controller;
 use super::joint_pd::{JointPd, JointPdParams};
 use super::osc::{Osc, OscParams};
 use super::pid::{Pid, PidParams};
 use crate::arm::Arm;
-use crate::neuro::ExecutorKind;
 
 /// Which controller and its main settings (the rest keep the library defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +21,9 @@ pub struct ControllerParams {
     pub kp: f64,
     /// Damping kv, 1/s. Default 20.
     pub kv: f64,
+    /// Which adaptive design (adaptive): `inertial` (default: learns the payload's weight and inertia from the
+    /// model residual) or `posture` (the first generation: joint angles in, trained on the feedback).
+    pub design: AdaptiveDesign,
     /// PES learning rate (adaptive). Default: the adaptive term's own default (2e-4).
     pub learning_rate: f64,
     /// Ensemble size (adaptive). Default 1000.
@@ -36,6 +38,7 @@ impl Default for ControllerParams {
     fn default() -> Self {
         Self {
             kind: "adaptive".into(),
+            design: AdaptiveDesign::default(),
             kp: 200.0,
             kv: 20.0,
             learning_rate: AdaptiveParams::default().learning_rate,
@@ -56,10 +59,7 @@ impl ControllerParams {
             "osc" => "osc".into(),
             "pid" => format!("pid-ki{}", PidParams::default().ki),
             "joint_pd" => "joint-pd".into(),
-            "adaptive" => match AdaptiveParams::default().executor {
-                ExecutorKind::Loihi => "adaptive-loihi".into(),
-                ExecutorKind::Float => "adaptive-float".into(),
-            },
+            "adaptive" => self.design.controller_name(AdaptiveParams::default().executor).into(),
             other => bail!("controller.kind `{other}` is not one of {CONTROLLER_KINDS:?}"),
         })
     }
@@ -75,6 +75,7 @@ impl ControllerParams {
             "joint_pd" => Box::new(JointPd::new(model, JointPdParams::default())?),
             "adaptive" => {
                 let params = AdaptiveParams {
+                    design: self.design,
                     joints: Some(AdaptiveParams::default_joints(dof)),
                     learning_rate: self.learning_rate,
                     neurons: self.neurons,
@@ -105,6 +106,10 @@ mod tests {
         for kind in CONTROLLER_KINDS {
             let p = ControllerParams { kind: kind.to_string(), neurons: 50, ..Default::default() };
             assert_eq!(p.name().unwrap(), p.build(&arm).unwrap().name(), "{kind}");
+        }
+        for design in [AdaptiveDesign::Inertial, AdaptiveDesign::Posture] {
+            let p = ControllerParams { design, neurons: 50, ..Default::default() };
+            assert_eq!(p.name().unwrap(), p.build(&arm).unwrap().name(), "{design:?}");
         }
         let bad = ControllerParams { kind: "mpc".into(), ..Default::default() };
         assert!(bad.name().unwrap_err().to_string().contains("mpc"));

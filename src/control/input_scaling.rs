@@ -11,6 +11,7 @@ pub struct InputScaling {
     means: Vec<f64>,
     half_ranges: Vec<f64>,
     hypersphere: bool,
+    clip: bool,
 }
 
 impl InputScaling {
@@ -29,7 +30,7 @@ impl InputScaling {
                 "input scaling means must be finite and half-ranges finite and > 0: {means:?} / {half_ranges:?}"
             )));
         }
-        Ok(Self { means, half_ranges, hypersphere })
+        Ok(Self { means, half_ranges, hypersphere, clip: false })
     }
 
     /// Scaling from the observed extremes of each input: mean = midpoint, half-range = half the span
@@ -46,6 +47,24 @@ impl InputScaling {
         let means = min.iter().zip(max).map(|(a, b)| 0.5 * (a + b)).collect();
         let half = min.iter().zip(max).map(|(a, b)| (0.5 * (b - a)).max(min_half_range)).collect();
         Self::new(means, half, hypersphere)
+    }
+
+    /// Clips each scaled input to [−1, 1] before the hypersphere (an input beyond its calibrated span then
+    /// reads as the edge of the span instead of folding back over the sphere). Off by default.
+    pub fn with_clip(mut self, clip: bool) -> Self {
+        self.clip = clip;
+        self
+    }
+
+    /// Whether scaled inputs are clipped to [−1, 1].
+    pub fn clip(&self) -> bool {
+        self.clip
+    }
+
+    /// One input centred, scaled and (when configured) clipped.
+    fn scaled(&self, raw: f64, i: usize) -> f64 {
+        let x = (raw - self.means[i]) / self.half_ranges[i];
+        if self.clip { x.clamp(-1.0, 1.0) } else { x }
     }
 
     /// Number of raw inputs.
@@ -79,7 +98,7 @@ impl InputScaling {
         let d = self.means.len();
         if !self.hypersphere {
             for i in 0..d {
-                out[i] = (raw[i] - self.means[i]) / self.half_ranges[i];
+                out[i] = self.scaled(raw[i], i);
             }
             return;
         }
@@ -87,7 +106,7 @@ impl InputScaling {
         // a point on the unit sphere in d + 1 dimensions.
         let mut sin_prod = 1.0;
         for i in 0..d {
-            let x = (raw[i] - self.means[i]) / self.half_ranges[i];
+            let x = self.scaled(raw[i], i);
             let theta = std::f64::consts::PI * (0.5 * x + 0.5);
             let (s, c) = theta.sin_cos();
             out[i] = sin_prod * c;
@@ -122,5 +141,8 @@ mod tests {
         s.apply(&[1.0, 2.0], &mut out);
         assert_eq!(out, [1.0, -1.0]);
         assert!(InputScaling::new(vec![0.0], vec![0.0], false).is_err());
+        let clipped = InputScaling::new(vec![0.0, 0.0], vec![1.0, 1.0], false).unwrap().with_clip(true);
+        clipped.apply(&[3.0, -0.5], &mut out);
+        assert_eq!(out, [1.0, -0.5]);
     }
 }

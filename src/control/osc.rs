@@ -133,6 +133,8 @@ pub struct Osc {
     l: DMatrix<f64>,
     /// M⁻¹ Jᵀ, n×3.
     minv_jt: DMatrix<f64>,
+    /// Task-space inertia Mx (clamped), 3×3, kg.
+    mx: Matrix3<f64>,
     col: Vec<f64>,
     v: Vec<f64>,
     terms: OscTerms,
@@ -153,6 +155,7 @@ impl Osc {
             m: DMatrix::zeros(n, n),
             l: DMatrix::zeros(n, n),
             minv_jt: DMatrix::zeros(n, 3),
+            mx: Matrix3::zeros(),
             col: vec![0.0; n],
             v: vec![0.0; n],
             terms: OscTerms::zeros(n),
@@ -164,6 +167,11 @@ impl Osc {
         &self.params
     }
 
+    /// The arm model.
+    pub fn model(&self) -> &ArmModel {
+        &self.model
+    }
+
     /// The arm model (e.g. to give it a known payload for a "perfect model" baseline).
     pub fn model_mut(&mut self) -> &mut ArmModel {
         &mut self.model
@@ -172,6 +180,22 @@ impl Osc {
     /// The rest posture in use, rad (latched at the first tick unless configured).
     pub fn rest_posture(&self) -> &[f64] {
         &self.rest
+    }
+
+    /// Linear Jacobian J(q) of the last successful `compute`, 3×n, m/rad.
+    pub fn jacobian(&self) -> &DMatrix<f64> {
+        &self.j
+    }
+
+    /// M⁻¹ Jᵀ of the last successful `compute`, n×3.
+    pub fn minv_jt(&self) -> &DMatrix<f64> {
+        &self.minv_jt
+    }
+
+    /// Task-space inertia Mx = (J M⁻¹ Jᵀ)⁻¹ of the last successful `compute` (eigenvalues clamped as
+    /// [`OscParams::max_condition`] says), kg.
+    pub fn task_inertia(&self) -> &Matrix3<f64> {
+        &self.mx
     }
 
     /// The terms of the last successful `compute`.
@@ -286,6 +310,7 @@ impl Osc {
             let jt = self.j[(0, i)] * jbar_t_v[0] + self.j[(1, i)] * jbar_t_v[1] + self.j[(2, i)] * jbar_t_v[2];
             self.terms.null[i] = self.v[i] - jt;
         }
+        self.mx = mx;
         self.terms.ee = ee;
         self.terms.error = error;
         Ok(&self.terms)

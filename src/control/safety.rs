@@ -257,7 +257,9 @@ impl CommandGuard {
     fn limit_rate(&self, t_s: f64, tau: &mut [f64]) -> bool {
         let Some(prev_t) = self.prev_t else { return false };
         // A state never comes twice to a tick; a clock that went back is a new sim: nothing to be continuous with.
-        let dt = t_s - prev_t;
+        // In whole nanoseconds: a ROS header carries integer nanoseconds, the native state f64 seconds, and the
+        // same step must give the same limit either way.
+        let dt = ((t_s - prev_t) * 1e9).round() * 1e-9;
         if !(dt > 0.0) {
             return false;
         }

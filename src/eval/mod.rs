@@ -7,3 +7,4 @@ pub mod closed_loop;
 pub mod metrics;
 pub mod payload_eval;
 pub mod payload_protocol;
+pub mod targets;

@@ -25,10 +25,13 @@ pub enum Condition {
     Pid(f64),
     /// OSC + the adaptive term on the given executor.
     Adaptive(ExecutorKind),
+    /// OSC + the adaptive term on the payload-free timeline (what the term costs where nothing is missing).
+    AdaptiveNoPayload(ExecutorKind),
 }
 
 impl Condition {
-    /// Key in reports: `pd_no_payload`, `pd_payload`, `pid_ki<ki>`, `adaptive_float`, `adaptive_loihi`.
+    /// Key in reports: `pd_no_payload`, `pd_payload`, `pid_ki<ki>`, `adaptive_float`, `adaptive_loihi`,
+    /// `adaptive_<executor>_no_payload`.
     pub fn key(&self) -> String {
         match self {
             Condition::PdNoPayload => "pd_no_payload".into(),
@@ -36,6 +39,8 @@ impl Condition {
             Condition::Pid(ki) => format!("pid_ki{ki}"),
             Condition::Adaptive(ExecutorKind::Float) => "adaptive_float".into(),
             Condition::Adaptive(ExecutorKind::Loihi) => "adaptive_loihi".into(),
+            Condition::AdaptiveNoPayload(ExecutorKind::Float) => "adaptive_float_no_payload".into(),
+            Condition::AdaptiveNoPayload(ExecutorKind::Loihi) => "adaptive_loihi_no_payload".into(),
         }
     }
 }
@@ -126,7 +131,10 @@ impl PayloadEvalSpec {
                 let pid = Pid::new(osc, PidParams { ki, ..PidParams::default() })?;
                 run_payload_protocol(urdf, self.sim.clone(), &protocol, pid)
             }
-            Condition::Adaptive(kind) => {
+            Condition::Adaptive(kind) | Condition::AdaptiveNoPayload(kind) => {
+                if matches!(condition, Condition::AdaptiveNoPayload(_)) {
+                    protocol.payload = None;
+                }
                 let mut p = self.resolved_adaptive(arm.dof(), calibration);
                 p.executor = kind;
                 let ctl = AdaptiveOsc::new(osc, p)?;

@@ -1,13 +1,14 @@
 //! The payload protocol of DeWolf et al. 2020, run in a closed loop:
 //! settle at the start pose, attach the payload (the controller is not told), then reach to 8 targets on a
 //! circle around the start end-effector position in the world x–z plane, 2 s each, lap after lap; the mean
-//! end-effector error of every lap is the score. Optionally the payload is removed again for more laps.
+//! end-effector error of every lap is the score. Optionally the payload is removed again for more laps, and the
+//! circle can be swapped for seeded random targets or a continuous figure-8 (`eval::targets`).
 
 use nalgebra::Vector3;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 
-use super::circle::Circle;
 use super::closed_loop::{ClosedLoop, ClosedLoopError};
+use super::targets::{TargetPattern, TargetSequence};
 use crate::control::controller::Controller;
 
 /// Timeline and geometry of the protocol. Defaults are the reference's, for the UR5e-class arm.
@@ -29,6 +30,10 @@ pub struct PayloadProtocolParams {
     pub laps: usize,
     /// Laps run after removing the payload again (scored separately). Default 0.
     pub laps_after_removal: usize,
+    /// Target pattern. Default the circle.
+    pub pattern: TargetPattern,
+    /// Seed of the random pattern. Default 0.
+    pub targets_seed: u64,
 }
 
 impl PayloadProtocolParams {
@@ -62,6 +67,8 @@ impl PayloadProtocolParams {
             radius_m: 0.15,
             laps: 11,
             laps_after_removal: 0,
+            pattern: TargetPattern::Circle,
+            targets_seed: 0,
         }
     }
 
@@ -125,11 +132,12 @@ pub fn run_payload_protocol<C: Controller>(
     params.validate(n)?;
     world.set_state(&params.q0, &vec![0.0; n])?;
     let center = Vector3::from(world.state().ee_position);
-    let circle = Circle { center: center.into(), radius_m: params.radius_m, targets: params.targets };
-    let targets: Vec<Vector3<f64>> = circle.lap().into_iter().map(Vector3::from).collect();
     let mut lp = ClosedLoop::new(world, controller)?;
     let steps = |s: f64| (s / dt).round() as usize;
     let (settle, reach) = (steps(params.settle_s), steps(params.reach_s).max(1));
+    let mut targets =
+        TargetSequence::new(params.pattern, center.into(), params.radius_m, params.targets, reach, params.targets_seed);
+    let mut lap_index = 0;
     let lap = reach * params.targets;
 
     for _ in 0..settle {
@@ -155,7 +163,7 @@ pub fn run_payload_protocol<C: Controller>(
         for _ in 0..laps {
             let mut sum = 0.0;
             for k in 0..lap {
-                let target = targets[k / reach];
+                let target = Vector3::from(targets.target(lap_index, k));
                 lp.step(&target)?;
                 let e = (lp.ee_position() - target).norm();
                 sum += e;
@@ -172,6 +180,7 @@ pub fn run_payload_protocol<C: Controller>(
                     }
                 }
             }
+            lap_index += 1;
             let mean = sum / lap as f64;
             if phase == 0 { run.error_per_lap.push(mean) } else { run.error_after_removal.push(mean) }
         }

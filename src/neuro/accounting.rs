@@ -65,6 +65,25 @@ pub struct EnergyEstimate {
 }
 
 impl Accounting {
+    /// The counts of two networks stepped side by side (e.g. two ensembles of one controller): every count
+    /// summed, `steps` the larger of the two (they step together).
+    pub fn merged(&self, other: &Accounting) -> Accounting {
+        Accounting {
+            steps: self.steps.max(other.steps),
+            neuron_updates: self.neuron_updates + other.neuron_updates,
+            spikes: self.spikes + other.spikes,
+            input_spikes: self.input_spikes + other.input_spikes,
+            synaptic_events: self.synaptic_events + other.synaptic_events,
+            trace_updates: self.trace_updates + other.trace_updates,
+            weight_updates: self.weight_updates + other.weight_updates,
+            dense_macs: self.dense_macs + other.dense_macs,
+            error_clips: self.error_clips + other.error_clips,
+            input_clips: self.input_clips + other.input_clips,
+            weight_saturations: self.weight_saturations + other.weight_saturations,
+            rescales: self.rescales + other.rescales,
+        }
+    }
+
     /// Energy estimate of these counts with the given table.
     pub fn energy(&self, table: &EnergyTable) -> EnergyEstimate {
         let pj = 1e-12;

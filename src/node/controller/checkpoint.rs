@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::control::controller::WeightsProvenance;
 use crate::neuro::LearnedWeights;
 
 const FORMAT: &str = "spikearm-checkpoint";
@@ -27,6 +28,10 @@ pub struct Checkpoint {
     pub controller: String,
     /// Sim time of the last state the controller had seen, s.
     pub sim_time: f64,
+    /// What the weights belong to (design, executor, seeds, input scaling, core parameters; see
+    /// [`WeightsProvenance`]). A checkpoint written before this was recorded has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<WeightsProvenance>,
     /// FNV-1a 64 of the JSON of `weights`, hex.
     pub checksum: String,
     /// The learned readout.
@@ -34,14 +39,21 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Wraps `weights` with its checksum.
-    pub fn new(arm: &str, controller: &str, sim_time: f64, weights: LearnedWeights) -> Self {
+    /// Wraps `weights` with its checksum and what they belong to.
+    pub fn new(
+        arm: &str,
+        controller: &str,
+        provenance: Option<WeightsProvenance>,
+        sim_time: f64,
+        weights: LearnedWeights,
+    ) -> Self {
         let checksum = checksum(&weights);
         Self {
             format: FORMAT.into(),
             version: VERSION,
             arm: arm.into(),
             controller: controller.into(),
+            provenance,
             sim_time,
             checksum,
             weights,

@@ -14,6 +14,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 
 use super::checkpoint::{Checkpoint, CheckpointError, write_checkpoint};
+use crate::control::controller::WeightsProvenance;
 use crate::neuro::LearnedWeights;
 
 /// A snapshot handed to the writer: sim time, s, and the weights.
@@ -30,13 +31,18 @@ pub struct CheckpointWriter {
 
 impl CheckpointWriter {
     /// Starts the writer thread for `path`; its checkpoints name `arm` and `controller`.
-    pub fn spawn(path: PathBuf, arm: String, controller: String) -> std::io::Result<Self> {
+    pub fn spawn(
+        path: PathBuf,
+        arm: String,
+        controller: String,
+        provenance: Option<WeightsProvenance>,
+    ) -> std::io::Result<Self> {
         let (jobs, job_rx) = mpsc::sync_channel::<Job>(1);
         let (result_tx, results) = mpsc::channel();
         let at = path.clone();
         let thread = std::thread::Builder::new().name("checkpoint-writer".into()).spawn(move || {
             for (sim_time, weights) in job_rx {
-                let ckpt = Checkpoint::new(&arm, &controller, sim_time, weights);
+                let ckpt = Checkpoint::new(&arm, &controller, provenance.clone(), sim_time, weights);
                 std::thread::yield_now();
                 if result_tx.send(write_checkpoint(&at, &ckpt)).is_err() {
                     break;
@@ -117,7 +123,7 @@ mod tests {
     }
 
     fn writer(path: &std::path::Path) -> CheckpointWriter {
-        CheckpointWriter::spawn(path.to_path_buf(), "threelink".into(), "adaptive".into()).unwrap()
+        CheckpointWriter::spawn(path.to_path_buf(), "threelink".into(), "adaptive".into(), None).unwrap()
     }
 
     #[test]

@@ -501,6 +501,34 @@ fn restore(
         }
         .into());
     }
+    let mismatch = |detail: String| CheckpointError::Mismatch { path: path.clone(), detail };
+    if ckpt.controller != controller.name() {
+        return Err(mismatch(format!(
+            "learned by controller `{}`, this node runs `{}` (set controller.design / the executor back, or move \
+             the file away to start fresh)",
+            ckpt.controller,
+            controller.name()
+        ))
+        .into());
+    }
+    match (&ckpt.provenance, controller.weights_provenance()) {
+        (Some(theirs), Some(ours)) => {
+            let diff = theirs.differences(&ours);
+            if !diff.is_empty() {
+                return Err(mismatch(format!(
+                    "the weights belong to other settings (checkpoint ≠ this controller): {}; move the file \
+                     away to start fresh",
+                    diff.join("; ")
+                ))
+                .into());
+            }
+        }
+        (None, Some(_)) => tracing::warn!(
+            path = %path.display(),
+            "controller: the checkpoint records no provenance (written by an older version); loaded on its shape alone"
+        ),
+        _ => {}
+    }
     controller.restore_weights(&ckpt.weights)?;
     report.restored = true;
     tracing::info!(path = %path.display(), sim_time = ckpt.sim_time, "controller: learned weights restored");
@@ -514,9 +542,14 @@ fn spawn_writer(
 ) -> Result<Option<CheckpointWriter>, NodeError> {
     match &settings.checkpoint {
         Some(path) if settings.checkpoint_period_s > 0.0 && controller.learned_weights().is_some() => {
-            CheckpointWriter::spawn(path.clone(), settings.arm.clone(), controller.name().to_string())
-                .map(Some)
-                .map_err(|source| CheckpointError::Io { path: path.clone(), source }.into())
+            CheckpointWriter::spawn(
+                path.clone(),
+                settings.arm.clone(),
+                controller.name().to_string(),
+                controller.weights_provenance(),
+            )
+            .map(Some)
+            .map_err(|source| CheckpointError::Io { path: path.clone(), source }.into())
         }
         _ => Ok(None),
     }
@@ -571,7 +604,7 @@ fn final_checkpoint(
     let (Some(path), Some(w)) = (&settings.checkpoint, c.learned_weights()) else {
         return Ok(());
     };
-    write_checkpoint(path, &Checkpoint::new(&settings.arm, c.name(), r.sim_time, w))?;
+    write_checkpoint(path, &Checkpoint::new(&settings.arm, c.name(), c.weights_provenance(), r.sim_time, w))?;
     r.checkpoints += 1;
     r.checkpoint_error = None;
     Ok(())

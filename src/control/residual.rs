@@ -1,0 +1,235 @@
+//! The model residual: the joint torque the payload-free arm model cannot explain, estimated from what the
+//! controller measures and what it commanded.
+//!
+//! ```text
+//! q̈ₖ₋₁ ≈ (q̇ₖ − q̇ₖ₋₁) / (tₖ − tₖ₋₁)
+//! rₖ₋₁ = τₖ₋₁ − [M(qₖ₋₁) q̈ₖ₋₁ + c(qₖ₋₁, q̇ₖ₋₁) + g(qₖ₋₁)]      (one RNEA pass on the payload-free model)
+//! ```
+//! τ is the whole torque the controller commanded, clamped to the arm's effort limits as the plant clamps it.
+//! With a payload at the end effector the residual is the payload's demand `Jᵀ m (a − g)` plus model error;
+//! with no payload it is (nearly) zero, so a term trained on it does nothing where nothing is missing.
+//!
+//! Robustness: the finite difference turns velocity noise σ into acceleration noise σ/dt; the residual is
+//! therefore lowpassed (a first-order filter, [`ResidualParams::lowpass_s`]). The consumers lowpass what they
+//! compare it with by the same filter ([`ResidualEstimator::filter_like`]), so the comparison stays in step.
+//! A plant that applies each command one control period late (real time, zero-order hold) is matched with
+//! [`ResidualParams::torque_delay_steps`].
+
+use super::controller::ControlError;
+use crate::arm::model::ArmModel;
+
+/// Tunables of the residual estimate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidualParams {
+    /// First-order lowpass on the residual, s; 0 for none. Default 0.004: the velocity noise of the
+    /// finite difference averages over a few steps while the payload's torque (which changes over tens of
+    /// ms) passes.
+    pub lowpass_s: f64,
+    /// Control periods between a command and the plant applying it: 0 in lockstep (default), 1 when the plant
+    /// holds the previous command while the controller computes the next (real time).
+    pub torque_delay_steps: usize,
+    /// Largest gap between two ticks used for a finite difference, s; a longer gap (a pause, dropped states)
+    /// gives no estimate for that tick. Default 0.02.
+    pub max_gap_s: f64,
+}
+
+impl Default for ResidualParams {
+    fn default() -> Self {
+        Self { lowpass_s: 0.004, torque_delay_steps: 0, max_gap_s: 0.02 }
+    }
+}
+
+impl ResidualParams {
+    /// Checks the values are finite and in range.
+    pub fn validate(&self) -> Result<(), ControlError> {
+        let ok = self.lowpass_s.is_finite()
+            && self.lowpass_s >= 0.0
+            && self.max_gap_s.is_finite()
+            && self.max_gap_s > 0.0
+            && self.torque_delay_steps <= MAX_DELAY;
+        if ok {
+            Ok(())
+        } else {
+            Err(ControlError::BadInput(format!(
+                "residual: lowpass_s ≥ 0, max_gap_s > 0 and torque_delay_steps ≤ {MAX_DELAY} required, got {self:?}"
+            )))
+        }
+    }
+}
+
+/// Largest supported command delay, control periods.
+const MAX_DELAY: usize = 2;
+
+/// Per-tick residual estimate on the payload-free model. Buffers are sized at construction; `update` and
+/// `record` allocate nothing.
+pub struct ResidualEstimator {
+    params: ResidualParams,
+    model: ArmModel,
+    effort: Vec<f64>,
+    /// State and time of the previous tick.
+    q_prev: Vec<f64>,
+    dq_prev: Vec<f64>,
+    t_prev: f64,
+    have_prev: bool,
+    /// Commands of the last `MAX_DELAY + 1` ticks, newest at index `newest`.
+    tau: Vec<Vec<f64>>,
+    newest: usize,
+    recorded: usize,
+    ddq: Vec<f64>,
+    model_tau: Vec<f64>,
+    /// Filtered residual, N·m.
+    residual: Vec<f64>,
+    filtered_once: bool,
+    /// Filter coefficient of the last update (exp(−dt/τ)).
+    alpha: f64,
+}
+
+impl ResidualEstimator {
+    /// An estimator on `model` (the payload-free arm model; the estimator keeps its own copy).
+    pub fn new(model: ArmModel, params: ResidualParams) -> Result<Self, ControlError> {
+        params.validate()?;
+        let n = model.dof();
+        let effort = model.spec().joints.iter().map(|j| j.limits.effort).collect();
+        Ok(Self {
+            params,
+            model,
+            effort,
+            q_prev: vec![0.0; n],
+            dq_prev: vec![0.0; n],
+            t_prev: 0.0,
+            have_prev: false,
+            tau: vec![vec![0.0; n]; MAX_DELAY + 1],
+            newest: 0,
+            recorded: 0,
+            ddq: vec![0.0; n],
+            model_tau: vec![0.0; n],
+            residual: vec![0.0; n],
+            filtered_once: false,
+            alpha: 0.0,
+        })
+    }
+
+    /// The settings in use.
+    pub fn params(&self) -> &ResidualParams {
+        &self.params
+    }
+
+    /// Estimates the residual of the previous tick from the velocities measured now (`t` s, `dq` rad/s).
+    /// Returns `None` when there is no previous tick, the gap is out of range, or the model fails; the
+    /// previous estimate is then kept unchanged. Call [`record`](Self::record) after the tick's command is known.
+    pub fn update(&mut self, t: f64, dq: &[f64]) -> Option<&[f64]> {
+        let dt = t - self.t_prev;
+        let delay = self.params.torque_delay_steps;
+        if !self.have_prev || self.recorded <= delay || !(dt > 0.0 && dt <= self.params.max_gap_s) {
+            return None;
+        }
+        for i in 0..self.ddq.len() {
+            self.ddq[i] = (dq[i] - self.dq_prev[i]) / dt;
+        }
+        self.model.inverse_dynamics(&self.q_prev, &self.dq_prev, &self.ddq, &mut self.model_tau).ok()?;
+        let slot = (self.newest + MAX_DELAY + 1 - delay) % (MAX_DELAY + 1);
+        let tau = &self.tau[slot];
+        self.alpha = if self.params.lowpass_s > 0.0 { (-dt / self.params.lowpass_s).exp() } else { 0.0 };
+        let a = if self.filtered_once { self.alpha } else { 0.0 };
+        for i in 0..self.residual.len() {
+            let lim = self.effort[i];
+            let applied = if lim.is_finite() && lim > 0.0 { tau[i].clamp(-lim, lim) } else { tau[i] };
+            let r = applied - self.model_tau[i];
+            self.residual[i] = a * self.residual[i] + (1.0 - a) * r;
+        }
+        self.filtered_once = true;
+        Some(&self.residual)
+    }
+
+    /// Lowpasses `signal` (kept by the caller in `state`) by the same filter the last [`update`](Self::update)
+    /// applied to the residual, so that `filter_like(u) − residual` compares like with like. `state` and
+    /// `signal` have one entry per joint.
+    pub fn filter_like(&self, state: &mut [f64], signal: &[f64]) {
+        for (s, x) in state.iter_mut().zip(signal) {
+            *s = self.alpha * *s + (1.0 - self.alpha) * x;
+        }
+    }
+
+    /// Remembers this tick's state and the command sent for it (N·m, before the plant's clamp).
+    pub fn record(&mut self, t: f64, q: &[f64], dq: &[f64], tau: &[f64]) {
+        self.q_prev.copy_from_slice(q);
+        self.dq_prev.copy_from_slice(dq);
+        self.t_prev = t;
+        self.have_prev = true;
+        self.newest = (self.newest + 1) % (MAX_DELAY + 1);
+        self.tau[self.newest].copy_from_slice(tau);
+        self.recorded += 1;
+    }
+
+    /// Forgets the previous tick (after a pause or an error), so the next tick gives no estimate.
+    pub fn reset(&mut self) {
+        self.have_prev = false;
+        self.recorded = 0;
+    }
+
+    /// The last residual estimate, N·m, one per joint.
+    pub fn residual(&self) -> &[f64] {
+        &self.residual
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::description::ArmSpec;
+    use crate::arm::model::{ArmModelParams, PayloadSpec};
+
+    fn model() -> ArmModel {
+        let path = format!("{}/config/arms/threelink.urdf", env!("CARGO_MANIFEST_DIR"));
+        ArmModel::new(&ArmSpec::from_urdf_file(path).unwrap(), ArmModelParams::default()).unwrap()
+    }
+
+    /// One explicit-Euler step of the arm with a payload (on the loaded model: an independent path from the
+    /// estimator's finite difference) under a torque that is not the model's: the residual must be exactly
+    /// what the loaded model says the payload costs at that (q, q̇, q̈), and zero without a payload.
+    #[test]
+    fn residual_is_the_payload_torque_and_zero_without_one() {
+        for payload in [None, Some(PayloadSpec::at_ee(1.0))] {
+            let mut plant = model();
+            plant.set_payload(payload).unwrap();
+            let params = ResidualParams { lowpass_s: 0.0, ..ResidualParams::default() };
+            let mut est = ResidualEstimator::new(model(), params).unwrap();
+            let (q, dq) = ([0.4, -0.5, 0.3], [0.2, -0.1, 0.3]);
+            let tau = [12.0, 4.0, 1.0];
+            let dt = 1e-3;
+            est.record(0.0, &q, &dq, &tau);
+            let mut m = nalgebra::DMatrix::zeros(3, 3);
+            let mut bias = vec![0.0; 3];
+            plant.mass_matrix(&q, &mut m).unwrap();
+            plant.inverse_dynamics(&q, &dq, &[0.0; 3], &mut bias).unwrap();
+            let rhs = nalgebra::DVector::from_iterator(3, (0..3).map(|i| tau[i] - bias[i]));
+            let ddq: Vec<f64> = m.lu().solve(&rhs).unwrap().iter().copied().collect();
+            let dq1: Vec<f64> = (0..3).map(|i| dq[i] + dt * ddq[i]).collect();
+            let r = est.update(dt, &dq1).unwrap().to_vec();
+            let (mut with, mut without) = (vec![0.0; 3], vec![0.0; 3]);
+            plant.inverse_dynamics(&q, &dq, &ddq, &mut with).unwrap();
+            model().inverse_dynamics(&q, &dq, &ddq, &mut without).unwrap();
+            for i in 0..3 {
+                let expect = with[i] - without[i];
+                assert!((r[i] - expect).abs() < 1e-6, "payload {payload:?} joint {i}: {r:?} vs {expect}");
+            }
+            let norm = r.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if payload.is_some() {
+                assert!(norm > 1.0, "a 1 kg payload costs more than 1 N·m: {r:?}");
+            } else {
+                assert!(norm < 1e-6, "no payload, no residual: {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_estimate_without_a_previous_tick_or_across_a_gap() {
+        let mut est = ResidualEstimator::new(model(), ResidualParams::default()).unwrap();
+        let q = [0.1, 0.2, 0.3];
+        assert!(est.update(0.0, &[0.0; 3]).is_none());
+        est.record(0.0, &q, &[0.0; 3], &[0.0; 3]);
+        assert!(est.update(0.5, &[0.0; 3]).is_none(), "a 0.5 s gap is not a finite difference");
+        assert!(est.update(0.001, &[0.0; 3]).is_some());
+        assert!(ResidualEstimator::new(model(), ResidualParams { lowpass_s: -1.0, ..Default::default() }).is_err());
+    }
+}
