@@ -2,11 +2,13 @@
 
 mod cli;
 mod eval_cmd;
+mod fleet_cmd;
 mod launch_cmd;
 mod layered_config;
 mod neuro_cmd;
 mod node_cmd;
 mod replay_cmd;
+mod router_cmd;
 mod signals;
 mod sim_cmd;
 
@@ -35,5 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Launch(args) => launch_cmd::run_launch(&args),
         Command::Demo(args) => launch_cmd::run_demo(&args),
         Command::Replay(args) => replay_cmd::run_replay(&args),
+        Command::Router(args) => router_cmd::run_router(&args),
+        Command::Fleet(args) => fleet_cmd::run_fleet_view(&args),
     }
 }
