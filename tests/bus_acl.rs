@@ -95,7 +95,8 @@ fn make_certs(dir: &Path, ca_name: &str, identities: &[&str]) {
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     let issue = |name: &str, server: bool| {
         let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(vec![if server { "localhost".to_string() } else { name.to_string() }]).unwrap();
+        let mut p =
+            CertificateParams::new(vec![if server { "localhost".to_string() } else { name.to_string() }]).unwrap();
         if server {
             p.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
         }

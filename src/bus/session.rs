@@ -161,7 +161,10 @@ impl Bus {
         let exposed: Vec<String> =
             listen_endpoints(&zc).unwrap_or_default().into_iter().filter(|e| !is_loopback_endpoint(e)).collect();
         if !exposed.is_empty() && zc.get_json("access_control/enabled").ok().as_deref() != Some("true") {
-            tracing::warn!(?exposed, "listening beyond loopback without access control (see config/zenoh/router.json5)");
+            tracing::warn!(
+                ?exposed,
+                "listening beyond loopback without access control (see config/zenoh/router.json5)"
+            );
         }
         let session = zenoh::open(zc).wait().map_err(|e| BusError::Open(e.to_string()))?;
         Ok(Self { session, keys })
@@ -357,7 +360,10 @@ impl Router {
         let acl = zc.get_json("access_control/enabled").ok().as_deref() == Some("true");
         let exposed: Vec<&String> = listening.iter().filter(|e| !is_loopback_endpoint(e)).collect();
         if !exposed.is_empty() && !acl {
-            tracing::warn!(?exposed, "router listening beyond loopback without access control (see config/zenoh/router.json5)");
+            tracing::warn!(
+                ?exposed,
+                "router listening beyond loopback without access control (see config/zenoh/router.json5)"
+            );
         }
         let session = zenoh::open(zc).wait().map_err(|e| BusError::Open(e.to_string()))?;
         Ok(Self { session, listening })

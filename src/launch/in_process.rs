@@ -80,11 +80,8 @@ pub fn run_fleet(spec: &ScenarioSpec, arms: &[Arc<Arm>], opts: &RunOptions) -> a
         Some(d) if !spec.is_fleet() => deployment.arms.iter().map(|a| (a.clone(), d.to_path_buf())).collect(),
         Some(d) => deployment.arms.iter().map(|a| (a.clone(), d.join(a))).collect(),
     };
-    let here = InProcess {
-        arms: deployment.arms.iter().cloned().zip(arms.iter().cloned()).collect(),
-        opts,
-        record_dirs,
-    };
+    let here =
+        InProcess { arms: deployment.arms.iter().cloned().zip(arms.iter().cloned()).collect(), opts, record_dirs };
     // One session for the whole scenario: a tool that joined stays joined from one run to the next.
     let config = BusConfig { zenoh_json5: None, listen: opts.listen.clone(), connect: opts.connect.clone() };
     let bus = Bus::open(&deployment.arms[0], &config)?;

@@ -45,9 +45,8 @@ pub fn fleet_lines(r: &FleetResult) -> Vec<FleetArmLine> {
         .iter()
         .map(|a| {
             let last = a.spec.windows.last().map(|w| w.name.as_str()).unwrap_or("");
-            let err = |i: usize| {
-                a.metrics.runs.get(i).and_then(|m| m.window_error_m.get(last)).copied().unwrap_or(f64::NAN)
-            };
+            let err =
+                |i: usize| a.metrics.runs.get(i).and_then(|m| m.window_error_m.get(last)).copied().unwrap_or(f64::NAN);
             let main = a.metrics.runs.first();
             FleetArmLine {
                 arm: a.spec.arm.clone(),

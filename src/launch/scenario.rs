@@ -170,7 +170,10 @@ impl ScenarioSpec {
             anyhow::ensure!(n == 1, "event at t = {} must set exactly one of target, payload_kg, estop", e.t);
         }
         if s.arms.is_empty() {
-            anyhow::ensure!(!s.arm.is_empty() && !s.urdf.is_empty(), "a scenario names `arm` and `urdf`, or `[[arms]]`");
+            anyhow::ensure!(
+                !s.arm.is_empty() && !s.urdf.is_empty(),
+                "a scenario names `arm` and `urdf`, or `[[arms]]`"
+            );
         } else {
             anyhow::ensure!(
                 s.arm.is_empty() && s.urdf.is_empty() && s.initial_q.is_empty(),
