@@ -7,6 +7,7 @@
 //! The operator sets a target, a payload, the e-stop and a parameter (its `params` query is answered); the
 //! viewer sees every key and both nodes' liveliness, and its own targets, payloads, e-stops, torques,
 //! parameter queries and liveliness token reach no one; sessions without (valid) credentials are refused.
+//! `spikearm fleet` with the viewer's identity lists both nodes and their state.
 //! Then: no shipped config listens beyond loopback.
 
 use std::collections::BTreeMap;
@@ -152,6 +153,26 @@ fn try_open(transport: &str, ep: &str) -> Result<Bus, String> {
              {transport} }}"#
     );
     Bus::open(ARM, &BusConfig { zenoh_json5: Some(text), listen: vec![], connect: vec![] }).map_err(|e| e.to_string())
+}
+
+/// `spikearm fleet --connect <ep> --config <identity> --json` (the real binary), parsed.
+fn fleet_view(identity: &str, ep: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("identity.json5");
+    std::fs::write(&cfg, identity).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikearm"))
+        .args(["fleet", "--connect", ep, "--json", "--listen-s", "0.5", "--config", cfg.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "spikearm fleet: {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 /// What one session saw on the bus: the keys and bodies of every sample, and liveliness.
@@ -306,6 +327,17 @@ fn exercise(d: Deployment) {
         c && s
     });
     thread::sleep(Duration::from_millis(200));
+
+    // `spikearm fleet` with the viewer's identity lists both nodes, e-stopped.
+    let listed = fleet_view(&(d.identity)("viewer"), &ep);
+    let nodes: Vec<(String, String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["arm"].to_string(), n["node"].to_string(), n["state"].to_string()))
+        .collect();
+    let estopped = |node: &str| ("\"threelink\"".to_string(), format!("\"{node}\""), "\"estop\"".to_string());
+    assert_eq!(nodes, vec![estopped("controller"), estopped("sim")], "{listed:#}");
 
     stop.trigger();
     let sim = sim.join().unwrap();

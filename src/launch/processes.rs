@@ -44,9 +44,9 @@ pub struct ProcessLaunch {
     pub connect: Vec<String>,
 }
 
-/// Once one node has exited, how long the others get to finish on their own before SIGTERM. A controller
-/// that missed the sim's last state would otherwise wait for more; stopping it then changes nothing it
-/// recorded.
+/// Once one node of an arm has exited, how long that arm's other nodes get to finish on their own before
+/// SIGTERM. A controller that missed the sim's last state would otherwise wait for more; stopping it then
+/// changes nothing it recorded. (Other arms, which may be slower, run on.)
 const AFTER_OTHER: Duration = Duration::from_secs(2);
 /// After SIGTERM, how long a node gets before SIGKILL.
 const GRACE: Duration = Duration::from_secs(10);
