@@ -1,22 +1,24 @@
 #!/usr/bin/env sh
-# Certificates for zenoh over TLS with mutual authentication (config/zenoh/tls*.json5):
-#   a private CA, a server certificate for the sim (the listening node) and one client certificate per node
-#   whose common name (CN) is the node's identity in the access-control rules (controller, operator, viewer).
+# Certificates for zenoh over TLS with mutual authentication (config/zenoh/router-tls.json5, tls-*.json5):
+#   a private CA, a server certificate for the router (the listening hub) and one client certificate per
+#   identity whose common name (CN) is its name in the router's access-control rules (sim, controller,
+#   operator, viewer).
 #
-#   scripts/make_certs.sh [OUT_DIR] [NODE ...]      defaults: certs  controller operator viewer
-#   SIM_SAN="DNS:sim.lab,IP:10.0.0.5" scripts/make_certs.sh   extra names the sim is reached by
+#   scripts/make_certs.sh [OUT_DIR] [IDENTITY ...]  defaults: certs  sim controller operator viewer
+#   ROUTER_SAN="DNS:router.lab,IP:10.0.0.5" scripts/make_certs.sh   extra names the router is reached by
 #   DAYS=90 scripts/make_certs.sh                    validity (default 365)
 #
-# Writes OUT_DIR/ca.pem (+ ca-key.pem: keep it offline), sim.pem + sim-key.pem, <node>.pem + <node>-key.pem.
+# Writes OUT_DIR/ca.pem (+ ca-key.pem: keep it offline), router.pem + router-key.pem, <identity>.pem +
+# <identity>-key.pem.
 # Keys are ECDSA P-256 in PKCS#8. Existing files are not overwritten (delete them to re-issue), so adding a
 # node later re-uses the CA: scripts/make_certs.sh certs logger
 set -eu
 
 out=${1:-certs}
 [ $# -gt 0 ] && shift
-nodes=${*:-controller operator viewer}
+nodes=${*:-sim controller operator viewer}
 days=${DAYS:-365}
-san="DNS:localhost,IP:127.0.0.1${SIM_SAN:+,$SIM_SAN}"
+san="DNS:localhost,IP:127.0.0.1${ROUTER_SAN:+,$ROUTER_SAN}"
 
 command -v openssl >/dev/null || { echo "make_certs.sh: openssl not found" >&2; exit 1; }
 mkdir -p "$out"
@@ -51,8 +53,8 @@ issue() {
     echo "$1: $out/$1.pem (CN=$1${3:+, $3})"
 }
 
-# The sim listens (server certificate, named by the addresses clients dial) and may also dial out.
-issue sim "serverAuth,clientAuth" "$san"
+# The router listens (server certificate, named by the addresses clients dial) and may also dial other routers.
+issue router "serverAuth,clientAuth" "$san"
 for n in $nodes; do
     # Clients are identified by CN; the name also goes in the SAN because some verifiers ignore the CN.
     issue "$n" "clientAuth" "DNS:$n"

@@ -1,33 +1,42 @@
-//! Access control on the bus, over real zenoh (TCP on loopback): the sim node runs with the shipped
-//! `config/zenoh/acl.json5`, the other sessions with the shipped identity configs. A logged-in viewer running
-//! the very same controller loop as the real controller cannot move the arm, load it or e-stop it; the
-//! controller identity can drive it and the operator identity can load and stop it. Sessions without valid
-//! credentials are refused. And no shipped config listens beyond loopback.
+//! Access control at the router, over real zenoh on loopback: a router runs the shipped
+//! `config/zenoh/router.json5` (user/password identities) or `router-tls.json5` (mTLS, identities from
+//! certificate common names, certificates generated here), and every other session is a client of it with
+//! the shipped identity config: the real sim node ("sim"), the real controller node ("controller"), an
+//! operator session and a viewer session.
+//!
+//! The operator sets a target, a payload, the e-stop and a parameter (its `params` query is answered); the
+//! viewer sees every key and both nodes' liveliness, and its own targets, payloads, e-stops, torques,
+//! parameter queries and liveliness token reach no one; sessions without (valid) credentials are refused.
+//! `spikearm fleet` with the viewer's identity lists both nodes and their state.
+//! Then: no shipped config listens beyond loopback.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use spikearm::arm::hold::{HoldLaw, HoldParams};
 use spikearm::bus::{
-    Bus, BusConfig, Estop, JointStates, Latest, NodeState, Payload, QosClass, Queue, SCHEMA_VERSION, Status, TorqueCmd,
-    is_loopback_endpoint,
+    Bus, BusConfig, Estop, JointStates, LivelinessEvent, NodeState, ParamsRequest, Payload, QosClass, Router,
+    SCHEMA_VERSION, Status, StatusBody, Target, TorqueCmd, is_loopback_endpoint,
 };
-use spikearm::node::{Shutdown, SimNodeReport, TimingMode, run_sim_node};
+use spikearm::node::{ControllerNode, ControllerNodeReport, Shutdown, SimNode, SimNodeReport};
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
 use fixtures::*;
 
 const ARM: &str = "threelink";
-/// Where the sim starts (and is held until someone allowed drives it).
+/// Where the sim starts; the controller holds the end effector there until the operator's target.
 const Q0: [f64; 3] = [0.4, -0.3, 0.2];
-/// Where the intruder tries to drive it.
-const Q_BAD: [f64; 3] = [-0.6, 0.6, -0.6];
-/// Where the controller drives it.
-const Q1: [f64; 3] = [0.8, -0.6, 0.5];
+/// The operator's target is the start position moved by this, m.
+const MOVE: [f64; 3] = [-0.08, 0.0, 0.04];
+/// What the viewer tries: a target far from both, a payload, a gain.
+const BAD_TARGET: [f64; 3] = [0.2, 0.0, 0.2];
+const BAD_PAYLOAD_KG: f64 = 3.0;
+/// What the operator sets.
+const PAYLOAD_KG: f64 = 0.5;
+const KP: f64 = 180.0;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -37,200 +46,382 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-/// The shipped sim config, its user dictionary found from any working directory, listening on `ep`.
-fn sim_config(ep: &str) -> BusConfig {
+/// How the sessions of one deployment are configured.
+struct Deployment {
+    /// The router's configuration, listening on `endpoint`.
+    router: BusConfig,
+    /// The endpoint clients connect to.
+    endpoint: String,
+    /// A shipped identity config's text, its file paths made absolute.
+    identity: Box<dyn Fn(&str) -> String>,
+    /// Sessions that must be refused: (what, zenoh config text without connect endpoints).
+    intruders: Vec<(&'static str, String)>,
+}
+
+impl Deployment {
+    fn client(&self, who: &str) -> BusConfig {
+        BusConfig { zenoh_json5: Some((self.identity)(who)), listen: vec![], connect: vec![self.endpoint.clone()] }
+    }
+}
+
+/// User/password identities: the shipped router.json5 and acl-<who>.json5.
+fn usrpwd() -> Deployment {
+    let ep = loopback_endpoint();
     let users = root().join("config/zenoh/acl-users.txt");
-    let text = read("config/zenoh/acl.json5").replace("\"config/zenoh/acl-users.txt\"", &format!("{:?}", users));
-    assert!(text.contains(&format!("{:?}", users)), "acl.json5 names config/zenoh/acl-users.txt");
-    BusConfig { zenoh_json5: Some(text), listen: vec![ep.to_string()], connect: vec![] }
+    let text = read("config/zenoh/router.json5").replace("\"config/zenoh/acl-users.txt\"", &format!("{users:?}"));
+    assert!(text.contains(&format!("{users:?}")), "router.json5 names config/zenoh/acl-users.txt");
+    let no_auth = String::new();
+    let wrong = r#"transport: { auth: { usrpwd: { user: "operator", password: "guess" } } },"#.to_string();
+    let unknown = r#"transport: { auth: { usrpwd: { user: "admin", password: "change-me-operator" } } },"#.to_string();
+    Deployment {
+        router: BusConfig { zenoh_json5: Some(text), listen: vec![ep.clone()], connect: vec![] },
+        endpoint: ep,
+        identity: Box::new(|who| read(&format!("config/zenoh/acl-{who}.json5"))),
+        intruders: vec![("no credentials", no_auth), ("a wrong password", wrong), ("an unknown user", unknown)],
+    }
 }
 
-/// A shipped identity config (`acl-<who>.json5`) connecting to `ep`.
-fn identity(who: &str, ep: &str) -> Bus {
-    let cfg = BusConfig {
-        zenoh_json5: Some(read(&format!("config/zenoh/acl-{who}.json5"))),
-        listen: vec![],
-        connect: vec![ep.to_string()],
+/// A CA and certificates for the router (server, 127.0.0.1) and each identity (client, CN = identity), PEM
+/// files in `dir` named like scripts/make_certs.sh names them.
+fn make_certs(dir: &Path, ca_name: &str, identities: &[&str]) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose, SanType,
     };
-    Bus::open(ARM, &cfg).unwrap_or_else(|e| panic!("{who}: {e}"))
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let issue = |name: &str, server: bool| {
+        let key = KeyPair::generate().unwrap();
+        let mut p =
+            CertificateParams::new(vec![if server { "localhost".to_string() } else { name.to_string() }]).unwrap();
+        if server {
+            p.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        }
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.extended_key_usages = if server {
+            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth]
+        } else {
+            vec![ExtendedKeyUsagePurpose::ClientAuth]
+        };
+        let cert = p.signed_by(&key, &ca).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+    };
+    issue("router", true);
+    for who in identities {
+        issue(who, false);
+    }
 }
 
-/// A session that must be refused: one connection attempt, and failing it fails the open.
-fn try_open(auth: &str, ep: &str) -> Result<Bus, String> {
+/// mTLS identities: the shipped router-tls.json5 and tls-<who>.json5 with certificates made here. Refused:
+/// a TLS session without a client certificate, and one whose certificate (CN "operator") comes from another CA.
+fn mtls(certs: &Path, rogue: &Path) -> Deployment {
+    make_certs(certs, "spikearm-test-ca", &["sim", "controller", "operator", "viewer"]);
+    make_certs(rogue, "rogue-ca", &["operator"]);
+    let ep = format!("tls/127.0.0.1:{}", free_port());
+    let at = |text: String, dir: &Path| text.replace("\"certs/", &format!("\"{}/", dir.display()));
+    let router = at(read("config/zenoh/router-tls.json5"), certs);
+    assert!(router.contains(&certs.display().to_string()), "router-tls.json5 reads certs/…");
+    let dir = certs.to_path_buf();
+    let ca = certs.join("ca.pem");
+    let no_cert = format!(r#"transport: {{ link: {{ tls: {{ root_ca_certificate: "{}" }} }} }},"#, ca.display());
+    let other_ca = format!(
+        r#"transport: {{ link: {{ tls: {{ root_ca_certificate: "{}", enable_mtls: true,
+             connect_certificate: "{}", connect_private_key: "{}" }} }} }},"#,
+        ca.display(),
+        rogue.join("operator.pem").display(),
+        rogue.join("operator-key.pem").display()
+    );
+    Deployment {
+        router: BusConfig { zenoh_json5: Some(router), listen: vec![ep.clone()], connect: vec![] },
+        endpoint: ep,
+        identity: Box::new(move |who| at(read(&format!("config/zenoh/tls-{who}.json5")), &dir)),
+        intruders: vec![("no client certificate", no_cert), ("a certificate from another CA", other_ca)],
+    }
+}
+
+/// A client session that must be refused: one connection attempt, and failing it fails the open.
+fn try_open(transport: &str, ep: &str) -> Result<Bus, String> {
     let text = format!(
-        r#"{{ mode: "peer", listen: {{ endpoints: [] }},
+        r#"{{ mode: "client", listen: {{ endpoints: [] }},
              connect: {{ endpoints: ["{ep}"], timeout_ms: 0, exit_on_failure: true }},
-             scouting: {{ multicast: {{ enabled: false }}, gossip: {{ enabled: false }} }},
-             transport: {{ auth: {{ {auth} }} }} }}"#
+             scouting: {{ multicast: {{ enabled: false }} }},
+             {transport} }}"#
     );
     Bus::open(ARM, &BusConfig { zenoh_json5: Some(text), listen: vec![], connect: vec![] }).map_err(|e| e.to_string())
 }
 
-/// What one run of [`drive`] did.
-#[derive(Debug, Default)]
-struct Driven {
-    states: u64,
-    commands: u64,
+/// `spikearm fleet --connect <ep> --config <identity> --json` (the real binary), parsed.
+fn fleet_view(identity: &str, ep: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("identity.json5");
+    std::fs::write(&cfg, identity).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikearm"))
+        .args(["fleet", "--connect", ep, "--json", "--listen-s", "0.5", "--config", cfg.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "spikearm fleet: {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-/// The controller loop both identities run: a gravity-compensated joint PD towards `q_ref`, one torque
-/// command answering each joint state, until `stop`.
-fn drive(bus: &Bus, q_ref: [f64; 3], stop: &AtomicBool) -> Driven {
-    let mut law = HoldLaw::new(&arm("threelink.urdf"), HoldParams { kp: 100.0, kd: 20.0 }).unwrap();
-    let states = bus.latest::<JointStates>(&bus.keys().joint_states()).unwrap();
-    let mut cmd = bus.publisher::<TorqueCmd>(&bus.keys().torque_cmd(), QosClass::Control).unwrap();
-    let mut out = Driven::default();
-    let mut tau = vec![0.0; 3];
-    while !stop.load(Ordering::Relaxed) {
-        if let Some(Ok(s)) = states.recv_timeout(Duration::from_millis(5)).unwrap() {
-            out.states += 1;
-            law.torque(&q_ref, &s.position, &s.velocity, &mut tau).unwrap();
-            cmd.put(&TorqueCmd { v: SCHEMA_VERSION, seq: s.seq, effort: tau.clone() }).unwrap();
-            out.commands += 1;
-        }
+/// What one session saw on the bus: the keys and bodies of every sample, and liveliness.
+struct Seen {
+    samples: Vec<(String, String)>,
+    alive: BTreeSet<String>,
+}
+
+impl Seen {
+    fn keys(&self) -> BTreeSet<&str> {
+        self.samples.iter().map(|(k, _)| k.as_str()).collect()
     }
-    out
+    fn bodies(&self, key_suffix: &str) -> Vec<&str> {
+        self.samples.iter().filter(|(k, _)| k.ends_with(key_suffix)).map(|(_, b)| b.as_str()).collect()
+    }
 }
 
-/// Runs [`drive`] on its own thread until the returned flag is set.
-fn spawn_drive(bus: Bus, q_ref: [f64; 3]) -> (Arc<AtomicBool>, thread::JoinHandle<Driven>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    (stop, thread::spawn(move || drive(&bus, q_ref, &flag)))
+/// Polls `cond` until it holds or `secs` pass.
+fn wait_for(what: &str, secs: f64, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
 }
 
-/// The sim's latest state as seen on the bus (sim time, joint angles).
-fn now(observer: &Latest<JointStates>) -> (f64, Vec<f64>) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut last = None;
-    // Drain to the newest; wait for one if none is pending.
-    while Instant::now() < deadline {
-        match observer.recv_timeout(Duration::from_millis(20)).unwrap() {
-            Some(Ok(s)) => {
-                last = Some((s.stamp, s.position));
-                if observer.try_recv().unwrap().is_none() {
-                    break;
-                }
+/// The newest status of `node` seen through `statuses`.
+fn latest_status(statuses: &spikearm::bus::Latest<Status>, last: &mut Option<Status>) -> Option<Status> {
+    while let Ok(Some(Ok(s))) = statuses.try_recv() {
+        *last = Some(s);
+    }
+    last.clone()
+}
+
+fn controller_target(s: &Option<Status>) -> Option<[f64; 3]> {
+    match s.as_ref().map(|s| &s.body) {
+        Some(StatusBody::Controller(c)) => c.target,
+        _ => None,
+    }
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+/// Runs the deployment: router, real sim and controller nodes as clients, the operator and the viewer.
+fn exercise(d: Deployment) {
+    let router = Router::open(&d.router).expect("the router starts");
+    let ep = d.endpoint.clone();
+
+    // Refused before anything is exchanged.
+    for (what, transport) in &d.intruders {
+        let r = try_open(transport, &ep).map(|b| b.close());
+        assert!(r.is_err(), "a session with {what} was accepted");
+    }
+
+    // The nodes, each a client with its identity. Lockstep: the sim waits for the controller's answer.
+    let arm_model = arm("threelink.urdf");
+    let ee0: [f64; 3] = arm_model.model().unwrap().ee_position(&Q0).unwrap().into();
+    let stop = Shutdown::new();
+    let sim_bus = Bus::open(ARM, &d.client("sim")).expect("sim logs in");
+    let mut sim = sim_settings();
+    sim.initial_q = Some(Q0.to_vec());
+    sim.record_every = 5;
+    let (sim_stop, sim_arm) = (stop.clone(), arm_model.clone());
+    let sim = thread::spawn(move || -> SimNodeReport {
+        let r = SimNode::new(&sim, sim_arm, &sim_bus).unwrap().run(&sim_stop).unwrap();
+        sim_bus.close().unwrap();
+        r
+    });
+    let ctrl_bus = Bus::open(ARM, &d.client("controller")).expect("controller logs in");
+    let mut ctrl = controller_settings();
+    ctrl.controller.kind = "osc".into();
+    ctrl.record_every = 5;
+    let (ctrl_stop, ctrl_arm) = (stop.clone(), arm_model.clone());
+    let controller = thread::spawn(move || -> ControllerNodeReport {
+        let mut c = ctrl.controller.build(&ctrl_arm).unwrap();
+        let r = ControllerNode::new(&ctrl, ctrl_arm, c.as_mut(), &ctrl_bus).unwrap().run(&ctrl_stop).unwrap();
+        ctrl_bus.close().unwrap();
+        r
+    });
+
+    let viewer = Bus::open(ARM, &d.client("viewer")).expect("viewer logs in");
+    let operator = Bus::open(ARM, &d.client("operator")).expect("operator logs in");
+    let keys = viewer.keys().clone();
+    // Large queues: the run is a few seconds of lockstep traffic, and a dropped sample would void the checks.
+    let viewer_tap = viewer.tap(&format!("{}/**", keys.prefix()), 1 << 19).unwrap();
+    let operator_tap = operator.tap(&format!("{}/**", keys.prefix()), 1 << 19).unwrap();
+    let viewer_alive = viewer.watch_liveliness().unwrap();
+    let operator_alive = operator.watch_liveliness().unwrap();
+    let states = operator.latest::<JointStates>(&keys.joint_states()).unwrap();
+    let ctrl_status = operator.latest::<Status>(&keys.status("controller")).unwrap();
+    let sim_status = operator.latest::<Status>(&keys.status("sim")).unwrap();
+    let (mut last_ctrl, mut last_sim) = (None, None);
+    let sim_time = |states: &spikearm::bus::Latest<JointStates>| {
+        let mut t = None;
+        while let Ok(Some(Ok(s))) = states.recv_timeout(Duration::from_millis(20)) {
+            t = Some(s.stamp);
+            if states.try_recv().ok().flatten().is_none() {
+                break;
             }
-            _ if last.is_some() => break,
-            _ => {}
+        }
+        t.expect("joint_states flow")
+    };
+
+    // Both nodes up: the controller holds the start position.
+    wait_for("the controller's status with its hold target", 20.0, || {
+        controller_target(&latest_status(&ctrl_status, &mut last_ctrl)).is_some_and(|t| close(&t, &ee0, 1e-6))
+    });
+    let t_start = sim_time(&states);
+
+    // A: the viewer tries everything an operator or a node does.
+    viewer.put(&keys.target(), &Target { v: SCHEMA_VERSION, position: BAD_TARGET }).unwrap();
+    viewer.put(&keys.payload(), &Payload { v: SCHEMA_VERSION, mass_kg: BAD_PAYLOAD_KG, offset_m: [0.0; 3] }).unwrap();
+    viewer.put(&keys.estop(), &Estop { v: SCHEMA_VERSION, engaged: true, source: "viewer".into() }).unwrap();
+    let mut torque = viewer.publisher::<TorqueCmd>(&keys.torque_cmd(), QosClass::Control).unwrap();
+    for seq in 0..50 {
+        torque.put(&TorqueCmd { v: SCHEMA_VERSION, seq, effort: vec![40.0, -40.0, 40.0] }).unwrap();
+    }
+    let _fake_token = viewer.liveliness_token("intruder").unwrap();
+    let viewer_set = ParamsRequest { v: SCHEMA_VERSION, set: BTreeMap::from([("kp".to_string(), 1.0)]) };
+    let viewer_query = viewer.query_params("controller", &viewer_set, Duration::from_millis(800));
+    thread::sleep(Duration::from_millis(300));
+    let t_a = sim_time(&states);
+    let status_a = latest_status(&ctrl_status, &mut last_ctrl);
+    let sim_a = latest_status(&sim_status, &mut last_sim);
+
+    // B: the operator sets a gain, a target, a payload, and e-stops the arm.
+    let set = ParamsRequest { v: SCHEMA_VERSION, set: BTreeMap::from([("kp".to_string(), KP)]) };
+    let reply = operator.query_params("controller", &set, Duration::from_secs(5)).expect("the operator's query");
+    let target = [ee0[0] + MOVE[0], ee0[1] + MOVE[1], ee0[2] + MOVE[2]];
+    operator.put(&keys.target(), &Target { v: SCHEMA_VERSION, position: target }).unwrap();
+    let took = Instant::now() + Duration::from_secs(10);
+    while !controller_target(&latest_status(&ctrl_status, &mut last_ctrl)).is_some_and(|t| close(&t, &target, 1e-12)) {
+        assert!(Instant::now() < took, "the controller did not take the target {target:?}: {last_ctrl:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let mut ee = [f64::NAN; 3];
+    wait_for("the arm to reach the operator's target", 20.0, || {
+        if let Ok(Some(Ok(s))) = states.recv_timeout(Duration::from_millis(20)) {
+            ee = s.ee_position;
+        }
+        close(&ee, &target, 0.005)
+    });
+    operator.put(&keys.payload(), &Payload { v: SCHEMA_VERSION, mass_kg: PAYLOAD_KG, offset_m: [0.0; 3] }).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let t_b = sim_time(&states);
+    operator.put(&keys.estop(), &Estop { v: SCHEMA_VERSION, engaged: true, source: "operator".into() }).unwrap();
+    wait_for("both nodes to report the e-stop", 10.0, || {
+        let c = latest_status(&ctrl_status, &mut last_ctrl).is_some_and(|s| s.state == NodeState::Estop);
+        let s = latest_status(&sim_status, &mut last_sim).is_some_and(|s| s.state == NodeState::Estop);
+        c && s
+    });
+    thread::sleep(Duration::from_millis(200));
+
+    // `spikearm fleet` with the viewer's identity lists both nodes, e-stopped.
+    let listed = fleet_view(&(d.identity)("viewer"), &ep);
+    let nodes: Vec<(String, String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["arm"].to_string(), n["node"].to_string(), n["state"].to_string()))
+        .collect();
+    let estopped = |node: &str| ("\"threelink\"".to_string(), format!("\"{node}\""), "\"estop\"".to_string());
+    assert_eq!(nodes, vec![estopped("controller"), estopped("sim")], "{listed:#}");
+
+    stop.trigger();
+    let sim = sim.join().unwrap();
+    let ctrl = controller.join().unwrap();
+    let drain = |tap: &spikearm::bus::Tap, watch: &spikearm::bus::LivelinessWatch| {
+        let mut seen = Seen { samples: Vec::new(), alive: BTreeSet::new() };
+        while let Some(s) = tap.try_recv() {
+            seen.samples.push((s.key().to_string(), String::from_utf8_lossy(&s.body()).into_owned()));
+        }
+        while let Ok(Some(e)) = watch.recv_timeout(Duration::from_millis(50)) {
+            if let LivelinessEvent::Alive(n) = e {
+                seen.alive.insert(n);
+            }
+        }
+        seen
+    };
+    let by_viewer = drain(&viewer_tap, &viewer_alive);
+    let by_operator = drain(&operator_tap, &operator_alive);
+    assert_eq!((viewer_tap.dropped(), operator_tap.dropped()), (0, 0), "samples dropped by the taps");
+    viewer.close().unwrap();
+    operator.close().unwrap();
+    router.close().unwrap();
+    eprintln!(
+        "sim t: start {t_start:.3}, after the viewer {t_a:.3}, after the operator {t_b:.3}; reply {reply:?}; \
+         viewer's query {viewer_query:?}; viewer saw {:?}, alive {:?}; operator saw alive {:?}",
+        by_viewer.keys(),
+        by_viewer.alive,
+        by_operator.alive
+    );
+
+    // A: nothing the viewer sent reached anyone.
+    assert!(viewer_query.is_err(), "the viewer's parameter query was answered: {viewer_query:?}");
+    assert!(
+        controller_target(&status_a).is_some_and(|t| close(&t, &ee0, 1e-6)),
+        "the viewer's target reached the controller: {status_a:?}"
+    );
+    assert!(sim_a.as_ref().is_some_and(|s| s.state != NodeState::Estop), "the viewer e-stopped the sim: {sim_a:?}");
+    let a: Vec<_> = sim.samples.iter().filter(|s| s.t >= t_start && s.t <= t_a).collect();
+    assert!(a.len() > 20, "{} sim samples while the viewer tried", a.len());
+    for s in &a {
+        assert!(!s.held && s.payload_kg == 0.0, "t={}: the viewer's payload or e-stop was applied: {s:?}", s.t);
+        assert!(close(&s.q, &Q0, 0.01), "t={}: the arm left its start pose for {:?}", s.t, s.q);
+    }
+    assert!(ctrl.estop_log.iter().all(|e| e.source != "viewer"), "{:?}", ctrl.estop_log);
+    for (what, seen) in [("operator", &by_operator.samples)] {
+        for (k, b) in seen {
+            assert!(!b.contains("\"viewer\"") && !b.contains("40.0,-40.0"), "{what} received the viewer's {k}: {b}");
+            assert!(!(k.ends_with("/payload") && b.contains("3.0")), "{what} received the viewer's payload: {b}");
         }
     }
-    last.expect("joint_states keep arriving")
-}
+    assert!(!by_operator.alive.contains("intruder"), "the viewer's liveliness token was routed");
+    assert!(sim.rejected.values().sum::<u64>() == 0, "no bad body reached the sim: {:?}", sim.rejected);
 
-fn estop(source: &str) -> Estop {
-    Estop { v: SCHEMA_VERSION, engaged: true, source: source.into() }
-}
+    // B: the operator's gain, target, payload and e-stop took effect.
+    assert_eq!(reply.error, None, "{reply:?}");
+    assert_eq!(reply.params.get("kp"), Some(&KP), "{reply:?}");
+    let b: Vec<_> = sim.samples.iter().filter(|s| s.t > t_b - 0.05 && s.t <= t_b).collect();
+    assert!(!b.is_empty() && b.iter().all(|s| s.payload_kg == PAYLOAD_KG), "payload after the operator's: {b:?}");
+    assert!(sim.samples.last().is_some_and(|s| s.held), "the arm is held after the operator's e-stop");
+    assert!(ctrl.estop_log.iter().any(|e| e.source == "operator"), "{:?}", ctrl.estop_log);
 
-/// The sim's states reported since the last call.
-fn drain_states(statuses: &Queue<Status>) -> Vec<NodeState> {
-    std::iter::from_fn(|| statuses.try_recv().unwrap()).map(|s| s.unwrap().state).collect()
-}
-
-fn between(r: &SimNodeReport, t0: f64, t1: f64) -> Vec<&spikearm::node::SimSample> {
-    r.samples.iter().filter(|s| s.t >= t0 && s.t <= t1).collect()
-}
-
-fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    // The viewer saw every key both nodes and the operator published, and both nodes' liveliness.
+    let want = ["joint_states", "torque_cmd", "status/sim", "status/controller", "target", "payload", "estop"];
+    for k in want {
+        let key = format!("{}/{k}", keys.prefix());
+        assert!(by_viewer.samples.iter().any(|(s, _)| *s == key), "the viewer never saw {key}");
+    }
+    let operator_target = serde_json::to_string(&target[0]).unwrap();
+    assert!(by_viewer.bodies("/target").iter().any(|b| b.contains(&operator_target)), "the operator's target");
+    assert!(by_viewer.bodies("/estop").iter().any(|b| b.contains("\"operator\"")), "the operator's e-stop");
+    for n in ["sim", "controller"] {
+        assert!(by_viewer.alive.contains(n) && by_operator.alive.contains(n), "liveliness of {n}");
+    }
 }
 
 #[test]
-fn only_the_allowed_identities_can_move_load_or_stop_the_arm() {
-    let ep = loopback_endpoint();
-    let sim_bus = Bus::open(ARM, &sim_config(&ep)).unwrap();
-    let mut spec = sim_settings();
-    spec.timing = TimingMode::RealTime;
-    spec.initial_q = Some(Q0.to_vec());
-    spec.record_every = 5;
-    let stop_sim = Shutdown::new();
-    let stop_sim2 = stop_sim.clone();
-    let sim = thread::spawn(move || {
-        let r = run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &stop_sim2);
-        sim_bus.close().unwrap();
-        r.unwrap()
-    });
+fn router_acl_with_user_passwords_lets_the_operator_act_and_the_viewer_only_watch() {
+    exercise(usrpwd());
+}
 
-    // No credentials, or a wrong password: the sim refuses the session outright.
-    let refused = try_open("", &ep).map(|b| b.close());
-    assert!(refused.is_err(), "a session without credentials was accepted");
-    let refused = try_open(r#"usrpwd: { user: "controller", password: "guess" }"#, &ep).map(|b| b.close());
-    assert!(refused.is_err(), "a session with a wrong password was accepted");
-
-    let viewer = identity("viewer", &ep);
-    let controller = identity("controller", &ep);
-    let operator = identity("operator", &ep);
-    let observer = viewer.latest::<JointStates>(&viewer.keys().joint_states()).unwrap();
-    let statuses = viewer.queue::<Status>(&viewer.keys().status("sim"), 1000).unwrap();
-    let (t_start, _) = now(&observer);
-
-    // A: the viewer (logged in, may read) runs the controller loop towards Q_BAD, loads the arm and e-stops it.
-    let (stop_bad, bad) = spawn_drive(viewer.clone(), Q_BAD);
-    for _ in 0..3 {
-        viewer.put(&viewer.keys().payload(), &Payload { v: SCHEMA_VERSION, mass_kg: 3.0, offset_m: [0.0; 3] }).unwrap();
-        viewer.put(&viewer.keys().estop(), &estop("intruder")).unwrap();
-        thread::sleep(Duration::from_millis(200));
-    }
-    stop_bad.store(true, Ordering::Relaxed);
-    let bad = bad.join().unwrap();
-    let (t_a, q_a) = now(&observer);
-    let status_a = drain_states(&statuses);
-
-    // B: the controller runs the same loop towards Q1.
-    let (stop_good, good) = spawn_drive(controller.clone(), Q1);
-    thread::sleep(Duration::from_millis(800));
-    let (t_b, q_b) = now(&observer);
-
-    // C: the operator loads the arm (the controller still driving), D: and e-stops it.
-    operator.put(&operator.keys().payload(), &Payload { v: SCHEMA_VERSION, mass_kg: 0.5, offset_m: [0.0; 3] }).unwrap();
-    thread::sleep(Duration::from_millis(250));
-    let (t_c, _) = now(&observer);
-    operator.put(&operator.keys().estop(), &estop("operator")).unwrap();
-    thread::sleep(Duration::from_millis(300));
-    let (t_d, _) = now(&observer);
-    let status_d = drain_states(&statuses);
-    stop_good.store(true, Ordering::Relaxed);
-    let good = good.join().unwrap();
-    stop_sim.trigger();
-    let report = sim.join().unwrap();
-    for b in [viewer, controller, operator] {
-        b.close().unwrap();
-    }
-    eprintln!(
-        "viewer: {bad:?}, q after A {q_a:?}; controller: {good:?}, q after B {q_b:?}; \
-         sim t: start {t_start:.3} A {t_a:.3} B {t_b:.3} C {t_c:.3} D {t_d:.3}; statuses A {status_a:?} D {status_d:?}"
-    );
-
-    // A: the viewer was connected and reading (so its commands did go out) …
-    assert!(bad.states > 100 && bad.commands > 100, "the viewer saw the arm and commanded it: {bad:?}");
-    // … yet the arm stayed held where it started, unloaded, not e-stopped.
-    let a = between(&report, t_start, t_a);
-    assert!(a.len() > 50, "{} samples in phase A", a.len());
-    for s in &a {
-        assert!(s.held, "t={}: the intruder's torque was applied", s.t);
-        assert_eq!(s.payload_kg, 0.0, "t={}: the intruder's payload was applied", s.t);
-        assert!(dist(&s.q, &Q0) < 0.02, "t={}: the arm moved to {:?}", s.t, s.q);
-    }
-    assert!(!status_a.is_empty() && !status_a.contains(&NodeState::Estop), "sim states in A: {status_a:?}");
-
-    // B: the controller's commands drive the arm to Q1.
-    assert!(good.commands > 100, "{good:?}");
-    assert!(dist(&q_b, &Q1) < 0.1, "the controller did not bring the arm to {Q1:?}: {q_b:?}");
-    // Driven, not held (a loaded machine may trip the watchdog for a moment: most, and the last, suffice).
-    let b = between(&report, t_b - 0.2, t_b);
-    let driven = b.iter().filter(|s| !s.held).count();
-    assert!(driven * 5 >= b.len() * 4 && b.last().is_some_and(|s| !s.held), "phase B: {driven} of {} driven", b.len());
-    assert!(b.iter().all(|s| s.payload_kg == 0.0), "phase B: loaded before the operator's payload");
-
-    // C: the operator's payload is applied; D: its e-stop holds the arm although the controller keeps commanding.
-    let c = between(&report, t_c - 0.05, t_c);
-    assert!(!c.is_empty() && c.iter().all(|s| s.payload_kg == 0.5), "phase C samples: {c:?}");
-    let d = between(&report, t_d - 0.1, t_d);
-    assert!(!d.is_empty() && d.iter().all(|s| s.held), "phase D: not held after the operator's e-stop");
-    assert!(status_d.contains(&NodeState::Estop), "sim states after the operator's e-stop: {status_d:?}");
-    let rejected = report.rejected.values().sum::<u64>();
-    assert_eq!(rejected, 0, "nothing reached the sim as a bad body: {:?}", report.rejected);
+#[test]
+fn router_acl_with_mtls_common_names_lets_the_operator_act_and_the_viewer_only_watch() {
+    let (certs, rogue) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    exercise(mtls(certs.path(), rogue.path()));
 }
 
 #[test]

@@ -139,12 +139,13 @@ fn a_third_party_rmw_zenoh_client_finds_reads_and_drives_the_sim() {
 /// The threelink payload scenario with the sim and the controller on ROS 2 topics only, one in-process
 /// session (the nodes share it as `launch` runs them; they still meet only on the ROS keys).
 fn payload_scenario_over_ros(spec: &ScenarioSpec, arm: &Arc<Arm>) -> ScenarioResult {
-    let deployment = Deployment::from_scenario(spec, arm).unwrap();
+    let deployment = Deployment::from_scenario(spec, &[arm.as_ref()]).unwrap();
+    let arm_name = &deployment.arms[0];
     let mut runs = Vec::new();
     for run in &deployment.runs {
-        let bus = Bus::open(&deployment.arm, &BusConfig::default()).unwrap();
+        let bus = Bus::open(arm_name, &BusConfig::default()).unwrap();
         // Anything on the native control keys would show here.
-        let native = bus.tap(&format!("spikearm/{}/torque_cmd", deployment.arm), 16).unwrap();
+        let native = bus.tap(&format!("spikearm/{arm_name}/torque_cmd"), 16).unwrap();
         let (mut sim, mut ctrl) = (None, None);
         for node in &run.nodes {
             match node {

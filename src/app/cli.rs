@@ -46,6 +46,17 @@ pub enum Command {
     ///
     /// Example: spikearm ctl --arm ur5e target 0.4 0.1 0.5; spikearm ctl params kp=150; spikearm ctl watch
     Ctl(super::ctl_cmd::CtlArgs),
+    /// A zenoh router, the hub of a deployment: nodes and tools connect to it as clients; it enforces the
+    /// access control of its configuration (identities by user name or TLS certificate). `zenohd` with the
+    /// same file is equivalent.
+    ///
+    /// Example: spikearm router --config config/zenoh/router.json5
+    Router(super::router_cmd::RouterArgs),
+    /// The arms and nodes alive on a router (liveliness) with their health: state, tracking error, deadline
+    /// misses, learning on/off.
+    ///
+    /// Example: spikearm fleet --connect tcp/127.0.0.1:7447 --config config/zenoh/acl-viewer.json5
+    Fleet(super::fleet_cmd::FleetArgs),
     /// Closed-loop evaluations of the controllers against the sim (the payload protocol).
     #[command(subcommand)]
     Eval(super::eval_cmd::EvalCommand),

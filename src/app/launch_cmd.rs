@@ -9,23 +9,35 @@ use clap::Args;
 
 use crate::arm::Arm;
 use crate::launch::{
-    ProcessLaunch, ScenarioResult, ScenarioSpec, run_scenario, run_scenario_processes, summary_table, write_report,
+    FleetResult, ProcessLaunch, RunOptions, ScenarioSpec, fleet_table, run_fleet, run_fleet_processes,
+    write_fleet_report,
 };
 use crate::node::Shutdown;
 
 /// Arguments of `spikearm launch`.
 #[derive(Debug, Args)]
 pub struct LaunchArgs {
-    /// Scenario file, e.g. launch/ur5e_payload.toml.
+    /// Scenario file, e.g. launch/ur5e_payload.toml or launch/fleet.toml (several arms, `[[arms]]`).
     pub scenario: PathBuf,
     #[command(flatten)]
     pub report: ReportArgs,
-    /// Run each controller's sim node and controller node as separate OS processes (`spikearm sim node`,
-    /// `spikearm control`, each started with one settings file) over zenoh TCP on 127.0.0.1 instead of
-    /// threads in this process; their settings, logs and reports go to <DIR>/processes/ (the bus traffic is
-    /// not recorded). Lockstep scenarios give bit-identical trajectories either way.
+    /// Run every node as a separate OS process (`spikearm sim node`, `spikearm control`, each started with one
+    /// settings file), all clients of a zenoh router the launcher starts (`spikearm router`) on a free
+    /// loopback port, instead of threads in this process; their settings, logs and reports go to
+    /// <DIR>/processes/ (the bus traffic is not recorded). Lockstep scenarios give bit-identical trajectories
+    /// either way.
     #[arg(long)]
     pub processes: bool,
+    /// Let outside tools join the running scenario (a viewer, the Python client, `spikearm fleet`): listen on
+    /// this zenoh endpoint too, e.g. tcp/127.0.0.1:7447 (in one process: the scenario's session; with
+    /// --processes: the launched router). Repeatable.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub listen: Vec<String>,
+    /// Join a running zenoh router (or peer) instead: in one process the scenario's session connects to it;
+    /// with --processes the nodes are its clients and no router is launched (it must admit them without
+    /// credentials). Repeatable.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub connect: Vec<String>,
 }
 
 /// Arguments of `spikearm demo`.
@@ -53,19 +65,35 @@ pub struct ReportArgs {
 const DEMO_SCENARIO: &str = include_str!("../../launch/ur5e_payload.toml");
 const DEMO_URDF: &str = include_str!("../../config/arms/ur5e.urdf");
 
-fn execute(spec: &ScenarioSpec, arm: Arc<Arm>, report: &ReportArgs, processes: bool) -> anyhow::Result<ScenarioResult> {
+/// Where the nodes meet: the endpoints a run listens on or connects to.
+#[derive(Debug, Clone, Default)]
+struct Meeting {
+    listen: Vec<String>,
+    connect: Vec<String>,
+}
+
+fn execute(
+    spec: &ScenarioSpec,
+    arms: Vec<Arc<Arm>>,
+    report: &ReportArgs,
+    processes: bool,
+    meeting: Meeting,
+) -> anyhow::Result<FleetResult> {
     let ReportArgs { out, quiet, no_record } = report;
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
+    let Meeting { listen, connect } = meeting;
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
-        run_scenario_processes(spec, &arm, &ProcessLaunch { exe, dir: dir.clone() }, &shutdown, !quiet)?
+        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect };
+        run_fleet_processes(spec, &arms, &launch, &shutdown, !quiet)?
     } else {
-        run_scenario(spec, arm, &shutdown, !quiet, (!no_record).then_some(dir.as_path()))?
+        let record_dir = (!no_record).then(|| dir.clone());
+        run_fleet(spec, &arms, &RunOptions { shutdown, progress: !quiet, record_dir, listen, connect })?
     };
-    write_report(&dir, &result)?;
-    println!("{}", summary_table(&result));
+    write_fleet_report(&dir, &result)?;
+    println!("{}", fleet_table(&result));
     println!("report: {}", dir.display());
     Ok(result)
 }
@@ -75,8 +103,13 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
     let spec = ScenarioSpec::from_toml(&text).with_context(|| format!("scenario {}", args.scenario.display()))?;
-    let arm = super::node_cmd::read_arm(Path::new(&spec.urdf))?;
-    execute(&spec, arm, &args.report, args.processes)?;
+    let arms = spec
+        .arm_scenarios()
+        .iter()
+        .map(|a| super::node_cmd::read_arm(Path::new(&a.urdf)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone() };
+    execute(&spec, arms, &args.report, args.processes, meeting)?;
     Ok(())
 }
 
@@ -84,7 +117,8 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
 pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     let spec = ScenarioSpec::from_toml(DEMO_SCENARIO).context("the embedded demo scenario")?;
     let arm = Arm::from_urdf(DEMO_URDF).context("the embedded demo arm")?;
-    let r = execute(&spec, arm, &args.report, false)?;
+    let fleet = execute(&spec, vec![arm], &args.report, false, Meeting::default())?;
+    let r = &fleet.arms[0];
     let mm = |run: usize, w: &str| {
         r.metrics.runs.get(run).and_then(|m| m.window_error_m.get(w)).map_or(f64::NAN, |e| e * 1e3)
     };

@@ -3,11 +3,13 @@
 mod cli;
 mod ctl_cmd;
 mod eval_cmd;
+mod fleet_cmd;
 mod launch_cmd;
 mod layered_config;
 mod neuro_cmd;
 mod node_cmd;
 mod replay_cmd;
+mod router_cmd;
 mod service;
 mod signals;
 mod sim_cmd;
@@ -65,5 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => launch_cmd::run_demo(&args),
         Command::Replay(args) => replay_cmd::run_replay(&args),
         Command::Ctl(args) => ctl_cmd::run_ctl(&args),
+        Command::Router(args) => router_cmd::run_router(&args),
+        Command::Fleet(args) => fleet_cmd::run_fleet_view(&args),
     }
 }

@@ -26,5 +26,5 @@ pub use recorder::{BASE_FRAME, McapSink, RecordError, Recorder, RecordingParams,
 pub use replay::{ReplayError, ReplayOptions, ReplayReport, TopicCount, mcap_topic_counts, recorded_arm, replay_mcap};
 pub use session::{
     Bus, BusConfig, BusError, BusPublisher, Latest, LivelinessEvent, LivelinessWatch, LivenessToken, ParamServer,
-    ParamsQuery, QosClass, Queue, RawPublisher, RawSample, SILENT_GOSSIP, Tap, is_loopback_endpoint,
+    ParamsQuery, QosClass, Queue, RawPublisher, RawSample, Router, SILENT_GOSSIP, Tap, is_loopback_endpoint,
 };

@@ -161,7 +161,10 @@ impl Bus {
         let exposed: Vec<String> =
             listen_endpoints(&zc).unwrap_or_default().into_iter().filter(|e| !is_loopback_endpoint(e)).collect();
         if !exposed.is_empty() && zc.get_json("access_control/enabled").ok().as_deref() != Some("true") {
-            tracing::warn!(?exposed, "listening beyond loopback without access control (see config/zenoh/acl.json5)");
+            tracing::warn!(
+                ?exposed,
+                "listening beyond loopback without access control (see config/zenoh/router.json5)"
+            );
         }
         let session = zenoh::open(zc).wait().map_err(|e| BusError::Open(e.to_string()))?;
         Ok(Self { session, keys })
@@ -176,6 +179,17 @@ impl Bus {
     /// keys, tokens and attachments on it.
     pub(in crate::bus) fn zenoh_session(&self) -> &zenoh::Session {
         &self.session
+    }
+
+    /// The same session for another arm (`spikearm/<arm>/…`): the nodes of several arms in one process share
+    /// one session, so a tool that joins it sees them all.
+    pub fn for_arm(&self, arm: &str) -> Result<Self, BusError> {
+        Ok(Self { session: self.session.clone(), keys: Keys::new(arm).map_err(BusError::Config)? })
+    }
+
+    /// This session's zenoh id (what liveliness and the router's logs name it by).
+    pub fn zid(&self) -> String {
+        self.session.zid().to_string()
     }
 
     /// Declares a typed publisher on `key`.
@@ -267,6 +281,27 @@ impl Bus {
         Ok(LivelinessWatch { sub })
     }
 
+    /// Every node alive on the bus, of every arm: `(arm, node)` from the liveliness tokens
+    /// `spikearm/<arm>/alive/<node>` that answer within `timeout`, sorted.
+    pub fn alive_everywhere(&self, timeout: Duration) -> Result<Vec<(String, String)>, BusError> {
+        let key = format!("{}/*/alive/*", Keys::ROOT);
+        let qerr = |detail: String| BusError::Query { key: key.clone(), detail };
+        let replies =
+            self.session.liveliness().get(key.clone()).timeout(timeout).wait().map_err(|e| qerr(e.to_string()))?;
+        let mut out = Vec::new();
+        while let Ok(reply) = replies.recv() {
+            if let Ok(sample) = reply.result() {
+                let parts: Vec<&str> = sample.key_expr().as_str().split('/').collect();
+                if let [_, arm, _, node] = parts[..] {
+                    out.push((arm.to_string(), node.to_string()));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Declares the parameter queryable of `node`.
     pub fn param_server(&self, node: &str) -> Result<ParamServer, BusError> {
         let key = self.keys.params(node);
@@ -307,6 +342,55 @@ impl Bus {
     /// Closes the session: every token is withdrawn (peers see the node vanish) and every declaration
     /// undone. Other clones of this bus stop working.
     pub fn close(&self) -> Result<(), BusError> {
+        self.session.close().wait().map_err(|e| BusError::Closed(e.to_string()))
+    }
+}
+
+/// A zenoh router: the hub of a deployment. Nodes, tools and other routers connect to it as clients or peers;
+/// it routes their puts, queries, replies and liveliness, and enforces the access control of its
+/// configuration on every one of them (per link and identity). The very routing engine `zenohd` runs.
+pub struct Router {
+    session: zenoh::Session,
+    listening: Vec<String>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").field("zid", &self.session.zid()).field("listening", &self.listening).finish()
+    }
+}
+
+impl Router {
+    /// Opens a router with `config` (its JSON5 text and endpoint overrides; the mode is forced to `router`).
+    /// Blocking, like [`Bus::open`]. Fails when a listen endpoint cannot be bound.
+    pub fn open(config: &BusConfig) -> Result<Self, BusError> {
+        let mut zc = config.zenoh_config()?;
+        zc.insert_json5("mode", r#""router""#).map_err(|e| BusError::Config(e.to_string()))?;
+        let listening = listen_endpoints(&zc)?;
+        let acl = zc.get_json("access_control/enabled").ok().as_deref() == Some("true");
+        let exposed: Vec<&String> = listening.iter().filter(|e| !is_loopback_endpoint(e)).collect();
+        if !exposed.is_empty() && !acl {
+            tracing::warn!(
+                ?exposed,
+                "router listening beyond loopback without access control (see config/zenoh/router.json5)"
+            );
+        }
+        let session = zenoh::open(zc).wait().map_err(|e| BusError::Open(e.to_string()))?;
+        Ok(Self { session, listening })
+    }
+
+    /// The endpoints it was configured to listen on.
+    pub fn listening(&self) -> &[String] {
+        &self.listening
+    }
+
+    /// The router's zenoh id.
+    pub fn zid(&self) -> String {
+        self.session.zid().to_string()
+    }
+
+    /// Closes the router: every client loses its link (and reconnects to another router or a restarted one).
+    pub fn close(self) -> Result<(), BusError> {
         self.session.close().wait().map_err(|e| BusError::Closed(e.to_string()))
     }
 }
@@ -549,7 +633,7 @@ impl ParamsQuery {
 mod tests {
     use super::*;
 
-    /// The built-in peer and every bundled peer configuration gossip silently ([`SILENT_GOSSIP`]) and never
+    /// The built-in peer and every bundled peer and router configuration gossip silently ([`SILENT_GOSSIP`]) and never
     /// scout by multicast.
     #[test]
     fn bundled_peer_configs_gossip_silently() {
@@ -572,12 +656,13 @@ mod tests {
         for (name, text) in configs {
             let zc = zenoh::Config::from_json5(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(json(&zc, "scouting/multicast/enabled"), false, "{name}");
-            if json(&zc, "mode") == "peer" {
+            // Peers and routers gossip (silently); clients do not take part in gossip.
+            if json(&zc, "mode") == "peer" || json(&zc, "mode") == "router" {
                 assert_eq!(json(&zc, "scouting/gossip"), want, "{name}");
                 peers += 1;
             }
         }
-        assert!(peers > 5);
+        assert!(peers >= 4, "the built-in peer, peer.json5, router.json5, router-tls.json5: {peers}");
     }
 
     /// Two sessions over loopback TCP with the built-in peer's gossip still exchange data as before.

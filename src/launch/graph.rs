@@ -53,57 +53,94 @@ impl NodeSpec {
 pub struct RunGraph {
     /// What the run is called in reports: the controller's name.
     pub label: String,
-    /// The nodes; the sims end the run (their duration), the others are stopped then.
+    /// The nodes, of every arm; the sims end the run (their duration), the others are stopped then.
     pub nodes: Vec<NodeSpec>,
 }
 
-/// A scenario's runs, one after the other, on one arm.
+/// A scenario's runs, one after the other; in each, every arm runs at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
     /// The scenario's name.
     pub name: String,
-    /// Bus key prefix of the arm.
-    pub arm: String,
+    /// Bus key prefixes of the arms, in scenario order (one for a one-arm scenario).
+    pub arms: Vec<String>,
     /// The runs, in order.
     pub runs: Vec<RunGraph>,
 }
 
 impl Deployment {
-    /// The deployment of `spec` on `arm` (the arm named by the scenario, parsed once): per controller a run
-    /// of a sim node and a controller node. Creates the scenario's checkpoint directory.
-    pub fn from_scenario(spec: &ScenarioSpec, arm: &Arm) -> anyhow::Result<Self> {
-        let start_ee: [f64; 3] = arm.model()?.ee_position(&spec.initial_q).context("start pose")?.into();
-        let targets = target_events(spec, start_ee);
+    /// The deployment of `spec` with `arms` (the arms the scenario names, parsed once, in the order of
+    /// [`ScenarioSpec::arm_scenarios`]): per controller a run of a sim node and a controller node per arm.
+    /// Creates the scenario's checkpoint directory. With more than one arm every node sleeps while it waits
+    /// (spinning nodes would outnumber the cores).
+    pub fn from_scenario(spec: &ScenarioSpec, arms: &[&Arm]) -> anyhow::Result<Self> {
+        let per_arm = spec.arm_scenarios();
+        anyhow::ensure!(per_arm.len() == arms.len(), "{} arms described, {} given", per_arm.len(), arms.len());
         if let Some(d) = &spec.checkpoint_dir {
             std::fs::create_dir_all(d).with_context(|| format!("creating checkpoint_dir {d}"))?;
         }
-        let mut runs = Vec::new();
-        for kind in &spec.controllers {
-            let controller = ControllerParams { kind: kind.clone(), ..spec.controller.clone() };
-            let label = controller.name()?;
-            let sim = sim_settings(spec);
-            let ctrl = ControllerSettings {
-                arm: spec.arm.clone(),
-                urdf: spec.urdf.clone().into(),
-                target: Some(start_ee),
-                target_events: targets.clone(),
-                record_every: spec.record_every,
-                error_windows: spec.windows.iter().map(|w| (w.from_s, w.to_s)).collect(),
-                checkpoint: spec
-                    .checkpoint_dir
-                    .as_ref()
-                    .map(|d| Path::new(d).join(format!("{}-{label}.json", spec.name))),
-                checkpoint_period_s: spec.checkpoint_period_s,
-                // The sim's last state (after its final step) is answered by no one it waits for; not
-                // ticking it keeps the controller's ticks and samples independent of when it is stopped.
-                stop_at_s: Some(spec.duration_s - 0.5 * sim.physics.dt),
-                wait: WaitMode::Spin,
-                controller,
-                ..ControllerSettings::default()
-            };
-            runs.push(RunGraph { label, nodes: vec![NodeSpec::Sim(sim), NodeSpec::Controller(ctrl)] });
+        let mut runs: Vec<RunGraph> = Vec::new();
+        for (a, arm) in per_arm.iter().zip(arms) {
+            for (i, run) in arm_runs(a, arm)?.into_iter().enumerate() {
+                match runs.get_mut(i) {
+                    Some(r) => r.nodes.extend(run.nodes),
+                    None => runs.push(run),
+                }
+            }
         }
-        Ok(Self { name: spec.name.clone(), arm: spec.arm.clone(), runs })
+        if arms.len() > 1 {
+            runs.iter_mut().flat_map(|r| &mut r.nodes).for_each(NodeSpec::sleep_while_waiting);
+        }
+        Ok(Self { name: spec.name.clone(), arms: per_arm.into_iter().map(|a| a.arm).collect(), runs })
+    }
+}
+
+/// One arm's runs (one-arm `spec`), one per controller: its sim node and its controller node.
+fn arm_runs(spec: &ScenarioSpec, arm: &Arm) -> anyhow::Result<Vec<RunGraph>> {
+    let start_ee: [f64; 3] = arm.model()?.ee_position(&spec.initial_q).context("start pose")?.into();
+    let targets = target_events(spec, start_ee);
+    let mut runs = Vec::new();
+    for kind in &spec.controllers {
+        let controller = ControllerParams { kind: kind.clone(), ..spec.controller.clone() };
+        let label = controller.name()?;
+        let sim = sim_settings(spec);
+        let ctrl = ControllerSettings {
+            arm: spec.arm.clone(),
+            urdf: spec.urdf.clone().into(),
+            target: Some(start_ee),
+            target_events: targets.clone(),
+            record_every: spec.record_every,
+            error_windows: spec.windows.iter().map(|w| (w.from_s, w.to_s)).collect(),
+            checkpoint: spec.checkpoint_dir.as_ref().map(|d| Path::new(d).join(format!("{}-{label}.json", spec.name))),
+            checkpoint_period_s: spec.checkpoint_period_s,
+            // The sim's last state (after its final step) is answered by no one it waits for; not
+            // ticking it keeps the controller's ticks and samples independent of when it is stopped.
+            stop_at_s: Some(spec.duration_s - 0.5 * sim.physics.dt),
+            wait: WaitMode::Spin,
+            controller,
+            ..ControllerSettings::default()
+        };
+        runs.push(RunGraph { label, nodes: vec![NodeSpec::Sim(sim), NodeSpec::Controller(ctrl)] });
+    }
+    Ok(runs)
+}
+
+impl NodeSpec {
+    /// The arm the node serves.
+    pub fn arm(&self) -> &str {
+        match self {
+            NodeSpec::Sim(s) => &s.arm,
+            NodeSpec::Controller(c) => &c.arm,
+        }
+    }
+
+    /// Waits by sleeping instead of spinning (a fleet's many nodes share the cores; lockstep results do not
+    /// depend on how a node waits).
+    pub fn sleep_while_waiting(&mut self) {
+        match self {
+            NodeSpec::Sim(s) => s.wait = WaitMode::Sleep,
+            NodeSpec::Controller(c) => c.wait = WaitMode::Sleep,
+        }
     }
 }
 

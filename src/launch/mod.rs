@@ -1,8 +1,9 @@
-//! Scenarios and deployments: a TOML scenario names the arm, the controllers, the timing mode, the duration
-//! and timed events; it expands into one description of what runs ([`Deployment`]: per run, the nodes and
-//! their complete settings), which runs in one process over an in-process zenoh session ([`run_scenario`])
-//! or as OS processes over zenoh TCP on loopback ([`run_scenario_processes`]). The node reports become
-//! metrics, plots and a summary table.
+//! Scenarios and deployments: a TOML scenario names the arm (or, with `[[arms]]`, a fleet of arms), the
+//! controllers, the timing mode, the duration and timed events; it expands into one description of what runs
+//! ([`Deployment`]: per run, the nodes of every arm and their complete settings), which runs in one process
+//! over one zenoh session ([`run_fleet`], [`run_scenario`]) or as OS processes, clients of a zenoh router
+//! ([`run_fleet_processes`], [`run_scenario_processes`]). The node reports become per-arm metrics, plots
+//! and summary tables, and a fleet table.
 //!
 //! Files depend one way: `scenario` → `graph` → (`in_process` | `processes`) → `result` → (`report` →
 //! `plots`), with `metrics`, `health` and `recording` below them.
@@ -20,10 +21,10 @@ mod scenario;
 
 pub use graph::{Deployment, NodeSpec, RunGraph};
 pub use health::{HealthSample, HealthTrend, health_trend, rss_kib};
-pub use in_process::run_scenario;
+pub use in_process::{RunOptions, run_fleet, run_scenario};
 pub use metrics::{RunMetrics, ScenarioMetrics};
-pub use processes::{ProcessLaunch, run_scenario_processes};
+pub use processes::{ProcessLaunch, run_fleet_processes, run_scenario_processes};
 pub use recording::{BusRecording, recording_file_name, start_recording};
-pub use report::{summary_table, write_report};
-pub use result::{RunResult, ScenarioResult};
-pub use scenario::{CircleSpec, EventSpec, PayloadCycleSpec, ScenarioSpec};
+pub use report::{fleet_table, summary_table, write_fleet_report, write_report};
+pub use result::{FleetResult, RunResult, ScenarioResult};
+pub use scenario::{ArmSpec, CircleSpec, EventSpec, PayloadCycleSpec, ScenarioSpec};

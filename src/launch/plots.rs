@@ -7,7 +7,7 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::result::ScenarioResult;
+use super::result::{FleetResult, ScenarioResult};
 
 const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -81,6 +81,30 @@ pub fn write_plots(dir: &Path, r: &ScenarioResult) -> anyhow::Result<Vec<std::pa
         plot("spike_rate", "ensemble mean firing rate (one core step per tick)", "rate, Hz", &rates)?;
     }
     Ok(written)
+}
+
+/// Writes `fleet_error.svg` and `.png` into `dir`: each arm's end-effector error under the main controller,
+/// payload events of every arm dashed.
+pub fn write_fleet_plot(dir: &Path, r: &FleetResult) -> anyhow::Result<()> {
+    register_font();
+    let mut markers: Vec<f64> = r.arms.iter().flat_map(|a| a.spec.payload_times()).map(|(t, _)| t).collect();
+    markers.sort_by(f64::total_cmp);
+    markers.dedup();
+    let series: Vec<Series> = r
+        .arms
+        .iter()
+        .filter_map(|a| {
+            let run = a.runs.first()?;
+            Some((a.spec.arm.clone(), run.ctrl.samples.iter().map(|s| (s.t, s.error_m * 1000.0)).collect()))
+        })
+        .collect();
+    let main = r.spec.controllers.first().map_or("", |c| c.as_str());
+    let title = format!("end-effector error per arm, {main} (payload events dashed)");
+    let p = Plot { title: &title, ylabel: "error, mm", series: &series, markers: &markers };
+    for ext in ["svg", "png"] {
+        p.write(&dir.join(format!("fleet_error.{ext}")))?;
+    }
+    Ok(())
 }
 
 /// One line plot: series against sim time, with dashed vertical markers.

@@ -1,12 +1,16 @@
-//! Runs a deployment with each node as an OS process (`spikearm sim node`, `spikearm control`) talking
-//! zenoh over TCP on 127.0.0.1. Each node is started with one settings file, `<node>.toml`: the settings
-//! the one-process runner hands its nodes, plus where to listen or connect and where to write the report.
-//! The nodes write their reports as JSON on exit and the same metrics and report code as in one process
-//! reads them, so a lockstep scenario gives bit-identical trajectories in both modes.
+//! Runs a deployment with each node as an OS process (`spikearm sim node`, `spikearm control`), every one a
+//! zenoh client of a router: the launcher starts `spikearm router` on a free loopback port (and on the
+//! endpoints `--listen` names, for outside tools), or uses the router `--connect` names. Each node is started
+//! with one settings file, `<node>.toml`: the settings the one-process runner hands its nodes, plus the
+//! router to connect to and where to write the report. The nodes write their reports as JSON on exit and the
+//! same metrics and report code as in one process reads them, so a lockstep scenario gives bit-identical
+//! trajectories in both modes.
 //!
-//! Per run, `<dir>/processes/<controller>/` holds each node's settings file, its log (starting with its
-//! command line) and its report.
+//! Per run, `<dir>/processes/<controller>/` (a fleet: `<dir>/processes/<controller>/<arm>/`) holds each
+//! node's settings file, its log (starting with its command line) and its report; the router's config and
+//! log are in `<dir>/processes/`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
@@ -20,32 +24,38 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::de::DeserializeOwned;
 
 use super::graph::{Deployment, NodeSpec, RunGraph};
-use super::result::{RunResult, ScenarioResult};
+use super::result::{FleetResult, RunResult, ScenarioResult};
 use super::scenario::ScenarioSpec;
 use crate::arm::Arm;
 use crate::node::{BusSettings, ControllerNodeReport, Shutdown, SimNodeReport};
 
-/// Where the node processes come from and where their files go.
-#[derive(Debug, Clone)]
+/// Where the node processes come from, where their files go, and the router they meet at.
+#[derive(Debug, Clone, Default)]
 pub struct ProcessLaunch {
     /// The `spikearm` executable (the launcher's own: `std::env::current_exe()`).
     pub exe: PathBuf,
     /// The report directory; run files go under `<dir>/processes/`.
     pub dir: PathBuf,
+    /// Extra endpoints the launched router listens on, so that outside tools can join (e.g.
+    /// `tcp/127.0.0.1:7447`).
+    pub listen: Vec<String>,
+    /// A running router to use instead of launching one (its endpoints). It must let the nodes in without
+    /// credentials (a router without access control, like the one the launcher starts).
+    pub connect: Vec<String>,
 }
 
-/// Once one node has exited, how long the others get to finish on their own before SIGTERM. A controller
-/// that missed the sim's last state would otherwise wait for more; stopping it then changes nothing it
-/// recorded.
+/// Once one node of an arm has exited, how long that arm's other nodes get to finish on their own before
+/// SIGTERM. A controller that missed the sim's last state would otherwise wait for more; stopping it then
+/// changes nothing it recorded. (Other arms, which may be slower, run on.)
 const AFTER_OTHER: Duration = Duration::from_secs(2);
 /// After SIGTERM, how long a node gets before SIGKILL.
 const GRACE: Duration = Duration::from_secs(10);
 /// Lines of a failed node's log quoted in the error.
 const LOG_TAIL: usize = 20;
 
-/// Runs every controller of `spec` on `arm` (the arm the scenario names, parsed once), each run as one
-/// process per node. `shutdown` (the launcher's Ctrl-C) stops the running nodes cleanly — their reports are
-/// still read — and skips the remaining runs.
+/// Runs every controller of the one-arm scenario `spec` on `arm` (the arm the scenario names, parsed once),
+/// each run as one process per node. `shutdown` (the launcher's Ctrl-C) stops the running nodes cleanly —
+/// their reports are still read — and skips the remaining runs.
 pub fn run_scenario_processes(
     spec: &ScenarioSpec,
     arm: &Arc<Arm>,
@@ -53,49 +63,160 @@ pub fn run_scenario_processes(
     shutdown: &Shutdown,
     progress: bool,
 ) -> anyhow::Result<ScenarioResult> {
-    let deployment = Deployment::from_scenario(spec, arm)?;
+    anyhow::ensure!(!spec.is_fleet(), "scenario `{}` has [[arms]]: run it with run_fleet_processes", spec.name);
+    let mut r = run_fleet_processes(spec, std::slice::from_ref(arm), launch, shutdown, progress)?;
+    Ok(r.arms.remove(0))
+}
+
+/// Runs every controller of `spec` with all its arms at once (`arms` in the order of
+/// [`ScenarioSpec::arm_scenarios`]), one process per node, through one router for the whole scenario.
+pub fn run_fleet_processes(
+    spec: &ScenarioSpec,
+    arms: &[Arc<Arm>],
+    launch: &ProcessLaunch,
+    shutdown: &Shutdown,
+    progress: bool,
+) -> anyhow::Result<FleetResult> {
+    let refs: Vec<&Arm> = arms.iter().map(|a| a.as_ref()).collect();
+    let deployment = Deployment::from_scenario(spec, &refs)?;
     let root = launch.dir.join("processes");
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    // The nodes read the arm from a file; this copy also serves scenarios whose URDF is embedded (demo).
-    let urdf = root.join("arm.urdf");
-    std::fs::write(&urdf, arm.urdf()).with_context(|| format!("writing {}", urdf.display()))?;
-    let mut runs: Vec<RunResult> = Vec::new();
+    // The nodes read each arm from a file; these copies also serve scenarios whose URDF is embedded (demo).
+    let mut urdfs = BTreeMap::new();
+    for (id, arm) in deployment.arms.iter().zip(arms) {
+        let name = if spec.is_fleet() { format!("{id}.urdf") } else { "arm.urdf".to_string() };
+        let urdf = root.join(name);
+        std::fs::write(&urdf, arm.urdf()).with_context(|| format!("writing {}", urdf.display()))?;
+        urdfs.insert(id.clone(), urdf);
+    }
+    let (_router, endpoint) = match launch.connect.first() {
+        Some(ep) => (None, ep.clone()),
+        None => {
+            let (r, ep) = RouterProcess::start(&launch.exe, &root, &launch.listen)?;
+            (Some(r), ep)
+        }
+    };
+    let client = root.join("client.json5");
+    std::fs::write(&client, client_config(&launch.connect, &endpoint))
+        .with_context(|| format!("writing {}", client.display()))?;
+    let mut per_arm: Vec<Vec<RunResult>> = vec![Vec::new(); deployment.arms.len()];
+    let mut labels: Vec<String> = Vec::new();
     for (i, run) in deployment.runs.iter().enumerate() {
         if shutdown.is_triggered() {
             break;
         }
-        let sub = if runs.iter().any(|r| r.controller == run.label) {
-            format!("{}-{i}", run.label)
-        } else {
-            run.label.clone()
-        };
-        let dir = RunDir { dir: root.join(sub), urdf: urdf.clone() };
-        runs.push(dir.run(&launch.exe, &deployment.name, run, shutdown, progress)?);
+        let sub = if labels.contains(&run.label) { format!("{}-{i}", run.label) } else { run.label.clone() };
+        labels.push(run.label.clone());
+        let dir = RunDir { dir: root.join(sub), urdfs: urdfs.clone(), client: client.clone(), fleet: spec.is_fleet() };
+        for (k, r) in dir.run(&launch.exe, &deployment, run, shutdown, progress)?.into_iter().enumerate() {
+            per_arm[k].push(r);
+        }
     }
-    Ok(ScenarioResult::new(spec, runs))
+    let arms = spec.arm_scenarios().iter().zip(per_arm).map(|(s, runs)| ScenarioResult::new(s, runs)).collect();
+    Ok(FleetResult { spec: spec.clone(), arms })
 }
 
-/// One run's directory and the arm file its nodes read.
+/// The client configuration every node of the run opens: a client of the router (no scouting; it listens
+/// nowhere).
+fn client_config(connect: &[String], endpoint: &str) -> String {
+    let eps = if connect.is_empty() { vec![endpoint.to_string()] } else { connect.to_vec() };
+    format!(
+        "// Written by `spikearm launch --processes`: every node is a client of the run's router.\n{{\n  mode: \"client\",\n  \
+         listen: {{ endpoints: [] }},\n  connect: {{ endpoints: {} }},\n  scouting: {{ multicast: {{ enabled: false }} }},\n}}\n",
+        serde_json::to_string(&eps).expect("strings serialise")
+    )
+}
+
+/// The router the launcher started; stopped (SIGTERM, then SIGKILL) when dropped.
+struct RouterProcess {
+    child: Child,
+}
+
+/// How long a launched router gets to accept connections.
+const ROUTER_START: Duration = Duration::from_secs(20);
+
+impl RouterProcess {
+    /// Writes `<root>/router.json5` (a router on a free loopback port and on `listen`, without access
+    /// control: the launcher's own nodes on this machine) and starts `spikearm router` with it, its log in
+    /// `<root>/router.log`. Returns once the router accepts connections, with the endpoint the nodes use.
+    fn start(exe: &Path, root: &Path, listen: &[String]) -> anyhow::Result<(Self, String)> {
+        let port = free_port()?;
+        let endpoint = format!("tcp/127.0.0.1:{port}");
+        let mut endpoints = vec![endpoint.clone()];
+        endpoints.extend(listen.iter().cloned());
+        let config = root.join("router.json5");
+        let text = format!(
+            "// Written by `spikearm launch --processes`: the run's router (loopback, no access control; see\n\
+             // config/zenoh/router.json5 for a deployment's).\n{{\n  mode: \"router\",\n  \
+             listen: {{ endpoints: {} }},\n  connect: {{ endpoints: [] }},\n  \
+             scouting: {{ multicast: {{ enabled: false }}, gossip: {{ enabled: true, multihop: false, target: [], autoconnect: [] }} }},\n}}\n",
+            serde_json::to_string(&endpoints).expect("strings serialise")
+        );
+        std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+        let log = root.join("router.log");
+        let mut f = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let args = ["router".to_string(), "--config".to_string(), config.display().to_string()];
+        writeln!(f, "$ {} {}", exe.display(), args.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" "))?;
+        let mut cmd = Command::new(exe);
+        cmd.args(&args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
+        cmd.process_group(0);
+        let child = cmd.spawn().with_context(|| format!("starting the router ({})", exe.display()))?;
+        let mut router = Self { child };
+        let deadline = Instant::now() + ROUTER_START;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = router.child.try_wait()? {
+                bail!("the router exited at start: {status}{}", tail(&log));
+            }
+            if Instant::now() > deadline {
+                bail!("the router did not accept connections within {ROUTER_START:?}{}", tail(&log));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok((router, endpoint))
+    }
+}
+
+impl Drop for RouterProcess {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-s", "TERM", &pid]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let end = Instant::now() + GRACE;
+        while Instant::now() < end {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One run's directory, the arm files its nodes read and the client config they open.
 struct RunDir {
     dir: PathBuf,
-    urdf: PathBuf,
+    urdfs: BTreeMap<String, PathBuf>,
+    client: PathBuf,
+    /// A fleet: each arm's files in a subdirectory named after it.
+    fleet: bool,
 }
 
 impl RunDir {
+    /// Runs one run's nodes; results per arm, in deployment order.
     fn run(
         &self,
         exe: &Path,
-        scenario: &str,
+        deployment: &Deployment,
         run: &RunGraph,
         shutdown: &Shutdown,
         progress: bool,
-    ) -> anyhow::Result<RunResult> {
-        let dir = &self.dir;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let endpoint = format!("tcp/127.0.0.1:{}", free_port()?);
+    ) -> anyhow::Result<Vec<RunResult>> {
         let mut nodes = Nodes(Vec::new());
         for spec in &run.nodes {
-            let (settings, report) = self.settings_file(spec, &endpoint)?;
+            let dir = self.arm_dir(spec.arm());
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let (settings, report) = self.settings_file(spec, &dir)?;
             nodes.0.push(Node::spawn(spec, exe, &settings, report, &dir.join(format!("{}.log", spec.name())))?);
         }
         let bar = if progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
@@ -103,51 +224,57 @@ impl RunDir {
             ProgressStyle::with_template("{prefix:>24} {spinner} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_prefix(format!("{scenario} / {}", run.label));
-        let pids: Vec<String> = nodes.0.iter().map(|n| format!("{} {}", n.what, n.child.id())).collect();
-        bar.set_message(format!("processes {}, logs in {}", pids.join(", "), dir.display()));
+        bar.set_prefix(format!("{} / {}", deployment.name, run.label));
+        bar.set_message(format!("{} node processes, logs in {}", nodes.0.len(), self.dir.display()));
         bar.enable_steady_tick(Duration::from_millis(200));
         let waited = nodes.wait(shutdown);
         bar.finish_and_clear();
         waited?;
-        let (mut sim, mut ctrl) = (None, None);
-        for n in &nodes.0 {
-            match n.kind {
-                NodeKind::Sim => sim = sim.or(Some(n.read_report::<SimNodeReport>()?)),
-                NodeKind::Controller => ctrl = ctrl.or(Some(n.read_report::<ControllerNodeReport>()?)),
+        let mut results = Vec::new();
+        for arm in &deployment.arms {
+            let (mut sim, mut ctrl) = (None, None);
+            for n in nodes.0.iter().filter(|n| &n.arm == arm) {
+                match n.kind {
+                    NodeKind::Sim => sim = sim.or(Some(n.read_report::<SimNodeReport>()?)),
+                    NodeKind::Controller => ctrl = ctrl.or(Some(n.read_report::<ControllerNodeReport>()?)),
+                }
             }
+            let (Some(sim), Some(ctrl)) = (sim, ctrl) else {
+                bail!("run `{}` needs a sim node and a controller node for arm `{arm}`", run.label)
+            };
+            results.push(RunResult { controller: run.label.clone(), sim, ctrl, health: Vec::new() });
         }
-        let (Some(sim), Some(ctrl)) = (sim, ctrl) else {
-            bail!("run `{}` needs a sim node and a controller node", run.label)
-        };
-        Ok(RunResult { controller: run.label.clone(), sim, ctrl, health: Vec::new() })
+        Ok(results)
     }
 
-    /// Writes `<dir>/<node>.toml`: the node's settings with this run's arm file, bus endpoints and report
-    /// path. The sim listens on the run's endpoint, every other node connects to it. Returns the file and
-    /// the report path (a stale report removed).
-    fn settings_file(&self, spec: &NodeSpec, endpoint: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+    fn arm_dir(&self, arm: &str) -> PathBuf {
+        if self.fleet { self.dir.join(arm) } else { self.dir.clone() }
+    }
+
+    /// Writes `<dir>/<node>.toml`: the node's settings with this run's arm file, the router's client config
+    /// and the report path. Returns the file and the report path (a stale report removed).
+    fn settings_file(&self, spec: &NodeSpec, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         let name = spec.name();
-        let report = self.dir.join(format!("{name}_report.json"));
+        let report = dir.join(format!("{name}_report.json"));
         if report.exists() {
             std::fs::remove_file(&report).with_context(|| format!("removing the old {}", report.display()))?;
         }
-        // The built-in loopback peer (no file); only the sim owns a known port.
-        let built_in = |b: BusSettings| BusSettings { zenoh_config: Some(PathBuf::new()), ..b };
+        let urdf = self.urdfs.get(spec.arm()).context("a node of an arm the scenario does not name")?.clone();
+        let bus = BusSettings { zenoh_config: Some(self.client.clone()), listen: vec![], connect: vec![] };
         let mut spec = spec.clone();
         match &mut spec {
             NodeSpec::Sim(s) => {
-                s.urdf = self.urdf.clone();
+                s.urdf = urdf;
                 s.report = Some(report.clone());
-                s.bus = built_in(BusSettings::listening(endpoint));
+                s.bus = bus;
             }
             NodeSpec::Controller(c) => {
-                c.urdf = self.urdf.clone();
+                c.urdf = urdf;
                 c.report = Some(report.clone());
-                c.bus = built_in(BusSettings::connecting(endpoint));
+                c.bus = bus;
             }
         }
-        let path = self.dir.join(format!("{name}.toml"));
+        let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, spec.to_toml()?).with_context(|| format!("writing {}", path.display()))?;
         Ok((path, report))
     }
@@ -181,6 +308,7 @@ enum NodeKind {
 /// One node process.
 struct Node {
     what: String,
+    arm: String,
     kind: NodeKind,
     child: Child,
     log: PathBuf,
@@ -196,7 +324,7 @@ impl Node {
             NodeSpec::Sim(_) => NodeKind::Sim,
             NodeSpec::Controller(_) => NodeKind::Controller,
         };
-        let what = format!("{} node", spec.name());
+        let what = format!("{} node of {}", spec.name(), spec.arm());
         let mut args: Vec<String> = spec.command().iter().map(|s| s.to_string()).collect();
         args.extend(["--config".to_string(), settings.display().to_string()]);
         let mut f = File::create(log).with_context(|| format!("creating {}", log.display()))?;
@@ -217,7 +345,8 @@ impl Node {
         // SIGTERM each (a second signal would make a node exit at once, without its report).
         cmd.process_group(0);
         let child = cmd.spawn().with_context(|| format!("starting the {what} ({})", exe.display()))?;
-        Ok(Self { what, kind, child, log: log.to_path_buf(), report, status: None, term_sent: None })
+        let arm = spec.arm().to_string();
+        Ok(Self { what, arm, kind, child, log: log.to_path_buf(), report, status: None, term_sent: None })
     }
 
     /// The report the node wrote on exit.
@@ -260,10 +389,12 @@ impl Node {
 struct Nodes(Vec<Node>);
 
 impl Nodes {
-    /// Waits until every node has exited. The sim ends the run (its duration); the controller then returns on
-    /// the sim's last state. A node failing stops the other and is an error quoting its log.
+    /// Waits until every node has exited. An arm's sim ends its part of the run (its duration); its
+    /// controller then returns on the sim's last state. A node failing stops all the others and is an error
+    /// quoting its log.
     fn wait(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
-        let mut first_exit: Option<Instant> = None;
+        // Per arm, when its first node exited.
+        let mut first_exit: BTreeMap<String, Instant> = BTreeMap::new();
         loop {
             for n in &mut self.0 {
                 n.poll()?;
@@ -281,12 +412,12 @@ impl Nodes {
                 return Ok(());
             }
             let now = Instant::now();
-            if self.0.iter().any(|n| n.status.is_some()) {
-                let since = *first_exit.get_or_insert(now);
-                if now - since > AFTER_OTHER {
-                    for m in &mut self.0 {
-                        m.terminate();
-                    }
+            for n in self.0.iter().filter(|n| n.status.is_some()) {
+                first_exit.entry(n.arm.clone()).or_insert(now);
+            }
+            for m in &mut self.0 {
+                if first_exit.get(&m.arm).is_some_and(|since| now - *since > AFTER_OTHER) {
+                    m.terminate();
                 }
             }
             if shutdown.is_triggered() {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::result::ScenarioResult;
+use super::result::{FleetResult, ScenarioResult};
 
 /// Writes `metrics.json`, `scenario.toml` and the plots (SVG and PNG) into `dir` (created). The bus
 /// recordings (`bus-<controller>.mcap`) are written there during the runs.
@@ -16,6 +16,108 @@ pub fn write_report(dir: &Path, r: &ScenarioResult) -> anyhow::Result<()> {
     std::fs::write(dir.join("scenario.toml"), toml::to_string(&r.spec)?).context("writing scenario.toml")?;
     super::plots::write_plots(dir, r).context("writing plots")?;
     Ok(())
+}
+
+/// One arm's line of the fleet table and `fleet.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FleetArmLine {
+    /// Arm id.
+    pub arm: String,
+    /// Main controller's mean error in the last window, m (NaN without windows).
+    pub last_window_error_m: f64,
+    /// The comparison controller's, m (NaN without a comparison run).
+    pub comparison_error_m: f64,
+    /// Normalised error in the last window (1 = the payload's whole effect remains, 0 = compensated).
+    pub normalised_error: Option<f64>,
+    /// Physics steps and lockstep speed of the main run.
+    pub steps: u64,
+    /// Steps per second of wall time (main run).
+    pub steps_per_s: f64,
+    /// Watchdog trips and deadline misses over all runs.
+    pub watchdog_trips: u64,
+    /// See `watchdog_trips`.
+    pub deadline_misses: u64,
+}
+
+/// Per arm: the figures of the fleet table.
+pub fn fleet_lines(r: &FleetResult) -> Vec<FleetArmLine> {
+    r.arms
+        .iter()
+        .map(|a| {
+            let last = a.spec.windows.last().map(|w| w.name.as_str()).unwrap_or("");
+            let err =
+                |i: usize| a.metrics.runs.get(i).and_then(|m| m.window_error_m.get(last)).copied().unwrap_or(f64::NAN);
+            let main = a.metrics.runs.first();
+            FleetArmLine {
+                arm: a.spec.arm.clone(),
+                last_window_error_m: err(0),
+                comparison_error_m: err(1),
+                normalised_error: a.metrics.normalised_error,
+                steps: main.map_or(0, |m| m.steps),
+                steps_per_s: main.map_or(0.0, |m| m.steps_per_s),
+                watchdog_trips: a.metrics.runs.iter().map(|m| m.watchdog_trips).sum(),
+                deadline_misses: a.metrics.runs.iter().map(|m| m.deadline_misses).sum(),
+            }
+        })
+        .collect()
+}
+
+/// Writes a fleet's report: each arm's report ([`write_report`]) into `<dir>/<arm>/`, and `fleet.json` (the
+/// fleet table's figures) and the `fleet_error` plot into `dir`. A one-arm scenario's report is `dir` itself.
+pub fn write_fleet_report(dir: &Path, r: &FleetResult) -> anyhow::Result<()> {
+    if !r.spec.is_fleet() {
+        return write_report(dir, &r.arms[0]);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for a in &r.arms {
+        write_report(&dir.join(&a.spec.arm), a)?;
+    }
+    let lines = fleet_lines(r);
+    std::fs::write(dir.join("fleet.json"), serde_json::to_string_pretty(&lines)?).context("writing fleet.json")?;
+    std::fs::write(dir.join("scenario.toml"), toml::to_string(&r.spec)?).context("writing scenario.toml")?;
+    super::plots::write_fleet_plot(dir, r).context("writing the fleet plot")?;
+    Ok(())
+}
+
+/// The fleet table: per arm, the main and comparison controllers' error in the last window (mm), the
+/// normalised error, speed and safety counters. A one-arm scenario gets its summary table.
+pub fn fleet_table(r: &FleetResult) -> String {
+    if !r.spec.is_fleet() {
+        return summary_table(&r.arms[0]);
+    }
+    let mut s = String::new();
+    for a in &r.arms {
+        let _ = writeln!(s, "arm {}:\n{}", a.spec.arm, summary_table(a));
+    }
+    let (main, cmp) = (r.spec.controllers.first(), r.spec.controllers.get(1));
+    let last = r.spec.windows.last().map_or("-", |w| w.name.as_str());
+    let _ = writeln!(s, "fleet `{}`, last window `{last}`:", r.spec.name);
+    let _ = writeln!(
+        s,
+        "{:<16}{:>14}{:>14}{:>12}{:>12}{:>10}{:>10}",
+        "arm",
+        format!("{} mm", main.map_or("-", |c| c.as_str())),
+        format!("{} mm", cmp.map_or("-", |c| c.as_str())),
+        "normalised",
+        "steps/s",
+        "watchdog",
+        "misses"
+    );
+    for l in fleet_lines(r) {
+        let n = l.normalised_error.map_or("-".to_string(), |x| format!("{x:.2}"));
+        let _ = writeln!(
+            s,
+            "{:<16}{:>14.2}{:>14.2}{:>12}{:>12.0}{:>10}{:>10}",
+            l.arm,
+            l.last_window_error_m * 1e3,
+            l.comparison_error_m * 1e3,
+            n,
+            l.steps_per_s,
+            l.watchdog_trips,
+            l.deadline_misses
+        );
+    }
+    s
 }
 
 /// Runs at least this long (wall time, s) get a memory and deadline-miss line in the summary.

@@ -30,6 +30,16 @@ pub struct ScenarioResult {
     pub metrics: ScenarioMetrics,
 }
 
+/// A fleet's results: each arm's, as the result of its one-arm scenario
+/// ([`ScenarioSpec::arm_scenarios`]), in scenario order. A one-arm scenario gives one.
+#[derive(Debug, Clone)]
+pub struct FleetResult {
+    /// The scenario as written.
+    pub spec: ScenarioSpec,
+    /// Per arm.
+    pub arms: Vec<ScenarioResult>,
+}
+
 /// Fraction of a run's wall time before memory and deadline-miss trends are judged (allocations settle,
 /// caches fill).
 const HEALTH_WARMUP: f64 = 0.1;

@@ -7,22 +7,32 @@ use crate::eval::metrics::WindowSpec;
 use crate::node::TimingMode;
 
 /// A scenario. Unknown keys are refused by name.
+///
+/// One arm is described by the top-level `arm`, `urdf` and `initial_q`; a fleet by `[[arms]]` tables
+/// instead (then the top-level three are left out). Everything else (timing, duration, controllers,
+/// windows, and the `controller`, `circle` and `events` an arm does not set itself) applies to every arm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
     /// Short name for the report.
     pub name: String,
-    /// Arm name (bus key prefix).
+    /// Arm name (bus key prefix) of a one-arm scenario; empty with `[[arms]]`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub arm: String,
-    /// URDF file, relative to the working directory.
+    /// URDF file of a one-arm scenario, relative to the working directory; empty with `[[arms]]`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub urdf: String,
     /// Timing mode of the sim. Default lockstep.
     #[serde(default = "lockstep")]
     pub timing: TimingMode,
     /// Simulated duration, s.
     pub duration_s: f64,
-    /// Start pose, rad.
+    /// Start pose of a one-arm scenario, rad; empty with `[[arms]]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub initial_q: Vec<f64>,
+    /// The arms of a fleet, all running at once (each on its own keys `spikearm/<id>/…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arms: Vec<ArmSpec>,
     /// Keep every n-th state/tick for metrics and plots. Default 10.
     #[serde(default = "default_record_every")]
     pub record_every: u32,
@@ -56,6 +66,28 @@ pub struct ScenarioSpec {
     /// Checkpoint period, s of wall time (with `checkpoint_dir`). Default 10.
     #[serde(default = "default_checkpoint_period")]
     pub checkpoint_period_s: f64,
+}
+
+/// One arm of a fleet (`[[arms]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmSpec {
+    /// The arm's name: its bus key prefix `spikearm/<id>/` and its report directory.
+    pub id: String,
+    /// URDF file, relative to the working directory.
+    pub urdf: String,
+    /// Start pose, rad.
+    pub initial_q: Vec<f64>,
+    /// This arm's controller settings, replacing the scenario's `[controller]` (its `kind` is replaced by
+    /// each entry of `controllers`). Absent: the scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<ControllerParams>,
+    /// This arm's target circle, replacing the scenario's. Absent: the scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circle: Option<CircleSpec>,
+    /// This arm's timed events (payload, e-stop, targets), added to the scenario's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventSpec>,
 }
 
 fn lockstep() -> TimingMode {
@@ -132,12 +164,61 @@ impl ScenarioSpec {
             s.expand_payload_cycle(&c)?;
         }
         anyhow::ensure!(!s.controllers.is_empty(), "controllers must name at least one controller");
-        for e in &s.events {
+        for e in s.events.iter().chain(s.arms.iter().flat_map(|a| &a.events)) {
             let n =
                 usize::from(e.target.is_some()) + usize::from(e.payload_kg.is_some()) + usize::from(e.estop.is_some());
             anyhow::ensure!(n == 1, "event at t = {} must set exactly one of target, payload_kg, estop", e.t);
         }
+        if s.arms.is_empty() {
+            anyhow::ensure!(
+                !s.arm.is_empty() && !s.urdf.is_empty(),
+                "a scenario names `arm` and `urdf`, or `[[arms]]`"
+            );
+        } else {
+            anyhow::ensure!(
+                s.arm.is_empty() && s.urdf.is_empty() && s.initial_q.is_empty(),
+                "with `[[arms]]`, the top-level `arm`, `urdf` and `initial_q` are left out (each arm names its own)"
+            );
+            let mut ids = std::collections::BTreeSet::new();
+            for a in &s.arms {
+                crate::bus::Keys::new(&a.id).map_err(|e| anyhow::anyhow!("arm id: {e}"))?;
+                anyhow::ensure!(ids.insert(a.id.as_str()), "arm id `{}` appears twice", a.id);
+            }
+        }
         Ok(s)
+    }
+
+    /// Whether the scenario has `[[arms]]` tables (a fleet), even of one.
+    pub fn is_fleet(&self) -> bool {
+        !self.arms.is_empty()
+    }
+
+    /// Each arm as a one-arm scenario of its own: the arm's fields, its controller and circle (or the
+    /// scenario's), the scenario's events followed by the arm's (in time order), named `<name>-<id>`. That
+    /// scenario run alone gives this arm's results in the fleet, bit for bit in lockstep. A one-arm scenario
+    /// gives itself.
+    pub fn arm_scenarios(&self) -> Vec<ScenarioSpec> {
+        if self.arms.is_empty() {
+            return vec![self.clone()];
+        }
+        self.arms
+            .iter()
+            .map(|a| {
+                let mut events: Vec<EventSpec> = self.events.iter().chain(&a.events).cloned().collect();
+                events.sort_by(|x, y| x.t.total_cmp(&y.t));
+                ScenarioSpec {
+                    name: format!("{}-{}", self.name, a.id),
+                    arm: a.id.clone(),
+                    urdf: a.urdf.clone(),
+                    initial_q: a.initial_q.clone(),
+                    arms: Vec::new(),
+                    controller: a.controller.clone().unwrap_or_else(|| self.controller.clone()),
+                    circle: a.circle.or(self.circle),
+                    events,
+                    ..self.clone()
+                }
+            })
+            .collect()
     }
 
     fn expand_payload_cycle(&mut self, c: &PayloadCycleSpec) -> anyhow::Result<()> {
@@ -201,6 +282,30 @@ mod tests {
         );
         let again = ScenarioSpec::from_toml(&toml::to_string(&s).unwrap()).unwrap();
         assert_eq!(again, s, "the expanded scenario reads back unchanged");
+    }
+
+    #[test]
+    fn arms_become_one_arm_scenarios_with_the_shared_settings_and_their_own() {
+        let text = "name = \"f\"\nduration_s = 5.0\ncontrollers = [\"adaptive\", \"osc\"]\n\
+                    [controller]\nkp = 150.0\n[[events]]\nt = 2.0\nestop = true\n\
+                    [[arms]]\nid = \"a\"\nurdf = \"ua\"\ninitial_q = [0.1]\n\
+                    [[arms.events]]\nt = 1.0\npayload_kg = 1.0\n\
+                    [[arms]]\nid = \"b\"\nurdf = \"ub\"\ninitial_q = [0.2, 0.3]\n[arms.controller]\nkp = 90.0\n";
+        let s = ScenarioSpec::from_toml(text).unwrap();
+        let per = s.arm_scenarios();
+        assert_eq!(per.len(), 2);
+        assert_eq!((per[0].name.as_str(), per[0].arm.as_str(), per[0].urdf.as_str()), ("f-a", "a", "ua"));
+        assert_eq!(per[0].controller.kp, 150.0);
+        assert_eq!(per[1].controller.kp, 90.0);
+        assert_eq!(per[0].events.iter().map(|e| e.t).collect::<Vec<_>>(), vec![1.0, 2.0]);
+        assert_eq!(per[1].events.len(), 1);
+        assert!(per.iter().all(|p| !p.is_fleet() && p.controllers == s.controllers));
+        assert_eq!(ScenarioSpec::from_toml(&toml::to_string(&s).unwrap()).unwrap(), s, "reads back");
+        // Duplicate ids, and top-level arm fields next to [[arms]], are refused.
+        let dup = format!("{text}[[arms]]\nid = \"a\"\nurdf = \"u\"\ninitial_q = [0.0]\n");
+        assert!(ScenarioSpec::from_toml(&dup).unwrap_err().to_string().contains("twice"));
+        let both = format!("arm = \"x\"\n{text}");
+        assert!(ScenarioSpec::from_toml(&both).is_err());
     }
 
     #[test]
