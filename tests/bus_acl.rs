@@ -160,8 +160,10 @@ fn fleet_view(identity: &str, ep: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("identity.json5");
     std::fs::write(&cfg, identity).unwrap();
+    // Two seconds: a latched lockstep sim steps flat out, and under load the router may drop some of its 10-Hz
+    // statuses (they travel as droppable reports behind the state stream).
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikearm"))
-        .args(["fleet", "--connect", ep, "--json", "--listen-s", "0.5", "--config", cfg.to_str().unwrap()])
+        .args(["fleet", "--connect", ep, "--json", "--listen-s", "2", "--config", cfg.to_str().unwrap()])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
