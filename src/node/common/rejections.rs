@@ -183,6 +183,12 @@ impl Rejections {
         }
     }
 
+    /// Counts a value the node limited itself as part of normal operation (the controller's command guard): no
+    /// log line and no `last_refusal`, which speak of what came from outside; the count shows in `clamped`.
+    pub fn count_clamp(&mut self, what: Clamp) {
+        self.clamps[what as usize] += 1;
+    }
+
     /// Bodies dropped for `reason`.
     pub fn count(&self, reason: Reason) -> u64 {
         self.counts[reason.index()]

@@ -580,14 +580,14 @@ fn set_all_or_none(c: &mut dyn Controller, set: &BTreeMap<String, f64>) -> Resul
 
 /// Counts what the guard changed in a command (allocation-free: the counters are fixed arrays).
 fn count_guard_actions(acts: GuardActions, rej: &mut Rejections) {
-    if acts.saturated {
-        rej.clamp(Clamp::Torque, "torque_cmd", &"above the joints' effort limits, saturated");
-    }
-    if acts.rate_limited {
-        rej.clamp(Clamp::TorqueRate, "torque_cmd", &"changing faster than the torque rate limit, slowed");
-    }
-    if acts.limit_pushback {
-        rej.clamp(Clamp::JointLimit, "torque_cmd", &"near a joint's position or velocity limit, pushed back");
+    for (acted, what) in [
+        (acts.saturated, Clamp::Torque),
+        (acts.rate_limited, Clamp::TorqueRate),
+        (acts.limit_pushback, Clamp::JointLimit),
+    ] {
+        if acted {
+            rej.count_clamp(what);
+        }
     }
 }
 
