@@ -298,6 +298,8 @@ fn exercise(d: Deployment) {
     let viewer_set = ParamsRequest { v: SCHEMA_VERSION, set: BTreeMap::from([("kp".to_string(), 1.0)]) };
     let viewer_query = viewer.query_params("controller", &viewer_set, Duration::from_millis(800));
     thread::sleep(Duration::from_millis(300));
+    // Sim time, not wall time, decides how much the checks below see: a loaded machine steps slowly.
+    wait_for("the sim to run 0.3 s past the viewer's attempts", 30.0, || sim_time(&states) >= t_start + 0.3);
     let t_a = sim_time(&states);
     let status_a = latest_status(&ctrl_status, &mut last_ctrl);
     let sim_a = latest_status(&sim_status, &mut last_sim);
