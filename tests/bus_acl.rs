@@ -162,18 +162,8 @@ fn fleet_view(identity: &str, ep: &str) -> serde_json::Value {
     std::fs::write(&cfg, identity).unwrap();
     // Two seconds: a latched lockstep sim steps flat out, and under load the router may drop some of its 10-Hz
     // statuses (they travel as droppable reports behind the state stream).
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikearm"))
-        .args(["fleet", "--connect", ep, "--json", "--listen-s", "2", "--config", cfg.to_str().unwrap()])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "spikearm fleet: {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = ["fleet", "--connect", ep, "--json", "--listen-s", "2", "--config", cfg.to_str().unwrap()];
+    let stdout = spikearm_ok(&root(), &args, "spikearm fleet");
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 

@@ -2,7 +2,6 @@
 //! and controller nodes of two arms, clients of an in-process router — with each one's health from its
 //! status; once the nodes stop, it lists none.
 
-use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,18 +18,8 @@ fn client(ep: &str) -> BusConfig {
 }
 
 fn fleet(ep: &str) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_spikearm"))
-        .args(["fleet", "--connect", ep, "--json", "--listen-s", "1.0"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "spikearm fleet: {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = ["fleet", "--connect", ep, "--json", "--listen-s", "1.0"];
+    let stdout = spikearm_ok(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &args, "spikearm fleet");
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -160,19 +159,8 @@ fn three_arms_as_processes_through_the_router_equal_each_arm_alone() {
     let file = dir.path().join("fleet.toml");
     std::fs::write(&file, SCENARIO).unwrap();
     let out_dir = dir.path().join("report");
-    let out = Command::new(env!("CARGO_BIN_EXE_spikearm"))
-        .current_dir(root())
-        .args(["launch", file.to_str().unwrap(), "--processes", "--quiet", "--out", out_dir.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "launch --processes: {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = ["launch", file.to_str().unwrap(), "--processes", "--quiet", "--out", out_dir.to_str().unwrap()];
+    let stdout = spikearm_ok(root(), &args, "launch --processes");
     // The fleet table names every arm.
     assert!(stdout.contains("fleet `fleet-check`"), "{stdout}");
     for a in ["ur5e", "threelink", "threelink_b"] {

@@ -103,3 +103,17 @@ impl Drop for Logged {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the built `spikearm` with `args` (from `dir`, stdin closed), asserts it exits 0 — naming `what` with
+/// its status, stdout and stderr otherwise — and returns its stdout.
+pub fn spikearm_ok(dir: &Path, args: &[&str], what: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikearm"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{what}: {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    stdout
+}
