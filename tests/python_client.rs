@@ -5,7 +5,6 @@
 //! Without python3 or its zenoh module the test says "skipped: …" and passes, unless
 //! `SPIKEARM_REQUIRE_PYTHON=1` (set by `.ci/run`), where that is a failure.
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -41,53 +40,9 @@ fn bin() -> Command {
     c
 }
 
-/// Why the client cannot run here, if it cannot.
-fn python_missing() -> Option<String> {
-    match Command::new("python3").args(["-c", "import zenoh"]).stdout(Stdio::null()).stderr(Stdio::piped()).output() {
-        Err(e) => Some(format!("python3 not runnable ({e})")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "python3 cannot import zenoh (pip install -r examples/requirements.txt): {}",
-            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
-
-/// Runs `cmd` to completion within `limit`, returning (success, stdout, stderr).
-fn run_with_limit(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    // Drain both pipes on threads so that a chatty child never blocks on a full pipe.
-    let drain = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let end = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    match status {
-        Some(s) => (s.success(), out, err),
-        None => (false, out, format!("{err}\n(killed: still running after {limit:?})")),
-    }
-}
-
 #[test]
 fn python_client_reads_states_sends_a_target_and_a_payload() {
-    if let Some(why) = python_missing() {
+    if let Some(why) = python_missing("import zenoh") {
         assert!(std::env::var("SPIKEARM_REQUIRE_PYTHON").as_deref() != Ok("1"), "SPIKEARM_REQUIRE_PYTHON=1: {why}");
         eprintln!("skipped: {why}");
         return;

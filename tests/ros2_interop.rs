@@ -9,7 +9,6 @@
 //! The Python test says "skipped: …" and passes without python3, zenoh or rosbags, unless `CI=true` or
 //! `SPIKEARM_REQUIRE_PYTHON=1` (set by `.ci/run`), where that is a failure.
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread;
@@ -39,18 +38,6 @@ fn python_required() -> bool {
     std::env::var("SPIKEARM_REQUIRE_PYTHON").as_deref() == Ok("1") || std::env::var("CI").as_deref() == Ok("true")
 }
 
-fn python_missing() -> Option<String> {
-    let probe = "import zenoh, rosbags, numpy";
-    match Command::new("python3").args(["-c", probe]).stdout(Stdio::null()).stderr(Stdio::piped()).output() {
-        Err(e) => Some(format!("python3 not runnable ({e})")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "python3 cannot `{probe}` (pip install -r examples/requirements.txt): {}",
-            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
-
 /// A child process that is stopped (SIGTERM, then SIGKILL) however the test ends.
 struct Node(Child);
 
@@ -69,40 +56,9 @@ impl Drop for Node {
     }
 }
 
-/// Runs `cmd` to completion within `limit`, returning (success, stdout, stderr).
-fn run_with_limit(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let drain = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let end = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    match status {
-        Some(s) => (s.success(), out, err),
-        None => (false, out, format!("{err}\n(killed: still running after {limit:?})")),
-    }
-}
-
 #[test]
 fn a_third_party_rmw_zenoh_client_finds_reads_and_drives_the_sim() {
-    if let Some(why) = python_missing() {
+    if let Some(why) = python_missing("import zenoh, rosbags, numpy") {
         assert!(!python_required(), "CI=true or SPIKEARM_REQUIRE_PYTHON=1: {why}");
         eprintln!("skipped: {why}");
         return;

@@ -117,3 +117,51 @@ pub fn spikearm_ok(dir: &Path, args: &[&str], what: &str) -> String {
     assert!(out.status.success(), "{what}: {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     stdout
 }
+
+/// Why `python3 -c <probe>` (an import line) cannot run here, or `None` when it can.
+pub fn python_missing(probe: &str) -> Option<String> {
+    use std::process::{Command, Stdio};
+    match Command::new("python3").args(["-c", probe]).stdout(Stdio::null()).stderr(Stdio::piped()).output() {
+        Err(e) => Some(format!("python3 not runnable ({e})")),
+        Ok(o) if !o.status.success() => Some(format!(
+            "python3 cannot `{probe}` (pip install -r examples/requirements.txt): {}",
+            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// Runs `cmd` to completion within `limit`, returning (success, stdout, stderr); killed past the limit.
+pub fn run_with_limit(cmd: &mut std::process::Command, limit: std::time::Duration) -> (bool, String, String) {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Drain both pipes on threads so that a chatty child never blocks on a full pipe.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    match status {
+        Some(s) => (s.success(), out, err),
+        None => (false, out, format!("{err}\n(killed: still running after {limit:?})")),
+    }
+}
