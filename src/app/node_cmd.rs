@@ -126,7 +126,8 @@ impl<T> Reloader<T>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + Default + Clone + PartialEq,
 {
-    /// The new settings, with what cannot change while running reported and kept as it is.
+    /// Reads the settings again and keeps what may change while running; returns the settings now in force
+    /// when they changed (what cannot change is reported and kept as it is).
     fn reread(&mut self, soften: impl Fn(&mut T, &T), log_level: impl Fn(&T) -> Option<String>) -> Option<T> {
         let new: T = match load_layered(self.args.config.as_deref(), self.env_prefix, std::env::vars(), &self.args.sets)
         {
@@ -147,8 +148,9 @@ where
         {
             tracing::error!("SIGHUP: {e:#}");
         }
-        let old = std::mem::replace(&mut self.running, applied.clone());
-        Some(old).filter(|o| *o != applied).map(|_| applied)
+        let changed = applied != self.running;
+        self.running.clone_from(&applied);
+        changed.then_some(applied)
     }
 }
 
