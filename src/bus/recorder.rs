@@ -496,6 +496,7 @@ mod tests {
             velocity: vec![0.0],
             effort: vec![0.0],
             ee_position: ee,
+            payload_effort: Vec::new(),
         };
         serde_json::to_vec(&js).unwrap()
     }

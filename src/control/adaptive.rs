@@ -483,11 +483,6 @@ impl AdaptiveOsc {
         self.joint.core().last_spike_count() + self.inertial.as_ref().map_or(0, |p| p.task.core().last_spike_count())
     }
 
-    /// The adaptive torque added on the last tick, N·m, one per joint.
-    pub fn adaptive_torque(&self) -> &[f64] {
-        &self.adapt
-    }
-
     /// The posture design's tick after the OSC terms: train on the feedback.
     fn tick_posture(&mut self, input: &ControlInput<'_>, torque: &mut [f64]) -> Result<(), ControlError> {
         let terms = self.osc.terms();
@@ -604,6 +599,10 @@ impl Controller for AdaptiveOsc {
 
     fn weights_provenance(&self) -> Option<WeightsProvenance> {
         Some(self.provenance.clone())
+    }
+
+    fn adaptive_torque(&self) -> Option<&[f64]> {
+        Some(&self.adapt)
     }
 
     fn status(&self) -> ControllerStatus {
