@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::arm::Arm;
 use crate::launch::{
-    FleetResult, ProcessLaunch, RunOptions, ScenarioSpec, fleet_table, run_fleet, run_fleet_processes,
+    FleetResult, HostCommands, ProcessLaunch, RunOptions, ScenarioSpec, fleet_table, run_fleet, run_fleet_processes,
     write_fleet_report,
 };
 use crate::node::Shutdown;
@@ -38,6 +38,25 @@ pub struct LaunchArgs {
     /// credentials). Repeatable.
     #[arg(long, value_name = "ENDPOINT")]
     pub connect: Vec<String>,
+    /// With --processes: start every node of ROLE (`sim` or `controller`) through COMMAND, on another host
+    /// that sees this file system at the same paths, e.g. `--on sim="ip netns exec arm-host"`. The node's
+    /// command line is appended to COMMAND (split at spaces; no quoting). Needs --connect: a router every
+    /// host reaches. Once per role.
+    #[arg(long, value_name = "ROLE=COMMAND", requires = "processes", value_parser = parse_host_command)]
+    pub on: Vec<(String, Vec<String>)>,
+}
+
+/// `ROLE=COMMAND` of `--on`.
+fn parse_host_command(s: &str) -> Result<(String, Vec<String>), String> {
+    let (role, command) = s.split_once('=').ok_or("expected ROLE=COMMAND, e.g. sim=\"ip netns exec arm-host\"")?;
+    if !matches!(role, "sim" | "controller") {
+        return Err(format!("role `{role}`: sim or controller"));
+    }
+    let words: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+    if words.is_empty() {
+        return Err(format!("--on {role}=: no command"));
+    }
+    Ok((role.to_string(), words))
 }
 
 /// Arguments of `spikearm demo`.
@@ -65,11 +84,12 @@ pub struct ReportArgs {
 const DEMO_SCENARIO: &str = include_str!("../../launch/ur5e_payload.toml");
 const DEMO_URDF: &str = include_str!("../../config/arms/ur5e.urdf");
 
-/// Where the nodes meet: the endpoints a run listens on or connects to.
+/// Where the nodes meet: the endpoints a run listens on or connects to, and the hosts they run on.
 #[derive(Debug, Clone, Default)]
 struct Meeting {
     listen: Vec<String>,
     connect: Vec<String>,
+    hosts: HostCommands,
 }
 
 fn execute(
@@ -83,10 +103,10 @@ fn execute(
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
-    let Meeting { listen, connect } = meeting;
+    let Meeting { listen, connect, hosts } = meeting;
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
-        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect };
+        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect, hosts };
         run_fleet_processes(spec, &arms, &launch, &shutdown, !quiet)?
     } else {
         let record_dir = (!no_record).then(|| dir.clone());
@@ -108,7 +128,13 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
         .iter()
         .map(|a| super::node_cmd::read_arm(Path::new(&a.urdf)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone() };
+    let mut hosts = HostCommands::default();
+    for (role, command) in &args.on {
+        let slot = if role == "sim" { &mut hosts.sim } else { &mut hosts.controller };
+        anyhow::ensure!(slot.is_empty(), "--on {role}= given twice");
+        *slot = command.clone();
+    }
+    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts };
     execute(&spec, arms, &args.report, args.processes, meeting)?;
     Ok(())
 }
