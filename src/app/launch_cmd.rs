@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::arm::Arm;
 use crate::launch::{
-    FleetResult, HostCommands, ProcessLaunch, RunOptions, ScenarioSpec, fleet_table, run_fleet, run_fleet_processes,
-    write_fleet_report,
+    FleetResult, HostCommands, ProcessLaunch, RoleConfigs, RunOptions, ScenarioSpec, fleet_table, run_fleet,
+    run_fleet_processes, write_fleet_report,
 };
 use crate::node::Shutdown;
 
@@ -44,6 +44,25 @@ pub struct LaunchArgs {
     /// host reaches. Once per role.
     #[arg(long, value_name = "ROLE=COMMAND", requires = "processes", value_parser = parse_host_command)]
     pub on: Vec<(String, Vec<String>)>,
+    /// With --processes and --connect: every node of ROLE (`sim` or `controller`) opens this zenoh config, with
+    /// its identity's credentials or certificates, instead of a plain client config, e.g.
+    /// `--zenoh-config sim=config/zenoh/acl-sim.json5` for a router with access control. The nodes still connect
+    /// to --connect's endpoints. Once per role.
+    #[arg(long, value_name = "ROLE=FILE", requires = "processes", value_parser = parse_role_file)]
+    pub zenoh_config: Vec<(String, PathBuf)>,
+}
+
+/// `ROLE=FILE` of `--zenoh-config`.
+fn parse_role_file(s: &str) -> Result<(String, PathBuf), String> {
+    let (role, file) = s.split_once('=').ok_or("expected ROLE=FILE, e.g. sim=config/zenoh/acl-sim.json5")?;
+    if !matches!(role, "sim" | "controller") {
+        return Err(format!("role `{role}`: sim or controller"));
+    }
+    let file = PathBuf::from(file);
+    if !file.is_file() {
+        return Err(format!("{}: no such file", file.display()));
+    }
+    Ok((role.to_string(), file))
 }
 
 /// `ROLE=COMMAND` of `--on`.
@@ -90,6 +109,7 @@ struct Meeting {
     listen: Vec<String>,
     connect: Vec<String>,
     hosts: HostCommands,
+    identities: RoleConfigs,
 }
 
 fn execute(
@@ -103,10 +123,10 @@ fn execute(
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
-    let Meeting { listen, connect, hosts } = meeting;
+    let Meeting { listen, connect, hosts, identities } = meeting;
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
-        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect, hosts };
+        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect, hosts, identities };
         run_fleet_processes(spec, &arms, &launch, &shutdown, !quiet)?
     } else {
         let record_dir = (!no_record).then(|| dir.clone());
@@ -134,7 +154,13 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
         anyhow::ensure!(slot.is_empty(), "--on {role}= given twice");
         *slot = command.clone();
     }
-    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts };
+    let mut identities = RoleConfigs::default();
+    for (role, file) in &args.zenoh_config {
+        let slot = if role == "sim" { &mut identities.sim } else { &mut identities.controller };
+        anyhow::ensure!(slot.is_none(), "--zenoh-config {role}= given twice");
+        *slot = Some(file.clone());
+    }
+    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities };
     execute(&spec, arms, &args.report, args.processes, meeting)?;
     Ok(())
 }

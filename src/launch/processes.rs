@@ -44,6 +44,18 @@ pub struct ProcessLaunch {
     pub connect: Vec<String>,
     /// How the nodes of each role are started elsewhere (another host, a network namespace).
     pub hosts: HostCommands,
+    /// The zenoh config (credentials, TLS) each role's nodes open instead of the launcher's plain client
+    /// config; they still connect to the run's router. For a router with access control (`--connect`).
+    pub identities: RoleConfigs,
+}
+
+/// A zenoh config file per role (`None`: the launcher's plain client config).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleConfigs {
+    /// The sims' config, e.g. `config/zenoh/acl-sim.json5`.
+    pub sim: Option<PathBuf>,
+    /// The controllers' config, e.g. `config/zenoh/acl-controller.json5`.
+    pub controller: Option<PathBuf>,
 }
 
 /// Command prefixes that start a node on another host sharing this file system, per role: the node's own
@@ -103,6 +115,11 @@ pub fn run_fleet_processes(
     shutdown: &Shutdown,
     progress: bool,
 ) -> anyhow::Result<FleetResult> {
+    let own_configs = launch.identities.sim.is_some() || launch.identities.controller.is_some();
+    anyhow::ensure!(
+        !own_configs || !launch.connect.is_empty(),
+        "per-role zenoh configs are for a running router with access control (--connect)"
+    );
     anyhow::ensure!(
         !launch.hosts.any() || !launch.connect.is_empty(),
         "nodes started on other hosts need a router every host reaches (--connect): the launched one listens on \
@@ -144,6 +161,8 @@ pub fn run_fleet_processes(
             client: client.clone(),
             fleet: spec.is_fleet(),
             hosts: launch.hosts.clone(),
+            identities: launch.identities.clone(),
+            connect: launch.connect.clone(),
         };
         for (k, r) in dir.run(&launch.exe, &deployment, run, shutdown, progress)?.into_iter().enumerate() {
             per_arm[k].push(r);
@@ -238,6 +257,9 @@ struct RunDir {
     /// A fleet: each arm's files in a subdirectory named after it.
     fleet: bool,
     hosts: HostCommands,
+    identities: RoleConfigs,
+    /// The router's endpoints, for nodes opening their own config.
+    connect: Vec<String>,
 }
 
 impl RunDir {
@@ -299,7 +321,16 @@ impl RunDir {
             std::fs::remove_file(&report).with_context(|| format!("removing the old {}", report.display()))?;
         }
         let urdf = self.urdfs.get(spec.arm()).context("a node of an arm the scenario does not name")?.clone();
-        let bus = BusSettings { zenoh_config: Some(self.client.clone()), listen: vec![], connect: vec![] };
+        let own = match spec {
+            NodeSpec::Sim(_) => &self.identities.sim,
+            NodeSpec::Controller(_) => &self.identities.controller,
+        };
+        let bus = match own {
+            Some(file) => {
+                BusSettings { zenoh_config: Some(file.clone()), listen: vec![], connect: self.connect.clone() }
+            }
+            None => BusSettings { zenoh_config: Some(self.client.clone()), listen: vec![], connect: vec![] },
+        };
         let mut spec = spec.clone();
         match &mut spec {
             NodeSpec::Sim(s) => {
