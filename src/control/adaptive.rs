@@ -605,6 +605,14 @@ impl Controller for AdaptiveOsc {
         Some(&self.adapt)
     }
 
+    /// The residual explains the torque the plant received: a brake or rate limit applied after this
+    /// controller is then not mistaken for a payload.
+    fn applied(&mut self, torque: &[f64]) {
+        if let Some(p) = &mut self.inertial {
+            p.residual.amend_torque(torque);
+        }
+    }
+
     fn status(&self) -> ControllerStatus {
         ControllerStatus {
             learning: Some(self.learning()),

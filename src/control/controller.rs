@@ -46,6 +46,10 @@ pub trait Controller: Send {
     fn weights_provenance(&self) -> Option<WeightsProvenance> {
         None
     }
+    /// The torque actually sent for the last tick, N·m, after a safety layer between controller and plant
+    /// (rate limit, brakes, a hold) changed what [`tick`](Self::tick) wrote. Controllers that learn from
+    /// their own commands use it instead. Called on the control tick: must not allocate.
+    fn applied(&mut self, _torque: &[f64]) {}
     /// The adaptive term's torque of the last tick, N·m, one per joint; `None` for controllers without one.
     /// Read on the control tick: must not allocate.
     fn adaptive_torque(&self) -> Option<&[f64]> {

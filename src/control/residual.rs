@@ -161,6 +161,15 @@ impl ResidualEstimator {
         self.recorded += 1;
     }
 
+    /// Replaces the command recorded by the last [`record`](Self::record) with what was actually sent (N·m):
+    /// a safety layer between controller and plant may have limited it, and the residual must explain the
+    /// torque the plant received, not the one computed.
+    pub fn amend_torque(&mut self, tau: &[f64]) {
+        if self.recorded > 0 && tau.len() == self.tau[self.newest].len() {
+            self.tau[self.newest].copy_from_slice(tau);
+        }
+    }
+
     /// Forgets the previous tick (after a pause or an error), so the next tick gives no estimate.
     pub fn reset(&mut self) {
         self.have_prev = false;
@@ -220,6 +229,23 @@ mod tests {
                 assert!(norm < 1e-6, "no payload, no residual: {r:?}");
             }
         }
+    }
+
+    /// A command limited after the controller recorded it: the residual explains the amended torque.
+    #[test]
+    fn an_amended_torque_replaces_the_recorded_one() {
+        let params = ResidualParams { lowpass_s: 0.0, ..ResidualParams::default() };
+        let q = [0.4, -0.5, 0.3];
+        let (mut computed, mut amended) = (
+            ResidualEstimator::new(model(), params.clone()).unwrap(),
+            ResidualEstimator::new(model(), params).unwrap(),
+        );
+        computed.record(0.0, &q, &[0.0; 3], &[12.0, 4.0, 1.0]);
+        amended.record(0.0, &q, &[0.0; 3], &[12.0, 4.0, 1.0]);
+        amended.amend_torque(&[10.0, 4.0, 1.5]);
+        let a = computed.update(1e-3, &[0.01, 0.0, 0.0]).unwrap().to_vec();
+        let b = amended.update(1e-3, &[0.01, 0.0, 0.0]).unwrap().to_vec();
+        assert!((a[0] - b[0] - 2.0).abs() < 1e-9 && (a[1] - b[1]).abs() < 1e-9 && (b[2] - a[2] - 0.5).abs() < 1e-9);
     }
 
     #[test]

@@ -20,11 +20,10 @@ pub struct SafetyParams {
     /// tick: a 150-N·m joint goes from zero to its limit in 15 ms).
     pub torque_rate_nm_per_s: f64,
     /// Fraction of each joint's URDF velocity limit above which a braking torque opposes the motion; it
-    /// rises to the joint's effort limit over a further 20 % of the limit (1.0: from the limit to 1.2 × it).
-    /// Absent (default): no brake. Off by default because the adaptive term learns from the torque it
-    /// computed, not from the braked one, and would take the brake for a payload; set it on a real arm whose
-    /// own drive does not enforce its speed limits.
-    pub velocity_margin: Option<f64>,
+    /// rises to the joint's effort limit over a further 20 % of the limit. Default 0.8: from 80 % of the limit
+    /// to the full effort at the limit, so a joint stays within its rated speed. 0 turns the brake off (for
+    /// a drive that enforces its own limits).
+    pub velocity_margin: f64,
     /// Distance inside each URDF position limit where a restoring torque starts, rad; it reaches the joint's
     /// effort limit at the position limit. Default 0.1.
     pub position_margin_rad: f64,
@@ -35,7 +34,7 @@ pub struct SafetyParams {
 
 impl Default for SafetyParams {
     fn default() -> Self {
-        Self { torque_rate_nm_per_s: 10_000.0, velocity_margin: None, position_margin_rad: 0.1, resume_ramp_s: 0.5 }
+        Self { torque_rate_nm_per_s: 10_000.0, velocity_margin: 0.8, position_margin_rad: 0.1, resume_ramp_s: 0.5 }
     }
 }
 
@@ -46,10 +45,8 @@ impl SafetyParams {
         if !(p.torque_rate_nm_per_s.is_finite() && p.torque_rate_nm_per_s > 0.0) {
             return Err(format!("safety.torque_rate_nm_per_s must be finite and > 0, got {}", p.torque_rate_nm_per_s));
         }
-        if let Some(m) = p.velocity_margin
-            && !(m > 0.0 && m <= 1.0)
-        {
-            return Err(format!("safety.velocity_margin must lie in (0, 1], got {m}"));
+        if !(p.velocity_margin >= 0.0 && p.velocity_margin <= 1.0) {
+            return Err(format!("safety.velocity_margin must lie in [0, 1] (0: off), got {}", p.velocity_margin));
         }
         if !(p.position_margin_rad.is_finite() && p.position_margin_rad > 0.0) {
             return Err(format!("safety.position_margin_rad must be finite and > 0, got {}", p.position_margin_rad));
@@ -206,7 +203,7 @@ impl CommandGuard {
             let into_upper = ((q[i] - (b.upper[i] - d)) / d).clamp(0.0, 1.0);
             let into_lower = (((b.lower[i] + d) - q[i]) / d).clamp(0.0, 1.0);
             let v_max = b.velocity[i];
-            let v_from = p.velocity_margin.map_or(f64::INFINITY, |m| m * v_max);
+            let v_from = if p.velocity_margin > 0.0 { p.velocity_margin * v_max } else { f64::INFINITY };
             let over_speed = ((dq[i].abs() - v_from) / (VELOCITY_BAND * v_max)).clamp(0.0, 1.0);
             // NaN (infinite limits) compares false: no push.
             let push = if into_upper > 0.0 {
@@ -368,7 +365,7 @@ mod tests {
 
     #[test]
     fn joints_near_their_limits_are_pushed_back_and_braked() {
-        let params = SafetyParams { velocity_margin: Some(1.0), ..Default::default() };
+        let params = SafetyParams { velocity_margin: 1.0, ..Default::default() };
         let mut g = CommandGuard::new(&arm("threelink.urdf"), params, HoldParams::default()).unwrap();
         let pi = std::f64::consts::PI;
         // Joint 0 halfway into the upper margin, joint 1 10 % over its 10 rad/s limit, joint 2 free.
@@ -383,10 +380,20 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_velocity_margin_turns_the_brake_off() {
+        let params = SafetyParams { velocity_margin: 0.0, ..Default::default() };
+        let mut g = CommandGuard::new(&arm("threelink.urdf"), params, HoldParams::default()).unwrap();
+        let mut tau = [0.0; 3];
+        let acts = g.apply(0.0, &[0.0; 3], &[0.0, 11.0, 0.0], &mut tau);
+        assert!(!acts.limit_pushback && tau == [0.0; 3], "{tau:?}");
+    }
+
+    #[test]
     fn bad_params_are_refused() {
         for p in [
             SafetyParams { torque_rate_nm_per_s: 0.0, ..Default::default() },
-            SafetyParams { velocity_margin: Some(1.5), ..Default::default() },
+            SafetyParams { velocity_margin: 1.5, ..Default::default() },
+            SafetyParams { velocity_margin: f64::NAN, ..Default::default() },
             SafetyParams { position_margin_rad: f64::NAN, ..Default::default() },
             SafetyParams { resume_ramp_s: -1.0, ..Default::default() },
         ] {

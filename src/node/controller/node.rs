@@ -345,6 +345,7 @@ impl<'c> ControllerNode<'c> {
         }
         let acts = self.guard.apply(js.stamp, &js.position, &js.velocity, &mut self.cmd.effort);
         count_guard_actions(acts, &mut self.rej);
+        self.controller.applied(&self.cmd.effort);
         self.cmd.seq = js.seq;
         self.send_torque()?;
         self.last_seq = Some(js.seq);
