@@ -46,6 +46,12 @@ pub trait Controller: Send {
     fn weights_provenance(&self) -> Option<WeightsProvenance> {
         None
     }
+    /// Which of [`RASTER_NEURONS`] evenly spaced neurons of the (joint-space) ensemble spiked in the last core
+    /// step: bit k for neuron `k·n/RASTER_NEURONS` of n (for spike rasters); `None` without a spiking core.
+    /// Cheap enough for every tick (a look at 64 neurons), never allocates.
+    fn raster_spikes(&self) -> Option<u64> {
+        None
+    }
     /// A snapshot for the node's status message (~10 Hz, off the control tick).
     fn status(&self) -> ControllerStatus {
         ControllerStatus::default()
@@ -108,6 +114,9 @@ pub struct ControllerStatus {
     /// Mean firing rate of the ensemble over the last core step (spikes / neurons / dt), Hz.
     pub spike_rate_hz: Option<f64>,
 }
+
+/// Neurons a controller samples for [`ControllerStatus::raster_spikes`] (at most this many: the bits of a u64).
+pub const RASTER_NEURONS: usize = 64;
 
 /// Why a tick could not produce torques.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -24,6 +24,10 @@ pub struct ControllerSample {
     /// Mean firing rate of the controller's ensemble over this tick, Hz (None without a spiking core).
     #[serde(default)]
     pub spike_rate_hz: Option<f64>,
+    /// Which sampled neurons of the ensemble spiked at least once since the previous logged tick (this one
+    /// included), one bit each (see `Controller::raster_spikes`); None without a spiking core.
+    #[serde(default)]
+    pub raster_spikes: Option<u64>,
 }
 
 /// What a controller node did.
