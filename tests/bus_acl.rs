@@ -282,7 +282,9 @@ fn exercise(d: Deployment) {
     viewer.put(&keys.estop(), &Estop { v: SCHEMA_VERSION, engaged: true, source: "viewer".into() }).unwrap();
     let mut torque = viewer.publisher::<TorqueCmd>(&keys.torque_cmd(), QosClass::Control).unwrap();
     for seq in 0..50 {
-        torque.put(&TorqueCmd { v: SCHEMA_VERSION, seq, effort: vec![40.0, -40.0, 40.0] }).unwrap();
+        torque
+            .put(&TorqueCmd { v: SCHEMA_VERSION, seq, effort: vec![40.0, -40.0, 40.0], adaptive: Vec::new() })
+            .unwrap();
     }
     let _fake_token = viewer.liveliness_token("intruder").unwrap();
     let viewer_set = ParamsRequest { v: SCHEMA_VERSION, set: BTreeMap::from([("kp".to_string(), 1.0)]) };

@@ -117,11 +117,12 @@ fn corpus() -> Vec<Vec<u8>> {
                 velocity: vec![0.0, 1.5, -2.5],
                 effort: vec![10.0, -5.0, 0.5],
                 ee_position: [0.4, 0.0, 0.6],
+                payload_effort: Vec::new(),
             },
             b,
         )
     });
-    put(&|b| encode_into(&TorqueCmd { v: 1, seq: 250, effort: vec![1.0, -2.0, 3.0] }, b));
+    put(&|b| encode_into(&TorqueCmd { v: 1, seq: 250, effort: vec![1.0, -2.0, 3.0], adaptive: Vec::new() }, b));
     put(&|b| encode_into(&Target { v: 1, position: [0.3, 0.1, 0.5] }, b));
     put(&|b| encode_into(&Payload { v: 1, mass_kg: 2.0, offset_m: [0.0, 0.0, 0.05] }, b));
     put(&|b| encode_into(&Estop { v: 1, engaged: true, source: "operator".into() }, b));

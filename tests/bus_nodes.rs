@@ -213,6 +213,7 @@ fn controller_holds_when_joint_states_stop_and_resumes() {
                     velocity: vec![0.0; 3],
                     effort: vec![0.0; 3],
                     ee_position: [1.0, 0.0, 0.0],
+                    payload_effort: Vec::new(),
                 })
                 .unwrap();
             *seq += 1;
@@ -374,4 +375,60 @@ fn a_checkpoint_of_other_adaptive_settings_is_refused_by_name() {
     assert!(r.restored);
     assert!((same.learned_weights().unwrap().decoders[0] - 0.5).abs() < 0.05);
     ctrl_bus.close().unwrap();
+}
+
+/// The sim publishes what the payload demands at each joint: nothing before it is attached, and after, the
+/// force that moves a point mass with the end effector through the Jacobian, Jᵀ m (a − g), with the
+/// acceleration a taken from the published end-effector positions (second differences): independent of the
+/// inverse dynamics the sim computes it with.
+#[test]
+fn joint_states_carry_the_payload_torque_once_a_payload_is_on() {
+    let (sim_bus, ctrl_bus) = bus_pair();
+    let states = ctrl_bus.queue::<JointStates>(&ctrl_bus.keys().joint_states(), 4096).unwrap();
+    let mass = 1.0;
+    let mut spec = sim_settings();
+    spec.duration_s = Some(1.0);
+    spec.payload_events = vec![spikearm::node::PayloadEvent { t: 0.3, mass_kg: mass, offset_m: [0.0; 3] }];
+    let stop_ctrl = Shutdown::new();
+    let stop2 = stop_ctrl.clone();
+    let ctrl_thread = thread::spawn(move || {
+        let mut c = TestPd::new(Q_REF.to_vec());
+        let r = run_controller_node(&controller_settings(), arm("threelink.urdf"), &mut c, &ctrl_bus, &stop2);
+        (r.unwrap(), ctrl_bus)
+    });
+    run_sim_node(&spec, arm("threelink.urdf"), &sim_bus, &Shutdown::new()).unwrap();
+    stop_ctrl.trigger();
+    let (_, ctrl_bus) = ctrl_thread.join().unwrap();
+    let mut received = Vec::new();
+    while let Some(js) = states.try_recv().unwrap() {
+        received.push(js.unwrap());
+    }
+    ctrl_bus.close().unwrap();
+    sim_bus.close().unwrap();
+
+    assert!(received.len() > 900, "{} states", received.len());
+    let before = received.iter().filter(|js| js.stamp < 0.29);
+    assert!(before.into_iter().all(|js| js.payload_effort.is_empty()), "no payload, no payload torque");
+    let mut model = arm("threelink.urdf").model().unwrap();
+    let g = model.params().gravity;
+    let mut j = nalgebra::DMatrix::zeros(3, 3);
+    let (mut worst, mut largest, mut checked) = (0.0f64, 0.0f64, 0);
+    for w in received.windows(3).filter(|w| w[0].stamp > 0.35) {
+        let dt = w[2].stamp - w[1].stamp;
+        // The state after a step carries that step's torque; the step ran from w[1] to w[2].
+        let a: Vec<f64> = (0..3)
+            .map(|r| (w[2].ee_position[r] - 2.0 * w[1].ee_position[r] + w[0].ee_position[r]) / (dt * dt))
+            .collect();
+        model.jacobian(&w[1].position, &mut j).unwrap();
+        assert_eq!(w[2].payload_effort.len(), 3, "at {} s", w[2].stamp);
+        for i in 0..3 {
+            let expect: f64 = (0..3).map(|r| j[(r, i)] * mass * (a[r] - g[r])).sum();
+            worst = worst.max((w[2].payload_effort[i] - expect).abs());
+            largest = largest.max(expect.abs());
+        }
+        checked += 1;
+    }
+    eprintln!("payload torque vs Jᵀ m (a − g) over {checked} steps: worst {worst:.4} N·m, largest {largest:.3} N·m");
+    assert!(checked > 500 && largest > 1.0, "{checked} steps, largest {largest}");
+    assert!(worst < 0.05 * largest, "worst difference {worst} N·m against {largest} N·m");
 }

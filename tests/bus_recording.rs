@@ -432,7 +432,8 @@ fn rosbags_reads_the_states_the_controller_saw() {
         .map(|(_, b)| decode(b).unwrap())
         .collect();
     assert_eq!(dumped.len(), ours.len());
-    let floats = |v: &serde_json::Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+    let floats =
+        |v: &serde_json::Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
     for (d, js) in dumped.iter().zip(&ours) {
         assert_eq!((d["seq"].as_u64().unwrap(), d["stamp"].as_f64().unwrap()), (js.seq, js.stamp));
         assert_eq!(floats(&d["position"]), js.position);

@@ -107,7 +107,7 @@ fn residual_is_the_payload_and_quiet_without_one() {
         ClosedLoop::new(world, adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() })).unwrap();
     run(&mut quiet, &target, 1500);
     let r0 = quiet.controller().residual().unwrap();
-    let u0 = quiet.controller().adaptive_torque();
+    let u0 = quiet.controller().adaptive_torque().unwrap();
     assert!(r0.iter().all(|x| x.abs() < 0.5), "residual without payload: {r0:?}");
     assert!(u0.iter().all(|x| x.abs() < 0.5), "adaptive torque without payload: {u0:?}");
 }

@@ -15,6 +15,7 @@ mod signals;
 mod sim_cmd;
 
 pub use cli::{Cli, Command};
+pub use service::{ServiceThread, metrics_text};
 
 use std::sync::OnceLock;
 

@@ -116,6 +116,11 @@ pub struct JointStates {
     pub effort: Vec<f64>,
     /// End-effector position in the base frame, m.
     pub ee_position: [f64; 3],
+    /// The torque the payload demanded at each joint during the step that led here, N·m, URDF order: what a
+    /// controller must add to carry it (the sim computes it from the arm model at the step's acceleration).
+    /// Empty when the arm carries no payload or the publisher does not know it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payload_effort: Vec<f64>,
 }
 
 impl Message for JointStates {
@@ -123,12 +128,18 @@ impl Message for JointStates {
     fn check(&self) -> Result<(), Violation> {
         let n = self.position.len();
         joints("position", n)?;
-        if self.velocity.len() != n || self.effort.len() != n || (!self.name.is_empty() && self.name.len() != n) {
+        let optional_len_ok = |len: usize| len == 0 || len == n;
+        if self.velocity.len() != n
+            || self.effort.len() != n
+            || !optional_len_ok(self.name.len())
+            || !optional_len_ok(self.payload_effort.len())
+        {
             return Err(Violation::Dimension(format!(
-                "lengths differ: name {}, position {n}, velocity {}, effort {}",
+                "lengths differ: name {}, position {n}, velocity {}, effort {}, payload_effort {}",
                 self.name.len(),
                 self.velocity.len(),
-                self.effort.len()
+                self.effort.len(),
+                self.payload_effort.len()
             )));
         }
         for name in &self.name {
@@ -138,6 +149,7 @@ impl Message for JointStates {
         finite("position", &self.position)?;
         finite("velocity", &self.velocity)?;
         finite("effort", &self.effort)?;
+        finite("payload_effort", &self.payload_effort)?;
         finite("ee_position", &self.ee_position)?;
         if self.stamp < 0.0 {
             return Err(Violation::OutOfRange(format!("stamp must be ≥ 0 s, got {}", self.stamp)));
@@ -155,6 +167,10 @@ pub struct TorqueCmd {
     pub seq: u64,
     /// Joint torques, N·m, URDF order.
     pub effort: Vec<f64>,
+    /// The adaptive term's share of the controller's torque before the safety guard, N·m, URDF order (what it
+    /// has learned to add for the payload). Empty for controllers without an adaptive term.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adaptive: Vec<f64>,
 }
 
 impl Message for TorqueCmd {
@@ -162,7 +178,15 @@ impl Message for TorqueCmd {
     /// Magnitudes are not refused here: the sim clamps each torque to its joint's URDF effort limit.
     fn check(&self) -> Result<(), Violation> {
         joints("effort", self.effort.len())?;
-        finite("effort", &self.effort)
+        if !self.adaptive.is_empty() && self.adaptive.len() != self.effort.len() {
+            return Err(Violation::Dimension(format!(
+                "adaptive has {} entries, effort {}",
+                self.adaptive.len(),
+                self.effort.len()
+            )));
+        }
+        finite("effort", &self.effort)?;
+        finite("adaptive", &self.adaptive)
     }
 }
 
@@ -434,6 +458,7 @@ mod tests {
             velocity: vec![1e-300, 2.5],
             effort: vec![0.0, -59.76],
             ee_position: [0.1, 0.2, std::f64::consts::PI],
+            payload_effort: Vec::new(),
         }
     }
 
@@ -443,7 +468,7 @@ mod tests {
         let m = js();
         encode_into(&m, &mut buf);
         assert_eq!(decode::<JointStates>(&buf).unwrap(), m);
-        let t = TorqueCmd { v: 1, seq: 3, effort: vec![0.1 + 0.2, f64::MIN_POSITIVE, -1e10] };
+        let t = TorqueCmd { v: 1, seq: 3, effort: vec![0.1 + 0.2, f64::MIN_POSITIVE, -1e10], adaptive: Vec::new() };
         encode_into(&t, &mut buf);
         let back = decode::<TorqueCmd>(&buf).unwrap();
         for (a, b) in back.effort.iter().zip(&t.effort) {

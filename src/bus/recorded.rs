@@ -129,7 +129,8 @@ impl CompactKind {
                      {t}[] position # joint angles, rad\n\
                      {t}[] velocity # joint velocities, rad/s\n\
                      {t}[] effort # torques applied during the step that led here, N.m\n\
-                     {t}[3] ee_position # end-effector position in the base frame, m\n"
+                     {t}[3] ee_position # end-effector position in the base frame, m\n\
+                     {t}[] payload_effort # torque the payload demanded at each joint (sim's model), N.m; empty without\n"
                 )
             }
             Self::TorqueCmd(f) => {
@@ -139,7 +140,8 @@ impl CompactKind {
                      # answering one joint_states. Units: N.m.\n\
                      uint32 v # schema version of the bus body\n\
                      uint64 seq # seq of the joint state this command answers\n\
-                     {t}[] effort # joint torques, N.m, URDF order\n"
+                     {t}[] effort # joint torques, N.m, URDF order\n\
+                     {t}[] adaptive # the adaptive term's share of the torque, N.m; empty without one\n"
                 )
             }
         }
@@ -162,6 +164,7 @@ impl CompactKind {
                     for &x in &js.ee_position {
                         f.write_one(w, x);
                     }
+                    f.write_seq(w, &js.payload_effort);
                 });
             }
             Self::TorqueCmd(f) => {
@@ -170,6 +173,7 @@ impl CompactKind {
                     w.u32(tc.v);
                     w.u64(tc.seq);
                     f.write_seq(w, &tc.effort);
+                    f.write_seq(w, &tc.adaptive);
                 });
             }
         }
@@ -189,10 +193,11 @@ impl CompactKind {
                     velocity: f.read_seq(r)?,
                     effort: f.read_seq(r)?,
                     ee_position: [f.read_one(r)?, f.read_one(r)?, f.read_one(r)?],
+                    payload_effort: f.read_seq(r)?,
                 })
             })?),
             Self::TorqueCmd(f) => serde_json::to_vec(&decode_with(cdr, |r| {
-                Ok(TorqueCmd { v: r.u32()?, seq: r.u64()?, effort: f.read_seq(r)? })
+                Ok(TorqueCmd { v: r.u32()?, seq: r.u64()?, effort: f.read_seq(r)?, adaptive: f.read_seq(r)? })
             })?),
         }
         .expect("wire types serialise infallibly"))
@@ -222,6 +227,7 @@ mod tests {
             velocity: vec![-0.000560220233030312, 1e-300],
             effort: vec![-36.70489989553521, 4.0194218398063755e-6],
             ee_position: [-0.5087976861412188, -0.13337900000000001, 0.25],
+            payload_effort: vec![0.0, -19.62000000000001],
         }
     }
 
@@ -231,12 +237,21 @@ mod tests {
         let js = serde_json::to_vec(&state()).unwrap();
         let kind = CompactKind::JointStates(RecordedFloats::F64);
         kind.encode_json(&js, &mut scratch, &mut cdr).unwrap();
-        assert!(cdr.len() < js.len() / 2, "{} B of CDR for {} B of JSON", cdr.len(), js.len());
+        assert!(cdr.len() * 5 < js.len() * 3, "{} B of CDR for {} B of JSON", cdr.len(), js.len());
         assert_eq!(kind.decode_to_json(&cdr).unwrap(), js);
-        let tc = serde_json::to_vec(&TorqueCmd { v: 1, seq: u64::MAX, effort: vec![0.1, -2e-7, 150.0] }).unwrap();
         let kind = CompactKind::TorqueCmd(RecordedFloats::F64);
-        kind.encode_json(&tc, &mut scratch, &mut cdr).unwrap();
-        assert_eq!(kind.decode_to_json(&cdr).unwrap(), tc);
+        for adaptive in [vec![], vec![0.5, 1e-9, -3.25]] {
+            let tc = TorqueCmd { v: 1, seq: u64::MAX, effort: vec![0.1, -2e-7, 150.0], adaptive };
+            let tc = serde_json::to_vec(&tc).unwrap();
+            kind.encode_json(&tc, &mut scratch, &mut cdr).unwrap();
+            assert_eq!(kind.decode_to_json(&cdr).unwrap(), tc);
+        }
+        // Without a payload the field is left out of the body, and comes back left out.
+        let kind = CompactKind::JointStates(RecordedFloats::F64);
+        let bare = serde_json::to_vec(&JointStates { payload_effort: vec![], ..state() }).unwrap();
+        assert!(!String::from_utf8_lossy(&bare).contains("payload_effort"));
+        kind.encode_json(&bare, &mut scratch, &mut cdr).unwrap();
+        assert_eq!(kind.decode_to_json(&cdr).unwrap(), bare);
     }
 
     #[test]
@@ -252,6 +267,7 @@ mod tests {
         assert_eq!(back.velocity, rounded(&s.velocity));
         assert_eq!(back.effort, rounded(&s.effort));
         assert_eq!(back.ee_position.to_vec(), rounded(&s.ee_position));
+        assert_eq!(back.payload_effort, rounded(&s.payload_effort));
         for (b, x) in back.position.iter().zip(&s.position) {
             assert!((b - x).abs() <= 6e-8 * x.abs(), "{b} vs {x}");
         }

@@ -534,6 +534,7 @@ mod tests {
             velocity: vec![0.0],
             effort: vec![0.0],
             ee_position: ee,
+            payload_effort: Vec::new(),
         };
         serde_json::to_vec(&js).unwrap()
     }
@@ -558,7 +559,10 @@ mod tests {
         assert_eq!(msgs[1].channel.topic, "spikearm/a/torque_cmd");
         assert_eq!(msgs[1].channel.message_encoding, "cdr");
         let cdr_schema = msgs[1].channel.schema.as_ref().unwrap();
-        assert_eq!((cdr_schema.name.as_str(), cdr_schema.encoding.as_str()), ("spikearm_msgs/msg/TorqueCmd", "ros2msg"));
+        assert_eq!(
+            (cdr_schema.name.as_str(), cdr_schema.encoding.as_str()),
+            ("spikearm_msgs/msg/TorqueCmd", "ros2msg")
+        );
         let kind = CompactKind::from_schema(&cdr_schema.name, &cdr_schema.data).unwrap();
         assert_eq!(kind.decode_to_json(&msgs[1].data).unwrap(), br#"{"v":1,"seq":1,"effort":[2.0]}"#);
         assert_eq!((msgs[1].log_time, msgs[2].publish_time), (20, 25));

@@ -483,11 +483,6 @@ impl AdaptiveOsc {
         self.joint.core().last_spike_count() + self.inertial.as_ref().map_or(0, |p| p.task.core().last_spike_count())
     }
 
-    /// The adaptive torque added on the last tick, N·m, one per joint.
-    pub fn adaptive_torque(&self) -> &[f64] {
-        &self.adapt
-    }
-
     /// The posture design's tick after the OSC terms: train on the feedback.
     fn tick_posture(&mut self, input: &ControlInput<'_>, torque: &mut [f64]) -> Result<(), ControlError> {
         let terms = self.osc.terms();
@@ -610,6 +605,10 @@ impl Controller for AdaptiveOsc {
         let (core, n) = (self.joint.core(), self.joint.neurons());
         let bits = (0..RASTER_NEURONS.min(n)).filter(|&k| core.spiked_last_step(k * n / RASTER_NEURONS));
         Some(bits.fold(0, |m, k| m | 1 << k))
+    }
+
+    fn adaptive_torque(&self) -> Option<&[f64]> {
+        Some(&self.adapt)
     }
 
     fn status(&self) -> ControllerStatus {

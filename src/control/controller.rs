@@ -52,6 +52,11 @@ pub trait Controller: Send {
     fn raster_spikes(&self) -> Option<u64> {
         None
     }
+    /// The adaptive term's torque of the last tick, N·m, one per joint; `None` for controllers without one.
+    /// Read on the control tick: must not allocate.
+    fn adaptive_torque(&self) -> Option<&[f64]> {
+        None
+    }
     /// A snapshot for the node's status message (~10 Hz, off the control tick).
     fn status(&self) -> ControllerStatus {
         ControllerStatus::default()

@@ -37,7 +37,8 @@ fn register_font() {
 }
 
 /// Writes `ee_error`, `lap_error` (scenarios with a target circle), `torques`, `adaptive_torque`,
-/// `spike_rate` and `spike_raster` (adaptive runs only), each as `.svg` and `.png`, into `dir`. Returns the
+/// `learned_torque` (the adaptive term against the payload's true torque, runs with both), `spike_rate` and
+/// `spike_raster` (adaptive runs only), each as `.svg` and `.png`, into `dir`. Returns the
 /// files written.
 pub fn write_plots(dir: &Path, r: &ScenarioResult) -> anyhow::Result<Vec<std::path::PathBuf>> {
     register_font();
@@ -49,7 +50,7 @@ pub fn write_plots(dir: &Path, r: &ScenarioResult) -> anyhow::Result<Vec<std::pa
         .map(|run| (run.controller.clone(), run.ctrl.samples.iter().map(|s| (s.t, s.error_m * 1000.0)).collect()))
         .collect();
     let mut plot = |name: &str, title: &str, ylabel: &str, series: &[Series]| -> anyhow::Result<()> {
-        let p = Plot { title, ylabel, series, markers: &markers };
+        let p = Plot { title, ylabel, series, markers: &markers, pairs: false };
         for ext in ["svg", "png"] {
             let path = dir.join(format!("{name}.{ext}"));
             if p.write(&path)? {
@@ -80,6 +81,19 @@ pub fn write_plots(dir: &Path, r: &ScenarioResult) -> anyhow::Result<Vec<std::pa
         .collect();
     if !rates.is_empty() {
         plot("spike_rate", "ensemble mean firing rate (one core step per tick)", "rate, Hz", &rates)?;
+    }
+    if let Some((main, pairs)) = r.runs.first().and_then(|m| Some((m, learned_vs_payload(m)?))) {
+        let title = format!(
+            "torque learned by {} (solid) and the payload's true torque (dashed)",
+            super::report::plain_controller_name(&main.controller)
+        );
+        let p = Plot { title: &title, ylabel: "torque, N·m", series: &pairs, markers: &markers, pairs: true };
+        for ext in ["svg", "png"] {
+            let path = dir.join(format!("learned_torque.{ext}"));
+            if p.write(&path)? {
+                written.push(path);
+            }
+        }
     }
     let laps = LapBars::new(r);
     for ext in ["svg", "png"] {
@@ -130,7 +144,9 @@ impl Raster {
         let every_ms = (shown[shown.len() - 1].0 - shown[0].0) / (shown.len() - 1) as f64 * 1e3;
         let spikes = shown
             .iter()
-            .flat_map(|&&(t, bits)| (0..crate::control::controller::RASTER_NEURONS).filter(move |k| bits >> k & 1 == 1).map(move |k| (t, k)))
+            .flat_map(|&&(t, bits)| {
+                (0..crate::control::controller::RASTER_NEURONS).filter(move |k| bits >> k & 1 == 1).map(move |k| (t, k))
+            })
             .collect();
         let title = format!(
             "{} of the ensemble's {} neurons: a mark where one spiked in a {every_ms:.0}-ms bin ({}{})",
@@ -182,6 +198,32 @@ impl Raster {
     }
 }
 
+/// Per joint that carries a noticeable part of the payload (≥ 10 % of the largest joint's peak), the adaptive
+/// term's torque and the payload's true torque (as the sim reports it), in that order; `None` for a run without
+/// an adaptive term or without payload torques.
+fn learned_vs_payload(run: &super::result::RunResult) -> Option<Vec<Series>> {
+    let samples = &run.ctrl.samples;
+    let n = samples.iter().map(|s| s.payload_effort.len().min(s.adaptive.len())).max()?;
+    let peak = |j: usize| samples.iter().filter_map(|s| s.payload_effort.get(j)).fold(0.0f64, |m, x| m.max(x.abs()));
+    let top = (0..n).map(peak).fold(0.0, f64::max);
+    if top <= 0.0 {
+        return None;
+    }
+    let series = |j: usize, f: fn(&crate::node::ControllerSample) -> &Vec<f64>| -> Vec<(f64, f64)> {
+        samples.iter().filter_map(|s| Some((s.t, *f(s).get(j)?))).collect()
+    };
+    let pairs = (0..n)
+        .filter(|&j| peak(j) >= 0.1 * top)
+        .flat_map(|j| {
+            [
+                (format!("joint {j} learned"), series(j, |s| &s.adaptive)),
+                (format!("joint {j} payload"), series(j, |s| &s.payload_effort)),
+            ]
+        })
+        .collect();
+    Some(pairs)
+}
+
 /// Writes `fleet_error.svg` and `.png` into `dir`: each arm's end-effector error under the main controller,
 /// payload events of every arm dashed.
 pub fn write_fleet_plot(dir: &Path, r: &FleetResult) -> anyhow::Result<()> {
@@ -199,7 +241,7 @@ pub fn write_fleet_plot(dir: &Path, r: &FleetResult) -> anyhow::Result<()> {
         .collect();
     let main = r.spec.controllers.first().map_or("", |c| c.as_str());
     let title = format!("end-effector error per arm, {main} (payload events dashed)");
-    let p = Plot { title: &title, ylabel: "error, mm", series: &series, markers: &markers };
+    let p = Plot { title: &title, ylabel: "error, mm", series: &series, markers: &markers, pairs: false };
     for ext in ["svg", "png"] {
         p.write(&dir.join(format!("fleet_error.{ext}")))?;
     }
@@ -212,6 +254,8 @@ struct Plot<'a> {
     ylabel: &'a str,
     series: &'a [Series],
     markers: &'a [f64],
+    /// Series come in pairs that share a colour, the second of each drawn dashed.
+    pairs: bool,
 }
 
 impl Plot<'_> {
@@ -266,12 +310,21 @@ impl Plot<'_> {
             chart.draw_series(DashedLineSeries::new(vec![(t, y0), (t, y1)], 6, 4, BLACK.stroke_width(1))).map_err(e)?;
         }
         for (i, (name, s)) in self.series.iter().enumerate() {
-            let c = COLORS[i % COLORS.len()];
-            chart
-                .draw_series(LineSeries::new(s.iter().copied().filter(|p| p.1.is_finite()), c.stroke_width(1)))
-                .map_err(e)?
+            let (c, dashed) = if self.pairs {
+                (COLORS[(i / 2) % COLORS.len()], i % 2 == 1)
+            } else {
+                (COLORS[i % COLORS.len()], false)
+            };
+            let pts = s.iter().copied().filter(|p| p.1.is_finite());
+            let drawn = if dashed {
+                chart.draw_series(DashedLineSeries::new(pts, 5, 4, c.stroke_width(2))).map_err(e)?
+            } else {
+                chart.draw_series(LineSeries::new(pts, c.stroke_width(1))).map_err(e)?
+            };
+            let len = if dashed { 7 } else { 18 };
+            drawn
                 .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + len, y)], c.stroke_width(2)));
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(e)?;
         root.present().map_err(e)?;
@@ -299,14 +352,18 @@ impl LapBars {
             .metrics
             .runs
             .iter()
-            .map(|m| (super::report::plain_controller_name(&m.controller), m.lap_error_m.iter().map(|e| e * 1e3).collect()))
+            .map(|m| {
+                (super::report::plain_controller_name(&m.controller), m.lap_error_m.iter().map(|e| e * 1e3).collect())
+            })
             .collect();
         let events = r
             .spec
             .payload_times()
             .into_iter()
             .filter(|_| lap_s > 0.0)
-            .map(|(t, kg)| ((t - start) / lap_s, if kg > 0.0 { format!("+{kg} kg payload") } else { "payload off".into() }))
+            .map(|(t, kg)| {
+                ((t - start) / lap_s, if kg > 0.0 { format!("+{kg} kg payload") } else { "payload off".into() })
+            })
             .filter(|(x, _)| *x >= 0.0 && *x <= laps.len() as f64)
             .collect();
         Self { runs, lap_s, events }
@@ -374,15 +431,19 @@ impl LapBars {
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
             if label_bars {
                 let font = ("sans-serif", 11).into_font().color(&BLACK);
-                let texts = errs.iter().enumerate().filter(|(_, y)| y.is_finite()).map(|(k, &y)| {
-                    Text::new(format!("{y:.1}"), (left(k), y + 0.015 * y1), font.clone())
-                });
+                let texts = errs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, y)| y.is_finite())
+                    .map(|(k, &y)| Text::new(format!("{y:.1}"), (left(k), y + 0.015 * y1), font.clone()));
                 chart.draw_series(texts).map_err(e)?;
             }
         }
         for (x, label) in &self.events {
             let x = x + 0.5;
-            chart.draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, y1)], 6, 4, BLACK.stroke_width(1))).map_err(e)?;
+            chart
+                .draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, y1)], 6, 4, BLACK.stroke_width(1)))
+                .map_err(e)?;
             let font = ("sans-serif", 13).into_font().color(&BLACK);
             chart.draw_series(std::iter::once(Text::new(label.clone(), (x + 0.02, y1 * 0.97), font))).map_err(e)?;
         }

@@ -63,6 +63,7 @@ mod tests {
             velocity: vec![0.0; 3],
             effort: vec![0.0; 3],
             ee_position: [0.0; 3],
+            payload_effort: Vec::new(),
         };
         assert_eq!(check_state(&env, &js), Ok(()));
         js.name.clear();

@@ -135,6 +135,7 @@ impl<'c> ControllerNode<'c> {
         let mut report =
             ControllerNodeReport { error_windows: ErrorWindows::new(&settings.error_windows), ..Default::default() };
         restore(settings, controller, &mut report)?;
+        let adaptive_len = controller.adaptive_torque().map_or(0, |_| n);
         let mut rej = Rejections::new(&settings.node);
         let target = settings.target.map(|t| reachable(&arm, &mut rej, t));
         let now = Instant::now();
@@ -151,7 +152,7 @@ impl<'c> ControllerNode<'c> {
             controller,
             arm,
             target,
-            cmd: TorqueCmd { v: SCHEMA_VERSION, seq: 0, effort: vec![0.0; n] },
+            cmd: TorqueCmd { v: SCHEMA_VERSION, seq: 0, effort: vec![0.0; n], adaptive: vec![0.0; adaptive_len] },
             last_seq: None,
             last_state: None,
             node_state: NodeState::Waiting,
@@ -334,11 +335,15 @@ impl<'c> ControllerNode<'c> {
         let target = *self.target.get_or_insert(js.ee_position);
         let input = ControlInput { t: js.stamp, q: &js.position, dq: &js.velocity, target: Vector3::from(target) };
         match self.controller.tick(&input, &mut self.cmd.effort) {
-            Ok(()) => self.guard.controller_ok(),
+            Ok(()) => {
+                self.guard.controller_ok();
+                copy_adaptive(self.controller.adaptive_torque(), &mut self.cmd.adaptive);
+            }
             Err(e) => {
                 self.report.control_errors += 1;
                 tracing::debug!(error = %e, "controller: tick failed, holding the arm where it is");
                 self.guard.substitute_hold(&js.position, &js.velocity, &mut self.cmd.effort);
+                self.cmd.adaptive.fill(0.0);
             }
         }
         let acts = self.guard.apply(js.stamp, &js.position, &js.velocity, &mut self.cmd.effort);
@@ -358,6 +363,11 @@ impl<'c> ControllerNode<'c> {
             r.ee = js.ee_position;
             r.error_m = error;
             r.effort.clone_from(&cmd.effort);
+            r.adaptive.clone_from(&cmd.adaptive);
+            // Always one value per joint (zeros when the state carried none), so that a recycled slot never
+            // has to grow when a payload appears.
+            r.payload_effort.clone_from(&js.payload_effort);
+            r.payload_effort.resize(js.position.len(), 0.0);
             let cs = ctl.status();
             r.adaptive_norm = cs.adaptive_effort_norm.unwrap_or(0.0);
             r.spike_rate_hz = cs.spike_rate_hz;
@@ -427,6 +437,7 @@ impl<'c> ControllerNode<'c> {
         self.report.samples = std::mem::replace(&mut self.log, SampleLog::new(0, 0)).into_vec();
         if let Some(js) = &self.last_state {
             self.guard.hold_command(&js.position, &js.position, &js.velocity, &mut self.cmd.effort);
+            self.cmd.adaptive.fill(0.0);
             self.cmd.seq = js.seq + 1;
             let _ = self.send_torque();
         }
@@ -582,6 +593,15 @@ fn set_all_or_none(c: &mut dyn Controller, set: &BTreeMap<String, f64>) -> Resul
     }
     tracing::info!(?set, "controller: parameters set");
     Ok(())
+}
+
+/// The adaptive term's share of the command, when the controller has one (same length by construction).
+fn copy_adaptive(from: Option<&[f64]>, to: &mut [f64]) {
+    if let Some(a) = from
+        && a.len() == to.len()
+    {
+        to.copy_from_slice(a);
+    }
 }
 
 /// Counts what the guard changed in a command (allocation-free: the counters are fixed arrays).

@@ -128,6 +128,7 @@ impl ControllerRos {
             velocity,
             effort,
             ee_position: [ee.x, ee.y, ee.z],
+            payload_effort: Vec::new(),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 mod latency;
 mod node;
+mod payload_torque;
 mod report;
 mod ros2;
 mod settings;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use spikearm_sim::{ArmState, ArmWorld, PayloadSpec};
 
 use super::latency::StateLatency;
+use super::payload_torque::PayloadTorque;
 use super::report::{MAX_TRIPS_KEPT, SimNodeReport, SimSample};
 use super::ros2::SimRos;
 use super::settings::SimSettings;
@@ -99,6 +100,7 @@ pub struct SimNode {
     seq: u64,
     tau: Vec<f64>,
     q_hold: Vec<f64>,
+    payload_torque: PayloadTorque,
     /// The torque in `tau` is a command accepted since the last step (its clamping is counted once).
     fresh_cmd: bool,
     estop: EstopLatch,
@@ -140,6 +142,7 @@ impl SimNode {
             velocity: vec![0.0; n],
             effort: vec![0.0; n],
             ee_position: [0.0; 3],
+            payload_effort: Vec::with_capacity(n),
         };
         let now = Instant::now();
         Ok(Self {
@@ -159,6 +162,7 @@ impl SimNode {
             seq: 0,
             tau: vec![0.0; n],
             q_hold: q0,
+            payload_torque: PayloadTorque::new(&arm).map_err(NodeError::Model)?,
             fresh_cmd: false,
             estop: EstopLatch::new(),
             watchdog: Watchdog { ever_cmd: false, holding: false, last_cmd: now },
@@ -473,6 +477,7 @@ impl SimNode {
     /// to the effort limits is counted once.
     fn step_and_publish(&mut self, held: bool) -> Result<(), NodeError> {
         let clamped = self.world.set_torques(&self.tau)?;
+        self.payload_torque.before_step(&self.state.q, &self.state.dq);
         self.world.step();
         if std::mem::take(&mut self.fresh_cmd) && !held && clamped > 0 {
             let n = self.tau.len();
@@ -484,6 +489,7 @@ impl SimNode {
         }
         self.seq += 1;
         self.world.read_state_into(&mut self.state);
+        self.payload_torque.after_step(&self.state.dq, self.settings.physics.dt, &mut self.msg.payload_effort);
         self.publish_state()?;
         self.report.steps += 1;
         self.record(held);
@@ -549,7 +555,7 @@ impl SimNode {
 
     fn apply_payload(&mut self, mass_kg: f64, offset_m: [f64; 3]) {
         let p = (mass_kg > 0.0).then_some(PayloadSpec { mass_kg, offset_m });
-        match self.world.set_payload(p) {
+        match self.world.set_payload(p).map_err(|e| e.to_string()).and_then(|()| self.payload_torque.set_payload(p)) {
             Ok(()) => tracing::info!(t = self.world.time(), mass_kg, "sim: payload set"),
             Err(e) => self.rej.refuse(Reason::OutOfRange, "payload", &e),
         }
