@@ -6,7 +6,7 @@
 //!   viewer can seek;
 //! - one channel per bus key. The two high-rate kinds, `joint_states` and `torque_cmd` (1 kHz each), are
 //!   stored as CDR with a `ros2msg` schema naming every field of the body ([`super::recorded`]: array floats
-//!   as `float32` by default, [`RecordingParams::floats`]), which makes a file ~5× smaller than JSON would
+//!   as `float32` by default, [`RecordingParams::floats`]), which makes a file ~6× smaller than JSON would
 //!   (BENCHMARKS.md); the other kinds are the JSON bodies exactly as they crossed the bus, each kind with a
 //!   JSON Schema (`spikearm.<kind>`, see [`super::schemas`]). Either way plots and message paths work on
 //!   playback, and `spikearm replay` publishes the JSON bodies again;

@@ -59,7 +59,7 @@ pub struct ScenarioSpec {
     /// (`<dir>/<scenario>-<controller>.json`). None: no checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_dir: Option<String>,
-    /// Record the run's bus traffic into the report (`bus-<controller>.mcap`, ~0.3 MB per simulated second
+    /// Record the run's bus traffic into the report (`bus-<controller>.mcap`, ~0.2 MB per simulated second
     /// at 1 kHz). Default true; long runs turn it off.
     #[serde(default = "default_true")]
     pub record_bus: bool,
