@@ -472,7 +472,7 @@ fn per_lap_errors_agree_with_the_windows_and_are_plotted() {
         json["runs"][0]["lap_error_m"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
     assert_eq!(written, run.lap_error_m);
     let table = spikearm::launch::lap_table(&r.result).unwrap();
-    let row = table.lines().find(|l| l.starts_with("adaptive, spiking core")).unwrap_or_else(|| panic!("{table}"));
+    let row = table.lines().find(|l| l.starts_with("adaptive (spiking core)")).unwrap_or_else(|| panic!("{table}"));
     let cells: Vec<&str> = row.split_whitespace().rev().skip(1).take(2).collect();
     assert_eq!(cells, [format!("{:.2}", run.lap_error_m[1] * 1e3), format!("{:.2}", run.lap_error_m[0] * 1e3)]);
     assert!(table.contains("no load") && table.contains("1 kg"), "{table}");

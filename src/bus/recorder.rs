@@ -69,7 +69,8 @@ pub struct RecordingParams {
     /// fraction of the file).
     pub viz_period_s: f64,
     /// How the array floats of `joint_states` and `torque_cmd` are stored: `F32` (default; ~7 significant
-    /// digits, a file ~40 % smaller than with `F64`) or `F64` (every bit; replay gives back the exact bodies).
+    /// digits; files about a third smaller than with `F64`, estimated on the demo's messages) or `F64` (every
+    /// bit; replay gives back the exact bodies).
     pub floats: RecordedFloats,
 }
 

@@ -120,14 +120,14 @@ pub fn fleet_table(r: &FleetResult) -> String {
     s
 }
 
-/// A controller's name in a user's words: `adaptive-loihi` → `adaptive, spiking core`, `osc` → `plain OSC`.
+/// A controller's name in a user's words: `adaptive-loihi` → `adaptive (spiking core)`, `osc` → `plain OSC`.
 pub fn plain_controller_name(controller: &str) -> String {
     match controller {
         "osc" => "plain OSC".into(),
         "joint-pd" => "joint PD".into(),
         c if c.starts_with("pid") => "PID".into(),
-        c if c.starts_with("adaptive") && c.contains("float") => "adaptive, float core".into(),
-        c if c.starts_with("adaptive") => "adaptive, spiking core".into(),
+        c if c.starts_with("adaptive") && c.contains("float") => "adaptive (float core)".into(),
+        c if c.starts_with("adaptive") => "adaptive (spiking core)".into(),
         c => c.into(),
     }
 }
