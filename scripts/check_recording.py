@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
 """Check a spikearm bus recording (MCAP) with readers independent of the Rust code that wrote it.
 
-Uses the `mcap` package (the MCAP project's Python reader, with `zstandard` for compressed chunks) and
-`jsonschema` (pip install -r examples/requirements.txt). Checks that:
+Uses the `mcap` package (the MCAP project's Python reader, with `zstandard` for compressed chunks),
+`jsonschema` and `rosbags` (its CDR deserializer and .msg parser; pip install -r examples/requirements.txt).
+Checks that:
   - every record parses and every CRC matches;
   - every chunk is compressed with the expected compression (default zstd) and is smaller than what it holds;
-  - every channel has a schema, with schema encoding `jsonschema` and message encoding `json`;
-  - every schema is a valid JSON Schema that Foxglove's JSON-schema parser accepts (an object with
-    `properties`, one type per field, arrays with one item type);
-  - every message is JSON that its channel's schema validates (`--every N`: every N-th message of each
-    channel, for long recordings).
+  - every channel has a schema: schema encoding `jsonschema` with message encoding `json`, or `ros2msg` with
+    `cdr` (the high-rate kinds);
+  - every JSON Schema is valid and one that Foxglove's JSON-schema parser accepts (an object with
+    `properties`, one type per field, arrays with one item type); every ros2msg schema is a message
+    definition rosbags parses;
+  - every message is JSON that its channel's schema validates, or CDR that rosbags deserializes with the
+    definition in the file, its per-joint arrays as long as its joint names (`--every N`: every N-th message
+    of each channel, for long recordings).
 
 Prints a JSON summary on stdout (chunks, sizes, schemas, messages per topic, the problems found) and exits 1
-when there is any problem, 2 when the file cannot be read at all.
+when there is any problem, 2 when the file cannot be read at all. `--dump TOPIC` adds `dump`: every message
+of a CDR topic as rosbags decodes it (field name -> value), for comparisons.
 
 Usage: scripts/check_recording.py reports/ur5e-payload/bus-adaptive.mcap [--compression zstd|none] [--every N]
+       [--dump spikearm/ur5e/joint_states]
 """
 
 import argparse
@@ -25,6 +31,7 @@ try:
     import jsonschema
     from mcap import records
     from mcap.stream_reader import StreamReader
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 except ImportError as e:  # the caller decides whether a missing module is a failure
     print(f"missing Python module: {e.name} (pip install -r examples/requirements.txt)", file=sys.stderr)
     sys.exit(3)
@@ -63,6 +70,7 @@ def main():
     ap.add_argument("file")
     ap.add_argument("--compression", default="zstd", help="expected chunk compression: zstd, lz4 or none")
     ap.add_argument("--every", type=int, default=1, help="validate every N-th message of each channel")
+    ap.add_argument("--dump", action="append", default=[], help="CDR topic whose decoded messages to print")
     args = ap.parse_args()
     want = "" if args.compression == "none" else args.compression
     problems = []
@@ -84,7 +92,9 @@ def main():
         "messages": 0,
         "validated": 0,
         "footer": False,
+        "dump": {t: [] for t in args.dump},
     }
+    typestore = get_typestore(Stores.EMPTY)
     try:
         # Pass 1: the records as they are in the file, chunks left compressed.
         with open(args.file, "rb") as f:
@@ -111,8 +121,14 @@ def main():
                 if isinstance(r, records.Schema):
                     schemas[r.id] = r
                     out["schemas"][r.name] = r.encoding
+                    if r.encoding == "ros2msg":
+                        try:
+                            typestore.register(get_types_from_msg(r.data.decode(), r.name))
+                        except Exception as e:  # noqa: BLE001 - reported, not raised
+                            problem(f"schema {r.name}: rosbags cannot parse the definition: {e}")
+                        continue
                     if r.encoding != "jsonschema":
-                        problem(f"schema {r.name}: encoding {r.encoding!r}, expected jsonschema")
+                        problem(f"schema {r.name}: encoding {r.encoding!r}, expected jsonschema or ros2msg")
                         continue
                     try:
                         doc = json.loads(r.data)
@@ -128,8 +144,11 @@ def main():
                     channels[r.id] = r
                     if r.schema_id == 0 or r.schema_id not in schemas:
                         problem(f"channel {r.topic}: no schema")
-                    if r.message_encoding != "json":
-                        problem(f"channel {r.topic}: message encoding {r.message_encoding!r}, expected json")
+                    want_enc = {"jsonschema": "json", "ros2msg": "cdr"}.get(
+                        schemas[r.schema_id].encoding if r.schema_id in schemas else None
+                    )
+                    if r.message_encoding != want_enc:
+                        problem(f"channel {r.topic}: message encoding {r.message_encoding!r}, expected {want_enc}")
                     out["topics"].setdefault(
                         r.topic,
                         {"schema": schemas[r.schema_id].name if r.schema_id in schemas else "", "messages": 0},
@@ -143,6 +162,26 @@ def main():
                     out["topics"][ch.topic]["messages"] += 1
                     n = seen.get(ch.id, 0)
                     seen[ch.id] = n + 1
+                    if ch.message_encoding == "cdr":
+                        if n % args.every != 0 and ch.topic not in out["dump"]:
+                            continue
+                        name = schemas[ch.schema_id].name
+                        try:
+                            msg = typestore.deserialize_cdr(r.data, name)
+                        except Exception as e:  # noqa: BLE001 - reported, not raised
+                            problem(f"{ch.topic} #{n}: rosbags cannot deserialize it as {name}: {e}")
+                            continue
+                        fields = {k: v for k, v in vars(msg).items() if not k.startswith("__")}
+                        joints = len(fields.get("name", []))
+                        for k in ("position", "velocity", "effort"):
+                            if k in fields and "name" in fields and len(fields[k]) != joints:
+                                problem(f"{ch.topic} #{n}: {k} has {len(fields[k])} values for {joints} joints")
+                        if ch.topic in out["dump"]:
+                            out["dump"][ch.topic].append(
+                                {k: v.tolist() if hasattr(v, "tolist") else v for k, v in fields.items()}
+                            )
+                        out["validated"] += 1
+                        continue
                     if n % args.every != 0:
                         continue
                     try:

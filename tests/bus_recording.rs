@@ -1,11 +1,12 @@
 //! Bus recording and replay: a launched run's traffic lands in an MCAP file holding every control message of
-//! the run, decodable, in order; the file has zstd-compressed chunks, a JSON Schema per channel and the
-//! derived Foxglove channels, as an independent reader (the MCAP project's Python `mcap` package, through
-//! scripts/check_recording.py) sees it; `spikearm replay` publishes it again onto a fresh bus over real zenoh
+//! the run, decodable, in order; the file has zstd-compressed chunks, `joint_states` and `torque_cmd` as CDR
+//! with a ros2msg schema, a JSON Schema for every other channel and the derived Foxglove channels, as
+//! independent readers (the MCAP project's Python `mcap` package and `rosbags`' CDR deserializer, through
+//! scripts/check_recording.py) see it; `spikearm replay` publishes it again onto a fresh bus over real zenoh
 //! TCP, and reads uncompressed files of earlier builds too; the report's plots exist as SVG and valid PNG,
 //! including the spike-rate plot.
 //!
-//! Without python3 or its `mcap`/`jsonschema` modules the independent-reader test says "skipped: …" and
+//! Without python3 or its `mcap`/`jsonschema`/`rosbags` modules the independent-reader test says "skipped: …" and
 //! passes, unless `CI=true` or `SPIKEARM_REQUIRE_PYTHON=1` (set by `.ci/run`), where that is a failure.
 
 use std::collections::BTreeMap;
@@ -14,7 +15,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use spikearm::bus::{Bus, BusConfig, JointStates, ReplayOptions, Status, TorqueCmd, decode, replay_mcap};
+use spikearm::bus::{
+    Bus, BusConfig, JointStates, ReplayOptions, Status, TorqueCmd, decode, recorded_bus_messages, replay_mcap,
+};
 use spikearm::launch::{ScenarioResult, ScenarioSpec, recording_file_name, run_scenario, write_report};
 use spikearm::node::Shutdown;
 
@@ -22,7 +25,8 @@ use spikearm::node::Shutdown;
 mod fixtures;
 use fixtures::*;
 
-/// Two seconds of the adaptive controller (100 neurons) on the 3-link arm, lockstep, a payload at 1 s.
+/// Two seconds of the adaptive controller (100 neurons) on the 3-link arm, lockstep, a payload at 1 s; two
+/// whole laps of 4 targets (0.8 s each) from 0.2 s, the windows spanning them.
 const SCENARIO: &str = r#"
 name = "recording"
 arm = "threelink"
@@ -39,7 +43,7 @@ seed = 3
 
 [circle]
 start_s = 0.2
-reach_s = 0.5
+reach_s = 0.2
 targets = 4
 radius_m = 0.05
 
@@ -51,6 +55,11 @@ payload_kg = 1.0
 name = "before"
 from_s = 0.2
 to_s = 1.0
+
+[[windows]]
+name = "second_lap"
+from_s = 1.0
+to_s = 1.8
 "#;
 
 struct Run {
@@ -79,21 +88,28 @@ fn recording(r: &Run) -> Vec<u8> {
     std::fs::read(r.report.join(recording_file_name(&r.result.runs[0].controller))).unwrap()
 }
 
-/// `(topic, body)` of every message, in file order.
+/// `(topic, body)` of every message, in file order: the bus messages as their JSON bodies (the CDR of the
+/// compact kinds decoded), the derived channels as written.
 fn messages(mcap_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut bus = recorded_bus_messages(mcap_bytes).unwrap().into_iter();
     mcap::MessageStream::new(mcap_bytes)
         .unwrap()
         .map(|m| {
             let m = m.unwrap();
-            assert_eq!(m.channel.message_encoding, "json");
-            (m.channel.topic.clone(), m.data.into_owned())
+            let compact = ["joint_states", "torque_cmd"].iter().any(|k| m.channel.topic.ends_with(k));
+            assert_eq!(m.channel.message_encoding, if compact { "cdr" } else { "json" }, "{}", m.channel.topic);
+            if m.channel.topic.starts_with("spikearm/") {
+                bus.next().unwrap()
+            } else {
+                (m.channel.topic.clone(), m.data.into_owned())
+            }
         })
         .collect()
 }
 
 /// `(topic, body)` of every bus message (the derived `viz/…` channels left out), in file order.
 fn bus_messages(mcap_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    messages(mcap_bytes).into_iter().filter(|(t, _)| t.starts_with("spikearm/")).collect()
+    recorded_bus_messages(mcap_bytes).unwrap()
 }
 
 #[test]
@@ -252,7 +268,7 @@ fn replay_keeps_the_recorded_pace_scaled_by_the_speed() {
 
 /// Why the independent reader cannot run here, if it cannot.
 fn python_recording_reader_missing() -> Option<String> {
-    match Command::new("python3").args(["-c", "import mcap, zstandard, jsonschema"]).output() {
+    match Command::new("python3").args(["-c", "import mcap, zstandard, jsonschema, rosbags.typesys"]).output() {
         Err(e) => Some(format!("python3 not runnable: {e}")),
         Ok(o) if !o.status.success() => Some(format!(
             "python3 lacks the recording readers (pip install -r examples/requirements.txt): {}",
@@ -305,8 +321,9 @@ fn an_independent_reader_finds_compressed_chunks_schemas_and_valid_messages() {
         assert_eq!(topics[*topic]["messages"].as_u64(), Some(*n), "{topic}");
     }
     let schema = |topic: &str| topics[topic]["schema"].as_str().unwrap().to_string();
-    assert_eq!(schema("spikearm/threelink/joint_states"), "spikearm.joint_states");
-    assert_eq!(schema("spikearm/threelink/torque_cmd"), "spikearm.torque_cmd");
+    assert_eq!(schema("spikearm/threelink/joint_states"), "spikearm_msgs/msg/JointStates");
+    assert_eq!(schema("spikearm/threelink/torque_cmd"), "spikearm_msgs/msg/TorqueCmd");
+    assert_eq!(summary["schemas"]["spikearm_msgs/msg/JointStates"], "ros2msg");
     assert_eq!(schema("spikearm/threelink/status/controller"), "spikearm.status");
     assert_eq!(schema("viz/threelink/ee"), "foxglove.PoseInFrame");
     assert_eq!(schema("viz/threelink/target"), "foxglove.PoseInFrame");
@@ -329,6 +346,8 @@ fn the_derived_poses_are_the_recorded_end_effector_and_target() {
     for pose in &ee {
         let p = &pose["pose"]["position"];
         let xyz = [p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap(), p["z"].as_f64().unwrap()];
+        // The states hold their floats as f32 (the recording's default), the derived poses the bus's f64.
+        let xyz = xyz.map(|x| f64::from(x as f32));
         assert!(states.iter().any(|s| s.ee_position == xyz), "{pose}");
         assert_eq!(pose["frame_id"], "base_link");
     }
@@ -350,10 +369,10 @@ fn the_derived_poses_are_the_recorded_end_effector_and_target() {
     assert_eq!(targets, reported);
     assert!(!targets.is_empty(), "no target pose recorded");
     // Statuses go out every 0.1 s of wall time, so how much sim time they span depends on the machine's speed
-    // in lockstep; where they span a target change (every 0.5 s of sim time), the derived pose moves too.
+    // in lockstep; where they span a target change (every 0.2 s of sim time), the derived pose moves too.
     let span = statuses.last().unwrap().stamp - statuses[0].stamp;
     let distinct = targets.windows(2).filter(|w| w[0] != w[1]).count();
-    assert!(span < 0.5 || distinct >= 1, "the target never moved over {span} s of statuses");
+    assert!(span < 0.2 || distinct >= 1, "the target never moved over {span} s of statuses");
 }
 
 /// Files of earlier builds (uncompressed chunks, a bare schema) still replay and list.
@@ -396,4 +415,69 @@ fn replay_reads_an_uncompressed_recording_of_an_earlier_build() {
     assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(text.contains(&format!("{} messages", recorded.len())), "{text}");
+}
+
+/// rosbags, with the definition the file carries, decodes the joint states the controller answered: each
+/// of its logged ticks (sim time, end effector) is in the file, to the f32 the recording keeps; and the
+/// replayed JSON (this build's decoder) holds the values rosbags reads.
+#[test]
+fn rosbags_reads_the_states_the_controller_saw() {
+    let r = run();
+    let file = r.report.join(recording_file_name(&r.result.runs[0].controller));
+    let Some(summary) = independent_check(&file, &["--dump", "spikearm/threelink/joint_states"]) else { return };
+    let dumped = summary["dump"]["spikearm/threelink/joint_states"].as_array().unwrap();
+    let ours: Vec<JointStates> = bus_messages(&recording(r))
+        .iter()
+        .filter(|(t, _)| t == "spikearm/threelink/joint_states")
+        .map(|(_, b)| decode(b).unwrap())
+        .collect();
+    assert_eq!(dumped.len(), ours.len());
+    let floats =
+        |v: &serde_json::Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+    for (d, js) in dumped.iter().zip(&ours) {
+        assert_eq!((d["seq"].as_u64().unwrap(), d["stamp"].as_f64().unwrap()), (js.seq, js.stamp));
+        assert_eq!(floats(&d["position"]), js.position);
+        assert_eq!(floats(&d["velocity"]), js.velocity);
+        assert_eq!(floats(&d["effort"]), js.effort);
+        assert_eq!(floats(&d["ee_position"]), js.ee_position.to_vec());
+        assert_eq!(d["name"].as_array().unwrap().len(), 3);
+    }
+    let samples = &r.result.runs[0].ctrl.samples;
+    assert!(samples.len() > 100, "{} samples", samples.len());
+    for s in samples {
+        let d = dumped
+            .iter()
+            .find(|d| d["stamp"].as_f64() == Some(s.t))
+            .unwrap_or_else(|| panic!("no recorded state at t = {}", s.t));
+        let ee = floats(&d["ee_position"]);
+        for (a, b) in ee.iter().zip(&s.ee) {
+            assert!((a - b).abs() <= 1e-7 * b.abs().max(1e-3), "t = {}: {ee:?} vs {:?}", s.t, s.ee);
+        }
+    }
+}
+
+/// The per-lap errors (metrics, the terminal's lap table, the `lap_error` plot) are the controller's every-tick
+/// means over the laps of the circle: equal to the windows that span the same laps.
+#[test]
+fn per_lap_errors_agree_with_the_windows_and_are_plotted() {
+    let r = run();
+    let m = &r.result.metrics;
+    assert_eq!(m.laps, [[0.2, 1.0], [1.0, 1.8]]);
+    let run = &m.runs[0];
+    assert_eq!(run.lap_error_m, [run.window_error_m["before"], run.window_error_m["second_lap"]]);
+    assert!(run.lap_error_m.iter().all(|e| e.is_finite() && *e > 0.0), "{:?}", run.lap_error_m);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.report.join("metrics.json")).unwrap()).unwrap();
+    let written: Vec<f64> =
+        json["runs"][0]["lap_error_m"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(written, run.lap_error_m);
+    let table = spikearm::launch::lap_table(&r.result).unwrap();
+    let row = table.lines().find(|l| l.starts_with("adaptive (spiking core)")).unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = row.split_whitespace().rev().skip(1).take(2).collect();
+    assert_eq!(cells, [format!("{:.2}", run.lap_error_m[1] * 1e3), format!("{:.2}", run.lap_error_m[0] * 1e3)]);
+    assert!(table.contains("no load") && table.contains("1 kg"), "{table}");
+    let png = std::fs::read(r.report.join("lap_error.png")).unwrap();
+    assert!(png.len() > 2000 && png.starts_with(b"\x89PNG"), "lap_error.png: {} bytes", png.len());
+    let svg = std::fs::read_to_string(r.report.join("lap_error.svg")).unwrap();
+    assert!(svg.contains("per lap") && svg.contains("+1 kg"), "lap_error.svg");
 }

@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::arm::Arm;
 use crate::launch::{
-    FleetResult, HostCommands, ProcessLaunch, RoleConfigs, RunOptions, ScenarioSpec, fleet_table, run_fleet,
-    run_fleet_processes, write_fleet_report,
+    FleetResult, HostCommands, ProcessLaunch, RoleConfigs, RunOptions, ScenarioResult, ScenarioSpec, fleet_table,
+    lap_table, plain_controller_name, run_fleet, run_fleet_processes, write_fleet_report,
 };
 use crate::node::Shutdown;
 
@@ -118,7 +118,7 @@ fn execute(
     report: &ReportArgs,
     processes: bool,
     meeting: Meeting,
-) -> anyhow::Result<FleetResult> {
+) -> anyhow::Result<(FleetResult, PathBuf)> {
     let ReportArgs { out, quiet, no_record } = report;
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
@@ -133,9 +133,7 @@ fn execute(
         run_fleet(spec, &arms, &RunOptions { shutdown, progress: !quiet, record_dir, listen, connect })?
     };
     write_fleet_report(&dir, &result)?;
-    println!("{}", fleet_table(&result));
-    println!("report: {}", dir.display());
-    Ok(result)
+    Ok((result, dir))
 }
 
 /// `spikearm launch`.
@@ -161,7 +159,9 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
         *slot = Some(file.clone());
     }
     let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities };
-    execute(&spec, arms, &args.report, args.processes, meeting)?;
+    let (result, dir) = execute(&spec, arms, &args.report, args.processes, meeting)?;
+    println!("{}", fleet_table(&result));
+    println!("report: {}", dir.display());
     Ok(())
 }
 
@@ -169,18 +169,40 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
 pub fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     let spec = ScenarioSpec::from_toml(DEMO_SCENARIO).context("the embedded demo scenario")?;
     let arm = Arm::from_urdf(DEMO_URDF).context("the embedded demo arm")?;
-    let fleet = execute(&spec, vec![arm], &args.report, false, Meeting::default())?;
-    let r = &fleet.arms[0];
-    let mm = |run: usize, w: &str| {
-        r.metrics.runs.get(run).and_then(|m| m.window_error_m.get(w)).map_or(f64::NAN, |e| e * 1e3)
-    };
-    println!("UR5e, 2 kg payload picked up at t = 17 s (mean end-effector error per 16-s lap):");
-    println!("  adaptive, before the payload:      {:7.2} mm", mm(0, "before"));
-    println!("  adaptive, first lap with payload:  {:7.2} mm", mm(0, "after_payload"));
-    println!("  adaptive, after adaptation:        {:7.2} mm", mm(0, "adapted"));
-    println!("  non-adaptive (OSC), same lap:      {:7.2} mm", mm(1, "adapted"));
-    if let Some(x) = r.metrics.normalised_error {
-        println!("  normalised error: {x:.2}  (1 = the payload's whole effect remains, 0 = fully compensated)");
-    }
+    let (fleet, dir) = execute(&spec, vec![arm], &args.report, false, Meeting::default())?;
+    print!("{}", demo_summary(&fleet.arms[0]));
+    println!("report (metrics, plots, recordings for Foxglove): {}", dir.display());
     Ok(())
+}
+
+/// What the demo prints: the run in one sentence, the per-lap errors of both controllers, and how much of the
+/// payload's effect the adaptive controller removed, in words.
+fn demo_summary(r: &ScenarioResult) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let (laps, kg) = (r.metrics.laps.len(), r.spec.payload_times().first().map_or((0.0, 0.0), |p| *p));
+    let lap_s = r.metrics.laps.first().map_or(0.0, |l| l[1] - l[0]);
+    let targets = r.spec.circle.map_or(0, |c| c.targets);
+    let _ = writeln!(
+        s,
+        "UR5e reaching {targets} targets in turn, {lap_s:.0} s per lap; at t = {:.0} s it picks up a {} kg payload \
+         its controller is not told about.",
+        kg.0, kg.1
+    );
+    let _ = writeln!(s, "Mean distance from the end effector to its target, per lap ({laps} laps):\n");
+    if let Some(t) = lap_table(r) {
+        for line in t.lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
+    if let Some(x) = r.metrics.normalised_error {
+        let main = plain_controller_name(&r.metrics.runs[0].controller);
+        let share = ((1.0 - x) * 100.0).clamp(0.0, 100.0);
+        let _ = writeln!(
+            s,
+            "\nIn the last lap the {main} controller removes {share:.0} % of the error the payload adds to the plain \
+             OSC's\n(normalised error {x:.2}: 1 = the payload's whole effect remains, 0 = fully compensated)."
+        );
+    }
+    s
 }

@@ -2,12 +2,14 @@
 //! robotics tools open) on a thread of its own, never on a control tick.
 //!
 //! The file, as Foxglove and any MCAP reader see it:
-//! - chunks compressed with zstd (the demo's chunks shrink ~3.6×: JSON digits of full-precision floats are close
-//!   to incompressible; see BENCHMARKS.md), each with a message index, and a summary with every schema and
-//!   channel, so a viewer can seek;
-//! - one channel per bus key, message encoding `json`: the bodies exactly as they crossed the bus, which is
-//!   what `spikearm replay` publishes again. Each kind has a JSON Schema (`spikearm.<kind>`, see
-//!   [`super::schemas`]) that names and types its fields, so plots and message paths work on playback;
+//! - chunks compressed with zstd, each with a message index, and a summary with every schema and channel, so a
+//!   viewer can seek;
+//! - one channel per bus key. The two high-rate kinds, `joint_states` and `torque_cmd` (1 kHz each), are
+//!   stored as CDR with a `ros2msg` schema naming every field of the body ([`super::recorded`]: array floats
+//!   as `float32` by default, [`RecordingParams::floats`]), which makes a file ~6× smaller than JSON would
+//!   (BENCHMARKS.md); the other kinds are the JSON bodies exactly as they crossed the bus, each kind with a
+//!   JSON Schema (`spikearm.<kind>`, see [`super::schemas`]). Either way plots and message paths work on
+//!   playback, and `spikearm replay` publishes the JSON bodies again;
 //! - derived visualisation channels under `viz/<arm>/` (JSON, Foxglove well-known schemas, not bus traffic, never
 //!   replayed): `viz/<arm>/ee` and `viz/<arm>/target` (`foxglove.PoseInFrame`, the end effector and the current
 //!   target in the `base_link` frame) and `viz/<arm>/tf` (`foxglove.FrameTransforms`, `base_link` → `ee` and
@@ -30,6 +32,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::recorded::{CompactKind, RecordedFloats};
 use super::schemas;
 use super::session::{Bus, BusError, RawSample};
 
@@ -65,11 +68,15 @@ pub struct RecordingParams {
     /// state, `f64::INFINITY` none. Default 0.02 (50 Hz of sim time, smooth in the 3D panel at a small
     /// fraction of the file).
     pub viz_period_s: f64,
+    /// How the array floats of `joint_states` and `torque_cmd` are stored: `F32` (default; ~7 significant
+    /// digits; files about a third smaller than with `F64`, estimated on the demo's messages) or `F64` (every
+    /// bit; replay gives back the exact bodies).
+    pub floats: RecordedFloats,
 }
 
 impl Default for RecordingParams {
     fn default() -> Self {
-        Self { compress: true, zstd_level: 3, chunk_bytes: 4 << 20, viz_period_s: 0.02 }
+        Self { compress: true, zstd_level: 3, chunk_bytes: 4 << 20, viz_period_s: 0.02, floats: RecordedFloats::F32 }
     }
 }
 
@@ -100,6 +107,8 @@ pub struct RecordingReport {
     pub messages: u64,
     /// Bus messages per key.
     pub per_topic: BTreeMap<String, u64>,
+    /// Bus messages stored in compact form (CDR); the others are JSON as they crossed the bus.
+    pub compact: u64,
     /// Messages written on the derived visualisation channels (`viz/<arm>/…`).
     pub viz_messages: u64,
     /// Samples dropped because the writer fell more than the queue behind (0 when the recording is whole).
@@ -157,15 +166,24 @@ struct ControllerTarget {
     target: Option<[f64; 3]>,
 }
 
+/// The channels of one bus key: the compact one (CDR) and, for bodies the compact form would alter, a JSON one.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyChannels {
+    compact: Option<u16>,
+    json: Option<u16>,
+}
+
 /// MCAP output over any `Write + Seek` (a file, a buffer): the file format, free of threads and paths.
 pub struct McapSink<W: Write + Seek> {
     writer: mcap::Writer<W>,
     params: RecordingParams,
-    channels: HashMap<String, u16>,
+    channels: HashMap<String, KeyChannels>,
     schemas: HashMap<String, u16>,
     viz_channels: HashMap<(String, Viz), (u16, u32)>,
     arms: HashMap<String, ArmViz>,
     buf: Vec<u8>,
+    cdr: Vec<u8>,
+    scratch: Vec<u8>,
     report: RecordingReport,
 }
 
@@ -204,6 +222,8 @@ impl<W: Write + Seek> McapSink<W> {
             viz_channels: HashMap::new(),
             arms: HashMap::new(),
             buf: Vec::with_capacity(512),
+            cdr: Vec::with_capacity(512),
+            scratch: Vec::with_capacity(1024),
             report: RecordingReport::default(),
         })
     }
@@ -216,9 +236,12 @@ impl<W: Write + Seek> McapSink<W> {
         publish_time_ns: u64,
         body: &[u8],
     ) -> Result<(), RecordError> {
-        let channel_id = match self.channels.get(topic) {
-            Some(&id) => id,
-            None => self.add_channel(topic)?,
+        let compact = CompactKind::of_kind(message_kind(topic), self.params.floats)
+            .filter(|k| k.encode_json(body, &mut self.scratch, &mut self.cdr).is_some());
+        let known = self.channels.get(topic).copied().unwrap_or_default();
+        let channel_id = match (compact, known) {
+            (Some(_), KeyChannels { compact: Some(id), .. }) | (None, KeyChannels { json: Some(id), .. }) => id,
+            _ => self.add_channel(topic, compact)?,
         };
         let count = self.report.per_topic.entry(topic.to_string()).or_default();
         let header = mcap::records::MessageHeader {
@@ -228,13 +251,29 @@ impl<W: Write + Seek> McapSink<W> {
             log_time: log_time_ns,
             publish_time: publish_time_ns,
         };
-        self.writer.write_to_known_channel(&header, body)?;
+        let data = if compact.is_some() { &self.cdr[..] } else { body };
+        self.writer.write_to_known_channel(&header, data)?;
         *count += 1;
         self.report.messages += 1;
+        self.report.compact += u64::from(compact.is_some());
         self.derive(topic, log_time_ns, body)
     }
 
-    fn add_channel(&mut self, topic: &str) -> Result<u16, RecordError> {
+    fn add_channel(&mut self, topic: &str, compact: Option<CompactKind>) -> Result<u16, RecordError> {
+        if let Some(kind) = compact {
+            let name = kind.schema_name();
+            let schema_id = match self.schemas.get(name) {
+                Some(&id) => id,
+                None => {
+                    let id = self.writer.add_schema(name, "ros2msg", kind.schema_text().as_bytes())?;
+                    self.schemas.insert(name.to_string(), id);
+                    id
+                }
+            };
+            let id = self.writer.add_channel(schema_id, topic, "cdr", &BTreeMap::new())?;
+            self.channels.entry(topic.to_string()).or_default().compact = Some(id);
+            return Ok(id);
+        }
         let kind = message_kind(topic);
         let schema_id = match self.schemas.get(kind) {
             Some(&id) => id,
@@ -246,7 +285,7 @@ impl<W: Write + Seek> McapSink<W> {
             }
         };
         let id = self.writer.add_channel(schema_id, topic, "json", &BTreeMap::new())?;
-        self.channels.insert(topic.to_string(), id);
+        self.channels.entry(topic.to_string()).or_default().json = Some(id);
         Ok(id)
     }
 
@@ -513,15 +552,22 @@ mod tests {
         sink.write("spikearm/a/status/sim", 30, 25, b"{}").unwrap();
         sink.write("spikearm/a/new_kind", 40, 40, b"{}").unwrap();
         let (report, out) = sink.finish().unwrap();
-        assert_eq!((report.messages, report.viz_messages), (4, 0));
+        assert_eq!((report.messages, report.viz_messages, report.compact), (4, 0, 2));
         assert_eq!(report.per_topic["spikearm/a/torque_cmd"], 2);
         let bytes = out.into_inner();
         let msgs = read(&bytes);
         assert_eq!(msgs.len(), 4);
         assert_eq!(msgs[1].channel.topic, "spikearm/a/torque_cmd");
-        assert_eq!(msgs[1].channel.message_encoding, "json");
+        assert_eq!(msgs[1].channel.message_encoding, "cdr");
+        let cdr_schema = msgs[1].channel.schema.as_ref().unwrap();
+        assert_eq!(
+            (cdr_schema.name.as_str(), cdr_schema.encoding.as_str()),
+            ("spikearm_msgs/msg/TorqueCmd", "ros2msg")
+        );
+        let kind = CompactKind::from_schema(&cdr_schema.name, &cdr_schema.data).unwrap();
+        assert_eq!(kind.decode_to_json(&msgs[1].data).unwrap(), br#"{"v":1,"seq":1,"effort":[2.0]}"#);
         assert_eq!((msgs[1].log_time, msgs[2].publish_time), (20, 25));
-        assert_eq!(&*msgs[1].data, br#"{"v":1,"seq":1,"effort":[2.0]}"#);
+        assert_eq!(msgs[2].channel.message_encoding, "json");
         let schema = msgs[2].channel.schema.as_ref().unwrap();
         assert_eq!((schema.name.as_str(), schema.encoding.as_str()), ("spikearm.status", "jsonschema"));
         let parsed: serde_json::Value = serde_json::from_slice(&schema.data).unwrap();
@@ -531,6 +577,31 @@ mod tests {
             serde_json::from_slice::<serde_json::Value>(&unknown.data).unwrap(),
             schemas::unknown_kind_schema("new_kind")
         );
+    }
+
+    /// A body the compact form would alter goes, as it is, to a JSON channel of the same key, and the key's
+    /// bodies come back in their order.
+    #[test]
+    fn bodies_the_compact_form_cannot_hold_stay_json_on_the_same_key() {
+        let params = RecordingParams { floats: RecordedFloats::F64, ..RecordingParams::default() };
+        let mut sink = McapSink::with_params(std::io::Cursor::new(Vec::new()), params).unwrap();
+        let bodies: [&[u8]; 4] = [
+            br#"{"v":1,"seq":0,"effort":[0.30000000000000004]}"#,
+            br#"{"v":1,"seq":1,"effort":[1e999]}"#,
+            br#"{"v":1,"seq":2,"effort":[1.5],"new_field":1}"#,
+            br#"{"v":1,"seq":3,"effort":[-2.5e-7]}"#,
+        ];
+        for (i, b) in bodies.iter().enumerate() {
+            sink.write("spikearm/a/torque_cmd", i as u64, i as u64, b).unwrap();
+        }
+        let (report, out) = sink.finish().unwrap();
+        assert_eq!((report.messages, report.compact), (4, 2));
+        let bytes = out.into_inner();
+        let encodings: Vec<String> = read(&bytes).iter().map(|m| m.channel.message_encoding.clone()).collect();
+        assert_eq!(encodings, ["cdr", "json", "json", "cdr"]);
+        let back = crate::bus::recorded_bus_messages(&bytes).unwrap();
+        assert!(back.iter().all(|(t, _)| t == "spikearm/a/torque_cmd"));
+        assert_eq!(back.iter().map(|(_, b)| b.as_slice()).collect::<Vec<_>>(), bodies);
     }
 
     /// The chunks are zstd-compressed (the chunk records say so and are smaller than what they hold), and the

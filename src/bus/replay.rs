@@ -1,13 +1,18 @@
 //! Replaying a bus recording (MCAP, as written by [`super::Recorder`]): the recorded bodies are published
 //! again, on the same keys under the replaying bus's arm, with their original relative timing.
 //!
-//! Reads the files of every build: zstd-compressed chunks (what the recorder writes now) and uncompressed ones
-//! (earlier builds); lz4 chunks, which no build wrote, are refused with an error naming the compression. The derived visualisation channels (`viz/<arm>/…`) are not bus traffic
-//! and are left out.
+//! Reads the files of every build: `joint_states` and `torque_cmd` stored as CDR (what the recorder writes
+//! now; turned back into their JSON bodies, see [`super::recorded`]) or as JSON (earlier builds, and bodies
+//! the compact form would have altered), zstd-compressed chunks and uncompressed ones; lz4 chunks, which no
+//! build wrote, are refused with an error naming the compression. The derived visualisation channels
+//! (`viz/<arm>/…`) are not bus traffic and are left out.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use super::recorded::CompactKind;
+use super::ros2::CdrError;
 use super::session::{Bus, BusError, QosClass, RawPublisher};
 
 /// How to replay.
@@ -55,7 +60,7 @@ pub struct ReplayReport {
 pub struct TopicCount {
     /// Key.
     pub topic: String,
-    /// Message encoding (`json`).
+    /// Message encoding (`json`, or `cdr` for the compact kinds).
     pub encoding: String,
     /// Schema name (`spikearm.joint_states`, `foxglove.PoseInFrame`, …); empty when the channel has none.
     pub schema: String,
@@ -79,6 +84,22 @@ pub enum ReplayError {
     /// Bad options.
     #[error("replay: {0}")]
     Options(String),
+    /// A channel in an encoding or with a schema this build cannot turn back into a bus body.
+    #[error("replay: channel {topic}: {detail}")]
+    Unsupported {
+        /// The channel's topic.
+        topic: String,
+        /// What is not supported.
+        detail: String,
+    },
+    /// A stored CDR message that does not decode.
+    #[error("replay: a message on {topic} does not decode: {error}")]
+    Cdr {
+        /// The channel's topic.
+        topic: String,
+        /// Why.
+        error: CdrError,
+    },
 }
 
 /// Counts the messages of every key in a recording, in key order.
@@ -101,6 +122,19 @@ pub fn mcap_topic_counts(mcap: &[u8]) -> Result<Vec<TopicCount>, ReplayError> {
     Ok(counts.into_values().collect())
 }
 
+/// Every recorded bus message as its key and JSON body (the compact kinds decoded), in file order; the derived
+/// visualisation channels are left out.
+pub fn recorded_bus_messages(mcap: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ReplayError> {
+    let mut out = Vec::new();
+    for m in mcap::MessageStream::new(mcap)? {
+        let m = m?;
+        if !is_derived(&m.channel.topic) {
+            out.push((m.channel.topic.clone(), bus_body(&m)?.into_owned()));
+        }
+    }
+    Ok(out)
+}
+
 /// The arm a recording was made on: the `<arm>` of its first `spikearm/<arm>/…` key.
 pub fn recorded_arm(mcap: &[u8]) -> Result<Option<String>, ReplayError> {
     for m in mcap::MessageStream::new(mcap)? {
@@ -109,6 +143,32 @@ pub fn recorded_arm(mcap: &[u8]) -> Result<Option<String>, ReplayError> {
         }
     }
     Ok(None)
+}
+
+/// The bus body of a recorded message: JSON as it is, the compact kinds decoded back into JSON.
+fn bus_body<'a>(m: &'a mcap::Message<'_>) -> Result<Cow<'a, [u8]>, ReplayError> {
+    let c = &m.channel;
+    match c.message_encoding.as_str() {
+        "json" => Ok(Cow::Borrowed(&m.data[..])),
+        "cdr" => {
+            let kind = c.schema.as_ref().and_then(|s| CompactKind::from_schema(&s.name, &s.data)).ok_or_else(|| {
+                ReplayError::Unsupported {
+                    topic: c.topic.clone(),
+                    detail: format!(
+                        "CDR with schema {:?}, not one this build wrote",
+                        c.schema.as_ref().map(|s| s.name.as_str()).unwrap_or("(none)")
+                    ),
+                }
+            })?;
+            kind.decode_to_json(&m.data)
+                .map(Cow::Owned)
+                .map_err(|error| ReplayError::Cdr { topic: c.topic.clone(), error })
+        }
+        other => Err(ReplayError::Unsupported {
+            topic: c.topic.clone(),
+            detail: format!("message encoding {other:?} (json and cdr are replayed)"),
+        }),
+    }
 }
 
 /// Whether a channel is one of the recorder's derived visualisation channels (`viz/<arm>/…`).
@@ -184,6 +244,8 @@ pub fn replay_mcap(
             report.skipped += 1;
             continue;
         };
+        // Decoded before the wait, so that the publication keeps the recorded pace.
+        let body = bus_body(&m)?;
         let t0 = *first.get_or_insert(m.log_time);
         last = last.max(m.log_time);
         if opts.speed > 0.0 {
@@ -207,7 +269,7 @@ pub fn replay_mcap(
                 publishers.entry(key.clone()).or_insert(p)
             }
         };
-        publisher.put(&m.data)?;
+        publisher.put(&body)?;
         report.messages += 1;
         *report.per_topic.entry(key).or_default() += 1;
     }

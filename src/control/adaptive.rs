@@ -28,7 +28,7 @@ use nalgebra::Vector3;
 
 use serde::{Deserialize, Serialize};
 
-use super::controller::{ControlError, ControlInput, Controller, ControllerStatus, WeightsProvenance};
+use super::controller::{ControlError, ControlInput, Controller, ControllerStatus, RASTER_NEURONS, WeightsProvenance};
 use super::input_scaling::InputScaling;
 use super::learned_ensemble::{EnsembleRecipe, LearnedEnsemble};
 use super::osc::{Osc, check_torque};
@@ -599,6 +599,12 @@ impl Controller for AdaptiveOsc {
 
     fn weights_provenance(&self) -> Option<WeightsProvenance> {
         Some(self.provenance.clone())
+    }
+
+    fn raster_spikes(&self) -> Option<u64> {
+        let (core, n) = (self.joint.core(), self.joint.neurons());
+        let bits = (0..RASTER_NEURONS.min(n)).filter(|&k| core.spiked_last_step(k * n / RASTER_NEURONS));
+        Some(bits.fold(0, |m, k| m | 1 << k))
     }
 
     fn adaptive_torque(&self) -> Option<&[f64]> {

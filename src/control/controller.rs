@@ -50,6 +50,12 @@ pub trait Controller: Send {
     /// (rate limit, brakes, a hold) changed what [`tick`](Self::tick) wrote. Controllers that learn from
     /// their own commands use it instead. Called on the control tick: must not allocate.
     fn applied(&mut self, _torque: &[f64]) {}
+    /// Which of [`RASTER_NEURONS`] evenly spaced neurons of the (joint-space) ensemble spiked in the last core
+    /// step: bit k for neuron `k·n/RASTER_NEURONS` of n (for spike rasters); `None` without a spiking core.
+    /// Cheap enough for every tick (a look at 64 neurons), never allocates.
+    fn raster_spikes(&self) -> Option<u64> {
+        None
+    }
     /// The adaptive term's torque of the last tick, N·m, one per joint; `None` for controllers without one.
     /// Read on the control tick: must not allocate.
     fn adaptive_torque(&self) -> Option<&[f64]> {
@@ -117,6 +123,9 @@ pub struct ControllerStatus {
     /// Mean firing rate of the ensemble over the last core step (spikes / neurons / dt), Hz.
     pub spike_rate_hz: Option<f64>,
 }
+
+/// Neurons a controller samples for [`ControllerStatus::raster_spikes`] (at most this many: the bits of a u64).
+pub const RASTER_NEURONS: usize = 64;
 
 /// Why a tick could not produce torques.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -110,7 +110,8 @@ fn arm_runs(spec: &ScenarioSpec, arm: &Arm) -> anyhow::Result<Vec<RunGraph>> {
             target: Some(start_ee),
             target_events: targets.clone(),
             record_every: spec.record_every,
-            error_windows: spec.windows.iter().map(|w| (w.from_s, w.to_s)).collect(),
+            // The scenario's windows, then its laps (the report's per-lap errors).
+            error_windows: spec.windows.iter().map(|w| (w.from_s, w.to_s)).chain(spec.laps()).collect(),
             checkpoint: spec.checkpoint_dir.as_ref().map(|d| Path::new(d).join(format!("{}-{label}.json", spec.name))),
             checkpoint_period_s: spec.checkpoint_period_s,
             // The sim's last state (after its final step) is answered by no one it waits for; not

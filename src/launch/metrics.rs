@@ -17,6 +17,9 @@ pub struct RunMetrics {
     pub window_error_m: BTreeMap<String, f64>,
     /// Mean error over the whole run, m.
     pub mean_error_m: f64,
+    /// Mean error per lap of the target circle (the spans of [`ScenarioMetrics::laps`]), m, from every tick.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lap_error_m: Vec<f64>,
     /// Controller ticks.
     pub ticks: u64,
     /// Physics steps.
@@ -43,6 +46,9 @@ pub struct ScenarioMetrics {
     pub scenario: String,
     /// Per controller, in run order (the first is the main one).
     pub runs: Vec<RunMetrics>,
+    /// The laps of the target circle, `[from_s, to_s]` of sim time (empty without a circle).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub laps: Vec<[f64; 2]>,
     /// `(e_main − e_cmp,before) / (e_cmp − e_cmp,before)` in the last window, where `before` is the first
     /// window (no payload) and `cmp` the first comparison controller: 1 = the payload's whole effect remains,
     /// 0 = fully compensated. `None` without a comparison run or at least two windows.

@@ -25,6 +25,6 @@ pub use in_process::{RunOptions, run_fleet, run_scenario};
 pub use metrics::{RunMetrics, ScenarioMetrics};
 pub use processes::{HostCommands, ProcessLaunch, RoleConfigs, run_fleet_processes, run_scenario_processes};
 pub use recording::{BusRecording, recording_file_name, start_recording};
-pub use report::{fleet_table, summary_table, write_fleet_report, write_report};
+pub use report::{fleet_table, lap_table, plain_controller_name, summary_table, write_fleet_report, write_report};
 pub use result::{FleetResult, RunResult, ScenarioResult};
 pub use scenario::{ArmSpec, CircleSpec, EventSpec, PayloadCycleSpec, ScenarioSpec};

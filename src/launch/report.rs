@@ -120,6 +120,61 @@ pub fn fleet_table(r: &FleetResult) -> String {
     s
 }
 
+/// A controller's name in a user's words: `adaptive-loihi` → `adaptive (spiking core)`, `osc` → `plain OSC`.
+pub fn plain_controller_name(controller: &str) -> String {
+    match controller {
+        "osc" => "plain OSC".into(),
+        "joint-pd" => "joint PD".into(),
+        c if c.starts_with("pid") => "PID".into(),
+        c if c.starts_with("adaptive") && c.contains("float") => "adaptive (float core)".into(),
+        c if c.starts_with("adaptive") => "adaptive (spiking core)".into(),
+        c => c.into(),
+    }
+}
+
+/// Laps shown in the terminal's per-lap table; a longer run shows its first and last ones (`report/metrics.json`
+/// and the `lap_error` plot hold them all).
+const LAPS_SHOWN: usize = 8;
+
+/// The per-lap table: per controller, the mean end-effector error of each lap of the target circle (mm), and
+/// under each lap the payload carried at its end. `None` without laps.
+pub fn lap_table(r: &ScenarioResult) -> Option<String> {
+    let laps = &r.metrics.laps;
+    if laps.is_empty() {
+        return None;
+    }
+    let shown: Vec<usize> = if laps.len() <= LAPS_SHOWN {
+        (0..laps.len()).collect()
+    } else {
+        (0..LAPS_SHOWN / 2).chain(laps.len() - LAPS_SHOWN / 2..laps.len()).collect()
+    };
+    let names: Vec<String> = r.metrics.runs.iter().map(|m| plain_controller_name(&m.controller)).collect();
+    let first = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(12) + 2;
+    let load = |k: usize| {
+        let kg = r.spec.payload_at(laps[k][1] - 1e-9);
+        if kg > 0.0 { format!("{kg} kg") } else { "no load".into() }
+    };
+    const COL: usize = 10;
+    let mut s = String::new();
+    let _ = write!(s, "{:<first$}", "");
+    for &k in &shown {
+        let _ = write!(s, "{:>COL$}", format!("lap {}", k + 1));
+    }
+    let _ = write!(s, "\n{:<first$}", "");
+    for &k in &shown {
+        let _ = write!(s, "{:>COL$}", load(k));
+    }
+    s.push('\n');
+    for (m, name) in r.metrics.runs.iter().zip(&names) {
+        let _ = write!(s, "{name:<first$}");
+        for &k in &shown {
+            let _ = write!(s, "{:>COL$.2}", m.lap_error_m.get(k).copied().unwrap_or(f64::NAN) * 1e3);
+        }
+        let _ = writeln!(s, "  mm");
+    }
+    Some(s)
+}
+
 /// Runs at least this long (wall time, s) get a memory and deadline-miss line in the summary.
 const LONG_RUN_WALL_S: f64 = 120.0;
 
@@ -150,6 +205,9 @@ pub fn summary_table(r: &ScenarioResult) -> String {
             r.metrics.runs[1].controller,
             windows.last().unwrap_or(&"")
         );
+    }
+    if let Some(laps) = lap_table(r) {
+        let _ = writeln!(s, "mean end-effector error per lap of the target circle:\n{laps}");
     }
     // Long runs (payload cycles): the worst window with and without the payload says more than a wide table.
     let worst = |on: bool| {

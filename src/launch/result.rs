@@ -47,8 +47,16 @@ const HEALTH_WARMUP: f64 = 0.1;
 impl ScenarioResult {
     /// The result of `runs` (in controller order) with its metrics.
     pub fn new(spec: &ScenarioSpec, runs: Vec<RunResult>) -> Self {
-        let mut metrics = ScenarioMetrics { scenario: spec.name.clone(), ..Default::default() };
+        let laps = spec.laps();
+        let mut metrics = ScenarioMetrics {
+            scenario: spec.name.clone(),
+            laps: laps.iter().map(|&(a, b)| [a, b]).collect(),
+            ..Default::default()
+        };
         for r in &runs {
+            // The controller node scores the scenario's windows, then the laps (`graph::arm_runs`).
+            let lap_error_m =
+                r.ctrl.error_windows.0.iter().skip(spec.windows.len()).take(laps.len()).map(|w| w.mean_m()).collect();
             metrics.runs.push(RunMetrics {
                 controller: r.controller.clone(),
                 // Every tick counts (the sample log may have been decimated on long runs).
@@ -59,6 +67,7 @@ impl ScenarioResult {
                     .map(|(w, e)| (w.name.clone(), e.mean_m()))
                     .collect(),
                 mean_error_m: window_mean(&r.ctrl.samples, f64::NEG_INFINITY, f64::INFINITY),
+                lap_error_m,
                 ticks: r.ctrl.ticks,
                 steps: r.sim.steps,
                 wall_s: r.sim.wall_s,

@@ -59,7 +59,7 @@ pub struct ScenarioSpec {
     /// (`<dir>/<scenario>-<controller>.json`). None: no checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_dir: Option<String>,
-    /// Record the run's bus traffic into the report (`bus-<controller>.mcap`, ~0.3 MB per simulated second
+    /// Record the run's bus traffic into the report (`bus-<controller>.mcap`, ~0.2 MB per simulated second
     /// at 1 kHz). Default true; long runs turn it off.
     #[serde(default = "default_true")]
     pub record_bus: bool,
@@ -115,6 +115,9 @@ pub struct PayloadCycleSpec {
     /// Length of the scored window at the end of each period, s (one lap of targets is natural).
     pub score_s: f64,
 }
+
+/// Most laps scored per run (each costs a comparison per controller tick; a 30-min soak has ~110).
+pub const MAX_LAPS: usize = 256;
 
 fn default_record_every() -> u32 {
     10
@@ -246,6 +249,17 @@ impl ScenarioSpec {
             k += 1;
         }
         Ok(())
+    }
+
+    /// The laps of the target circle, `(from_s, to_s)`: one per `targets × reach_s` from the circle's start,
+    /// whole laps within the run only, at most [`MAX_LAPS`]. Empty without a circle.
+    pub fn laps(&self) -> Vec<(f64, f64)> {
+        let Some(c) = self.circle.filter(|c| c.targets > 0 && c.reach_s > 0.0) else { return Vec::new() };
+        let lap = c.reach_s * c.targets as f64;
+        (0..MAX_LAPS)
+            .map(|k| (c.start_s + k as f64 * lap, c.start_s + (k + 1) as f64 * lap))
+            .take_while(|&(_, to)| to <= self.duration_s + 1e-9)
+            .collect()
     }
 
     /// Payload mass in effect at sim time `t`, kg (the last payload event at or before `t`).

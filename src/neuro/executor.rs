@@ -42,6 +42,9 @@ pub trait Executor: Send {
     fn accounting(&self) -> &Accounting;
     /// Spikes emitted by the ensemble in the last step.
     fn last_spike_count(&self) -> usize;
+    /// Whether neuron `i` of the ensemble spiked in the last step (false for an index out of range). A
+    /// read-only look at the state, for spike rasters; never allocates.
+    fn spiked_last_step(&self, i: usize) -> bool;
     /// The learned weights, as decoders.
     fn export_weights(&self) -> LearnedWeights;
     /// Replaces the learned weights.
@@ -100,4 +103,35 @@ pub(crate) fn check_weights(w: &LearnedWeights, neurons: usize, dimensions: usiz
         return Err(NeuroError::Weights("decoders contain non-finite values".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neuro::{BuiltNetwork, EnsembleSpec, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec};
+
+    /// The per-neuron look agrees with the step's spike count on both executors, across more than one tile
+    /// of the fixed-point core.
+    #[test]
+    fn the_neurons_that_spiked_add_up_to_the_spike_count() {
+        let spec = NetworkSpec::new(EnsembleSpec::new(1100, 2, 5), PesSpec::new(1, 1e-4));
+        let built = BuiltNetwork::build(&spec).unwrap();
+        let execs: [Box<dyn Executor>; 2] = [
+            Box::new(FloatExecutor::new(&built)),
+            Box::new(LoihiExecutor::new(&built, LoihiParams::default()).unwrap()),
+        ];
+        for mut exec in execs {
+            assert!(!exec.spiked_last_step(0), "a spike before the first step");
+            let (mut out, mut total) = ([0.0], 0);
+            for t in 0..200 {
+                let x = (t as f64 * 0.05).sin();
+                exec.step(&[x, -x], Some(&[0.1]), &mut out).unwrap();
+                let seen = (0..1100).filter(|&i| exec.spiked_last_step(i)).count();
+                assert_eq!(seen, exec.last_spike_count(), "step {t}");
+                total += seen;
+                assert!(!exec.spiked_last_step(1100));
+            }
+            assert!(total > 1000, "{total} spikes");
+        }
+    }
 }

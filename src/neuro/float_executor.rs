@@ -143,6 +143,10 @@ impl Executor for FloatExecutor {
         self.last_spikes
     }
 
+    fn spiked_last_step(&self, i: usize) -> bool {
+        self.spiked.get(i).is_some_and(|&s| s != 0)
+    }
+
     fn export_weights(&self) -> LearnedWeights {
         LearnedWeights { neurons: self.gain.len(), dimensions: self.output.len(), decoders: self.decoders.clone() }
     }

@@ -128,10 +128,16 @@ pub trait Cdr: Sized {
 /// # Panics
 /// If a string or sequence holds more than `u32::MAX` bytes or elements (CDR cannot express it).
 pub fn encode_into<M: Cdr>(msg: &M, buf: &mut Vec<u8>) {
+    encode_with(buf, |w| msg.write_cdr(w));
+}
+
+/// Serialises what `fields` writes (header and body) into `buf`, cleared first: for a message whose layout
+/// is chosen at run time (a recording's float width), where [`Cdr`]'s static `read_cdr` does not fit.
+pub fn encode_with(buf: &mut Vec<u8>, fields: impl FnOnce(&mut CdrWriter<'_>)) {
     buf.clear();
     buf.extend_from_slice(&CDR_LE_HEADER);
     let mut w = CdrWriter { buf, origin: CDR_LE_HEADER.len() };
-    msg.write_cdr(&mut w);
+    fields(&mut w);
 }
 
 /// Serialises `msg` (header and body) into a new buffer. See [`encode_into`].
@@ -143,6 +149,15 @@ pub fn encode<M: Cdr>(msg: &M) -> Vec<u8> {
 
 /// Parses one serialized message (header and body), little- or big-endian.
 pub fn decode<M: Cdr>(bytes: &[u8]) -> Result<M, CdrError> {
+    decode_with(bytes, M::read_cdr)
+}
+
+/// Parses one serialized message (header and body) with `fields`, checking the header, the size cap and
+/// the trailing bytes as [`decode`] does.
+pub fn decode_with<T>(
+    bytes: &[u8],
+    fields: impl FnOnce(&mut CdrReader<'_>) -> Result<T, CdrError>,
+) -> Result<T, CdrError> {
     if bytes.len() > MAX_CDR_BYTES {
         return Err(CdrError::TooLarge { len: bytes.len(), cap: MAX_CDR_BYTES });
     }
@@ -152,7 +167,7 @@ pub fn decode<M: Cdr>(bytes: &[u8]) -> Result<M, CdrError> {
         _ => return Err(CdrError::BadHeader { found: bytes.iter().take(2).copied().collect() }),
     };
     let mut r = CdrReader { data: &bytes[4..], pos: 0, big_endian };
-    let msg = M::read_cdr(&mut r)?;
+    let msg = fields(&mut r)?;
     let extra = r.data.len() - r.pos;
     if extra > MAX_TRAILING_BYTES {
         return Err(CdrError::TrailingBytes { extra });
@@ -200,6 +215,18 @@ impl CdrWriter<'_> {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    /// Writes a `u64`, 8-aligned.
+    pub fn u64(&mut self, v: u64) {
+        self.align(8);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Writes an `f32`, 4-aligned.
+    pub fn f32(&mut self, v: f32) {
+        self.align(4);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
     /// Writes an `f64`, 8-aligned.
     pub fn f64(&mut self, v: f64) {
         self.align(8);
@@ -218,6 +245,14 @@ impl CdrWriter<'_> {
         self.u32(Self::len_u32(xs.len()));
         for &x in xs {
             self.f64(x);
+        }
+    }
+
+    /// Writes an unbounded `float32[]` of `xs` rounded to the nearest `f32`.
+    pub fn f32_seq(&mut self, xs: &[f64]) {
+        self.u32(Self::len_u32(xs.len()));
+        for &x in xs {
+            self.f32(x as f32);
         }
     }
 
@@ -299,6 +334,16 @@ impl<'a> CdrReader<'a> {
         self.array::<4>().map(u32::from_le_bytes)
     }
 
+    /// Reads a `u64`.
+    pub fn u64(&mut self) -> Result<u64, CdrError> {
+        self.array::<8>().map(u64::from_le_bytes)
+    }
+
+    /// Reads an `f32` (any bit pattern, NaN included).
+    pub fn f32(&mut self) -> Result<f32, CdrError> {
+        self.array::<4>().map(f32::from_le_bytes)
+    }
+
     /// Reads an `f64` (any bit pattern, NaN included: range checks are the caller's).
     pub fn f64(&mut self) -> Result<f64, CdrError> {
         self.array::<8>().map(f64::from_le_bytes)
@@ -337,6 +382,12 @@ impl<'a> CdrReader<'a> {
     pub fn f64_seq(&mut self) -> Result<Vec<f64>, CdrError> {
         let n = self.seq_len(8)?;
         (0..n).map(|_| self.f64()).collect()
+    }
+
+    /// Reads an unbounded `float32[]`, widened to `f64` (exactly).
+    pub fn f32_seq(&mut self) -> Result<Vec<f64>, CdrError> {
+        let n = self.seq_len(4)?;
+        (0..n).map(|_| self.f32().map(f64::from)).collect()
     }
 
     /// Reads an unbounded `string[]` (each string takes at least 5 bytes: length and NUL).

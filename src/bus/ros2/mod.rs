@@ -22,7 +22,8 @@ pub mod type_hash;
 
 pub use attachment::{ATTACHMENT_LEN, Attachment, AttachmentError, LEGACY_ATTACHMENT_LEN};
 pub use cdr::{
-    CDR_LE_HEADER, Cdr, CdrError, CdrReader, CdrWriter, MAX_CDR_BYTES, MAX_TRAILING_BYTES, decode, encode, encode_into,
+    CDR_LE_HEADER, Cdr, CdrError, CdrReader, CdrWriter, MAX_CDR_BYTES, MAX_TRAILING_BYTES, decode, decode_with, encode,
+    encode_into, encode_with,
 };
 pub use keys::{MAX_DOMAIN_ID, NameError, check_namespace, check_node_name, check_topic_name, data_key, qualify_topic};
 pub use liveliness::{

@@ -273,6 +273,13 @@ impl Executor for LoihiExecutor {
         self.last_spikes
     }
 
+    /// A compartment that spiked has its refractory count set to the full delay, while every other one's
+    /// count is below it (counted down from at most the delay), so the count tells the last step's spikes.
+    fn spiked_last_step(&self, i: usize) -> bool {
+        let full = self.net.ensemble.comp.ref_delay;
+        full > 0 && self.time_step > 0 && self.ensemble.refractory.get(i).is_some_and(|&r| i32::from(r) == full)
+    }
+
     fn export_weights(&self) -> LearnedWeights {
         let (n, k) = (self.n, self.k);
         let q = self.net.readout.decoder_quantum;

@@ -110,6 +110,8 @@ pub struct ControllerNode<'c> {
     last_error: f64,
     clock: Clock,
     log: SampleLog<ControllerSample>,
+    /// Sampled neurons that spiked since the last logged tick (the next logged sample's raster bits).
+    raster_since_logged: u64,
     rej: Rejections,
     writer: Option<CheckpointWriter>,
     probe: Arc<NodeProbe>,
@@ -145,6 +147,7 @@ impl<'c> ControllerNode<'c> {
             targets: Schedule::new(&settings.target_events),
             faults: FaultInjector::new(settings.faults),
             log: SampleLog::new(settings.record_every, settings.max_samples),
+            raster_since_logged: 0,
             settings: settings.clone(),
             controller,
             arm,
@@ -352,18 +355,26 @@ impl<'c> ControllerNode<'c> {
         self.report.ticks += 1;
         self.last_error = dist(&js.ee_position, &target);
         self.report.error_windows.add(js.stamp, self.last_error);
+        let raster = self.controller.raster_spikes().map(|b| b | self.raster_since_logged);
         let (cmd, error, ctl) = (&self.cmd, self.last_error, &*self.controller);
         // Written into a recycled slot: no allocation once the log has filled.
-        self.log.offer(|r| {
+        let logged = self.log.offer(|r| {
             r.t = js.stamp;
             r.target = target;
             r.ee = js.ee_position;
             r.error_m = error;
             r.effort.clone_from(&cmd.effort);
+            r.adaptive.clone_from(&cmd.adaptive);
+            // Always one value per joint (zeros when the state carried none), so that a recycled slot never
+            // has to grow when a payload appears.
+            r.payload_effort.clone_from(&js.payload_effort);
+            r.payload_effort.resize(js.position.len(), 0.0);
             let cs = ctl.status();
             r.adaptive_norm = cs.adaptive_effort_norm.unwrap_or(0.0);
             r.spike_rate_hz = cs.spike_rate_hz;
+            r.raster_spikes = raster;
         });
+        self.raster_since_logged = if logged { 0 } else { raster.unwrap_or(0) };
         Ok(())
     }
 

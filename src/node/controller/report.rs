@@ -21,9 +21,20 @@ pub struct ControllerSample {
     pub effort: Vec<f64>,
     /// Norm of the adaptive torque, N·m (0 when not adaptive).
     pub adaptive_norm: f64,
+    /// The adaptive term's torque per joint, N·m (empty when not adaptive).
+    #[serde(default)]
+    pub adaptive: Vec<f64>,
+    /// The torque the payload demanded per joint, as the answered state carried it, N·m (zeros when the state
+    /// carried none: no payload, or a sim that does not say).
+    #[serde(default)]
+    pub payload_effort: Vec<f64>,
     /// Mean firing rate of the controller's ensemble over this tick, Hz (None without a spiking core).
     #[serde(default)]
     pub spike_rate_hz: Option<f64>,
+    /// Which sampled neurons of the ensemble spiked at least once since the previous logged tick (this one
+    /// included), one bit each (see `Controller::raster_spikes`); None without a spiking core.
+    #[serde(default)]
+    pub raster_spikes: Option<u64>,
 }
 
 /// What a controller node did.
