@@ -13,6 +13,7 @@ mod router_cmd;
 mod service;
 mod signals;
 mod sim_cmd;
+mod view_cmd;
 
 pub use cli::{Cli, Command};
 
@@ -69,5 +70,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ctl(args) => ctl_cmd::run_ctl(&args),
         Command::Router(args) => router_cmd::run_router(&args),
         Command::Fleet(args) => fleet_cmd::run_fleet_view(&args),
+        Command::View(args) => view_cmd::run_view(&args),
     }
 }
