@@ -28,9 +28,10 @@ static LOG_FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new
 /// Starts `tracing` output on stderr, as text or (`json`) one JSON object per line; `RUST_LOG` overrides the
 /// level chosen by `-v`.
 pub fn init_tracing(verbose: u8, json: bool) {
-    // zenoh's own info lines (session ids, gossip notes) drown ours; -v brings them back.
+    // zenoh's own info lines (session ids, gossip notes) drown ours, as do the Foxglove server's (each client
+    // that connects or leaves); -v brings them back.
     let default = match verbose {
-        0 => "info,zenoh=warn",
+        0 => "info,zenoh=warn,foxglove=warn",
         1 => "debug",
         _ => "trace",
     };

@@ -23,7 +23,16 @@ OP_CLIENT_MESSAGE_DATA = 0x01  # client → server: channel id u32, payload
 
 class View:
     def __init__(self, url):
-        self.ws = connect(url, subprotocols=[SUBPROTOCOL], max_size=None, open_timeout=10)
+        # The server may still be starting: retry a refused connection for up to 15 s.
+        end = time.monotonic() + 15
+        while True:
+            try:
+                self.ws = connect(url, subprotocols=[SUBPROTOCOL], max_size=None, open_timeout=10)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.1)
         assert self.ws.subprotocol == SUBPROTOCOL, self.ws.subprotocol
         self.server_info = None
         self.channels = {}  # id -> advertised channel
