@@ -8,6 +8,7 @@
 //! viewer sees every key and both nodes' liveliness, and its own targets, payloads, e-stops, torques,
 //! parameter queries and liveliness token reach no one; sessions without (valid) credentials are refused.
 //! `spikearm fleet` with the viewer's identity lists both nodes and their state.
+//! `spikearm launch --processes` logs its nodes in to such a router with each role's identity config.
 //! Then: no shipped config listens beyond loopback.
 
 use std::collections::BTreeMap;
@@ -418,6 +419,51 @@ fn router_acl_with_user_passwords_lets_the_operator_act_and_the_viewer_only_watc
 fn router_acl_with_mtls_common_names_lets_the_operator_act_and_the_viewer_only_watch() {
     let (certs, rogue) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     exercise(mtls(certs.path(), rogue.path()));
+}
+
+/// A lockstep scenario launched as processes through the router with access control: each node opens its
+/// role's shipped identity config (`--zenoh-config`). The same launch without them is refused at once.
+#[test]
+fn launch_processes_logs_its_nodes_in_with_each_roles_identity() {
+    let d = usrpwd();
+    let _router = Router::open(&d.router).expect("the router starts");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acl.toml");
+    std::fs::write(
+        &file,
+        "name = \"acl-launch\"\narm = \"threelink\"\nurdf = \"config/arms/threelink.urdf\"\ntiming = \"lockstep\"\n\
+         duration_s = 0.5\ninitial_q = [0.4, -0.3, 0.2]\ncontrollers = [\"osc\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("report");
+    let mut plain = std::process::Command::new(env!("CARGO_BIN_EXE_spikearm"));
+    plain.current_dir(root()).args(["launch", file.to_str().unwrap(), "--processes", "--quiet", "--no-record"]);
+    plain.arg("--out").arg(dir.path().join("refused")).args(["--connect", &d.endpoint]);
+    let (ok, _, stderr) = run_with_limit(&mut plain, Duration::from_secs(60));
+    assert!(!ok, "nodes without credentials were let in:\n{stderr}");
+    assert!(stderr.contains("node of threelink"), "a node failed, not the launcher's setup:\n{stderr}");
+    let args = [
+        "launch",
+        file.to_str().unwrap(),
+        "--processes",
+        "--quiet",
+        "--no-record",
+        "--out",
+        out.to_str().unwrap(),
+        "--connect",
+        &d.endpoint,
+        "--zenoh-config",
+        "sim=config/zenoh/acl-sim.json5",
+        "--zenoh-config",
+        "controller=config/zenoh/acl-controller.json5",
+    ];
+    spikearm_ok(&root(), &args, "launch --processes with identities");
+    let run = std::fs::read_dir(out.join("processes")).unwrap().flatten().find(|e| e.path().is_dir()).unwrap();
+    let sim: SimNodeReport =
+        serde_json::from_str(&std::fs::read_to_string(run.path().join("sim_report.json")).unwrap()).unwrap();
+    assert_eq!(sim.steps, 500, "0.5 s at 1 ms, every step answered by the controller through the router");
+    let settings = std::fs::read_to_string(run.path().join("controller.toml")).unwrap();
+    assert!(settings.contains("acl-controller.json5"), "the controller logged in as `controller`:\n{settings}");
 }
 
 #[test]

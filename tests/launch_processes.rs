@@ -6,7 +6,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use spikearm::launch::{ScenarioSpec, run_scenario};
-use spikearm::node::{ControllerNodeReport, ControllerSample, Shutdown, SimNodeReport, SimSample};
+use spikearm::node::{ControllerNodeReport, Shutdown, SimNodeReport};
+
+#[path = "common/fleet_check.rs"]
+mod fleet_check;
+use fleet_check::{assert_same, ctrl_bits, read_json, sim_bits};
 
 /// Short: two controllers, 3 s of sim time each, a target lap and a payload the controller is not told of.
 const SCENARIO: &str = r#"
@@ -44,36 +48,6 @@ name = "after_payload"
 from_s = 1.5
 to_s = 3.0
 "#;
-
-fn sim_bits(s: &SimSample) -> Vec<u64> {
-    let mut v: Vec<f64> = vec![s.t, s.payload_kg, f64::from(u8::from(s.held))];
-    v.extend(&s.q);
-    v.extend(&s.dq);
-    v.extend(&s.tau);
-    v.extend(s.ee);
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-fn ctrl_bits(s: &ControllerSample) -> Vec<u64> {
-    let mut v: Vec<f64> = vec![s.t, s.error_m, s.adaptive_norm];
-    v.extend(s.target);
-    v.extend(s.ee);
-    v.extend(&s.effort);
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-/// Equal bit patterns, sample by sample; the message names the first difference.
-fn assert_same<T: std::fmt::Debug>(what: &str, a: &[T], b: &[T], bits: fn(&T) -> Vec<u64>) {
-    assert_eq!(a.len(), b.len(), "{what}: {} samples in one process, {} in processes", a.len(), b.len());
-    if let Some(i) = (0..a.len()).find(|&i| bits(&a[i]) != bits(&b[i])) {
-        panic!("{what}: sample {i} differs\n one process: {:?}\n processes:   {:?}", a[i], b[i]);
-    }
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> T {
-    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 #[test]
 fn processes_record_the_one_process_trajectories_bit_for_bit() {

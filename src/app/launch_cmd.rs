@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::arm::Arm;
 use crate::launch::{
-    FleetResult, ProcessLaunch, RunOptions, ScenarioSpec, fleet_table, run_fleet, run_fleet_processes,
-    write_fleet_report,
+    FleetResult, HostCommands, ProcessLaunch, RoleConfigs, RunOptions, ScenarioSpec, fleet_table, run_fleet,
+    run_fleet_processes, write_fleet_report,
 };
 use crate::node::Shutdown;
 
@@ -38,6 +38,44 @@ pub struct LaunchArgs {
     /// credentials). Repeatable.
     #[arg(long, value_name = "ENDPOINT")]
     pub connect: Vec<String>,
+    /// With --processes: start every node of ROLE (`sim` or `controller`) through COMMAND, on another host
+    /// that sees this file system at the same paths, e.g. `--on sim="ip netns exec arm-host"`. The node's
+    /// command line is appended to COMMAND (split at spaces; no quoting). Needs --connect: a router every
+    /// host reaches. Once per role.
+    #[arg(long, value_name = "ROLE=COMMAND", requires = "processes", value_parser = parse_host_command)]
+    pub on: Vec<(String, Vec<String>)>,
+    /// With --processes and --connect: every node of ROLE (`sim` or `controller`) opens this zenoh config, with
+    /// its identity's credentials or certificates, instead of a plain client config, e.g.
+    /// `--zenoh-config sim=config/zenoh/acl-sim.json5` for a router with access control. The nodes still connect
+    /// to --connect's endpoints. Once per role.
+    #[arg(long, value_name = "ROLE=FILE", requires = "processes", value_parser = parse_role_file)]
+    pub zenoh_config: Vec<(String, PathBuf)>,
+}
+
+/// `ROLE=FILE` of `--zenoh-config`.
+fn parse_role_file(s: &str) -> Result<(String, PathBuf), String> {
+    let (role, file) = s.split_once('=').ok_or("expected ROLE=FILE, e.g. sim=config/zenoh/acl-sim.json5")?;
+    if !matches!(role, "sim" | "controller") {
+        return Err(format!("role `{role}`: sim or controller"));
+    }
+    let file = PathBuf::from(file);
+    if !file.is_file() {
+        return Err(format!("{}: no such file", file.display()));
+    }
+    Ok((role.to_string(), file))
+}
+
+/// `ROLE=COMMAND` of `--on`.
+fn parse_host_command(s: &str) -> Result<(String, Vec<String>), String> {
+    let (role, command) = s.split_once('=').ok_or("expected ROLE=COMMAND, e.g. sim=\"ip netns exec arm-host\"")?;
+    if !matches!(role, "sim" | "controller") {
+        return Err(format!("role `{role}`: sim or controller"));
+    }
+    let words: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+    if words.is_empty() {
+        return Err(format!("--on {role}=: no command"));
+    }
+    Ok((role.to_string(), words))
 }
 
 /// Arguments of `spikearm demo`.
@@ -70,11 +108,13 @@ pub struct ReportArgs {
 const DEMO_SCENARIO: &str = include_str!("../../launch/ur5e_payload.toml");
 const DEMO_URDF: &str = include_str!("../../config/arms/ur5e.urdf");
 
-/// Where the nodes meet: the endpoints a run listens on or connects to.
+/// Where the nodes meet: the endpoints a run listens on or connects to, and the hosts they run on.
 #[derive(Debug, Clone, Default)]
 struct Meeting {
     listen: Vec<String>,
     connect: Vec<String>,
+    hosts: HostCommands,
+    identities: RoleConfigs,
 }
 
 fn execute(
@@ -88,7 +128,7 @@ fn execute(
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
-    let Meeting { listen, mut connect } = meeting;
+    let Meeting { listen, mut connect, hosts, identities } = meeting;
     let view = match live_view {
         Some(_) if processes => {
             anyhow::bail!("--live-view runs beside one process; with --processes run `spikearm view`")
@@ -107,7 +147,7 @@ fn execute(
     };
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
-        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect };
+        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect, hosts, identities };
         run_fleet_processes(spec, &arms, &launch, &shutdown, !quiet)?
     } else {
         let record_dir = (!no_record).then(|| dir.clone());
@@ -132,7 +172,19 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
         .iter()
         .map(|a| super::node_cmd::read_arm(Path::new(&a.urdf)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone() };
+    let mut hosts = HostCommands::default();
+    for (role, command) in &args.on {
+        let slot = if role == "sim" { &mut hosts.sim } else { &mut hosts.controller };
+        anyhow::ensure!(slot.is_empty(), "--on {role}= given twice");
+        *slot = command.clone();
+    }
+    let mut identities = RoleConfigs::default();
+    for (role, file) in &args.zenoh_config {
+        let slot = if role == "sim" { &mut identities.sim } else { &mut identities.controller };
+        anyhow::ensure!(slot.is_none(), "--zenoh-config {role}= given twice");
+        *slot = Some(file.clone());
+    }
+    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities };
     execute(&spec, arms, &args.report, args.processes, meeting)?;
     Ok(())
 }

@@ -16,6 +16,7 @@ mod sim_cmd;
 mod view_cmd;
 
 pub use cli::{Cli, Command};
+pub use service::{ServiceThread, metrics_text};
 
 use std::sync::OnceLock;
 

@@ -42,6 +42,44 @@ pub struct ProcessLaunch {
     /// A running router to use instead of launching one (its endpoints). It must let the nodes in without
     /// credentials (a router without access control, like the one the launcher starts).
     pub connect: Vec<String>,
+    /// How the nodes of each role are started elsewhere (another host, a network namespace).
+    pub hosts: HostCommands,
+    /// The zenoh config (credentials, TLS) each role's nodes open instead of the launcher's plain client
+    /// config; they still connect to the run's router. For a router with access control (`--connect`).
+    pub identities: RoleConfigs,
+}
+
+/// A zenoh config file per role (`None`: the launcher's plain client config).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleConfigs {
+    /// The sims' config, e.g. `config/zenoh/acl-sim.json5`.
+    pub sim: Option<PathBuf>,
+    /// The controllers' config, e.g. `config/zenoh/acl-controller.json5`.
+    pub controller: Option<PathBuf>,
+}
+
+/// Command prefixes that start a node on another host sharing this file system, per role: the node's own
+/// command line (`spikearm sim node --config …`) is appended, e.g. `ip netns exec arm-host`. Empty: here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostCommands {
+    /// Prefix of every sim node's command line.
+    pub sim: Vec<String>,
+    /// Prefix of every controller node's command line.
+    pub controller: Vec<String>,
+}
+
+impl HostCommands {
+    /// Whether any role runs elsewhere.
+    pub fn any(&self) -> bool {
+        !self.sim.is_empty() || !self.controller.is_empty()
+    }
+
+    fn prefix(&self, kind: NodeKind) -> &[String] {
+        match kind {
+            NodeKind::Sim => &self.sim,
+            NodeKind::Controller => &self.controller,
+        }
+    }
 }
 
 /// Once one node of an arm has exited, how long that arm's other nodes get to finish on their own before
@@ -77,6 +115,16 @@ pub fn run_fleet_processes(
     shutdown: &Shutdown,
     progress: bool,
 ) -> anyhow::Result<FleetResult> {
+    let own_configs = launch.identities.sim.is_some() || launch.identities.controller.is_some();
+    anyhow::ensure!(
+        !own_configs || !launch.connect.is_empty(),
+        "per-role zenoh configs are for a running router with access control (--connect)"
+    );
+    anyhow::ensure!(
+        !launch.hosts.any() || !launch.connect.is_empty(),
+        "nodes started on other hosts need a router every host reaches (--connect): the launched one listens on \
+         this host's loopback only"
+    );
     let refs: Vec<&Arm> = arms.iter().map(|a| a.as_ref()).collect();
     let deployment = Deployment::from_scenario(spec, &refs)?;
     let root = launch.dir.join("processes");
@@ -107,7 +155,15 @@ pub fn run_fleet_processes(
         }
         let sub = if labels.contains(&run.label) { format!("{}-{i}", run.label) } else { run.label.clone() };
         labels.push(run.label.clone());
-        let dir = RunDir { dir: root.join(sub), urdfs: urdfs.clone(), client: client.clone(), fleet: spec.is_fleet() };
+        let dir = RunDir {
+            dir: root.join(sub),
+            urdfs: urdfs.clone(),
+            client: client.clone(),
+            fleet: spec.is_fleet(),
+            hosts: launch.hosts.clone(),
+            identities: launch.identities.clone(),
+            connect: launch.connect.clone(),
+        };
         for (k, r) in dir.run(&launch.exe, &deployment, run, shutdown, progress)?.into_iter().enumerate() {
             per_arm[k].push(r);
         }
@@ -200,6 +256,10 @@ struct RunDir {
     client: PathBuf,
     /// A fleet: each arm's files in a subdirectory named after it.
     fleet: bool,
+    hosts: HostCommands,
+    identities: RoleConfigs,
+    /// The router's endpoints, for nodes opening their own config.
+    connect: Vec<String>,
 }
 
 impl RunDir {
@@ -217,7 +277,8 @@ impl RunDir {
             let dir = self.arm_dir(spec.arm());
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let (settings, report) = self.settings_file(spec, &dir)?;
-            nodes.0.push(Node::spawn(spec, exe, &settings, report, &dir.join(format!("{}.log", spec.name())))?);
+            let log = dir.join(format!("{}.log", spec.name()));
+            nodes.0.push(Node::spawn(spec, (exe, &self.hosts), &settings, report, &log)?);
         }
         let bar = if progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
         bar.set_style(
@@ -260,7 +321,16 @@ impl RunDir {
             std::fs::remove_file(&report).with_context(|| format!("removing the old {}", report.display()))?;
         }
         let urdf = self.urdfs.get(spec.arm()).context("a node of an arm the scenario does not name")?.clone();
-        let bus = BusSettings { zenoh_config: Some(self.client.clone()), listen: vec![], connect: vec![] };
+        let own = match spec {
+            NodeSpec::Sim(_) => &self.identities.sim,
+            NodeSpec::Controller(_) => &self.identities.controller,
+        };
+        let bus = match own {
+            Some(file) => {
+                BusSettings { zenoh_config: Some(file.clone()), listen: vec![], connect: self.connect.clone() }
+            }
+            None => BusSettings { zenoh_config: Some(self.client.clone()), listen: vec![], connect: vec![] },
+        };
         let mut spec = spec.clone();
         match &mut spec {
             NodeSpec::Sim(s) => {
@@ -318,21 +388,30 @@ struct Node {
 }
 
 impl Node {
-    /// Starts `spikearm <command> --config <settings>` with its output in `log`.
-    fn spawn(spec: &NodeSpec, exe: &Path, settings: &Path, report: PathBuf, log: &Path) -> anyhow::Result<Self> {
+    /// Starts `[host prefix] spikearm <command> --config <settings>` with its output in `log`.
+    fn spawn(
+        spec: &NodeSpec,
+        (exe, hosts): (&Path, &HostCommands),
+        settings: &Path,
+        report: PathBuf,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
         let kind = match spec {
             NodeSpec::Sim(_) => NodeKind::Sim,
             NodeSpec::Controller(_) => NodeKind::Controller,
         };
         let what = format!("{} node of {}", spec.name(), spec.arm());
-        let mut args: Vec<String> = spec.command().iter().map(|s| s.to_string()).collect();
-        args.extend(["--config".to_string(), settings.display().to_string()]);
+        let mut line: Vec<String> = hosts.prefix(kind).to_vec();
+        line.push(exe.display().to_string());
+        line.extend(spec.command().iter().map(|s| s.to_string()));
+        line.extend(["--config".to_string(), settings.display().to_string()]);
         let mut f = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-        writeln!(f, "$ {} {}", exe.display(), quoted.join(" "))?;
-        let mut cmd = Command::new(exe);
+        let quoted: Vec<String> = line.iter().map(|a| format!("'{a}'")).collect();
+        writeln!(f, "$ {}", quoted.join(" "))?;
+        let (program, args) = (&line[0], &line[1..]);
+        let mut cmd = Command::new(program);
         // NO_COLOR: plain log files (tracing's colours are escape codes in a file).
-        cmd.args(&args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
+        cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
         // The launcher owns the run: settings come from its settings file, not from variables meant for
         // nodes started by hand.
         for (k, _) in std::env::vars_os() {
@@ -344,7 +423,7 @@ impl Node {
         // Own process group: a terminal's Ctrl-C reaches the launcher only, which stops the nodes with one
         // SIGTERM each (a second signal would make a node exit at once, without its report).
         cmd.process_group(0);
-        let child = cmd.spawn().with_context(|| format!("starting the {what} ({})", exe.display()))?;
+        let child = cmd.spawn().with_context(|| format!("starting the {what} ({program})"))?;
         let arm = spec.arm().to_string();
         Ok(Self { what, arm, kind, child, log: log.to_path_buf(), report, status: None, term_sent: None })
     }
