@@ -1,9 +1,10 @@
 //! The live view against the real binary's sim node (real time), controller node and two live views (one
 //! read-only, one that accepts client publishing), judged by an independent client of the Foxglove WebSocket
-//! protocol (subprotocol `foxglove.sdk.v1`; `tests/python/foxglove_client.py`, the `websockets` package only). It must see the channels with
-//! their schemas, receive joint states and per-link transforms at ≥ 50 Hz of wall time, have malformed client
-//! bodies counted (the view keeps serving), see the read-only view refuse publishing, and set a target that the
-//! controller takes and follows.
+//! protocol (subprotocol `foxglove.sdk.v1`; `tests/python/foxglove_client.py`, the `websockets` package only).
+//! It must see the channels with their schemas, receive joint states and per-link transforms at ≥ 50 Hz of wall
+//! time, have malformed client bodies counted (the view keeps serving), see the read-only view refuse
+//! publishing, and set a target that the controller takes and follows. Behind a router with access control, a
+//! view publishes under its own identity: `viewer` cannot set the target through it, `operator` can.
 //!
 //! Without python3 or its websockets module the test says "skipped: …" and passes, unless CI=true or
 //! `SPIKEARM_REQUIRE_PYTHON=1` (set by `.ci/run`), where that is a failure.
@@ -41,6 +42,84 @@ fn view(eps: &[&str; 2], port: u16, allow_publish: bool) -> Logged {
         &format!("allow_publish={allow_publish}"),
     ]);
     Logged::spawn(c)
+}
+
+/// `--set` arguments that make a node a client of the router at `ep` under the shipped identity `who`.
+fn identity(who: &str, ep: &str) -> [String; 6] {
+    [
+        "--set".into(),
+        format!("bus.zenoh_config=\"config/zenoh/acl-{who}.json5\""),
+        "--set".into(),
+        "bus.listen=[]".into(),
+        "--set".into(),
+        format!("bus.connect=[\"{ep}\"]"),
+    ]
+}
+
+/// Behind a router with access control (the shipped `router.json5` and user/password identities), what a
+/// Foxglove client publishes goes out under the view's own identity: through a view logged in as `viewer` the
+/// controller never gets the target (the router drops it); through one logged in as `operator` it does.
+#[test]
+fn a_view_publishes_under_its_own_identity() {
+    if let Some(why) = python_missing("import websockets.sync.client") {
+        assert!(!required(), "CI=true or SPIKEARM_REQUIRE_PYTHON=1: {why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let ep = loopback_endpoint();
+    let mut router = bin();
+    router.args(["router", "--config", "config/zenoh/router.json5", "--listen", &ep]);
+    let router = Logged::spawn(router);
+    // Clients give up when the router is not there yet: wait until it accepts connections.
+    let addr = ep.trim_start_matches("tcp/").to_string();
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < end, "the router never listened on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut sim = bin();
+    sim.args(["sim", "node", "--config", "config/sim.toml"]).args(identity("sim", &ep));
+    sim.args(["--set", "timing=\"real_time\"", "--set", "wait=\"sleep\"", "--set", "initial_q=[1.0, -1.4, -0.6]"]);
+    let sim = Logged::spawn(sim);
+    let mut ctrl = bin();
+    ctrl.args(["control", "--config", "config/control.toml"]).args(identity("controller", &ep));
+    ctrl.args(["--set", "wait=\"sleep\"", "--set", "controller.kind=\"osc\""]);
+    let ctrl = Logged::spawn(ctrl);
+    let views: Vec<(u16, Logged)> = ["viewer", "operator"]
+        .iter()
+        .map(|who| {
+            let port = free_port();
+            let mut c = bin();
+            c.args(["view", "--config", "config/live_view.toml"]).args(identity(who, &ep));
+            c.args(["--set", &format!("listen=\"127.0.0.1:{port}\""), "--set", "allow_publish=true"]);
+            (port, Logged::spawn(c))
+        })
+        .collect();
+    let (ok, out, err) = run_with_limit(
+        Command::new("python3").args([
+            "-u",
+            CLIENT,
+            "--viewer",
+            &format!("ws://127.0.0.1:{}", views[0].0),
+            "--operator",
+            &format!("ws://127.0.0.1:{}", views[1].0),
+        ]),
+        Duration::from_secs(60),
+    );
+    let mut view_logs = views.into_iter().map(|(_, v)| v.stop_with("-TERM", Duration::from_secs(10)).1);
+    let (viewer_log, operator_log) = (view_logs.next().unwrap(), view_logs.next().unwrap());
+    let mut logs = format!("viewer view log:\n{viewer_log}\noperator view log:\n{operator_log}\n");
+    for (what, node) in [("controller", ctrl), ("sim", sim), ("router", router)] {
+        logs += &format!("{what} log:\n{}\n", node.stop_with("-TERM", Duration::from_secs(10)).1);
+    }
+    let ctx = format!("client stdout:\n{out}\nclient stderr:\n{err}\n{logs}");
+    assert!(ok, "the client failed\n{ctx}");
+    let r: Value = serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}\n{ctx}"));
+    println!("{r}");
+    assert_eq!(r["operator_target_taken"], true, "the operator's view could not set the target\n{ctx}");
+    assert_eq!(r["viewer_target_taken"], false, "a viewer identity set the target through the live view\n{ctx}");
+    // The viewer's view did publish it: the router dropped it, not the view.
+    assert!(viewer_log.contains("published a client's Target"), "{ctx}");
 }
 
 fn required() -> bool {

@@ -30,7 +30,8 @@ pub fn run_view(args: &NodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A live view beside a launched scenario: its own session, which the scenario's connects to, read-only, serving `listen`. Stopped and joined by [`LiveViewThread::stop`].
+/// A live view beside a launched scenario: its own session, which the scenario's connects to, read-only, serving
+/// `listen`. Stopped and joined by [`LiveViewThread::stop`].
 pub struct LiveViewThread {
     shutdown: Shutdown,
     thread: std::thread::JoinHandle<()>,
@@ -61,7 +62,9 @@ impl LiveViewThread {
             let _ = bus.close();
         })?;
         match rx.recv() {
-            Ok(Ok(addr)) => println!("live view: open ws://{addr} in Foxglove (Open connection → Foxglove WebSocket)"),
+            Ok(Ok(addr)) => {
+                println!("live view: open ws://{addr} in Foxglove (Open connection → Foxglove WebSocket)")
+            }
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => anyhow::bail!("the live view stopped before it listened"),
         }

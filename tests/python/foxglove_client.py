@@ -204,16 +204,45 @@ def read_write(url, arm, out):
     v.ws.close()
 
 
+def identities(viewer_url, operator_url, arm, out):
+    """Two publishing views behind a router with access control, one logged in as `viewer`, one as `operator`:
+    a target sent through each, and the controller's status watched through each."""
+    status_key = f"spikearm/{arm}/status/controller"
+    for who, url, offset in [("viewer", viewer_url, 0.06), ("operator", operator_url, -0.06)]:
+        v = View(url)
+        latest = {}
+        v.handlers.append(lambda topic, ns, body: latest.__setitem__(topic, body))
+        wait_for(v, lambda: status_key in latest and json.loads(latest[status_key])["controller"]["target"], 15)
+        before = json.loads(latest[status_key])["controller"]["target"]
+        target = [round(before[0] + offset, 4), round(before[1], 4), round(before[2] + offset, 4)]
+        v.advertise(1, f"spikearm/{arm}/target", "spikearm.target")
+        v.publish(1, json.dumps({"v": 1, "position": target}).encode())
+
+        def taken():
+            st = json.loads(latest[status_key])["controller"]["target"]
+            return all(abs(a - b) < 1e-9 for a, b in zip(st, target))
+
+        out[f"{who}_target_taken"] = wait_for(v, taken, 3)
+        out[f"{who}_statuses"] = v.statuses
+        v.ws.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ro", required=True, help="ws:// URL of a read-only live view")
-    ap.add_argument("--rw", required=True, help="ws:// URL of a live view that accepts client publishing")
+    ap.add_argument("--ro", help="ws:// URL of a read-only live view")
+    ap.add_argument("--rw", help="ws:// URL of a live view that accepts client publishing")
+    ap.add_argument("--viewer", help="ws:// URL of a publishing live view logged in as `viewer`")
+    ap.add_argument("--operator", help="ws:// URL of a publishing live view logged in as `operator`")
     ap.add_argument("--arm", default="threelink")
     a = ap.parse_args()
     out = {}
     try:
-        read_only(a.ro, a.arm, out)
-        read_write(a.rw, a.arm, out)
+        if a.ro:
+            read_only(a.ro, a.arm, out)
+        if a.rw:
+            read_write(a.rw, a.arm, out)
+        if a.viewer and a.operator:
+            identities(a.viewer, a.operator, a.arm, out)
     finally:
         print(json.dumps(out))
         sys.stdout.flush()

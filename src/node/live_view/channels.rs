@@ -100,7 +100,11 @@ impl Derived {
                 "What the live view itself has seen and refused",
                 json!({
                     "client_accepted": num("Client messages accepted and published on the bus"),
-                    "client_refused": { "type": "object", "properties": {}, "description": "Client messages refused, by reason" },
+                    "client_refused": {
+                        "type": "object",
+                        "properties": {},
+                        "description": "Client messages refused, by reason",
+                    },
                     "client_last_refusal": { "type": "string", "description": "The latest refusal, in words" },
                     "bus_refused": num("Bus bodies the view could not decode"),
                     "bus_dropped": num("Bus samples dropped because the view fell behind"),
@@ -206,7 +210,10 @@ pub fn pose_in_frame(frame: &str, log_ns: u64, p: [f64; 3]) -> Value {
     json!({
         "timestamp": time(log_ns),
         "frame_id": frame,
-        "pose": { "position": { "x": p[0], "y": p[1], "z": p[2] }, "orientation": { "x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0 } },
+        "pose": {
+            "position": { "x": p[0], "y": p[1], "z": p[2] },
+            "orientation": { "x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0 },
+        },
     })
 }
 
