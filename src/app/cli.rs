@@ -57,6 +57,12 @@ pub enum Command {
     ///
     /// Example: spikearm fleet --connect tcp/127.0.0.1:7447 --config config/zenoh/acl-viewer.json5
     Fleet(super::fleet_cmd::FleetArgs),
+    /// A live view of a running arm for Foxglove (WebSocket, ws://127.0.0.1:8765 by default): joint states,
+    /// per-link transforms and visuals, end effector and target, errors, torques, spike rates; with
+    /// allow_publish, target, payload and e-stop from Foxglove's Publish panel (config/live_view.toml).
+    ///
+    /// Example: spikearm view --config config/live_view.toml --set allow_publish=true
+    View(super::node_cmd::NodeArgs),
     /// Closed-loop evaluations of the controllers against the sim (the payload protocol).
     #[command(subcommand)]
     Eval(super::eval_cmd::EvalCommand),

@@ -98,6 +98,11 @@ pub struct ReportArgs {
     /// `spikearm replay` and Foxglove).
     #[arg(long)]
     pub no_record: bool,
+    /// Serve a live view of the (first) arm for Foxglove while the scenario runs, on this address, e.g.
+    /// 127.0.0.1:8765 (read-only; for a view that sets targets use `spikearm view` with allow_publish).
+    /// Not with --processes: there, run `spikearm view` against the launched router.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub live_view: Option<String>,
 }
 
 const DEMO_SCENARIO: &str = include_str!("../../launch/ur5e_payload.toml");
@@ -119,11 +124,27 @@ fn execute(
     processes: bool,
     meeting: Meeting,
 ) -> anyhow::Result<(FleetResult, PathBuf)> {
-    let ReportArgs { out, quiet, no_record } = report;
+    let ReportArgs { out, quiet, no_record, live_view } = report;
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
-    let Meeting { listen, connect, hosts, identities } = meeting;
+    let Meeting { listen, mut connect, hosts, identities } = meeting;
+    let view = match live_view {
+        Some(_) if processes => {
+            anyhow::bail!("--live-view runs beside one process; with --processes run `spikearm view`")
+        }
+        Some(addr) => {
+            // The view's session listens on a free loopback port and the scenario's session connects to it, so
+            // the view is there before the first state is published.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let endpoint = format!("tcp/127.0.0.1:{port}");
+            let first = spec.arm_scenarios().into_iter().next().context("a scenario without arms")?;
+            let v = super::view_cmd::LiveViewThread::spawn(&first.arm, &arms[0], &endpoint, addr)?;
+            connect.push(endpoint);
+            Some(v)
+        }
+        None => None,
+    };
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
         let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect, hosts, identities };
@@ -132,6 +153,9 @@ fn execute(
         let record_dir = (!no_record).then(|| dir.clone());
         run_fleet(spec, &arms, &RunOptions { shutdown, progress: !quiet, record_dir, listen, connect })?
     };
+    if let Some(v) = view {
+        v.stop();
+    }
     write_fleet_report(&dir, &result)?;
     Ok((result, dir))
 }

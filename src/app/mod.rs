@@ -13,6 +13,7 @@ mod router_cmd;
 mod service;
 mod signals;
 mod sim_cmd;
+mod view_cmd;
 
 pub use cli::{Cli, Command};
 pub use service::{ServiceThread, metrics_text};
@@ -28,9 +29,10 @@ static LOG_FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new
 /// Starts `tracing` output on stderr, as text or (`json`) one JSON object per line; `RUST_LOG` overrides the
 /// level chosen by `-v`.
 pub fn init_tracing(verbose: u8, json: bool) {
-    // zenoh's own info lines (session ids, gossip notes) drown ours; -v brings them back.
+    // zenoh's own info lines (session ids, gossip notes) drown ours, as do the Foxglove server's (each client
+    // that connects or leaves); -v brings them back.
     let default = match verbose {
-        0 => "info,zenoh=warn",
+        0 => "info,zenoh=warn,foxglove=warn",
         1 => "debug",
         _ => "trace",
     };
@@ -70,5 +72,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ctl(args) => ctl_cmd::run_ctl(&args),
         Command::Router(args) => router_cmd::run_router(&args),
         Command::Fleet(args) => fleet_cmd::run_fleet_view(&args),
+        Command::View(args) => view_cmd::run_view(&args),
     }
 }

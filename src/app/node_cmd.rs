@@ -54,7 +54,7 @@ pub fn read_arm(urdf: &Path) -> anyhow::Result<std::sync::Arc<Arm>> {
 }
 
 /// Loads a node's settings, or prints them and returns `None` for `--print-config`.
-fn settings<T>(args: &NodeArgs, env_prefix: &str, what: &str) -> anyhow::Result<Option<T>>
+pub(super) fn settings<T>(args: &NodeArgs, env_prefix: &str, what: &str) -> anyhow::Result<Option<T>>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + Default,
 {

@@ -1,12 +1,13 @@
 //! Long-lived nodes on the bus, one folder each: the sim node ([`sim`], owns the physics) and the controller
-//! node ([`controller`], owns a [`crate::control::controller::Controller`]), and what both share
-//! ([`common`]). Each node is a struct built from its settings type (the one shape config files, the
+//! node ([`controller`], owns a [`crate::control::controller::Controller`]), the Foxglove live view
+//! ([`live_view`], a bus client), and what they share ([`common`]). Each node is a struct built from its settings type (the one shape config files, the
 //! environment, `--set` and `launch` fill), the shared `Arc<Arm>` and a bus; its `run` is a short loop of
 //! named stages that tests call directly. Nodes talk only through [`crate::bus`].
 
 pub mod common;
 pub mod controller;
 mod error;
+pub mod live_view;
 pub mod sim;
 
 pub use error::NodeError;
@@ -20,6 +21,7 @@ pub use controller::{
     Checkpoint, CheckpointError, ControllerNode, ControllerNodeReport, ControllerRos2Settings, ControllerSample,
     ControllerSettings, load_checkpoint, set_aside, write_checkpoint,
 };
+pub use live_view::{LiveView, LiveViewReport, LiveViewSettings};
 pub use sim::{SimNode, SimNodeReport, SimRos2Settings, SimSample, SimSettings};
 
 use std::sync::Arc;
