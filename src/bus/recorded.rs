@@ -148,8 +148,10 @@ impl CompactKind {
     }
 
     /// Encodes a JSON bus body of this kind into `out` (CDR, header included) when the compact form gives it
-    /// back exactly (up to the float width); `None` leaves it to be recorded as JSON. `scratch` is reused.
-    pub fn encode_json(self, body: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> Option<()> {
+    /// back exactly (up to the float width); `None` leaves it to be recorded as JSON. Without `detail` the
+    /// informational torques (`payload_effort`, `adaptive`) are written empty, by choice of the recorder
+    /// ([`super::recorder::RecordingParams::detail_every`]). `scratch` is reused.
+    pub fn encode_json(self, body: &[u8], detail: bool, scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> Option<()> {
         match self {
             Self::JointStates(f) => {
                 let js: JointStates = parse_exact(body, scratch)?;
@@ -164,7 +166,7 @@ impl CompactKind {
                     for &x in &js.ee_position {
                         f.write_one(w, x);
                     }
-                    f.write_seq(w, &js.payload_effort);
+                    f.write_seq(w, if detail { &js.payload_effort } else { &[] });
                 });
             }
             Self::TorqueCmd(f) => {
@@ -173,7 +175,7 @@ impl CompactKind {
                     w.u32(tc.v);
                     w.u64(tc.seq);
                     f.write_seq(w, &tc.effort);
-                    f.write_seq(w, &tc.adaptive);
+                    f.write_seq(w, if detail { &tc.adaptive } else { &[] });
                 });
             }
         }
@@ -236,21 +238,21 @@ mod tests {
         let (mut scratch, mut cdr) = (Vec::new(), Vec::new());
         let js = serde_json::to_vec(&state()).unwrap();
         let kind = CompactKind::JointStates(RecordedFloats::F64);
-        kind.encode_json(&js, &mut scratch, &mut cdr).unwrap();
+        kind.encode_json(&js, true, &mut scratch, &mut cdr).unwrap();
         assert!(cdr.len() * 5 < js.len() * 3, "{} B of CDR for {} B of JSON", cdr.len(), js.len());
         assert_eq!(kind.decode_to_json(&cdr).unwrap(), js);
         let kind = CompactKind::TorqueCmd(RecordedFloats::F64);
         for adaptive in [vec![], vec![0.5, 1e-9, -3.25]] {
             let tc = TorqueCmd { v: 1, seq: u64::MAX, effort: vec![0.1, -2e-7, 150.0], adaptive };
             let tc = serde_json::to_vec(&tc).unwrap();
-            kind.encode_json(&tc, &mut scratch, &mut cdr).unwrap();
+            kind.encode_json(&tc, true, &mut scratch, &mut cdr).unwrap();
             assert_eq!(kind.decode_to_json(&cdr).unwrap(), tc);
         }
         // Without a payload the field is left out of the body, and comes back left out.
         let kind = CompactKind::JointStates(RecordedFloats::F64);
         let bare = serde_json::to_vec(&JointStates { payload_effort: vec![], ..state() }).unwrap();
         assert!(!String::from_utf8_lossy(&bare).contains("payload_effort"));
-        kind.encode_json(&bare, &mut scratch, &mut cdr).unwrap();
+        kind.encode_json(&bare, true, &mut scratch, &mut cdr).unwrap();
         assert_eq!(kind.decode_to_json(&cdr).unwrap(), bare);
     }
 
@@ -258,7 +260,7 @@ mod tests {
     fn f32_rounds_only_the_array_values() {
         let (mut scratch, mut cdr) = (Vec::new(), Vec::new());
         let kind = CompactKind::JointStates(RecordedFloats::F32);
-        kind.encode_json(&serde_json::to_vec(&state()).unwrap(), &mut scratch, &mut cdr).unwrap();
+        kind.encode_json(&serde_json::to_vec(&state()).unwrap(), true, &mut scratch, &mut cdr).unwrap();
         let back: JointStates = serde_json::from_slice(&kind.decode_to_json(&cdr).unwrap()).unwrap();
         let s = state();
         assert_eq!((back.v, back.stamp, back.seq, &back.name), (s.v, s.stamp, s.seq, &s.name));
@@ -274,6 +276,15 @@ mod tests {
     }
 
     #[test]
+    fn without_detail_the_informational_torques_are_left_out() {
+        let kind = CompactKind::JointStates(RecordedFloats::F64);
+        let (mut scratch, mut cdr) = (Vec::new(), Vec::new());
+        kind.encode_json(&serde_json::to_vec(&state()).unwrap(), false, &mut scratch, &mut cdr).unwrap();
+        let back: JointStates = serde_json::from_slice(&kind.decode_to_json(&cdr).unwrap()).unwrap();
+        assert_eq!(back, JointStates { payload_effort: vec![], ..state() });
+    }
+
+    #[test]
     fn bodies_the_compact_form_would_alter_are_left_as_json() {
         let (mut scratch, mut cdr) = (Vec::new(), Vec::new());
         let kind = CompactKind::TorqueCmd(RecordedFloats::F64);
@@ -283,9 +294,13 @@ mod tests {
             br#"{"v":1,"seq":3}"#,
             b"not json",
         ] {
-            assert!(kind.encode_json(body, &mut scratch, &mut cdr).is_none(), "{}", String::from_utf8_lossy(body));
+            assert!(
+                kind.encode_json(body, true, &mut scratch, &mut cdr).is_none(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
-        assert!(kind.encode_json(br#"{"v":1,"seq":3,"effort":[1.0]}"#, &mut scratch, &mut cdr).is_some());
+        assert!(kind.encode_json(br#"{"v":1,"seq":3,"effort":[1.0]}"#, true, &mut scratch, &mut cdr).is_some());
     }
 
     #[test]
@@ -306,7 +321,7 @@ mod tests {
     fn truncated_messages_are_refused() {
         let (mut scratch, mut cdr) = (Vec::new(), Vec::new());
         let kind = CompactKind::JointStates(RecordedFloats::F32);
-        kind.encode_json(&serde_json::to_vec(&state()).unwrap(), &mut scratch, &mut cdr).unwrap();
+        kind.encode_json(&serde_json::to_vec(&state()).unwrap(), true, &mut scratch, &mut cdr).unwrap();
         for n in [0, 3, 4, 20, cdr.len() - 4] {
             assert!(kind.decode_to_json(&cdr[..n]).is_err(), "{n} bytes accepted");
         }
