@@ -1,7 +1,9 @@
 //! Neuron-updates per second with PES learning on, both executors, n = 1e3..1e6, 1-D and 12-D input.
 //!
 //! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6, `-- --n 10000 --d 1` for one row,
-//! `-- --loihi-only` to skip the float executor when repeating rows). Prints each figure with its
+//! `-- --loihi-only` to skip the float executor when repeating rows; `-- --threads N` for the multi-threaded
+//! speed-up instead: N threads against one, per wall-second, measured alternately in the same run at n = 1e5
+//! and 1e6, with `--rounds R` rounds). Prints each figure with its
 //! ratio to the anchors of docs/ARCHITECTURE.md §7 measured on this machine kind (Nengo reference simulator with PES:
 //! 6 M/s at n = 1000, 16 M/s at n = 10 000; NengoLoihi emulator: 60 k/s); `scripts/nengo_compare.py` measures
 //! Nengo in the same run.
@@ -66,6 +68,38 @@ fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f6
     (steps as f64 / (thread_cpu_s() - cpu_start), steps as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Wall-clock steps/s of the fixed-point executor on one thread and on `threads`, measured alternately
+/// (`rounds` times, ~1.5 s each) so both see the same machine load; prints each round's speed-up and the median.
+fn speedup_table(threads: usize, sizes: &[usize], dims: &[usize], rounds: usize) {
+    println!(
+        "{:>9} {:>3} {:>8} {:>16} {:>16} {:>9}",
+        "n", "d", "threads", "1-thread st/s", "N-thread st/s", "speed-up"
+    );
+    for &d in dims {
+        for &n in sizes {
+            let spec = NetworkSpec::new(EnsembleSpec::new(n, d, 0), PesSpec::new(1, 1e-4));
+            let built = BuiltNetwork::build(&spec).unwrap();
+            let exec_with =
+                |t| LoihiExecutor::new(&built, LoihiParams { threads: t, ..LoihiParams::default() }).unwrap();
+            let (mut one, mut many) = (exec_with(1), exec_with(threads));
+            let budget = Duration::from_millis(1500);
+            let mut ratios = Vec::new();
+            for _ in 0..rounds {
+                let (_, wall_one) = measure(&mut one, d, 1, budget);
+                let (_, wall_many) = measure(&mut many, d, 1, budget);
+                ratios.push(wall_many / wall_one);
+                println!(
+                    "{n:>9} {d:>3} {:>8} {wall_one:>16.1} {wall_many:>16.1} {:>8.2}x",
+                    many.threads(),
+                    wall_many / wall_one
+                );
+            }
+            ratios.sort_by(f64::total_cmp);
+            println!("{n:>9} {d:>3} median speed-up {:.2}x over {rounds} rounds", ratios[rounds / 2]);
+        }
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let loihi_only = std::env::args().any(|a| a == "--loihi-only");
@@ -75,6 +109,12 @@ fn main() {
     let all: &[usize] = if quick { &[1000, 10_000, 100_000] } else { &[1000, 10_000, 100_000, 1_000_000] };
     let sizes: Vec<usize> = all.iter().copied().filter(|&n| pick("--n").is_none_or(|p| p == n)).collect();
     let dims: Vec<usize> = [1usize, 12].into_iter().filter(|&d| pick("--d").is_none_or(|p| p == d)).collect();
+    if let Some(threads) = pick("--threads") {
+        let sizes: Vec<usize> =
+            [100_000, 1_000_000].into_iter().filter(|&n| pick("--n").is_none_or(|p| p == n)).collect();
+        speedup_table(threads, &sizes, &dims, pick("--rounds").unwrap_or(3).max(1));
+        return;
+    }
     println!(
         "{:>9} {:>3} {:>6} {:>14} {:>10} {:>10} {:>12} {:>16}",
         "n", "d", "exec", "updates/cpu-s", "vs Nengo", "vs NLoihi", "cpu-µs/step", "updates/wall-s"

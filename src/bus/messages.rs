@@ -260,6 +260,14 @@ pub struct StatusAccounting {
     pub synaptic_events: u64,
     /// Learned-weight updates.
     pub weight_updates: u64,
+    /// Energy these operations take on a neuromorphic chip, J (synaptic events and weight updates at the
+    /// per-operation figures of `neuro::EnergyTable`; 0 from senders that predate the field).
+    #[serde(default)]
+    pub energy_neuromorphic_j: f64,
+    /// Energy the same network would take run densely in float on a CPU, J (multiply-accumulates at
+    /// `neuro::EnergyTable`'s figure; 0 from senders that predate the field).
+    #[serde(default)]
+    pub energy_dense_cpu_j: f64,
 }
 
 /// A node's periodic report (~10 Hz): a header every node fills, and the body of its kind of node.
