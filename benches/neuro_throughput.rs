@@ -26,6 +26,14 @@ fn thread_cpu_s() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
+/// CPU time of the whole process (all threads), s.
+fn process_cpu_s() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 fn nengo_anchor(n: usize) -> f64 {
     match n {
         0..=100 => 0.65e6,
@@ -36,6 +44,12 @@ fn nengo_anchor(n: usize) -> f64 {
 
 /// Steps per CPU-second and per wall-second (after warm-up) with learning on, running for about `budget`.
 fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f64, f64) {
+    let r = measure_all(exec, d, k, budget);
+    (r.0, r.1)
+}
+
+/// [`measure`], and steps per CPU-second of the whole process (all its threads).
+fn measure_all(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f64, f64, f64) {
     let mut out = vec![0.0; k];
     let mut input = vec![0.0; d];
     let mut error = vec![0.0; k];
@@ -55,7 +69,7 @@ fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f6
         t += 1;
     }
     let start = Instant::now();
-    let cpu_start = thread_cpu_s();
+    let (cpu_start, process_start) = (thread_cpu_s(), process_cpu_s());
     let mut steps = 0u64;
     while start.elapsed() < budget || steps < 20 {
         for _ in 0..10 {
@@ -65,15 +79,22 @@ fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f6
         steps += 10;
     }
     black_box(&out);
-    (steps as f64 / (thread_cpu_s() - cpu_start), steps as f64 / start.elapsed().as_secs_f64())
+    (
+        steps as f64 / (thread_cpu_s() - cpu_start),
+        steps as f64 / start.elapsed().as_secs_f64(),
+        steps as f64 / (process_cpu_s() - process_start),
+    )
 }
 
 /// Wall-clock steps/s of the fixed-point executor on one thread and on `threads`, measured alternately
 /// (`rounds` times, ~1.5 s each) so both see the same machine load; prints each round's speed-up and the median.
 fn speedup_table(threads: usize, sizes: &[usize], dims: &[usize], rounds: usize) {
+    // "cores used": process CPU-seconds per wall-second while the N threads ran; below N, other jobs held the
+    // cores and the speed-up measures the machine's load, not the sweep. "efficiency": steps per CPU-second of
+    // all N threads over steps per CPU-second of one (1.0: splitting the step costs no extra work).
     println!(
-        "{:>9} {:>3} {:>8} {:>16} {:>16} {:>9}",
-        "n", "d", "threads", "1-thread st/s", "N-thread st/s", "speed-up"
+        "{:>9} {:>3} {:>8} {:>16} {:>16} {:>9} {:>11} {:>11}",
+        "n", "d", "threads", "1-thread st/s", "N-thread st/s", "speed-up", "cores used", "efficiency"
     );
     for &d in dims {
         for &n in sizes {
@@ -85,13 +106,15 @@ fn speedup_table(threads: usize, sizes: &[usize], dims: &[usize], rounds: usize)
             let budget = Duration::from_millis(1500);
             let mut ratios = Vec::new();
             for _ in 0..rounds {
-                let (_, wall_one) = measure(&mut one, d, 1, budget);
-                let (_, wall_many) = measure(&mut many, d, 1, budget);
+                let (cpu_one, wall_one) = measure(&mut one, d, 1, budget);
+                let (_, wall_many, cpu_many) = measure_all(&mut many, d, 1, budget);
                 ratios.push(wall_many / wall_one);
                 println!(
-                    "{n:>9} {d:>3} {:>8} {wall_one:>16.1} {wall_many:>16.1} {:>8.2}x",
+                    "{n:>9} {d:>3} {:>8} {wall_one:>16.1} {wall_many:>16.1} {:>8.2}x {:>11.2} {:>11.2}",
                     many.threads(),
-                    wall_many / wall_one
+                    wall_many / wall_one,
+                    wall_many / cpu_many,
+                    cpu_many / cpu_one
                 );
             }
             ratios.sort_by(f64::total_cmp);
