@@ -518,4 +518,15 @@ mod tests {
             let _ = decode::<Status>(&bytes);
         }
     }
+
+    #[test]
+    fn status_accounting_without_energy_reads_as_zero_and_with_it_round_trips() {
+        let old = r#"{"steps":3,"neuron_updates":30,"spikes":2,"synaptic_events":9,"weight_updates":4}"#;
+        let a: StatusAccounting = serde_json::from_str(old).unwrap();
+        assert_eq!((a.steps, a.energy_neuromorphic_j, a.energy_dense_cpu_j), (3, 0.0, 0.0));
+        let b = StatusAccounting { energy_neuromorphic_j: 1.5e-4, energy_dense_cpu_j: 1.75e-4, ..a };
+        let json = serde_json::to_string(&b).unwrap();
+        assert!(json.contains("\"energy_neuromorphic_j\":0.00015"), "{json}");
+        assert_eq!(serde_json::from_str::<StatusAccounting>(&json).unwrap(), b);
+    }
 }
