@@ -1,7 +1,9 @@
 //! Neuron-updates per second with PES learning on, both executors, n = 1e3..1e6, 1-D and 12-D input.
 //!
 //! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6, `-- --n 10000 --d 1` for one row,
-//! `-- --loihi-only` to skip the float executor when repeating rows). Prints each figure with its
+//! `-- --loihi-only` to skip the float executor when repeating rows; `-- --threads N` for the multi-threaded
+//! speed-up instead: N threads against one, per wall-second, measured alternately in the same run at n = 1e5
+//! and 1e6, with `--rounds R` rounds). Prints each figure with its
 //! ratio to the anchors of docs/ARCHITECTURE.md §7 measured on this machine kind (Nengo reference simulator with PES:
 //! 6 M/s at n = 1000, 16 M/s at n = 10 000; NengoLoihi emulator: 60 k/s); `scripts/nengo_compare.py` measures
 //! Nengo in the same run.
@@ -24,6 +26,14 @@ fn thread_cpu_s() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
+/// CPU time of the whole process (all threads), s.
+fn process_cpu_s() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 fn nengo_anchor(n: usize) -> f64 {
     match n {
         0..=100 => 0.65e6,
@@ -34,6 +44,12 @@ fn nengo_anchor(n: usize) -> f64 {
 
 /// Steps per CPU-second and per wall-second (after warm-up) with learning on, running for about `budget`.
 fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f64, f64) {
+    let r = measure_all(exec, d, k, budget);
+    (r.0, r.1)
+}
+
+/// [`measure`], and steps per CPU-second of the whole process (all its threads).
+fn measure_all(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f64, f64, f64) {
     let mut out = vec![0.0; k];
     let mut input = vec![0.0; d];
     let mut error = vec![0.0; k];
@@ -53,7 +69,7 @@ fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f6
         t += 1;
     }
     let start = Instant::now();
-    let cpu_start = thread_cpu_s();
+    let (cpu_start, process_start) = (thread_cpu_s(), process_cpu_s());
     let mut steps = 0u64;
     while start.elapsed() < budget || steps < 20 {
         for _ in 0..10 {
@@ -63,7 +79,48 @@ fn measure(exec: &mut dyn Executor, d: usize, k: usize, budget: Duration) -> (f6
         steps += 10;
     }
     black_box(&out);
-    (steps as f64 / (thread_cpu_s() - cpu_start), steps as f64 / start.elapsed().as_secs_f64())
+    (
+        steps as f64 / (thread_cpu_s() - cpu_start),
+        steps as f64 / start.elapsed().as_secs_f64(),
+        steps as f64 / (process_cpu_s() - process_start),
+    )
+}
+
+/// Wall-clock steps/s of the fixed-point executor on one thread and on `threads`, measured alternately
+/// (`rounds` times, ~1.5 s each) so both see the same machine load; prints each round's speed-up and the median.
+fn speedup_table(threads: usize, sizes: &[usize], dims: &[usize], rounds: usize) {
+    // "cores used": process CPU-seconds per wall-second while the N threads ran; below N, other jobs held the
+    // cores and the speed-up measures the machine's load, not the sweep. "efficiency": steps per CPU-second of
+    // all N threads over steps per CPU-second of one (1.0: splitting the step costs no extra work).
+    println!(
+        "{:>9} {:>3} {:>8} {:>16} {:>16} {:>9} {:>11} {:>11}",
+        "n", "d", "threads", "1-thread st/s", "N-thread st/s", "speed-up", "cores used", "efficiency"
+    );
+    for &d in dims {
+        for &n in sizes {
+            let spec = NetworkSpec::new(EnsembleSpec::new(n, d, 0), PesSpec::new(1, 1e-4));
+            let built = BuiltNetwork::build(&spec).unwrap();
+            let exec_with =
+                |t| LoihiExecutor::new(&built, LoihiParams { threads: t, ..LoihiParams::default() }).unwrap();
+            let (mut one, mut many) = (exec_with(1), exec_with(threads));
+            let budget = Duration::from_millis(1500);
+            let mut ratios = Vec::new();
+            for _ in 0..rounds {
+                let (cpu_one, wall_one) = measure(&mut one, d, 1, budget);
+                let (_, wall_many, cpu_many) = measure_all(&mut many, d, 1, budget);
+                ratios.push(wall_many / wall_one);
+                println!(
+                    "{n:>9} {d:>3} {:>8} {wall_one:>16.1} {wall_many:>16.1} {:>8.2}x {:>11.2} {:>11.2}",
+                    many.threads(),
+                    wall_many / wall_one,
+                    wall_many / cpu_many,
+                    cpu_many / cpu_one
+                );
+            }
+            ratios.sort_by(f64::total_cmp);
+            println!("{n:>9} {d:>3} median speed-up {:.2}x over {rounds} rounds", ratios[rounds / 2]);
+        }
+    }
 }
 
 fn main() {
@@ -75,6 +132,12 @@ fn main() {
     let all: &[usize] = if quick { &[1000, 10_000, 100_000] } else { &[1000, 10_000, 100_000, 1_000_000] };
     let sizes: Vec<usize> = all.iter().copied().filter(|&n| pick("--n").is_none_or(|p| p == n)).collect();
     let dims: Vec<usize> = [1usize, 12].into_iter().filter(|&d| pick("--d").is_none_or(|p| p == d)).collect();
+    if let Some(threads) = pick("--threads") {
+        let sizes: Vec<usize> =
+            [100_000, 1_000_000].into_iter().filter(|&n| pick("--n").is_none_or(|p| p == n)).collect();
+        speedup_table(threads, &sizes, &dims, pick("--rounds").unwrap_or(3).max(1));
+        return;
+    }
     println!(
         "{:>9} {:>3} {:>6} {:>14} {:>10} {:>10} {:>12} {:>16}",
         "n", "d", "exec", "updates/cpu-s", "vs Nengo", "vs NLoihi", "cpu-µs/step", "updates/wall-s"

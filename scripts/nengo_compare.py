@@ -168,8 +168,10 @@ def run_nengo(n_neurons, dims, sim_time, learning_rate, seed):
     t0 = time.perf_counter()
     with nengo.Simulator(net, dt=DT, progress_bar=False, optimize=True) as sim:
         t1 = time.perf_counter()
+        c1 = time.process_time()
         sim.run_steps(steps)
         t2 = time.perf_counter()
+        c2 = time.process_time()
         output = np.array(sim.data[probe])
     rmse = window_rmse(output, y)
     return {
@@ -178,6 +180,8 @@ def run_nengo(n_neurons, dims, sim_time, learning_rate, seed):
         "wall_time_s": t2 - t1,
         "steps": steps,
         "neuron_updates_per_s": n_neurons * steps / (t2 - t1),
+        "cpu_time_s": c2 - c1,
+        "neuron_updates_per_cpu_s": n_neurons * steps / max(c2 - c1, 1e-9),
         "rmse_per_window": rmse,
         "rmse_first": rmse[0],
         "rmse_last": rmse[-1],
@@ -293,6 +297,7 @@ def run_spikearm(binary, executor, workdir, n_neurons, y, seed, timeout):
         "wall_time_s": wall,
         "process_wall_s": process_s,
         "neuron_updates_per_s": ups,
+        "neuron_updates_per_cpu_s": res.get("neuron_updates_per_cpu_s"),
         "rmse_per_window": rmse,
         "rmse_first": res.get("rmse_first", rmse[0] if rmse else None),
         "rmse_last": res.get("rmse_last", rmse[-1] if rmse else None),
@@ -327,6 +332,9 @@ def best_of(repeats, run):
         results.append(res)
     best = max(results, key=lambda r: r.get("neuron_updates_per_s") or 0.0)
     best["updates_per_s_runs"] = [r.get("neuron_updates_per_s") for r in results]
+    cpu_runs = [r.get("neuron_updates_per_cpu_s") for r in results]
+    best["updates_per_cpu_s_runs"] = cpu_runs
+    best["best_updates_per_cpu_s"] = max((c for c in cpu_runs if c), default=None)
     return best
 
 
@@ -357,6 +365,9 @@ def compare_one(args, binary, n_neurons, dims):
                 log(f"  spikearm {executor} failed: {res['error']}")
             elif res["neuron_updates_per_s"]:
                 res["ratio_vs_nengo"] = res["neuron_updates_per_s"] / row["nengo"]["neuron_updates_per_s"]
+                ours, theirs = res.get("best_updates_per_cpu_s"), row["nengo"].get("best_updates_per_cpu_s")
+                if ours and theirs:
+                    res["cpu_ratio_vs_nengo"] = ours / theirs
             row[executor] = res
     return row
 
@@ -375,7 +386,7 @@ def print_table(rows, executors, stream):
     """Print the comparison table (throughputs, ratios vs Nengo, last-window RMSE)."""
     head = ["n", "d", "T[s]", "nengo upd/s"]
     for ex in executors:
-        head += [f"{ex} upd/s", f"{ex}/nengo"]
+        head += [f"{ex} upd/s", f"{ex}/nengo", f"{ex}/nengo cpu"]
     head += ["rmse_last nengo"] + [f"rmse_last {ex}" for ex in executors]
     table = [head]
     for r in rows:
@@ -383,10 +394,11 @@ def print_table(rows, executors, stream):
         for ex in executors:
             res = r.get(ex, {})
             if "error" in res:
-                line += ["ERR", "-"]
+                line += ["ERR", "-", "-"]
             else:
                 line += [fmt_rate(res.get("neuron_updates_per_s")),
-                         fmt_num(res.get("ratio_vs_nengo"), ".2f") + ("x" if res.get("ratio_vs_nengo") else "")]
+                         fmt_num(res.get("ratio_vs_nengo"), ".2f") + ("x" if res.get("ratio_vs_nengo") else ""),
+                         fmt_num(res.get("cpu_ratio_vs_nengo"), ".2f") + ("x" if res.get("cpu_ratio_vs_nengo") else "")]
         line.append(f"{r['nengo']['rmse_last']:.4f}")
         for ex in executors:
             line.append(fmt_num(r.get(ex, {}).get("rmse_last"), ".4f"))

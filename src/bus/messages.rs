@@ -284,6 +284,14 @@ pub struct StatusAccounting {
     pub synaptic_events: u64,
     /// Learned-weight updates.
     pub weight_updates: u64,
+    /// Energy these operations take on a neuromorphic chip, J (synaptic events and weight updates at the
+    /// per-operation figures of `neuro::EnergyTable`; 0 from senders that predate the field).
+    #[serde(default)]
+    pub energy_neuromorphic_j: f64,
+    /// Energy the same network would take run densely in float on a CPU, J (multiply-accumulates at
+    /// `neuro::EnergyTable`'s figure; 0 from senders that predate the field).
+    #[serde(default)]
+    pub energy_dense_cpu_j: f64,
 }
 
 /// A node's periodic report (~10 Hz): a header every node fills, and the body of its kind of node.
@@ -534,5 +542,16 @@ mod tests {
             let _ = decode::<JointStates>(&bytes);
             let _ = decode::<Status>(&bytes);
         }
+    }
+
+    #[test]
+    fn status_accounting_without_energy_reads_as_zero_and_with_it_round_trips() {
+        let old = r#"{"steps":3,"neuron_updates":30,"spikes":2,"synaptic_events":9,"weight_updates":4}"#;
+        let a: StatusAccounting = serde_json::from_str(old).unwrap();
+        assert_eq!((a.steps, a.energy_neuromorphic_j, a.energy_dense_cpu_j), (3, 0.0, 0.0));
+        let b = StatusAccounting { energy_neuromorphic_j: 1.5e-4, energy_dense_cpu_j: 1.75e-4, ..a };
+        let json = serde_json::to_string(&b).unwrap();
+        assert!(json.contains("\"energy_neuromorphic_j\":0.00015"), "{json}");
+        assert_eq!(serde_json::from_str::<StatusAccounting>(&json).unwrap(), b);
     }
 }

@@ -115,6 +115,8 @@ pub fn kind_schema(kind: &str) -> Option<Value> {
                                 "spikes": int("Spikes"),
                                 "synaptic_events": int("Synaptic events"),
                                 "weight_updates": int("Learned-weight updates"),
+                                "energy_neuromorphic_j": num("Energy estimate of these operations on a neuromorphic chip, J"),
+                                "energy_dense_cpu_j": num("Energy estimate of the same network run densely in float on a CPU, J"),
                             },
                         })),
                         "checkpoints": int("Checkpoints written since start"),

@@ -66,13 +66,13 @@ pub struct CompartmentRegisters {
 /// a spike when `v > vth` resets `v` to 0 and starts the refractory count. Returns whether it spiked.
 #[inline(always)]
 pub fn step(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
-    step_impl::<false, false>(r, p, input, bias)
+    step_impl::<false, false, U_ANY>(r, p, input, bias)
 }
 
 /// [`step`] with the subtractive reset of [`step_block`]'s `soft_reset` (a Loihi 2-style option).
 #[inline(always)]
 pub fn step_soft(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32, bias: i32) -> bool {
-    step_impl::<false, true>(r, p, input, bias)
+    step_impl::<false, true, U_ANY>(r, p, input, bias)
 }
 
 /// [`step`], told at compile time whether voltages are known non-negative (`vmin >= 0`, as in every block
@@ -82,13 +82,19 @@ pub fn step_soft(r: &mut CompartmentRegisters, p: &CompartmentParams, input: i32
 /// With `SOFT` (subtractive reset) a spike subtracts the threshold instead of zeroing `v`, and the remainder (at
 /// most one threshold) is held through the refractory period: the part of the step's drive past the crossing is
 /// kept, so the mean interval is no longer rounded up to whole steps and rates follow the continuous LIF curve.
-fn step_impl<const V_NONNEG: bool, const SOFT: bool>(
+fn step_impl<const V_NONNEG: bool, const SOFT: bool, const U: u8>(
     r: &mut CompartmentRegisters,
     p: &CompartmentParams,
     input: i32,
     bias: i32,
 ) -> bool {
-    let u = wrap(decay(r.u, p.keep_u).wrapping_add(wrap(input, INPUT_BITS)), CURRENT_BITS);
+    // `decay(u, 0)` is 0 and `decay(u, 4096)` is `u` (|u| < 2^23), exactly; the block loop is told which holds.
+    let decayed_u = match U {
+        U_NONE => 0,
+        U_HOLD => r.u,
+        _ => decay(r.u, p.keep_u),
+    };
+    let u = wrap(decayed_u.wrapping_add(wrap(input, INPUT_BITS)), CURRENT_BITS);
     let refractory = (r.refractory - 1).max(0);
     let decayed_v = if V_NONNEG { decay_nonneg(r.v, p.keep_v) } else { decay(r.v, p.keep_v) };
     // max/min rather than clamp: clamp's min <= max assertion would keep the loop from vectorising.
@@ -101,6 +107,12 @@ fn step_impl<const V_NONNEG: bool, const SOFT: bool>(
     r.refractory = if spiked { p.ref_delay } else { refractory };
     spiked
 }
+
+/// How a block's current decays, known at compile time: by `keep_u` (any), not at all kept (`keep_u = 0`: no
+/// input synapse, the current is this step's input) or wholly kept (`keep_u = 4096`: send-on-change input).
+const U_ANY: u8 = 0;
+const U_NONE: u8 = 1;
+const U_HOLD: u8 = 2;
 
 /// A compartment's synaptic input for one step as the executor sums it: weight mantissa products in 16 or 32
 /// bits (16 when the step's spikes cannot overflow them: twice the lanes), shifted by the shared weight
@@ -155,18 +167,21 @@ simd_dispatch! {
     ), portable step_block_portable {
         let p = *p;
         // One loop per case, each branch-free inside.
-        match (p.vmin >= 0, soft) {
-            (true, false) => step_all::<S, true, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (false, false) => step_all::<S, false, false>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (true, true) => step_all::<S, true, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (false, true) => step_all::<S, false, true>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+        // The two current decays every block we build has get loops without the decay's arithmetic.
+        match (p.vmin >= 0, soft, p.keep_u) {
+            (true, false, 0) => step_all::<S, true, false, U_NONE>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, true, 4096) => step_all::<S, true, true, U_HOLD>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, false, _) => step_all::<S, true, false, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (false, false, _) => step_all::<S, false, false, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, true, _) => step_all::<S, true, true, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (false, true, _) => step_all::<S, false, true, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
         }
     }
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool>(
+fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool, const U: u8>(
     p: &CompartmentParams,
     bias: &[PackedBias],
     input: &mut [S],
@@ -183,7 +198,7 @@ fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool>(
     for i in 0..n {
         let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] as i32 };
         let current = std::mem::take(&mut input[i]).into() << exp;
-        let fired = step_impl::<V_NONNEG, SOFT>(&mut regs, p, current, bias[i].value()) as u8;
+        let fired = step_impl::<V_NONNEG, SOFT, U>(&mut regs, p, current, bias[i].value()) as u8;
         u[i] = regs.u;
         v[i] = regs.v;
         // At most `ref_delay`, which `step_block` checked fits.
@@ -231,6 +246,37 @@ mod tests {
             hard_err = hard_err.max((hard - want).abs() / want);
         }
         assert!(soft_err < hard_err / 2.0, "soft {soft_err:.3} vs hard {hard_err:.3}");
+    }
+
+    #[test]
+    fn blocks_with_unkept_or_held_currents_equal_single_steps() {
+        let n = 77;
+        for (keep_u, soft) in [(0, false), (4096, true), (0, true), (4096, false), (4000, false)] {
+            let p = CompartmentParams { keep_u, keep_v: 3900, vth: 1 << 20, vmin: 0, vmax: VMAX, ref_delay: 3 };
+            let bias: Vec<PackedBias> = (0..n).map(|i| PackedBias::new(i as i32 * 53 - 1500, 7)).collect();
+            let mut regs = vec![CompartmentRegisters::default(); n];
+            let (mut u, mut v, mut refr) = (vec![0i32; n], vec![0i32; n], vec![0u8; n]);
+            let (mut spiked, mut epoch) = (vec![0u8; n], vec![0u8; n]);
+            for t in 0..200 {
+                let inputs: Vec<i32> = (0..n).map(|i| ((i * 31 + t * 17) % 201) as i32 - 100).collect();
+                let mut input = inputs.clone();
+                let block = CompartmentBlock {
+                    input: &mut input,
+                    u: &mut u,
+                    v: &mut v,
+                    refractory: &mut refr,
+                    spiked: &mut spiked,
+                    epoch_spiked: &mut epoch,
+                };
+                step_block(&p, &bias, 9, soft, block);
+                for i in 0..n {
+                    let one = if soft { step_soft } else { step };
+                    let fired = one(&mut regs[i], &p, inputs[i] << 9, bias[i].value());
+                    let got = CompartmentRegisters { u: u[i], v: v[i], refractory: refr[i] as i32 };
+                    assert_eq!((got, spiked[i] == 1), (regs[i], fired), "keep_u {keep_u} soft {soft} step {t} i {i}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct LoihiParams {
     pub count_active_updates: bool,
     /// Per-core resources.
     pub cores: CoreLimits,
+    /// Threads that step the ensemble (0: one per CPU of the machine). Results are bit-identical on any count;
+    /// a network gets at most one thread per 16 tiles of 1024 neurons (smaller steps are over before a second
+    /// thread would wake up). Default 1: the controller's tick runs on its own thread and allocates nothing.
+    pub threads: usize,
 }
 
 /// Largest input payload scale of [`LoihiParams::graded_input`] (Loihi 2's graded spikes carry more, but the
@@ -89,6 +93,7 @@ impl Default for LoihiParams {
             soft_reset: false,
             count_active_updates: false,
             cores: CoreLimits::default(),
+            threads: 1,
         }
     }
 }
@@ -119,7 +124,7 @@ impl LoihiParams {
 
     /// Sets one tunable by name (`weight_bits`, `error_bits`, `trace_bits`, `train_epoch`, `learn_epoch`,
     /// `error_quantum`, `auto_scale`, `rescale_window`, `input_pairs`, `default_input_synapse`, `graded_input`,
-    /// `delta_input`, `soft_reset`, `count_active_updates`)
+    /// `delta_input`, `soft_reset`, `count_active_updates`, `threads`)
     /// from its text form, for ablations from the command line. The result is checked when a network is built.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), NeuroError> {
         fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, NeuroError> {
@@ -143,6 +148,7 @@ impl LoihiParams {
             "delta_input" => self.delta_input = parse(key, value)?,
             "soft_reset" => self.soft_reset = parse(key, value)?,
             "count_active_updates" => self.count_active_updates = parse(key, value)?,
+            "threads" => self.threads = parse(key, value)?,
             other => return Err(NeuroError::InvalidSpec(format!("unknown core parameter {other:?}"))),
         }
         Ok(())

@@ -64,7 +64,7 @@ impl LoihiExecutor {
             filtered: vec![0.0; d],
             levels: vec![0; d],
             axon_spikes: Vec::with_capacity(2 * d),
-            ensemble: EnsembleState::new(&net.ensemble.v0, k),
+            ensemble: EnsembleState::new(&net.ensemble.v0, k, net.params.threads),
             out_input: vec![0; groups * k],
             out_u: vec![0; groups * k],
             out_v_on: vec![0; groups * k],
@@ -92,6 +92,11 @@ impl LoihiExecutor {
     /// Where the network lives on cores.
     pub fn core_map(&self) -> &CoreMap {
         &self.net.cores
+    }
+
+    /// Threads that step the ensemble (see [`LoihiParams::threads`]).
+    pub fn threads(&self) -> usize {
+        self.ensemble.threads()
     }
 
     /// Current error exponents `F_k` and weight exponents `E_k` of the automatic scaling.

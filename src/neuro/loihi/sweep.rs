@@ -1,4 +1,4 @@
-//! One step's pass over the ensemble, tile by tile.
+//! One step's pass over the ensemble, tile by tile, on one thread or split over several.
 //!
 //! A step sums the input spikes' weight rows, updates the compartments, delivers the spikes to the readout and,
 //! on epoch steps, updates the presynaptic traces and the learned weights. Done as separate sweeps over the whole
@@ -6,6 +6,13 @@
 //! neurons, a tile's state is loaded once and its scratch arrays stay in the L1 cache. The work per neuron is
 //! the same, in the same order per neuron, and every random draw is the one the separate sweeps would make (see
 //! [`LaneRng`]'s jumps), so the results are bit-identical.
+//!
+//! The same argument splits the sweep over threads: tiles touch only their own neurons' registers and weights,
+//! each part of the ensemble starts its learning generators jumped to where the sweep reaches its first neuron,
+//! and the readout input each part delivers is a wrapping integer sum, which does not depend on the order of its
+//! terms (the parts' sums are still added in part order). So the results are bit-identical on any thread count.
+
+use std::sync::Arc;
 
 use super::compartment::{self, CompartmentBlock};
 use super::discretize::{DiscreteNetwork, InputRows};
@@ -18,49 +25,87 @@ use super::learning::LearningState;
 /// that a tile's scratch sums, flags and learning rows stay in a 48 KiB L1 cache.
 pub const TILE: usize = 1024;
 
+/// Fewest tiles a thread gets: below this a step is too short (tens of µs) for handing work to another thread
+/// (a wake-up of several µs) to pay, and the sweep runs on fewer threads, down to one.
+pub const MIN_TILES_PER_THREAD: usize = 16;
+
 /// A tile's spikes are delivered one by one (per-spike row adds) when at most one in this many of its neurons
 /// spiked, else as dense masked sums over the tile. The masked sum handles 16–32 neurons per vector operation,
 /// a per-spike add one neuron per scalar add, so the break-even sits near one spike in 16–32 neurons; the
 /// threshold is that estimate, not a measured optimum. Both give the same sums, bit for bit.
 pub const SPARSE_DELIVERY_RATIO: usize = 32;
 
-/// The learned readout as spikes see it: weights (dimension-major `k × n`) and each group's shift.
+/// The learned weights of the neurons a sweep part covers, per output dimension.
+trait WeightRows {
+    /// Dimension `kk`'s weights of the part's neurons `a..b` (indices within the part).
+    fn row(&self, kk: usize, a: usize, b: usize) -> &[i32];
+    /// The same, to update.
+    fn row_mut(&mut self, kk: usize, a: usize, b: usize) -> &mut [i32];
+}
+
+/// All the readout's weights, dimension-major `k × n` (the part is the whole ensemble).
+struct AllRows<'a> {
+    weights: &'a mut [i32],
+    n: usize,
+}
+
+impl WeightRows for AllRows<'_> {
+    fn row(&self, kk: usize, a: usize, b: usize) -> &[i32] {
+        &self.weights[kk * self.n + a..kk * self.n + b]
+    }
+    fn row_mut(&mut self, kk: usize, a: usize, b: usize) -> &mut [i32] {
+        &mut self.weights[kk * self.n + a..kk * self.n + b]
+    }
+}
+
+/// One part's piece of each dimension's weight row.
+struct PartRows<'a>(Vec<&'a mut [i32]>);
+
+impl WeightRows for PartRows<'_> {
+    fn row(&self, kk: usize, a: usize, b: usize) -> &[i32] {
+        &self.0[kk][a..b]
+    }
+    fn row_mut(&mut self, kk: usize, a: usize, b: usize) -> &mut [i32] {
+        &mut self.0[kk][a..b]
+    }
+}
+
+/// How spikes reach the readout: output dimensions, group size and each group's shift.
 #[derive(Clone, Copy)]
 struct Delivery<'a> {
-    weights: &'a [i32],
-    n: usize,
     k: usize,
     group_size: usize,
     group_shift: &'a [u32],
 }
 
 impl Delivery<'_> {
-    /// Adds each spiking neuron's weights to its group's readout inputs: work follows the spikes. Wrapping sums
-    /// do not depend on the order of their terms, so this equals [`dense`](Self::dense) bit for bit.
-    fn sparse(&self, lo: usize, flags: &[u8], out_input: &mut [i32]) {
-        let k = self.k;
-        for (off, _) in flags.iter().enumerate().filter(|&(_, &f)| f != 0) {
-            let i = lo + off;
-            let g = i / self.group_size;
-            let shift = self.group_shift[g];
-            for kk in 0..k {
-                let acc = &mut out_input[g * k + kk];
-                *acc = acc.wrapping_add(self.weights[kk * self.n + i] << shift);
+    /// Adds each listed spiking neuron's weights to its group's readout inputs: work follows the spikes. The
+    /// neurons are `lo + offset` (`lo` global, `rows` indexed from `local`); wrapping sums do not depend on the
+    /// order of their terms, so this equals [`dense`](Self::dense) bit for bit.
+    fn sparse(&self, rows: &impl WeightRows, lo: usize, local: usize, offsets: &[u16], out_input: &mut [i32]) {
+        let len = offsets.last().map_or(0, |&o| o as usize + 1);
+        for kk in 0..self.k {
+            let row = rows.row(kk, local, local + len);
+            for &off in offsets {
+                let g = (lo + off as usize) / self.group_size;
+                let acc = &mut out_input[g * self.k + kk];
+                *acc = acc.wrapping_add(row[off as usize] << self.group_shift[g]);
             }
         }
     }
 
     /// Masked sums of the tile's weights under its spike flags, per group part and dimension (vectorised).
-    fn dense(&self, lo: usize, flags: &[u8], out_input: &mut [i32]) {
-        let (n, k, hi) = (self.n, self.k, lo + flags.len());
+    fn dense(&self, rows: &impl WeightRows, lo: usize, local: usize, flags: &[u8], out_input: &mut [i32]) {
+        let (k, hi) = (self.k, lo + flags.len());
         // A tile may straddle readout groups: each group's part goes to its own compartments.
         let mut a = lo;
         while a < hi {
             let g = a / self.group_size;
             let b = ((g + 1) * self.group_size).min(hi);
             let shift = self.group_shift[g];
+            let (la, lb) = (local + a - lo, local + b - lo);
             for kk in 0..k {
-                let sum = kernels::masked_sum(&self.weights[kk * n + a..kk * n + b], &flags[a - lo..b - lo]);
+                let sum = kernels::masked_sum(rows.row(kk, la, lb), &flags[a - lo..b - lo]);
                 // Shifting the wrapped sum equals summing the shifted weights in wrapping 32-bit arithmetic.
                 let acc = &mut out_input[g * k + kk];
                 *acc = acc.wrapping_add(sum << shift);
@@ -70,7 +115,68 @@ impl Delivery<'_> {
     }
 }
 
-/// The ensemble's compartment registers and the scratch space of one tile.
+/// The scratch space of one thread's part of a sweep.
+#[derive(Debug, Clone)]
+struct Worker {
+    /// A tile's input mantissa sums, 16-bit (when the step's spikes cannot overflow them) or 32-bit.
+    sums16: Vec<i16>,
+    sums32: Vec<i32>,
+    /// A tile's spike flags (1: spiked this step).
+    spiked: Vec<u8>,
+    /// Offsets within the tile of its spiking neurons, when it delivers spike by spike.
+    spike_list: Vec<u16>,
+    /// Random generators of this step's learning sweeps, positioned at the part's first neuron: the traces',
+    /// then each updating dimension's weights'.
+    streams: Vec<LaneRng>,
+    /// The readout input this part delivered (parts after the first; the first adds into the step's own).
+    out_input: Vec<i32>,
+    /// Per dimension, the largest |mantissa| this part's weight updates left.
+    peak: Vec<i32>,
+    /// This part's counts.
+    counts: SweepCounts,
+}
+
+impl Worker {
+    fn new(tile: usize, k: usize) -> Self {
+        Worker {
+            sums16: vec![0; tile],
+            sums32: vec![0; tile],
+            spiked: vec![0; tile],
+            spike_list: Vec::with_capacity(tile),
+            streams: Vec::with_capacity(k + 1),
+            out_input: Vec::new(),
+            peak: vec![0; k],
+            counts: SweepCounts::default(),
+        }
+    }
+}
+
+/// The neurons `lo..lo + u.len()` (whole tiles) that one worker sweeps: their registers and learning rows.
+struct Part<'a, W> {
+    lo: usize,
+    u: &'a mut [i32],
+    v: &'a mut [i32],
+    refractory: &'a mut [u8],
+    epoch_spiked: &'a mut [u8],
+    traces: &'a mut [i16],
+    weights: W,
+}
+
+/// What every part of a step's sweep reads.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    net: &'a DiscreteNetwork,
+    plan: SweepPlan<'a>,
+    /// This learning epoch's update factor per dimension (see [`LearningState::epoch_factor`]).
+    factors: &'a [Option<f32>],
+    /// Input sums fit 16 bits this step.
+    narrow: bool,
+    /// Neurons in the ensemble.
+    n: usize,
+}
+
+/// The ensemble's compartment registers, the scratch space of the sweep's workers, and the threads that run
+/// the parts after the first.
 #[derive(Debug, Clone)]
 pub struct EnsembleState {
     /// Currents, per neuron.
@@ -79,12 +185,15 @@ pub struct EnsembleState {
     pub v: Vec<i32>,
     /// Remaining refractory steps, per neuron.
     pub refractory: Vec<u8>,
-    /// A tile's input mantissa sums, 16-bit (when the step's spikes cannot overflow them) or 32-bit.
-    sums16: Vec<i16>,
-    sums32: Vec<i32>,
-    /// A tile's spike flags (1: spiked this step).
-    spiked: Vec<u8>,
-    /// Random generators of this step's learning sweeps: the traces', then each updating dimension's weights'.
+    /// One per part of the sweep.
+    workers: Vec<Worker>,
+    /// Where each part starts (neurons, multiples of [`TILE`]), then `n`.
+    bounds: Vec<usize>,
+    /// Per part, the jump of a learning generator from the sweep's first neuron to the part's.
+    part_jumps: Vec<LaneJump>,
+    /// Threads for the parts after the first (none on one thread).
+    pool: Option<Arc<rayon::ThreadPool>>,
+    /// Random generators of this step's learning sweeps, at the ensemble's first neuron.
     streams: Vec<LaneRng>,
     /// How many draws one learning sweep over all neurons makes.
     sweep_jump: LaneJump,
@@ -111,27 +220,63 @@ pub struct SweepCounts {
     pub trace_updates: u64,
 }
 
+/// How many threads a sweep over `n` neurons uses when given `threads` (0: one per CPU of the machine): at
+/// most one per [`MIN_TILES_PER_THREAD`] tiles, at least one.
+pub fn sweep_threads(n: usize, threads: usize) -> usize {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
+        t => t,
+    };
+    threads.min(n.div_ceil(TILE) / MIN_TILES_PER_THREAD).max(1)
+}
+
 impl EnsembleState {
-    /// Registers at rest (voltages `v0`) for `n` neurons with a `k`-dimensional readout.
-    pub fn new(v0: &[i32], k: usize) -> Self {
+    /// Registers at rest (voltages `v0`) for `n` neurons with a `k`-dimensional readout, swept by up to
+    /// `threads` threads (0: one per CPU; see [`sweep_threads`]).
+    pub fn new(v0: &[i32], k: usize, threads: usize) -> Self {
         let n = v0.len();
         let tile = TILE.min(n);
+        let tiles = n.div_ceil(TILE);
+        let mut parts = sweep_threads(n, threads);
+        // A pool that cannot start (no threads left to the process) leaves the sweep on one thread.
+        let pool = (parts > 1)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(parts - 1)
+                    .thread_name(|i| format!("spikearm-core-{}", i + 1))
+                    .build()
+                    .map_err(|e| tracing::warn!("the core runs on one thread: its thread pool did not start: {e}"))
+                    .ok()
+            })
+            .flatten()
+            .map(Arc::new);
+        if pool.is_none() {
+            parts = 1;
+        }
+        let bounds: Vec<usize> = (0..=parts).map(|p| (p * tiles / parts * TILE).min(n)).collect();
         EnsembleState {
             u: huge_vec(n, |_| 0),
             v: huge_vec(n, |i| v0[i]),
             refractory: huge_vec(n, |_| 0),
-            sums16: vec![0; tile],
-            sums32: vec![0; tile],
-            spiked: vec![0; tile],
+            workers: (0..parts).map(|_| Worker::new(tile, k)).collect(),
+            // A part starts at a multiple of eight neurons: a sweep has drawn one number per eight before it.
+            part_jumps: bounds[..parts].iter().map(|&lo| LaneJump::new(lo as u64 / 8)).collect(),
+            bounds,
+            pool,
             streams: Vec::with_capacity(k + 1),
             // A sweep draws once per eight neurons and once more to close.
             sweep_jump: LaneJump::new(n as u64 / 8 + 1),
         }
     }
 
+    /// How many threads the sweep runs on.
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
     /// Runs one step over all tiles: input, compartments, readout delivery into `out_input` (per group and
     /// dimension, as the readout compartments' input), then the due learning epochs. `lanes` is the learning
-    /// generator; it ends where the separate sweeps would have left it.
+    /// generator; it ends where the separate sweeps would have left it. On one thread this allocates nothing.
     pub fn sweep(
         &mut self,
         net: &DiscreteNetwork,
@@ -146,17 +291,107 @@ impl EnsembleState {
         // 16-bit sums (twice the lanes) whenever this step's spikes cannot overflow them.
         let narrow = fired_total.saturating_mul(net.params.weight_max()) <= i16::MAX as i32;
         self.start_streams(plan, learning, lanes);
-        let mut counts = SweepCounts::default();
-        for lo in (0..n).step_by(TILE) {
-            let hi = (lo + TILE).min(n);
-            self.tile_compartments(net, plan.axon_spikes, narrow, &mut learning.epoch_spiked[lo..hi], lo, hi);
-            counts.spikes += self.tile_delivery(net, learning, lo, hi, out_input);
-            counts.trace_updates += self.tile_learning(net, plan, learning, lo, hi);
+        let LearningState { traces, epoch_spiked, weights, epoch_factor, epoch_peak, .. } = learning;
+        let shared = Shared { net, plan, factors: epoch_factor, narrow, n };
+        if self.pool.is_none() {
+            let part = Part {
+                lo: 0,
+                u: &mut self.u,
+                v: &mut self.v,
+                refractory: &mut self.refractory,
+                epoch_spiked,
+                traces,
+                weights: AllRows { weights, n },
+            };
+            let worker = &mut self.workers[0];
+            worker.streams.clone_from(&self.streams);
+            worker.run(shared, part, out_input);
+        } else {
+            self.sweep_parallel(shared, traces, epoch_spiked, weights, out_input);
         }
-        if let Some(last) = self.streams.last() {
+        let mut counts = SweepCounts::default();
+        for w in &self.workers {
+            counts.spikes += w.counts.spikes;
+            counts.trace_updates += w.counts.trace_updates;
+            if plan.weights_due {
+                for (peak, &p) in epoch_peak.iter_mut().zip(&w.peak) {
+                    *peak = (*peak).max(p);
+                }
+            }
+        }
+        // The last part closed every sweep: its generators end where the whole sweeps would.
+        if let Some(last) = self.workers.last().and_then(|w| w.streams.last()) {
             *lanes = last.clone();
         }
         counts
+    }
+
+    /// [`sweep`](Self::sweep) with one part per thread: the first on this thread, the others on the pool's.
+    fn sweep_parallel(
+        &mut self,
+        shared: Shared<'_>,
+        traces: &mut [i16],
+        epoch_spiked: &mut [u8],
+        weights: &mut [i32],
+        out_input: &mut [i32],
+    ) {
+        let n = shared.n;
+        let mut rest_rows: Vec<&mut [i32]> = weights.chunks_mut(n).collect();
+        let (mut u, mut v, mut refractory) = (&mut self.u[..], &mut self.v[..], &mut self.refractory[..]);
+        let (mut epoch_spiked, mut traces) = (epoch_spiked, traces);
+        let mut parts = Vec::with_capacity(self.workers.len());
+        for p in 0..self.workers.len() {
+            let (lo, len) = (self.bounds[p], self.bounds[p + 1] - self.bounds[p]);
+            let rows = rest_rows
+                .iter_mut()
+                .map(|r| {
+                    let (mine, rest) = std::mem::take(r).split_at_mut(len);
+                    *r = rest;
+                    mine
+                })
+                .collect();
+            let (u_p, u_rest) = u.split_at_mut(len);
+            let (v_p, v_rest) = v.split_at_mut(len);
+            let (r_p, r_rest) = refractory.split_at_mut(len);
+            let (s_p, s_rest) = epoch_spiked.split_at_mut(len);
+            let (t_p, t_rest) = traces.split_at_mut(len);
+            (u, v, refractory, epoch_spiked, traces) = (u_rest, v_rest, r_rest, s_rest, t_rest);
+            parts.push(Part {
+                lo,
+                u: u_p,
+                v: v_p,
+                refractory: r_p,
+                epoch_spiked: s_p,
+                traces: t_p,
+                weights: PartRows(rows),
+            });
+        }
+        for (w, jump) in self.workers.iter_mut().zip(&self.part_jumps) {
+            w.streams.clear();
+            w.streams.extend(self.streams.iter().map(|s| s.jumped(jump)));
+        }
+        let pool = self.pool.as_ref().expect("a pool for several parts");
+        let (first, others) = self.workers.split_first_mut().expect("at least one part");
+        let mut parts = parts.into_iter();
+        let first_part = parts.next().expect("one part per worker");
+        pool.in_place_scope(|scope| {
+            for (worker, part) in others.iter_mut().zip(parts) {
+                worker.out_input.clear();
+                worker.out_input.resize(out_input.len(), 0);
+                scope.spawn(move |_| {
+                    let mut out = std::mem::take(&mut worker.out_input);
+                    worker.run(shared, part, &mut out);
+                    worker.out_input = out;
+                });
+            }
+            first.run(shared, first_part, out_input);
+        });
+        // Wrapping sums: any order gives the same bits; part order all the same.
+        for w in others.iter() {
+            for (acc, &x) in out_input.iter_mut().zip(&w.out_input) {
+                *acc = acc.wrapping_add(x);
+            }
+        }
     }
 
     /// Positions one generator per learning sweep due this step where that sweep would start if the sweeps ran
@@ -174,43 +409,51 @@ impl EnsembleState {
             }
         }
     }
+}
 
-    /// Sums the tile's synaptic input (in 16 bits if `narrow`, else 32) and steps its compartments, leaving the
-    /// spike flags in `self.spiked` and OR-ing them into the epoch record `epoch_spiked`.
-    fn tile_compartments(
-        &mut self,
-        net: &DiscreteNetwork,
-        axon_spikes: &[(u32, i32)],
-        narrow: bool,
-        epoch_spiked: &mut [u8],
-        lo: usize,
-        hi: usize,
-    ) {
-        match &net.ensemble.input_mantissas {
-            InputRows::Bytes(rows) => self.tile_compartments_with(net, rows, axon_spikes, narrow, epoch_spiked, lo, hi),
-            InputRows::Words(rows) => self.tile_compartments_with(net, rows, axon_spikes, narrow, epoch_spiked, lo, hi),
+impl Worker {
+    /// Sweeps the part's tiles: compartments, delivery into `out_input`, learning. Leaves the counts and weight
+    /// peaks in `self`, and the streams where the part's end leaves them.
+    fn run<W: WeightRows>(&mut self, shared: Shared<'_>, mut part: Part<'_, W>, out_input: &mut [i32]) {
+        self.counts = SweepCounts::default();
+        self.peak.fill(0);
+        let len = part.u.len();
+        for a in (0..len).step_by(TILE) {
+            let b = (a + TILE).min(len);
+            self.tile_compartments(shared, &mut part, a, b);
+            self.counts.spikes += self.tile_delivery(shared, &part, a, b, out_input);
+            self.counts.trace_updates += self.tile_learning(shared, &mut part, a, b);
+        }
+    }
+
+    /// Sums the tile's synaptic input (in 16 bits if narrow, else 32) and steps its compartments, leaving the
+    /// spike flags in `self.spiked` and OR-ing them into the epoch record. `a..b` are indices within the part.
+    fn tile_compartments<W>(&mut self, shared: Shared<'_>, part: &mut Part<'_, W>, a: usize, b: usize) {
+        match &shared.net.ensemble.input_mantissas {
+            InputRows::Bytes(rows) => self.tile_compartments_with(shared, rows, part, a, b),
+            InputRows::Words(rows) => self.tile_compartments_with(shared, rows, part, a, b),
         }
     }
 
     /// [`tile_compartments`](Self::tile_compartments) for input rows stored as `R`.
-    #[allow(clippy::too_many_arguments)]
-    fn tile_compartments_with<R: RowMantissa>(
+    fn tile_compartments_with<R: RowMantissa, W>(
         &mut self,
-        net: &DiscreteNetwork,
+        shared: Shared<'_>,
         rows: &[R],
-        axon_spikes: &[(u32, i32)],
-        narrow: bool,
-        epoch_spiked: &mut [u8],
-        lo: usize,
-        hi: usize,
+        part: &mut Part<'_, W>,
+        a: usize,
+        b: usize,
     ) {
-        let EnsembleState { u, v, refractory, sums16, sums32, spiked, .. } = self;
+        let Worker { sums16, sums32, spiked, .. } = self;
+        let (net, n, len) = (shared.net, shared.n, b - a);
         let ens = &net.ensemble;
-        let (n, len) = (u.len(), hi - lo);
+        let (lo, hi) = (part.lo + a, part.lo + b);
         let row = |dim: u32| &rows[dim as usize * n + lo..dim as usize * n + hi];
-        let (u, v, refractory, spiked) = (&mut u[lo..hi], &mut v[lo..hi], &mut refractory[lo..hi], &mut spiked[..len]);
-        let (comp, bias, exp) = (&ens.comp, &ens.bias[lo..hi], ens.input_weight_exp);
-        if narrow {
+        let (comp, bias, exp, soft) = (&ens.comp, &ens.bias[lo..hi], ens.input_weight_exp, net.params.soft_reset);
+        let (u, v, refractory) = (&mut part.u[a..b], &mut part.v[a..b], &mut part.refractory[a..b]);
+        let (spiked, epoch_spiked) = (&mut spiked[..len], &mut part.epoch_spiked[a..b]);
+        let axon_spikes = shared.plan.axon_spikes;
+        if shared.narrow {
             let sums = &mut sums16[..len];
             // Four rows per pass while there are four (12-D input: three passes instead of twelve).
             let mut quads = axon_spikes.chunks_exact(4);
@@ -225,7 +468,7 @@ impl EnsembleState {
                 comp,
                 bias,
                 exp,
-                net.params.soft_reset,
+                soft,
                 CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
             );
         } else {
@@ -237,7 +480,7 @@ impl EnsembleState {
                 comp,
                 bias,
                 exp,
-                net.params.soft_reset,
+                soft,
                 CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
             );
         }
@@ -245,62 +488,51 @@ impl EnsembleState {
 
     /// Sends the tile's spikes to their readout cores: each adds its learned weights (shifted by its group's
     /// shift) into the group's compartments. Returns the tile's spike count.
-    fn tile_delivery(
-        &self,
-        net: &DiscreteNetwork,
-        learning: &LearningState,
-        lo: usize,
-        hi: usize,
+    fn tile_delivery<W: WeightRows>(
+        &mut self,
+        shared: Shared<'_>,
+        part: &Part<'_, W>,
+        a: usize,
+        b: usize,
         out_input: &mut [i32],
     ) -> usize {
-        let flags = &self.spiked[..hi - lo];
+        let flags = &self.spiked[..b - a];
         let spikes = kernels::count_flags(flags);
         if spikes == 0 {
             return 0;
         }
-        let readout = Delivery {
-            weights: &learning.weights,
-            n: self.u.len(),
-            k: learning.epoch_factor.len(),
-            group_size: net.readout.group_size,
-            group_shift: &net.readout.group_shift,
-        };
+        let r = &shared.net.readout;
+        let readout = Delivery { k: shared.factors.len(), group_size: r.group_size, group_shift: &r.group_shift };
         if spikes * SPARSE_DELIVERY_RATIO <= flags.len() {
-            readout.sparse(lo, flags, out_input);
+            self.spike_list.clear();
+            self.spike_list.extend(flags.iter().enumerate().filter(|&(_, &f)| f != 0).map(|(off, _)| off as u16));
+            readout.sparse(&part.weights, part.lo + a, a, &self.spike_list, out_input);
         } else {
-            readout.dense(lo, flags, out_input);
+            readout.dense(&part.weights, part.lo + a, a, flags, out_input);
         }
         spikes
     }
 
     /// The tile's part of the due learning sweeps: traces, then each updating dimension's weights (which use the
     /// traces just updated). Returns the trace updates counted.
-    fn tile_learning(
-        &mut self,
-        net: &DiscreteNetwork,
-        plan: SweepPlan<'_>,
-        learning: &mut LearningState,
-        lo: usize,
-        hi: usize,
-    ) -> u64 {
+    fn tile_learning<W: WeightRows>(&mut self, shared: Shared<'_>, part: &mut Part<'_, W>, a: usize, b: usize) -> u64 {
+        let plan = shared.plan;
         if !plan.traces_due {
             return 0;
         }
-        let n = self.u.len();
-        let closing = hi == n;
-        let r = &net.readout;
-        let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, net.params.trace_max());
-        let traces = &mut learning.traces[lo..hi];
-        let spiked = &mut learning.epoch_spiked[lo..hi];
+        let closing = part.lo + b == shared.n;
+        let (r, p) = (&shared.net.readout, &shared.net.params);
+        let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, p.trace_max());
+        let traces = &mut part.traces[a..b];
+        let spiked = &mut part.epoch_spiked[a..b];
         let updates = kernels::update_traces(traces, spiked, decay, inc, tmax, &mut self.streams[0], closing);
         if plan.weights_due {
             let mut stream = 1;
-            for (kk, factor) in learning.epoch_factor.iter().enumerate() {
+            for (kk, factor) in shared.factors.iter().enumerate() {
                 let Some(factor) = *factor else { continue };
-                let row = &mut learning.weights[kk * n + lo..kk * n + hi];
-                let peak =
-                    kernels::update_weights(row, &learning.traces[lo..hi], factor, &mut self.streams[stream], closing);
-                learning.epoch_peak[kk] = learning.epoch_peak[kk].max(peak);
+                let row = part.weights.row_mut(kk, a, b);
+                let peak = kernels::update_weights(row, &part.traces[a..b], factor, &mut self.streams[stream], closing);
+                self.peak[kk] = self.peak[kk].max(peak);
                 stream += 1;
             }
         }
@@ -316,14 +548,17 @@ mod tests {
     fn sparse_and_dense_delivery_agree_bit_for_bit() {
         // Two dimensions, groups of 300 (tiles straddle them), weights large enough to wrap, shifts per group.
         let (n, k) = (1000, 2);
-        let weights: Vec<i32> = (0..n * k).map(|i| (i as i32).wrapping_mul(0x2545_F491) >> 3).collect();
+        let mut weights: Vec<i32> = (0..n * k).map(|i| (i as i32).wrapping_mul(0x2545_F491) >> 3).collect();
+        let want_weights = weights.clone();
         let group_shift = [3u32, 0, 7, 1];
-        let d = Delivery { weights: &weights, n, k, group_size: 300, group_shift: &group_shift };
+        let d = Delivery { k, group_size: 300, group_shift: &group_shift };
         for (lo, every) in [(0usize, 1usize), (100, 3), (250, 17), (512, 97)] {
+            let rows = AllRows { weights: &mut weights, n };
             let flags: Vec<u8> = (0..(n - lo).min(600)).map(|i| (i % every == 0) as u8).collect();
+            let offsets: Vec<u16> = (0..flags.len()).filter(|&i| flags[i] != 0).map(|i| i as u16).collect();
             let (mut sparse, mut dense) = (vec![5i32; 4 * k], vec![5i32; 4 * k]);
-            d.sparse(lo, &flags, &mut sparse);
-            d.dense(lo, &flags, &mut dense);
+            d.sparse(&rows, lo, lo, &offsets, &mut sparse);
+            d.dense(&rows, lo, lo, &flags, &mut dense);
             assert_eq!(sparse, dense, "tile at {lo}, one spike in {every}");
             // And both equal the plain definition.
             let mut want = vec![5i32; 4 * k];
@@ -331,10 +566,19 @@ mod tests {
                 let i = lo + off;
                 for kk in 0..k {
                     let j = (i / 300) * k + kk;
-                    want[j] = want[j].wrapping_add(weights[kk * n + i].wrapping_shl(group_shift[i / 300]));
+                    want[j] = want[j].wrapping_add(want_weights[kk * n + i].wrapping_shl(group_shift[i / 300]));
                 }
             }
             assert_eq!(sparse, want);
         }
+    }
+
+    #[test]
+    fn threads_follow_the_size() {
+        assert_eq!(sweep_threads(10_000, 2), 1, "ten tiles stay on one thread");
+        assert_eq!(sweep_threads(MIN_TILES_PER_THREAD * TILE * 2, 2), 2);
+        assert_eq!(sweep_threads(MIN_TILES_PER_THREAD * TILE * 2, 3), 2, "at least the minimum per thread");
+        assert_eq!(sweep_threads(1_000_000, 1), 1);
+        assert!(sweep_threads(1_000_000, 0) >= 1);
     }
 }

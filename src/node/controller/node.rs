@@ -33,6 +33,7 @@ use crate::bus::{
 };
 use crate::control::controller::{ControlInput, Controller};
 use crate::control::safety::{CommandGuard, GuardActions};
+use crate::neuro::EnergyTable;
 use crate::node::NodeError;
 use crate::node::common::{
     Clamp, EstopChange, EstopLatch, FaultInjector, NodeProbe, Reason, Rejections, SampleLog, Schedule, Shutdown,
@@ -472,12 +473,17 @@ impl<'c> ControllerNode<'c> {
                 learning: cs.learning,
                 learning_rate: cs.learning_rate,
                 adaptive_effort_norm: cs.adaptive_effort_norm,
-                accounting: cs.accounting.map(|a| StatusAccounting {
-                    steps: a.steps,
-                    neuron_updates: a.neuron_updates,
-                    spikes: a.spikes,
-                    synaptic_events: a.synaptic_events,
-                    weight_updates: a.weight_updates,
+                accounting: cs.accounting.map(|a| {
+                    let energy = a.energy(&EnergyTable::default());
+                    StatusAccounting {
+                        steps: a.steps,
+                        neuron_updates: a.neuron_updates,
+                        spikes: a.spikes,
+                        synaptic_events: a.synaptic_events,
+                        weight_updates: a.weight_updates,
+                        energy_neuromorphic_j: energy.neuromorphic_j,
+                        energy_dense_cpu_j: energy.dense_cpu_j,
+                    }
                 }),
                 checkpoints: r.checkpoints,
                 checkpoint_errors: r.checkpoint_errors,
