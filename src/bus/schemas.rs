@@ -144,7 +144,12 @@ pub fn kind_schema(kind: &str) -> Option<Value> {
                 "oneOf": [{ "type": "null" }, { "type": "array", "items": { "type": "number" }, "minItems": 3, "maxItems": 3 }],
             },
             "object_or_null": {
-                "oneOf": [{ "type": "null" }, { "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } }],
+                "oneOf": [{ "type": "null" }, {
+                    "type": "object",
+                    // The accounting's counters are integers, its energy estimates (J) numbers.
+                    "patternProperties": { "^energy_.*_j$": { "type": "number", "minimum": 0 } },
+                    "additionalProperties": { "type": "integer", "minimum": 0 },
+                }],
             },
         },
     }))
