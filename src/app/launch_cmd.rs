@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::arm::Arm;
 use crate::launch::{
-    FleetResult, HostCommands, ProcessLaunch, RoleConfigs, RunOptions, ScenarioResult, ScenarioSpec, fleet_table,
-    lap_table, plain_controller_name, run_fleet, run_fleet_processes, write_fleet_report,
+    FleetResult, PerRole, ProcessLaunch, RunOptions, ScenarioResult, ScenarioSpec, fleet_table, lap_table,
+    plain_controller_name, run_fleet, run_fleet_processes, write_fleet_report,
 };
 use crate::node::Shutdown;
 
@@ -52,30 +52,32 @@ pub struct LaunchArgs {
     pub zenoh_config: Vec<(String, PathBuf)>,
 }
 
+/// `ROLE=VALUE` of the per-role options: the role, checked, and the text after `=`.
+fn split_role<'a>(s: &'a str, example: &str) -> Result<(String, &'a str), String> {
+    let (role, value) = s.split_once('=').ok_or_else(|| format!("expected {example}"))?;
+    // `PerRole::set` is the one place that knows the roles.
+    PerRole::<()>::default().set(role, ())?;
+    Ok((role.to_string(), value))
+}
+
 /// `ROLE=FILE` of `--zenoh-config`.
 fn parse_role_file(s: &str) -> Result<(String, PathBuf), String> {
-    let (role, file) = s.split_once('=').ok_or("expected ROLE=FILE, e.g. sim=config/zenoh/acl-sim.json5")?;
-    if !matches!(role, "sim" | "controller") {
-        return Err(format!("role `{role}`: sim or controller"));
-    }
+    let (role, file) = split_role(s, "ROLE=FILE, e.g. sim=config/zenoh/acl-sim.json5")?;
     let file = PathBuf::from(file);
     if !file.is_file() {
         return Err(format!("{}: no such file", file.display()));
     }
-    Ok((role.to_string(), file))
+    Ok((role, file))
 }
 
 /// `ROLE=COMMAND` of `--on`.
 fn parse_host_command(s: &str) -> Result<(String, Vec<String>), String> {
-    let (role, command) = s.split_once('=').ok_or("expected ROLE=COMMAND, e.g. sim=\"ip netns exec arm-host\"")?;
-    if !matches!(role, "sim" | "controller") {
-        return Err(format!("role `{role}`: sim or controller"));
-    }
+    let (role, command) = split_role(s, "ROLE=COMMAND, e.g. sim=\"ip netns exec arm-host\"")?;
     let words: Vec<String> = command.split_whitespace().map(str::to_string).collect();
     if words.is_empty() {
         return Err(format!("--on {role}=: no command"));
     }
-    Ok((role.to_string(), words))
+    Ok((role, words))
 }
 
 /// Arguments of `spikearm demo`.
@@ -113,8 +115,8 @@ const DEMO_URDF: &str = include_str!("../../config/arms/ur5e.urdf");
 struct Meeting {
     listen: Vec<String>,
     connect: Vec<String>,
-    hosts: HostCommands,
-    identities: RoleConfigs,
+    hosts: PerRole<Vec<String>>,
+    identities: PerRole<PathBuf>,
 }
 
 fn execute(
@@ -170,17 +172,12 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
         .iter()
         .map(|a| super::node_cmd::read_arm(Path::new(&a.urdf)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut hosts = HostCommands::default();
+    let (mut hosts, mut identities) = (PerRole::default(), PerRole::default());
     for (role, command) in &args.on {
-        let slot = if role == "sim" { &mut hosts.sim } else { &mut hosts.controller };
-        anyhow::ensure!(slot.is_empty(), "--on {role}= given twice");
-        *slot = command.clone();
+        hosts.set(role, command.clone()).map_err(|e| anyhow::anyhow!("--on: {e}"))?;
     }
-    let mut identities = RoleConfigs::default();
     for (role, file) in &args.zenoh_config {
-        let slot = if role == "sim" { &mut identities.sim } else { &mut identities.controller };
-        anyhow::ensure!(slot.is_none(), "--zenoh-config {role}= given twice");
-        *slot = Some(file.clone());
+        identities.set(role, file.clone()).map_err(|e| anyhow::anyhow!("--zenoh-config: {e}"))?;
     }
     let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities };
     let (result, dir) = execute(&spec, arms, &args.report, args.processes, meeting)?;

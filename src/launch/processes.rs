@@ -42,42 +42,54 @@ pub struct ProcessLaunch {
     /// A running router to use instead of launching one (its endpoints). It must let the nodes in without
     /// credentials (a router without access control, like the one the launcher starts).
     pub connect: Vec<String>,
-    /// How the nodes of each role are started elsewhere (another host, a network namespace).
-    pub hosts: HostCommands,
-    /// The zenoh config (credentials, TLS) each role's nodes open instead of the launcher's plain client
-    /// config; they still connect to the run's router. For a router with access control (`--connect`).
-    pub identities: RoleConfigs,
+    /// Command prefixes that start a role's nodes on another host sharing this file system: the node's own
+    /// command line (`spikearm sim node --config …`) is appended, e.g. `ip netns exec arm-host`. None: here.
+    pub hosts: PerRole<Vec<String>>,
+    /// The zenoh config (credentials, TLS) a role's nodes open instead of the launcher's plain client config,
+    /// e.g. `config/zenoh/acl-sim.json5`; they still connect to the run's router. For a router with access
+    /// control (`--connect`).
+    pub identities: PerRole<PathBuf>,
 }
 
-/// A zenoh config file per role (`None`: the launcher's plain client config).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RoleConfigs {
-    /// The sims' config, e.g. `config/zenoh/acl-sim.json5`.
-    pub sim: Option<PathBuf>,
-    /// The controllers' config, e.g. `config/zenoh/acl-controller.json5`.
-    pub controller: Option<PathBuf>,
+/// A launch setting per node role; `None`: the launcher's own choice for that role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerRole<T> {
+    /// For every sim node.
+    pub sim: Option<T>,
+    /// For every controller node.
+    pub controller: Option<T>,
 }
 
-/// Command prefixes that start a node on another host sharing this file system, per role: the node's own
-/// command line (`spikearm sim node --config …`) is appended, e.g. `ip netns exec arm-host`. Empty: here.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostCommands {
-    /// Prefix of every sim node's command line.
-    pub sim: Vec<String>,
-    /// Prefix of every controller node's command line.
-    pub controller: Vec<String>,
+impl<T> Default for PerRole<T> {
+    fn default() -> Self {
+        Self { sim: None, controller: None }
+    }
 }
 
-impl HostCommands {
-    /// Whether any role runs elsewhere.
-    pub fn any(&self) -> bool {
-        !self.sim.is_empty() || !self.controller.is_empty()
+impl<T> PerRole<T> {
+    /// Sets the value of `role` (`sim` or `controller`); refuses another role or a second value.
+    pub fn set(&mut self, role: &str, value: T) -> Result<(), String> {
+        let slot = match role {
+            "sim" => &mut self.sim,
+            "controller" => &mut self.controller,
+            other => return Err(format!("role `{other}`: sim or controller")),
+        };
+        if slot.is_some() {
+            return Err(format!("role `{role}` given twice"));
+        }
+        *slot = Some(value);
+        Ok(())
     }
 
-    fn prefix(&self, kind: NodeKind) -> &[String] {
-        match kind {
-            NodeKind::Sim => &self.sim,
-            NodeKind::Controller => &self.controller,
+    /// Whether any role has a value.
+    pub fn any(&self) -> bool {
+        self.sim.is_some() || self.controller.is_some()
+    }
+
+    fn of(&self, spec: &NodeSpec) -> Option<&T> {
+        match NodeKind::of(spec) {
+            NodeKind::Sim => self.sim.as_ref(),
+            NodeKind::Controller => self.controller.as_ref(),
         }
     }
 }
@@ -115,9 +127,8 @@ pub fn run_fleet_processes(
     shutdown: &Shutdown,
     progress: bool,
 ) -> anyhow::Result<FleetResult> {
-    let own_configs = launch.identities.sim.is_some() || launch.identities.controller.is_some();
     anyhow::ensure!(
-        !own_configs || !launch.connect.is_empty(),
+        !launch.identities.any() || !launch.connect.is_empty(),
         "per-role zenoh configs are for a running router with access control (--connect)"
     );
     anyhow::ensure!(
@@ -256,8 +267,8 @@ struct RunDir {
     client: PathBuf,
     /// A fleet: each arm's files in a subdirectory named after it.
     fleet: bool,
-    hosts: HostCommands,
-    identities: RoleConfigs,
+    hosts: PerRole<Vec<String>>,
+    identities: PerRole<PathBuf>,
     /// The router's endpoints, for nodes opening their own config.
     connect: Vec<String>,
 }
@@ -321,11 +332,7 @@ impl RunDir {
             std::fs::remove_file(&report).with_context(|| format!("removing the old {}", report.display()))?;
         }
         let urdf = self.urdfs.get(spec.arm()).context("a node of an arm the scenario does not name")?.clone();
-        let own = match spec {
-            NodeSpec::Sim(_) => &self.identities.sim,
-            NodeSpec::Controller(_) => &self.identities.controller,
-        };
-        let bus = match own {
+        let bus = match self.identities.of(spec) {
             Some(file) => {
                 BusSettings { zenoh_config: Some(file.clone()), listen: vec![], connect: self.connect.clone() }
             }
@@ -375,6 +382,15 @@ enum NodeKind {
     Controller,
 }
 
+impl NodeKind {
+    fn of(spec: &NodeSpec) -> Self {
+        match spec {
+            NodeSpec::Sim(_) => NodeKind::Sim,
+            NodeSpec::Controller(_) => NodeKind::Controller,
+        }
+    }
+}
+
 /// One node process.
 struct Node {
     what: String,
@@ -391,17 +407,14 @@ impl Node {
     /// Starts `[host prefix] spikearm <command> --config <settings>` with its output in `log`.
     fn spawn(
         spec: &NodeSpec,
-        (exe, hosts): (&Path, &HostCommands),
+        (exe, hosts): (&Path, &PerRole<Vec<String>>),
         settings: &Path,
         report: PathBuf,
         log: &Path,
     ) -> anyhow::Result<Self> {
-        let kind = match spec {
-            NodeSpec::Sim(_) => NodeKind::Sim,
-            NodeSpec::Controller(_) => NodeKind::Controller,
-        };
+        let kind = NodeKind::of(spec);
         let what = format!("{} node of {}", spec.name(), spec.arm());
-        let mut line: Vec<String> = hosts.prefix(kind).to_vec();
+        let mut line: Vec<String> = hosts.of(spec).cloned().unwrap_or_default();
         line.push(exe.display().to_string());
         line.extend(spec.command().iter().map(|s| s.to_string()));
         line.extend(["--config".to_string(), settings.display().to_string()]);
