@@ -83,6 +83,15 @@ pub enum CompactKind {
     TorqueCmd(RecordedFloats),
 }
 
+/// What [`CompactKind::encode_json`] read of a body that the recorder's derived channels use too.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Encoded {
+    /// A joint state: its sim time, s, and end-effector position in the base frame, m.
+    State { stamp: f64, ee_position: [f64; 3] },
+    /// A torque command (nothing derived from it).
+    Command,
+}
+
 impl CompactKind {
     /// The compact form of a bus message kind (`joint_states`, `torque_cmd`), if it has one.
     pub fn of_kind(kind: &str, floats: RecordedFloats) -> Option<Self> {
@@ -150,8 +159,9 @@ impl CompactKind {
     /// Encodes a JSON bus body of this kind into `out` (CDR, header included) when the compact form gives it
     /// back exactly (up to the float width); `None` leaves it to be recorded as JSON. Without `detail` the
     /// informational torques (`payload_effort`, `adaptive`) are written empty, by choice of the recorder
-    /// ([`super::recorder::RecordingParams::detail_every`]). `scratch` is reused.
-    pub fn encode_json(self, body: &[u8], detail: bool, scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> Option<()> {
+    /// ([`super::recorder::RecordingParams::detail_every`]). `scratch` is reused. Returns what the recorder's
+    /// derived channels need of the body, so that it is not parsed twice.
+    pub fn encode_json(self, body: &[u8], detail: bool, scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> Option<Encoded> {
         match self {
             Self::JointStates(f) => {
                 let js: JointStates = parse_exact(body, scratch)?;
@@ -168,6 +178,7 @@ impl CompactKind {
                     }
                     f.write_seq(w, if detail { &js.payload_effort } else { &[] });
                 });
+                Some(Encoded::State { stamp: js.stamp, ee_position: js.ee_position })
             }
             Self::TorqueCmd(f) => {
                 let tc: TorqueCmd = parse_exact(body, scratch)?;
@@ -177,9 +188,9 @@ impl CompactKind {
                     f.write_seq(w, &tc.effort);
                     f.write_seq(w, if detail { &tc.adaptive } else { &[] });
                 });
+                Some(Encoded::Command)
             }
         }
-        Some(())
     }
 
     /// The JSON bus body of a stored message.
@@ -279,7 +290,9 @@ mod tests {
     fn without_detail_the_informational_torques_are_left_out() {
         let kind = CompactKind::JointStates(RecordedFloats::F64);
         let (mut scratch, mut cdr) = (Vec::new(), Vec::new());
-        kind.encode_json(&serde_json::to_vec(&state()).unwrap(), false, &mut scratch, &mut cdr).unwrap();
+        let s = state();
+        let encoded = kind.encode_json(&serde_json::to_vec(&s).unwrap(), false, &mut scratch, &mut cdr);
+        assert_eq!(encoded, Some(Encoded::State { stamp: s.stamp, ee_position: s.ee_position }));
         let back: JointStates = serde_json::from_slice(&kind.decode_to_json(&cdr).unwrap()).unwrap();
         assert_eq!(back, JointStates { payload_effort: vec![], ..state() });
     }

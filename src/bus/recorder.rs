@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::recorded::{CompactKind, RecordedFloats};
+use super::recorded::{CompactKind, Encoded, RecordedFloats};
 use super::schemas;
 use super::session::{Bus, BusError, RawSample};
 
@@ -252,8 +252,9 @@ impl<W: Write + Seek> McapSink<W> {
         body: &[u8],
     ) -> Result<(), RecordError> {
         let detail = self.report.per_topic.get(topic).is_none_or(|n| n % self.params.detail_every == 0);
-        let compact = CompactKind::of_kind(message_kind(topic), self.params.floats)
-            .filter(|k| k.encode_json(body, detail, &mut self.scratch, &mut self.cdr).is_some());
+        let kind = CompactKind::of_kind(message_kind(topic), self.params.floats);
+        let encoded = kind.and_then(|k| k.encode_json(body, detail, &mut self.scratch, &mut self.cdr));
+        let compact = kind.filter(|_| encoded.is_some());
         let known = self.channels.get(topic).copied().unwrap_or_default();
         let channel_id = match (compact, known) {
             (Some(_), KeyChannels { compact: Some(id), .. }) | (None, KeyChannels { json: Some(id), .. }) => id,
@@ -272,7 +273,7 @@ impl<W: Write + Seek> McapSink<W> {
         *count += 1;
         self.report.messages += 1;
         self.report.compact += u64::from(compact.is_some());
-        self.derive(topic, log_time_ns, body)
+        self.derive(topic, log_time_ns, body, encoded)
     }
 
     fn add_channel(&mut self, topic: &str, compact: Option<CompactKind>) -> Result<u16, RecordError> {
@@ -312,11 +313,19 @@ impl<W: Write + Seek> McapSink<W> {
 
     /// Writes the derived visualisation messages a bus message calls for. A body these fields cannot be read
     /// from (a hostile or newer publisher) is recorded as it is and derives nothing.
-    fn derive(&mut self, topic: &str, log_ns: u64, body: &[u8]) -> Result<(), RecordError> {
+    /// The derived channels' messages of one bus message; `encoded` is what the compact encoder already read
+    /// of it (a body kept as JSON is read here).
+    fn derive(&mut self, topic: &str, log_ns: u64, body: &[u8], encoded: Option<Encoded>) -> Result<(), RecordError> {
         let Some((arm, kind)) = arm_and_kind(topic) else { return Ok(()) };
         match kind {
             "joint_states" => {
-                let Ok(js) = serde_json::from_slice::<EeFields>(body) else { return Ok(()) };
+                let js = match encoded {
+                    Some(Encoded::State { stamp, ee_position }) => EeFields { stamp, ee_position },
+                    _ => match serde_json::from_slice::<EeFields>(body) {
+                        Ok(js) => js,
+                        Err(_) => return Ok(()),
+                    },
+                };
                 let period = self.params.viz_period_s;
                 let state = self.arms.entry(arm.to_string()).or_default();
                 // Sim time going back (a restarted sim) starts the spacing again.
