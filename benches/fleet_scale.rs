@@ -1,12 +1,14 @@
-//! How many adaptive arms one machine serves at 1 kHz through a router, as deployed today: `spikearm launch
-//! --processes` on a real-time fleet of N UR5e-class arms (fixed-point core, 1000 + 1000 neurons, learning on,
-//! following a target circle), every sim and controller a process, all clients of the router the launcher
-//! starts. For each N it prints the worst and the median arm's state→torque p99, the deadline misses, the CPU
-//! the whole deployment used (router and nodes, from the children's rusage) and the router's message rate.
+//! How many adaptive arms one machine serves at 1 kHz through a router: `spikearm launch --processes` on a
+//! real-time fleet of N UR5e-class arms (fixed-point core, 1000 + 1000 neurons, learning on, following a
+//! target circle), all clients of the router the launcher starts, deployed either as a process per node
+//! (`per-node`) or as two host processes — all sims in one, all controllers in the other — of T worker
+//! threads each (`hosted-T`, `launch --hosted T`). For each deployment and N it prints the worst and the median
+//! arm's state→torque p99, the deadline misses, the CPU the whole deployment used (router and nodes, from the
+//! children's rusage) and the router's message rate.
 //!
-//! `cargo bench --bench fleet_scale [-- --arms 1,2,4,8 --secs 10]`. Bars of the fleet work: p99 ≤ 1 ms and
-//! misses ≤ 0.1 % on every arm. The machine's load average is printed: on a shared machine the figures say
-//! little.
+//! `cargo bench --bench fleet_scale [-- --arms 1,2,4,8 --secs 10 --deploy hosted-1,per-node]`. Bars of the
+//! fleet work: p99 ≤ 1 ms and misses ≤ 0.1 % on every arm. The machine's load average is printed: on a
+//! shared machine the figures say little.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,13 +23,41 @@ use load::load_average;
 
 const UR5E_Q0: &str = "[0.0, -1.2, 1.6, -1.97, -1.57, 0.0]";
 
+/// How the nodes are deployed.
+#[derive(Debug, Clone, Copy)]
+enum Deploy {
+    /// A process per node.
+    PerNode,
+    /// A host process per role with this many worker threads.
+    Hosted(u16),
+}
+
+impl Deploy {
+    fn parse(s: &str) -> Self {
+        match s.trim() {
+            "per-node" => Deploy::PerNode,
+            h => Deploy::Hosted(
+                h.strip_prefix("hosted-").and_then(|t| t.parse().ok()).expect("--deploy: per-node or hosted-T"),
+            ),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Deploy::PerNode => "per-node".into(),
+            Deploy::Hosted(t) => format!("hosted-{t}"),
+        }
+    }
+}
+
 struct Args {
     arms: Vec<usize>,
     secs: f64,
+    deploy: Vec<Deploy>,
 }
 
 fn args() -> Args {
-    let mut a = Args { arms: vec![1, 2, 4, 8], secs: 10.0 };
+    let mut a = Args { arms: vec![1, 2, 4, 8], secs: 10.0, deploy: vec![Deploy::Hosted(1)] };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         match k.as_str() {
@@ -36,6 +66,7 @@ fn args() -> Args {
                 a.arms = v.split(',').map(|n| n.trim().parse().expect("--arms: numbers")).collect();
             }
             "--secs" => a.secs = it.next().and_then(|v| v.parse().ok()).expect("--secs: seconds"),
+            "--deploy" => a.deploy = it.next().expect("--deploy: a list").split(',').map(Deploy::parse).collect(),
             _ => {} // cargo bench passes `--bench`
         }
     }
@@ -107,7 +138,7 @@ fn main() {
     let (js_bytes, cmd_bytes) = message_bytes();
     println!(
         "fleet_scale: UR5e arms, adaptive (1000 + 1000 neurons, fixed point, learning on), real time 1 kHz, {:.0} s, \
-         every node a process through a router; load average {}",
+         through a router; load average {}",
         a.secs,
         load_average()
     );
@@ -117,25 +148,28 @@ fn main() {
          much out (JSON bodies, before zenoh's framing)",
         js_bytes + cmd_bytes
     );
-    println!("| arms | p99 worst arm | p99 median arm | misses worst arm | CPU (cores) | router msgs/s in | wall |");
-    println!("|---|---|---|---|---|---|---|");
-    for &n in &a.arms {
+    println!(
+        "| deployment | arms | p99 worst arm | p99 median arm | misses worst arm | CPU (cores) | router msgs/s in | wall |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (&deploy, &n) in a.deploy.iter().flat_map(|d| a.arms.iter().map(move |n| (d, n))) {
+        let label = deploy.label();
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("scale.toml");
         std::fs::write(&file, scenario(n, a.secs)).expect("scenario");
         let out = dir.path().join("report");
         let (cpu0, t0) = (children_cpu_s(), Instant::now());
-        let status = Command::new(env!("CARGO_BIN_EXE_spikearm"))
-            .current_dir(root)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spikearm"));
+        cmd.current_dir(root)
             .args(["launch", file.to_str().unwrap(), "--processes", "--quiet", "--no-record", "--out"])
-            .arg(&out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-            .expect("spikearm launch");
+            .arg(&out);
+        if let Deploy::Hosted(t) = deploy {
+            cmd.args(["--hosted", &t.to_string()]);
+        }
+        let status = cmd.stdin(Stdio::null()).stdout(Stdio::null()).status().expect("spikearm launch");
         let (wall, cpu) = (t0.elapsed().as_secs_f64(), children_cpu_s() - cpu0);
         if !status.success() {
-            println!("| {n} | launch failed ({status}); logs lost with the temp dir | | | | | |");
+            println!("| {label} | {n} | launch failed ({status}); logs lost with the temp dir | | | | | |");
             continue;
         }
         let mut reports: Vec<SimNodeReport> = sim_reports(&out.join("processes"))
@@ -150,7 +184,7 @@ fn main() {
         let worst_miss = reports.iter().map(miss).fold(0.0, f64::max);
         let steps: u64 = reports.iter().map(|r| r.steps).sum();
         println!(
-            "| {n} | {:.0} µs | {:.0} µs | {worst_miss:.2} % | {:.2} | {:.0} | {wall:.1} s |",
+            "| {label} | {n} | {:.0} µs | {:.0} µs | {worst_miss:.2} % | {:.2} | {:.0} | {wall:.1} s |",
             worst.latency.p99_us,
             median.latency.p99_us,
             cpu / wall,

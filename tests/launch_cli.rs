@@ -27,3 +27,29 @@ fn launch_writes_a_report_directory_and_a_summary() {
         assert!(out.join(f).metadata().unwrap().len() > 100, "{f}");
     }
 }
+
+/// `spikearm host` refuses what it cannot serve, with the reason: nothing to serve, or nodes that would have
+/// to share one zenoh session but name different ones.
+#[test]
+fn host_refuses_no_nodes_and_disagreeing_bus_settings() {
+    let host = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_spikearm"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("host")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "host {args:?} succeeded");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(host(&[]).contains("nothing to host"));
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+    std::fs::write(&a, "arm = \"left\"\n[bus]\nconnect = [\"tcp/127.0.0.1:7447\"]\n").unwrap();
+    std::fs::write(&b, "arm = \"right\"\n[bus]\nconnect = [\"tcp/127.0.0.1:7448\"]\n").unwrap();
+    let err = host(&["--sim", a.to_str().unwrap(), "--sim", b.to_str().unwrap()]);
+    assert!(err.contains("must agree") && err.contains("right/sim"), "{err}");
+    let err = host(&["--sim", a.to_str().unwrap(), "--sim", a.to_str().unwrap()]);
+    assert!(err.contains("both `left/sim`"), "{err}");
+    assert!(host(&["--threads", "0", "--sim", a.to_str().unwrap()]).contains("--threads"));
+}

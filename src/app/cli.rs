@@ -63,6 +63,12 @@ pub enum Command {
     ///
     /// Example: spikearm view --config config/live_view.toml --set allow_publish=true
     View(super::node_cmd::NodeArgs),
+    /// Many nodes (sims, controllers, of many arms) in one process on a fixed pool of worker threads, over
+    /// one zenoh session: a rack's controllers without a spinning core per arm. Each file is the node's own
+    /// settings file; each arm ticks at its own rate.
+    ///
+    /// Example: spikearm host --controller arm1/control.toml --controller arm2/control.toml --threads 1
+    Host(super::host_cmd::HostArgs),
     /// Closed-loop evaluations of the controllers against the sim (the payload protocol).
     #[command(subcommand)]
     Eval(super::eval_cmd::EvalCommand),

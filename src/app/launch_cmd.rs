@@ -50,6 +50,11 @@ pub struct LaunchArgs {
     /// to --connect's endpoints. Once per role.
     #[arg(long, value_name = "ROLE=FILE", requires = "processes", value_parser = parse_role_file)]
     pub zenoh_config: Vec<(String, PathBuf)>,
+    /// With --processes: serve each role's nodes, of every arm, from one `spikearm host` process with THREADS
+    /// worker threads (one for the sims, one for the controllers) instead of a process per node: many arms
+    /// on few cores. The workers spin in real-time scenarios and nap in lockstep ones.
+    #[arg(long, value_name = "THREADS", requires = "processes", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub hosted: Option<u16>,
 }
 
 /// `ROLE=VALUE` of the per-role options: the role, checked, and the text after `=`.
@@ -117,6 +122,8 @@ struct Meeting {
     connect: Vec<String>,
     hosts: PerRole<Vec<String>>,
     identities: PerRole<PathBuf>,
+    /// Worker threads per host process (`--hosted`); `None`: a process per node.
+    hosted: Option<u16>,
 }
 
 fn execute(
@@ -130,7 +137,7 @@ fn execute(
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
     let dir = out.clone().unwrap_or_else(|| PathBuf::from("reports").join(&spec.name));
-    let Meeting { listen, mut connect, hosts, identities } = meeting;
+    let Meeting { listen, mut connect, hosts, identities, hosted } = meeting;
     let view = match live_view {
         Some(_) if processes => {
             anyhow::bail!("--live-view runs beside one process; with --processes run `spikearm view`")
@@ -149,7 +156,7 @@ fn execute(
     };
     let result = if processes {
         let exe = std::env::current_exe().context("locating the spikearm executable for the node processes")?;
-        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect, hosts, identities };
+        let launch = ProcessLaunch { exe, dir: dir.clone(), listen, connect, hosts, identities, hosted };
         run_fleet_processes(spec, &arms, &launch, &shutdown, !quiet)?
     } else {
         let record_dir = (!no_record).then(|| dir.clone());
@@ -179,7 +186,8 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
     for (role, file) in &args.zenoh_config {
         identities.set(role, file.clone()).map_err(|e| anyhow::anyhow!("--zenoh-config: {e}"))?;
     }
-    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities };
+    let meeting =
+        Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities, hosted: args.hosted };
     let (result, dir) = execute(&spec, arms, &args.report, args.processes, meeting)?;
     println!("{}", fleet_table(&result));
     println!("report: {}", dir.display());

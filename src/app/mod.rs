@@ -4,6 +4,7 @@ mod cli;
 mod ctl_cmd;
 mod eval_cmd;
 mod fleet_cmd;
+mod host_cmd;
 mod launch_cmd;
 mod layered_config;
 mod neuro_cmd;
@@ -73,5 +74,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Router(args) => router_cmd::run_router(&args),
         Command::Fleet(args) => fleet_cmd::run_fleet_view(&args),
         Command::View(args) => view_cmd::run_view(&args),
+        Command::Host(args) => host_cmd::run_host(&args),
     }
 }

@@ -69,7 +69,7 @@ where
 
 /// Writes a node report as JSON, whole or not at all (temporary file, then rename): the launcher reading it
 /// never sees half a report.
-fn write_report<T: serde::Serialize>(path: &Path, report: &T) -> anyhow::Result<()> {
+pub(super) fn write_report<T: serde::Serialize>(path: &Path, report: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string(report).context("serialising the report")?;
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;

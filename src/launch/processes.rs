@@ -27,7 +27,7 @@ use super::graph::{Deployment, NodeSpec, RunGraph};
 use super::result::{FleetResult, RunResult, ScenarioResult};
 use super::scenario::ScenarioSpec;
 use crate::arm::Arm;
-use crate::node::{BusSettings, ControllerNodeReport, Shutdown, SimNodeReport};
+use crate::node::{BusSettings, ControllerNodeReport, Shutdown, SimNodeReport, TimingMode};
 
 /// Where the node processes come from, where their files go, and the router they meet at.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +49,9 @@ pub struct ProcessLaunch {
     /// e.g. `config/zenoh/acl-sim.json5`; they still connect to the run's router. For a router with access
     /// control (`--connect`).
     pub identities: PerRole<PathBuf>,
+    /// Serve each role's nodes, of every arm, from one `spikearm host` process with this many worker threads
+    /// instead of a process per node. `None`: a process per node.
+    pub hosted: Option<u16>,
 }
 
 /// A launch setting per node role; `None`: the launcher's own choice for that role.
@@ -174,6 +177,7 @@ pub fn run_fleet_processes(
             hosts: launch.hosts.clone(),
             identities: launch.identities.clone(),
             connect: launch.connect.clone(),
+            hosted: launch.hosted,
         };
         for (k, r) in dir.run(&launch.exe, &deployment, run, shutdown, progress)?.into_iter().enumerate() {
             per_arm[k].push(r);
@@ -271,6 +275,8 @@ struct RunDir {
     identities: PerRole<PathBuf>,
     /// The router's endpoints, for nodes opening their own config.
     connect: Vec<String>,
+    /// Worker threads of a host process per role, or `None` for a process per node.
+    hosted: Option<u16>,
 }
 
 impl RunDir {
@@ -283,13 +289,35 @@ impl RunDir {
         shutdown: &Shutdown,
         progress: bool,
     ) -> anyhow::Result<Vec<RunResult>> {
-        let mut nodes = Nodes(Vec::new());
+        let mut members = Vec::new();
         for spec in &run.nodes {
             let dir = self.arm_dir(spec.arm());
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let (settings, report) = self.settings_file(spec, &dir)?;
-            let log = dir.join(format!("{}.log", spec.name()));
-            nodes.0.push(Node::spawn(spec, (exe, &self.hosts), &settings, report, &log)?);
+            members.push((spec, Member { arm: spec.arm().to_string(), kind: NodeKind::of(spec), settings, report }));
+        }
+        let mut nodes = Nodes(Vec::new());
+        match self.hosted {
+            None => {
+                for (spec, m) in members {
+                    let log = m.settings.with_extension("log");
+                    let mut line = vec!["--config".to_string(), m.settings.display().to_string()];
+                    line.splice(0..0, spec.command().iter().map(|s| s.to_string()));
+                    let what = format!("{} node of {}", spec.name(), spec.arm());
+                    nodes.0.push(Node::spawn(what, (exe, self.hosts.of(spec)), line, vec![m], &log)?);
+                }
+            }
+            Some(threads) => {
+                for kind in [NodeKind::Sim, NodeKind::Controller] {
+                    let (specs, mine): (Vec<&NodeSpec>, Vec<Member>) =
+                        members.iter().filter(|(_, m)| m.kind == kind).map(|(s, m)| (*s, m.clone())).unzip();
+                    let Some(first) = specs.first() else { continue };
+                    let line = host_command(threads, run, &mine);
+                    let log = self.dir.join(format!("{}-host.log", kind.role()));
+                    let what = format!("{} host ({} nodes)", kind.role(), mine.len());
+                    nodes.0.push(Node::spawn(what, (exe, self.hosts.of(first)), line, mine, &log)?);
+                }
+            }
         }
         let bar = if progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
         bar.set_style(
@@ -305,10 +333,12 @@ impl RunDir {
         let mut results = Vec::new();
         for arm in &deployment.arms {
             let (mut sim, mut ctrl) = (None, None);
-            for n in nodes.0.iter().filter(|n| &n.arm == arm) {
-                match n.kind {
-                    NodeKind::Sim => sim = sim.or(Some(n.read_report::<SimNodeReport>()?)),
-                    NodeKind::Controller => ctrl = ctrl.or(Some(n.read_report::<ControllerNodeReport>()?)),
+            for n in &nodes.0 {
+                for m in n.members.iter().filter(|m| &m.arm == arm) {
+                    match m.kind {
+                        NodeKind::Sim => sim = sim.or(Some(n.read_report::<SimNodeReport>(m)?)),
+                        NodeKind::Controller => ctrl = ctrl.or(Some(n.read_report::<ControllerNodeReport>(m)?)),
+                    }
                 }
             }
             let (Some(sim), Some(ctrl)) = (sim, ctrl) else {
@@ -389,35 +419,60 @@ impl NodeKind {
             NodeSpec::Controller(_) => NodeKind::Controller,
         }
     }
+
+    /// The role's name, as `--on` and `--zenoh-config` spell it.
+    fn role(self) -> &'static str {
+        match self {
+            NodeKind::Sim => "sim",
+            NodeKind::Controller => "controller",
+        }
+    }
 }
 
-/// One node process.
-struct Node {
-    what: String,
+/// A node a process runs: its arm, its kind, its settings file and the report it writes.
+#[derive(Debug, Clone)]
+struct Member {
     arm: String,
     kind: NodeKind,
+    settings: PathBuf,
+    report: PathBuf,
+}
+
+/// `spikearm host` serving `members` (all of one role) on `threads` workers. The workers spin when the run
+/// is in real time (what 1 kHz needs) and nap in lockstep, where nothing waits on the wall clock.
+fn host_command(threads: u16, run: &RunGraph, members: &[Member]) -> Vec<String> {
+    let real_time = run.nodes.iter().any(|s| matches!(s, NodeSpec::Sim(x) if x.timing == TimingMode::RealTime));
+    let wait = if real_time { "spin" } else { "sleep" };
+    let mut line = vec!["host".to_string(), "--threads".into(), threads.to_string(), "--wait".into(), wait.into()];
+    for m in members {
+        line.push(format!("--{}", m.kind.role()));
+        line.push(m.settings.display().to_string());
+    }
+    line
+}
+
+/// One process: a node, or a host of several.
+struct Node {
+    what: String,
+    members: Vec<Member>,
     child: Child,
     log: PathBuf,
-    report: PathBuf,
     status: Option<ExitStatus>,
     term_sent: Option<Instant>,
 }
 
 impl Node {
-    /// Starts `[host prefix] spikearm <command> --config <settings>` with its output in `log`.
+    /// Starts `[host prefix] spikearm <args>` running `members`, with its output in `log`.
     fn spawn(
-        spec: &NodeSpec,
-        (exe, hosts): (&Path, &PerRole<Vec<String>>),
-        settings: &Path,
-        report: PathBuf,
+        what: String,
+        (exe, prefix): (&Path, Option<&Vec<String>>),
+        args: Vec<String>,
+        members: Vec<Member>,
         log: &Path,
     ) -> anyhow::Result<Self> {
-        let kind = NodeKind::of(spec);
-        let what = format!("{} node of {}", spec.name(), spec.arm());
-        let mut line: Vec<String> = hosts.of(spec).cloned().unwrap_or_default();
+        let mut line: Vec<String> = prefix.cloned().unwrap_or_default();
         line.push(exe.display().to_string());
-        line.extend(spec.command().iter().map(|s| s.to_string()));
-        line.extend(["--config".to_string(), settings.display().to_string()]);
+        line.extend(args);
         let mut f = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let quoted: Vec<String> = line.iter().map(|a| format!("'{a}'")).collect();
         writeln!(f, "$ {}", quoted.join(" "))?;
@@ -437,17 +492,16 @@ impl Node {
         // SIGTERM each (a second signal would make a node exit at once, without its report).
         cmd.process_group(0);
         let child = cmd.spawn().with_context(|| format!("starting the {what} ({program})"))?;
-        let arm = spec.arm().to_string();
-        Ok(Self { what, arm, kind, child, log: log.to_path_buf(), report, status: None, term_sent: None })
+        Ok(Self { what, members, child, log: log.to_path_buf(), status: None, term_sent: None })
     }
 
-    /// The report the node wrote on exit.
-    fn read_report<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
-        let text = std::fs::read_to_string(&self.report).with_context(|| {
-            format!("the {} wrote no report {}{}", self.what, self.report.display(), tail(&self.log))
+    /// The report `member` wrote on exit.
+    fn read_report<T: DeserializeOwned>(&self, member: &Member) -> anyhow::Result<T> {
+        let text = std::fs::read_to_string(&member.report).with_context(|| {
+            format!("the {} wrote no report {}{}", self.what, member.report.display(), tail(&self.log))
         })?;
         serde_json::from_str(&text)
-            .with_context(|| format!("reading the {}'s report {}", self.what, self.report.display()))
+            .with_context(|| format!("reading the {}'s report {}", self.what, member.report.display()))
     }
 
     fn poll(&mut self) -> anyhow::Result<()> {
@@ -481,9 +535,9 @@ impl Node {
 struct Nodes(Vec<Node>);
 
 impl Nodes {
-    /// Waits until every node has exited. An arm's sim ends its part of the run (its duration); its
-    /// controller then returns on the sim's last state. A node failing stops all the others and is an error
-    /// quoting its log.
+    /// Waits until every process has exited. An arm's sim ends its part of the run (its duration); its
+    /// controller then returns on the sim's last state. A process failing stops all the others and is an
+    /// error quoting its log.
     fn wait(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
         // Per arm, when its first node exited.
         let mut first_exit: BTreeMap<String, Instant> = BTreeMap::new();
@@ -505,11 +559,14 @@ impl Nodes {
             }
             let now = Instant::now();
             for n in self.0.iter().filter(|n| n.status.is_some()) {
-                first_exit.entry(n.arm.clone()).or_insert(now);
+                for m in &n.members {
+                    first_exit.entry(m.arm.clone()).or_insert(now);
+                }
             }
-            for m in &mut self.0 {
-                if first_exit.get(&m.arm).is_some_and(|since| now - *since > AFTER_OTHER) {
-                    m.terminate();
+            for p in &mut self.0 {
+                let overdue = |m: &Member| first_exit.get(&m.arm).is_some_and(|since| now - *since > AFTER_OTHER);
+                if p.members.iter().any(overdue) {
+                    p.terminate();
                 }
             }
             if shutdown.is_triggered() {

@@ -1,12 +1,14 @@
 //! Long-lived nodes on the bus, one folder each: the sim node ([`sim`], owns the physics) and the controller
 //! node ([`controller`], owns a [`crate::control::controller::Controller`]), the Foxglove live view
-//! ([`live_view`], a bus client), and what they share ([`common`]). Each node is a struct built from its settings type (the one shape config files, the
+//! ([`live_view`], a bus client), what they share ([`common`]), and the [`host`] that serves many nodes on a
+//! fixed pool of threads. Each node is a struct built from its settings type (the one shape config files, the
 //! environment, `--set` and `launch` fill), the shared `Arc<Arm>` and a bus; its `run` is a short loop of
 //! named stages that tests call directly. Nodes talk only through [`crate::bus`].
 
 pub mod common;
 pub mod controller;
 mod error;
+pub mod host;
 pub mod live_view;
 pub mod sim;
 
@@ -14,8 +16,8 @@ pub use error::NodeError;
 
 pub use common::{
     BusSettings, Clamp, EstopChange, EstopEvent, EstopLatch, EstopRecord, FaultInjector, FaultParams, LogLimiter,
-    NodeProbe, PayloadEvent, Reason, Refusal, Rejections, SampleLog, Schedule, ServiceSettings, Shutdown, TargetEvent,
-    TimingMode, WaitMode,
+    NodeProbe, Patience, PayloadEvent, Reason, Refusal, Rejections, SampleLog, Schedule, ServiceSettings, Shutdown,
+    TargetEvent, TimingMode, Turn, WaitMode,
 };
 pub use controller::{
     Checkpoint, CheckpointError, ControllerNode, ControllerNodeReport, ControllerRos2Settings, ControllerSample,

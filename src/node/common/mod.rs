@@ -1,7 +1,7 @@
 //! What both nodes share: the shutdown protocol, how they wait and advance time, the schedule of timed
 //! events, input validation and its counters, the e-stop latch, fault injection, the decimating sample log,
-//! the probe observers read a node's vital signs from, the `[bus]` settings and the checks of the `[ros2]`
-//! names.
+//! the probe observers read a node's vital signs from, the `[bus]` settings, the checks of the `[ros2]`
+//! names and what one turn of a node did.
 
 mod bus_settings;
 mod estop;
@@ -15,6 +15,7 @@ mod schedule;
 mod service_settings;
 mod shutdown;
 mod timing;
+mod turn;
 mod validation;
 mod wait;
 
@@ -32,6 +33,7 @@ pub use schedule::{EVENT_TOLERANCE_S, EstopEvent, PayloadEvent, Schedule, Target
 pub use service_settings::ServiceSettings;
 pub use shutdown::Shutdown;
 pub use timing::TimingMode;
+pub use turn::{Patience, Turn};
 pub use validation::{Refusal, check_state};
 pub use wait::{Subscription, WaitMode};
 

@@ -36,8 +36,8 @@ use crate::control::safety::{CommandGuard, GuardActions};
 use crate::neuro::EnergyTable;
 use crate::node::NodeError;
 use crate::node::common::{
-    Clamp, EstopChange, EstopLatch, FaultInjector, NodeProbe, Reason, Rejections, SampleLog, Schedule, Shutdown,
-    TargetEvent, WaitMode, check_state, secs,
+    Clamp, EstopChange, EstopLatch, FaultInjector, NodeProbe, Patience, Reason, Rejections, SampleLog, Schedule,
+    Shutdown, TargetEvent, Turn, WaitMode, check_state, secs,
 };
 
 /// Longest blocking wait for a state, so that shutdown and bus events are seen promptly.
@@ -176,21 +176,41 @@ impl<'c> ControllerNode<'c> {
     /// Runs until `shutdown` (or the state at `stop_at_s`). On the way out it sends a parting hold torque,
     /// writes a final checkpoint and withdraws its liveliness token; the caller closes the bus.
     pub fn run(mut self, shutdown: &Shutdown) -> Result<ControllerNodeReport, NodeError> {
-        while !shutdown.is_triggered() {
-            self.take_commands()?;
-            self.serve_parameters();
-            match self.next_state()? {
-                Next::State(js) => self.on_state(js)?,
-                Next::Stop(js) => {
-                    self.report.sim_time = js.stamp;
-                    self.last_state = Some(js);
-                    break;
-                }
-                Next::Silence => self.on_silence(),
-                Next::Nothing => {}
-            }
-            self.housekeeping()?;
+        while self.turn(shutdown, Patience::Wait)? != Turn::Done {}
+        self.part()
+    }
+
+    /// One turn: take commands, serve parameters, the next state (the control tick) or silence, then
+    /// housekeeping. With [`Patience::Wait`] it waits up to a poll period for a state; with
+    /// [`Patience::None`] (a host) it looks once.
+    pub fn turn(&mut self, shutdown: &Shutdown, patience: Patience) -> Result<Turn, NodeError> {
+        if shutdown.is_triggered() {
+            return Ok(Turn::Done);
         }
+        self.take_commands()?;
+        self.serve_parameters();
+        let turn = match self.next_state(patience)? {
+            Next::State(js) => {
+                self.on_state(js)?;
+                Turn::Worked
+            }
+            Next::Stop(js) => {
+                self.report.sim_time = js.stamp;
+                self.last_state = Some(js);
+                return Ok(Turn::Done);
+            }
+            Next::Silence => {
+                self.on_silence();
+                Turn::Idle
+            }
+            Next::Nothing => Turn::Idle,
+        };
+        self.housekeeping()?;
+        Ok(turn)
+    }
+
+    /// The parting protocol once [`Self::turn`] returned [`Turn::Done`]: see [`Self::run`].
+    pub fn finish(self) -> Result<ControllerNodeReport, NodeError> {
         self.part()
     }
 
@@ -255,12 +275,13 @@ impl<'c> ControllerNode<'c> {
         }
     }
 
-    /// Waits up to a poll period for the next state. Spinning is for a stream of states; a node waiting for
-    /// its first, or holding, need not burn a core.
-    fn next_state(&mut self) -> Result<Next, NodeError> {
+    /// Waits up to a poll period (or, hosted, not at all) for the next state. Spinning is for a stream of
+    /// states; a node waiting for its first, or holding, need not burn a core.
+    fn next_state(&mut self, patience: Patience) -> Result<Next, NodeError> {
         let wait = if self.node_state == NodeState::Running { self.settings.wait } else { WaitMode::Sleep };
+        let timeout = if patience == Patience::Wait { POLL } else { Duration::ZERO };
         let got = match (&mut self.ros, &self.bus.states) {
-            (Some(ros), _) => match wait.recv_timeout(&ros.states, POLL)? {
+            (Some(ros), _) => match wait.recv_timeout(&ros.states, timeout)? {
                 None => None,
                 Some(Err(e)) => {
                     self.rej.cdr_error(JOINT_STATE, &e);
@@ -274,7 +295,7 @@ impl<'c> ControllerNode<'c> {
                     }
                 },
             },
-            (None, Some(states)) => wait.recv_timeout(states, POLL)?,
+            (None, Some(states)) => wait.recv_timeout(states, timeout)?,
             (None, None) => unreachable!("the native states are declared when ROS 2 is off"),
         };
         Ok(match got {

@@ -32,8 +32,8 @@ use crate::bus::{
 };
 use crate::node::NodeError;
 use crate::node::common::{
-    Clamp, EstopChange, EstopEvent, EstopLatch, FaultInjector, NodeProbe, PayloadEvent, Reason, Rejections, SampleLog,
-    Schedule, Shutdown, TimingMode, secs,
+    Clamp, EstopChange, EstopEvent, EstopLatch, FaultInjector, NodeProbe, Patience, PayloadEvent, Reason, Rejections,
+    SampleLog, Schedule, Shutdown, TimingMode, Turn, secs,
 };
 
 /// Longest blocking wait, so that shutdown and bus events are seen promptly.
@@ -109,6 +109,8 @@ pub struct SimNode {
     clock: Clock,
     /// Real time: an answer received while waiting for the next step, applied at that step.
     pending: Option<Result<TorqueCmd, DecodeError>>,
+    /// Lockstep: this step's schedule and bus are taken; its torque is awaited.
+    awaiting: bool,
     log: SampleLog<SimSample>,
     trips: SampleLog<f64>,
     latency: StateLatency,
@@ -168,6 +170,7 @@ impl SimNode {
             watchdog: Watchdog { ever_cmd: false, holding: false, last_cmd: now },
             clock: Clock { started: now, last_pub: now, last_status: now, deadline: now },
             pending: None,
+            awaiting: false,
             trips: SampleLog::new(1, MAX_TRIPS_KEPT),
             latency: StateLatency::new(),
             probe: Arc::new(NodeProbe::new()),
@@ -184,22 +187,58 @@ impl SimNode {
     /// Runs until `shutdown` or the settings' duration. On return the arm's last command was a hold torque
     /// and the liveliness token is withdrawn; the caller closes the bus.
     pub fn run(mut self, shutdown: &Shutdown) -> Result<SimNodeReport, NodeError> {
+        self.start()?;
+        while self.turn(shutdown, Patience::Wait)? != Turn::Done {}
+        Ok(self.part())
+    }
+
+    /// Publishes the start state: the first thing a sim does, before its first [`Self::turn`].
+    pub fn start(&mut self) -> Result<(), NodeError> {
         self.publish_state()?;
         self.ros_state()?;
         self.record(false);
-        while !self.finished(shutdown) {
-            self.apply_schedule();
-            self.drain_bus()?;
-            let Some(held) = self.choose_torque(shutdown)? else { break };
-            self.step_and_publish(held)?;
-            self.ros_state()?;
-            self.status_if_due(self.clock.last_pub)?;
-            self.probe.turn();
-            if self.pace(shutdown)? {
-                break;
-            }
+        Ok(())
+    }
+
+    /// One turn: the next physics step if it is due — apply the schedule, drain the bus, choose the torque,
+    /// step and publish, the ROS 2 joint state, housekeeping — or, until it is due, the wait for it (real
+    /// time: the period's deadline; lockstep: the controller's answer). With [`Patience::None`] (a host) it
+    /// never waits: it looks once and returns [`Turn::Idle`].
+    pub fn turn(&mut self, shutdown: &Shutdown, patience: Patience) -> Result<Turn, NodeError> {
+        if self.finished(shutdown) {
+            return Ok(Turn::Done);
         }
-        Ok(self.part())
+        let held = match self.settings.timing {
+            TimingMode::RealTime => {
+                if self.before_deadline(shutdown, patience)? {
+                    return Ok(Turn::Idle);
+                }
+                self.apply_schedule();
+                self.drain_bus()?;
+                self.newest_torque()?
+            }
+            TimingMode::Lockstep => {
+                if !self.awaiting {
+                    self.apply_schedule();
+                    self.drain_bus()?;
+                    self.awaiting = true;
+                }
+                let Some(held) = self.answer(patience)? else { return Ok(Turn::Idle) };
+                self.awaiting = false;
+                held
+            }
+        };
+        self.step_and_publish(held)?;
+        self.ros_state()?;
+        self.status_if_due(self.clock.last_pub)?;
+        self.probe.turn();
+        self.next_deadline();
+        Ok(Turn::Worked)
+    }
+
+    /// The report, once [`Self::turn`] returned [`Turn::Done`]: see [`Self::run`].
+    pub fn finish(self) -> SimNodeReport {
+        self.part()
     }
 
     fn finished(&self, shutdown: &Shutdown) -> bool {
@@ -270,55 +309,56 @@ impl SimNode {
         Ok(())
     }
 
-    /// This step's torque into `tau`; returns whether it is a hold torque, or `None` on shutdown.
-    fn choose_torque(&mut self, shutdown: &Shutdown) -> Result<Option<bool>, NodeError> {
+    /// Real time: this step's torque into `tau` (the hold torque under an e-stop, else the newest command);
+    /// returns whether it is a hold torque.
+    fn newest_torque(&mut self) -> Result<bool, NodeError> {
+        if self.estop.engaged() {
+            self.hold_torque()?;
+            return Ok(true);
+        }
+        self.take_newest()
+    }
+
+    /// Lockstep: this step's torque into `tau` once the answer to the state just published has come (or
+    /// the hold torque under an e-stop); returns whether it is a hold torque, or `None` while it is awaited.
+    /// Meanwhile the bus is drained (an e-stop takes over from the controller), the watchdog watches, the
+    /// state is re-sent, status goes out.
+    fn answer(&mut self, patience: Patience) -> Result<Option<bool>, NodeError> {
         if self.estop.engaged() {
             self.hold_torque()?;
             return Ok(Some(true));
         }
-        match self.settings.timing {
-            TimingMode::Lockstep => self.await_answer(shutdown),
-            TimingMode::RealTime => self.take_newest().map(Some),
+        let wait = if patience == Patience::Wait { POLL } else { Duration::ZERO };
+        if self.poll_answer(wait)? {
+            return Ok(Some(false));
         }
+        self.drain_bus()?;
+        if self.estop.engaged() {
+            self.hold_torque()?;
+            return Ok(Some(true));
+        }
+        let now = Instant::now();
+        self.watch(now);
+        if now - self.clock.last_pub > secs(self.settings.resend_s) {
+            self.bus.states.put(&self.msg)?;
+            if let Some(ros) = &mut self.ros {
+                ros.publish(&self.state)?;
+            }
+            self.report.resends += 1;
+            self.clock.last_pub = now;
+        }
+        self.status_if_due(now)?;
+        Ok(None)
     }
 
-    /// Lockstep: waits for the torque answering the state just published. Meanwhile the bus is drained (an
-    /// e-stop takes over from the controller), the watchdog watches, the state is re-sent, status goes out.
-    fn await_answer(&mut self, shutdown: &Shutdown) -> Result<Option<bool>, NodeError> {
-        loop {
-            if self.poll_answer()? {
-                return Ok(Some(false));
-            }
-            if shutdown.is_triggered() {
-                return Ok(None);
-            }
-            self.drain_bus()?;
-            if self.estop.engaged() {
-                self.hold_torque()?;
-                return Ok(Some(true));
-            }
-            let now = Instant::now();
-            self.watch(now);
-            if now - self.clock.last_pub > secs(self.settings.resend_s) {
-                self.bus.states.put(&self.msg)?;
-                if let Some(ros) = &mut self.ros {
-                    ros.publish(&self.state)?;
-                }
-                self.report.resends += 1;
-                self.clock.last_pub = now;
-            }
-            self.status_if_due(now)?;
-        }
-    }
-
-    /// Lockstep: waits up to a poll period for the answer. With `[ros2]` on, answers may come from either
+    /// Lockstep: waits up to `timeout` for the answer. With `[ros2]` on, answers may come from either
     /// side: the wait blocks on the side the last answer came from and looks at the other without waiting,
     /// so a controller on either side costs no extra latency (after its first answer).
-    fn poll_answer(&mut self) -> Result<bool, NodeError> {
+    fn poll_answer(&mut self, timeout: Duration) -> Result<bool, NodeError> {
         let wait = self.settings.wait;
         let ros_first = self.ros_answers;
         if let Some(ros) = &self.ros {
-            let got = if ros_first { wait.recv_timeout(&ros.effort, POLL)? } else { ros.effort.try_recv()? };
+            let got = if ros_first { wait.recv_timeout(&ros.effort, timeout)? } else { ros.effort.try_recv()? };
             if let Some(r) = got
                 && self.intake_ros(r)
             {
@@ -326,7 +366,7 @@ impl SimNode {
                 return Ok(true);
             }
         }
-        let got = if ros_first { self.bus.torque.try_recv()? } else { wait.recv_timeout(&self.bus.torque, POLL)? };
+        let got = if ros_first { self.bus.torque.try_recv()? } else { wait.recv_timeout(&self.bus.torque, timeout)? };
         if let Some(r) = self.timed(got)
             && self.intake(r)
         {
@@ -524,12 +564,32 @@ impl SimNode {
         });
     }
 
-    /// Real time: waits for the next period (timing the answer to this state meanwhile; it is applied at the
-    /// next step like any other). A step a whole period late is counted and the clock re-anchored rather
-    /// than bursting to catch up. Returns whether a stop was asked.
-    fn pace(&mut self, shutdown: &Shutdown) -> Result<bool, NodeError> {
-        if self.settings.timing != TimingMode::RealTime {
+    /// Real time: whether the next step is not yet due. Until it is, the answer to the last state is timed
+    /// as it arrives (and applied at the next step like any other); with [`Patience::Wait`] this waits for
+    /// the deadline (or a stop), else it looks once.
+    fn before_deadline(&mut self, shutdown: &Shutdown, patience: Patience) -> Result<bool, NodeError> {
+        let deadline = self.clock.deadline;
+        if Instant::now() >= deadline {
             return Ok(false);
+        }
+        if self.pending.is_none() {
+            let got = match patience {
+                Patience::Wait => self.settings.wait.recv_until(&self.bus.torque, deadline)?,
+                Patience::None => self.bus.torque.try_recv()?,
+            };
+            self.pending = self.timed(got);
+        }
+        if patience == Patience::Wait {
+            self.settings.wait.until(deadline, shutdown);
+        }
+        Ok(true)
+    }
+
+    /// Real time: the deadline of the next step. A step a whole period late is counted and the clock
+    /// re-anchored rather than bursting to catch up.
+    fn next_deadline(&mut self) {
+        if self.settings.timing != TimingMode::RealTime {
+            return;
         }
         let dt = secs(self.settings.physics.dt);
         self.clock.deadline += dt;
@@ -537,12 +597,7 @@ impl SimNode {
         if now >= self.clock.deadline + dt {
             self.report.deadline_misses += 1;
             self.clock.deadline = now;
-        } else if self.clock.deadline > now {
-            let got = self.settings.wait.recv_until(&self.bus.torque, self.clock.deadline)?;
-            self.pending = self.timed(got);
-            return Ok(self.settings.wait.until(self.clock.deadline, shutdown));
         }
-        Ok(false)
     }
 
     /// Times a received answer (see [`StateLatency`]) and passes it on.

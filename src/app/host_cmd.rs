@@ -1,0 +1,163 @@
+//! `spikearm host --sim a.toml --controller b.toml … [--threads N]`: the nodes of many arms in one process,
+//! served by a fixed pool of worker threads ([`crate::node::host`]), over one zenoh session. Each node reads
+//! the same settings file its own command (`spikearm sim node`, `spikearm control`) would, and writes its
+//! report where those settings say. `spikearm launch --processes --hosted` runs a scenario this way: one host
+//! for the sims, one for the controllers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::layered_config::load_layered;
+use super::node_cmd::{open_bus, read_arm, write_report};
+use crate::arm::Arm;
+use crate::control::controller::Controller;
+use crate::node::host::{HostParams, HostedNode, HostedReport, serve};
+use crate::node::{BusSettings, ControllerNode, ControllerSettings, Shutdown, SimNode, SimSettings, WaitMode};
+
+/// Arguments of `spikearm host`.
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    /// A sim node's settings file (what `spikearm sim node --config` reads). Repeatable: one per arm.
+    #[arg(long = "sim", value_name = "FILE.toml")]
+    pub sims: Vec<PathBuf>,
+    /// A controller node's settings file (what `spikearm control --config` reads). Repeatable.
+    #[arg(long = "controller", value_name = "FILE.toml")]
+    pub controllers: Vec<PathBuf>,
+    /// Worker threads serving the nodes; each node is served by one of them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
+    /// How a worker waits when none of its nodes has work: `spin` (1 kHz real time: one busy core per
+    /// worker) or `sleep` (shared machines, lockstep runs). The nodes' own `wait` settings are not used.
+    #[arg(long, default_value = "spin", value_parser = parse_wait)]
+    pub wait: WaitMode,
+}
+
+fn parse_wait(s: &str) -> Result<WaitMode, String> {
+    match s {
+        "spin" => Ok(WaitMode::Spin),
+        "sleep" => Ok(WaitMode::Sleep),
+        other => Err(format!("`{other}`: spin or sleep")),
+    }
+}
+
+/// A hosted node's settings, as its own command loads them (defaults < file < environment).
+enum Loaded {
+    Sim(Box<SimSettings>, Arc<Arm>),
+    Controller(Box<ControllerSettings>, Arc<Arm>),
+}
+
+impl Loaded {
+    fn bus(&self) -> &BusSettings {
+        match self {
+            Loaded::Sim(s, _) => &s.bus,
+            Loaded::Controller(c, _) => &c.bus,
+        }
+    }
+
+    /// `arm/node`: what must be unique among a host's nodes.
+    fn id(&self) -> String {
+        match self {
+            Loaded::Sim(s, _) => format!("{}/{}", s.arm, s.node),
+            Loaded::Controller(c, _) => format!("{}/{}", c.arm, c.node),
+        }
+    }
+
+    fn arm_id(&self) -> &str {
+        match self {
+            Loaded::Sim(s, _) => &s.arm,
+            Loaded::Controller(c, _) => &c.arm,
+        }
+    }
+
+    fn report(&self) -> Option<&std::path::Path> {
+        match self {
+            Loaded::Sim(s, _) => s.report.as_deref(),
+            Loaded::Controller(c, _) => c.report.as_deref(),
+        }
+    }
+}
+
+fn load(args: &HostArgs) -> anyhow::Result<Vec<Loaded>> {
+    let mut nodes = Vec::new();
+    for f in &args.sims {
+        let s: SimSettings = load_layered(Some(f), "SPIKEARM_SIM", std::env::vars(), &[])
+            .with_context(|| format!("the sim settings {}", f.display()))?;
+        let arm = read_arm(&s.urdf)?;
+        nodes.push(Loaded::Sim(Box::new(s), arm));
+    }
+    for f in &args.controllers {
+        let c: ControllerSettings = load_layered(Some(f), "SPIKEARM_CONTROL", std::env::vars(), &[])
+            .with_context(|| format!("the controller settings {}", f.display()))?;
+        let arm = read_arm(&c.urdf)?;
+        nodes.push(Loaded::Controller(Box::new(c), arm));
+    }
+    if nodes.is_empty() {
+        bail!("nothing to host: give --sim FILE and/or --controller FILE (see --help)");
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for n in &nodes {
+        if !ids.insert(n.id()) {
+            bail!("two hosted nodes are both `{}`: each arm's nodes need distinct names", n.id());
+        }
+        if n.bus() != nodes[0].bus() {
+            bail!(
+                "hosted nodes share one zenoh session, so their [bus] settings must agree: `{}` has {:?}, `{}` {:?}",
+                n.id(),
+                n.bus(),
+                nodes[0].id(),
+                nodes[0].bus()
+            );
+        }
+    }
+    Ok(nodes)
+}
+
+/// `spikearm host`.
+pub fn run_host(args: &HostArgs) -> anyhow::Result<()> {
+    let loaded = load(args)?;
+    let mut controllers: Vec<Box<dyn Controller>> = Vec::new();
+    for n in &loaded {
+        if let Loaded::Controller(c, arm) = n {
+            controllers.push(c.controller.build(arm).with_context(|| format!("the controller of `{}`", n.id()))?);
+        }
+    }
+    let shutdown = Shutdown::new();
+    super::signals::install(shutdown.clone())?;
+    let bus = open_bus(loaded[0].arm_id(), loaded[0].bus())?;
+    let mut nodes = Vec::with_capacity(loaded.len());
+    let mut ctls = controllers.iter_mut();
+    for n in &loaded {
+        let arm_bus = bus.for_arm(n.arm_id())?;
+        let node = match n {
+            Loaded::Sim(s, arm) => HostedNode::Sim(Box::new(SimNode::new(s, arm.clone(), &arm_bus)?)),
+            Loaded::Controller(c, arm) => {
+                let ctl = ctls.next().expect("one controller per controller node");
+                HostedNode::Controller(Box::new(ControllerNode::new(c, arm.clone(), ctl.as_mut(), &arm_bus)?))
+            }
+        };
+        nodes.push(node);
+    }
+    let params = HostParams { threads: usize::from(args.threads), wait: args.wait };
+    tracing::info!(nodes = nodes.len(), threads = params.threads, wait = ?params.wait, "host: serving");
+    let results = serve(nodes, params, &shutdown);
+    bus.close()?;
+    let mut failed = Vec::new();
+    for (n, r) in loaded.iter().zip(results) {
+        let written = match (&r, n.report()) {
+            (Ok(HostedReport::Sim(rep)), Some(p)) => write_report(p, rep),
+            (Ok(HostedReport::Controller(rep)), Some(p)) => write_report(p, rep),
+            _ => Ok(()),
+        };
+        if let Err(e) = r.map_err(anyhow::Error::from).and(written) {
+            failed.push(format!("{}: {e:#}", n.id()));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{} of {} hosted nodes failed:\n  {}", failed.len(), loaded.len(), failed.join("\n  "));
+    }
+    tracing::info!("host: every node finished");
+    Ok(())
+}
