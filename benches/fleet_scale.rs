@@ -6,13 +6,15 @@
 //! arm's state→torque p99, the deadline misses, the CPU the whole deployment used (router and nodes, from the
 //! children's rusage) and the router's message rate.
 //!
-//! `cargo bench --bench fleet_scale [-- --arms 1,2,4,8 --secs 10 --deploy hosted-1,per-node]`. Bars of the
-//! fleet work: p99 ≤ 1 ms and misses ≤ 0.1 % on every arm. The machine's load average is printed: on a
-//! shared machine the figures say little.
+//! `cargo bench --bench fleet_scale [-- --arms 1,2,4,8 --secs 10 --deploy hosted-1,per-node --host-wait sleep
+//! --chrt 50]`. With `--chrt P` the router (started by the bench, not the launcher) and every node process run
+//! under `chrt -f P` (SCHED_FIFO, as a control computer runs its real-time loops; needs root), so that other
+//! work on the machine cannot delay them. Bars of the fleet work: p99 ≤ 1 ms and misses ≤ 0.1 % on every arm.
+//! The machine's load average is printed: on a shared machine the figures without `--chrt` say little.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use spikearm::bus::{JointStates, SCHEMA_VERSION, TorqueCmd, encode_into};
 use spikearm::node::SimNodeReport;
@@ -54,10 +56,15 @@ struct Args {
     arms: Vec<usize>,
     secs: f64,
     deploy: Vec<Deploy>,
+    /// `launch --host-wait`.
+    host_wait: Option<String>,
+    /// SCHED_FIFO priority of the router and the nodes.
+    chrt: Option<u8>,
 }
 
 fn args() -> Args {
-    let mut a = Args { arms: vec![1, 2, 4, 8], secs: 10.0, deploy: vec![Deploy::Hosted(1)] };
+    let mut a =
+        Args { arms: vec![1, 2, 4, 8], secs: 10.0, deploy: vec![Deploy::Hosted(1)], host_wait: None, chrt: None };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         match k.as_str() {
@@ -67,6 +74,8 @@ fn args() -> Args {
             }
             "--secs" => a.secs = it.next().and_then(|v| v.parse().ok()).expect("--secs: seconds"),
             "--deploy" => a.deploy = it.next().expect("--deploy: a list").split(',').map(Deploy::parse).collect(),
+            "--host-wait" => a.host_wait = Some(it.next().expect("--host-wait: spin or sleep")),
+            "--chrt" => a.chrt = Some(it.next().and_then(|v| v.parse().ok()).expect("--chrt: a priority, 1-99")),
             _ => {} // cargo bench passes `--bench`
         }
     }
@@ -118,6 +127,40 @@ fn message_bytes() -> (usize, usize) {
     (a.len(), b.len())
 }
 
+/// A router under `chrt -f prio` on a free loopback port (no access control, no scouting); its endpoint.
+/// Stopped (and its CPU time then counted) by [`stop`].
+fn start_router(dir: &Path, prio: u8) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let config = dir.join("router.json5");
+    std::fs::write(
+        &config,
+        format!(
+            "{{ mode: \"router\", listen: {{ endpoints: [\"{endpoint}\"] }}, scouting: {{ multicast: {{ enabled: false }} }} }}"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("chrt")
+        .args(["-f", &prio.to_string(), env!("CARGO_BIN_EXE_spikearm"), "router", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chrt spikearm router (chrt needs root or CAP_SYS_NICE)");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the router did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, endpoint)
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-s", "TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
 /// Every `sim_report.json` under `dir`.
 fn sim_reports(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -138,8 +181,10 @@ fn main() {
     let (js_bytes, cmd_bytes) = message_bytes();
     println!(
         "fleet_scale: UR5e arms, adaptive (1000 + 1000 neurons, fixed point, learning on), real time 1 kHz, {:.0} s, \
-         through a router; load average {}",
+         through a router; host workers {}; {}; load average {}",
         a.secs,
+        a.host_wait.as_deref().unwrap_or("spinning"),
+        a.chrt.map_or("normal priority".to_string(), |p| format!("SCHED_FIFO priority {p}")),
         load_average()
     );
     // At 1 kHz, bytes per step are kB/s; each message enters the router once and leaves it once.
@@ -159,14 +204,25 @@ fn main() {
         std::fs::write(&file, scenario(n, a.secs)).expect("scenario");
         let out = dir.path().join("report");
         let (cpu0, t0) = (children_cpu_s(), Instant::now());
+        let router = a.chrt.map(|prio| start_router(dir.path(), prio));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_spikearm"));
         cmd.current_dir(root)
             .args(["launch", file.to_str().unwrap(), "--processes", "--quiet", "--no-record", "--out"])
             .arg(&out);
         if let Deploy::Hosted(t) = deploy {
             cmd.args(["--hosted", &t.to_string()]);
+            if let Some(w) = &a.host_wait {
+                cmd.args(["--host-wait", w]);
+            }
+        }
+        if let (Some(prio), Some((_, endpoint))) = (a.chrt, &router) {
+            let on = format!("chrt -f {prio}");
+            cmd.args(["--connect", endpoint, "--on", &format!("sim={on}"), "--on", &format!("controller={on}")]);
         }
         let status = cmd.stdin(Stdio::null()).stdout(Stdio::null()).status().expect("spikearm launch");
+        if let Some((child, _)) = router {
+            stop(child);
+        }
         let (wall, cpu) = (t0.elapsed().as_secs_f64(), children_cpu_s() - cpu0);
         if !status.success() {
             println!("| {label} | {n} | launch failed ({status}); logs lost with the temp dir | | | | | |");

@@ -9,6 +9,7 @@
 //!   joins the running scenario and sees every arm's keys; again each arm equals its lone run.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use spikearm::bus::{Bus, BusConfig};
@@ -21,6 +22,18 @@ use fixtures::*;
 mod fleet_check;
 use fleet_check::*;
 
+/// Runs the check fleet through the real binary, `launch --processes` plus `extra`, into `dir`; returns the
+/// report directory and what the launch printed.
+fn launch_processes(dir: &Path, extra: &[&str]) -> (PathBuf, String) {
+    let file = dir.join("fleet.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out_dir = dir.join("report");
+    let mut args = vec!["launch", file.to_str().unwrap(), "--processes", "--quiet", "--out", out_dir.to_str().unwrap()];
+    args.extend(extra);
+    let stdout = spikearm_ok(root(), &args, &format!("launch --processes {}", extra.join(" ")));
+    (out_dir, stdout)
+}
+
 #[test]
 fn three_arms_as_processes_through_the_router_equal_each_arm_alone() {
     let spec = spec();
@@ -28,11 +41,7 @@ fn three_arms_as_processes_through_the_router_equal_each_arm_alone() {
     let alone = alone(&spec, &arms);
 
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("fleet.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
-    let out_dir = dir.path().join("report");
-    let args = ["launch", file.to_str().unwrap(), "--processes", "--quiet", "--out", out_dir.to_str().unwrap()];
-    let stdout = spikearm_ok(root(), &args, "launch --processes");
+    let (out_dir, stdout) = launch_processes(dir.path(), &[]);
     // The fleet table names every arm.
     assert!(stdout.contains("fleet `fleet-check`"), "{stdout}");
     for a in ["ur5e", "threelink", "threelink_b"] {
@@ -59,12 +68,7 @@ fn three_arms_served_by_two_single_threaded_hosts_equal_each_arm_alone() {
     let alone = alone(&spec, &arms);
 
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("fleet.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
-    let out_dir = dir.path().join("report");
-    let out = out_dir.to_str().unwrap();
-    let args = ["launch", file.to_str().unwrap(), "--processes", "--hosted", "1", "--quiet", "--out", out];
-    spikearm_ok(root(), &args, "launch --processes --hosted 1");
+    let (out_dir, _) = launch_processes(dir.path(), &["--hosted", "1"]);
 
     // Per run, one host process per role served the three arms' nodes; no node ran as a process of its own.
     for run in ["adaptive-loihi", "osc"] {

@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::arm::Arm;
 use crate::launch::{
-    FleetResult, PerRole, ProcessLaunch, RunOptions, ScenarioResult, ScenarioSpec, fleet_table, lap_table,
-    plain_controller_name, run_fleet, run_fleet_processes, write_fleet_report,
+    FleetResult, HostedLaunch, PerRole, ProcessLaunch, RunOptions, ScenarioResult, ScenarioSpec, fleet_table,
+    lap_table, plain_controller_name, run_fleet, run_fleet_processes, write_fleet_report,
 };
 use crate::node::Shutdown;
 
@@ -55,6 +55,12 @@ pub struct LaunchArgs {
     /// on few cores. The workers spin in real-time scenarios and nap in lockstep ones.
     #[arg(long, value_name = "THREADS", requires = "processes", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub hosted: Option<u16>,
+    /// With --hosted: how the host workers wait when none of their nodes has work, `spin` or `sleep` (naps of
+    /// 50 µs), instead of the default (spin in real time, sleep in lockstep). Under real-time priority
+    /// (`--on ROLE="chrt -f 50"`) prefer `sleep`: spinning SCHED_FIFO threads run into the kernel's real-time
+    /// throttle (by default 50 ms of every second).
+    #[arg(long, value_name = "MODE", requires = "hosted", value_parser = ["spin", "sleep"])]
+    pub host_wait: Option<String>,
 }
 
 /// `ROLE=VALUE` of the per-role options: the role, checked, and the text after `=`.
@@ -122,8 +128,9 @@ struct Meeting {
     connect: Vec<String>,
     hosts: PerRole<Vec<String>>,
     identities: PerRole<PathBuf>,
-    /// Worker threads per host process (`--hosted`); `None`: a process per node.
-    hosted: Option<u16>,
+    /// Worker threads per host process and how they wait (`--hosted`, `--host-wait`); `None`: a process per
+    /// node.
+    hosted: Option<HostedLaunch>,
 }
 
 fn execute(
@@ -186,8 +193,8 @@ pub fn run_launch(args: &LaunchArgs) -> anyhow::Result<()> {
     for (role, file) in &args.zenoh_config {
         identities.set(role, file.clone()).map_err(|e| anyhow::anyhow!("--zenoh-config: {e}"))?;
     }
-    let meeting =
-        Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities, hosted: args.hosted };
+    let hosted = args.hosted.map(|threads| HostedLaunch { threads, wait: args.host_wait.clone() });
+    let meeting = Meeting { listen: args.listen.clone(), connect: args.connect.clone(), hosts, identities, hosted };
     let (result, dir) = execute(&spec, arms, &args.report, args.processes, meeting)?;
     println!("{}", fleet_table(&result));
     println!("report: {}", dir.display());

@@ -23,7 +23,7 @@ pub use graph::{Deployment, NodeSpec, RunGraph};
 pub use health::{HealthSample, HealthTrend, health_trend, rss_kib};
 pub use in_process::{RunOptions, run_fleet, run_scenario};
 pub use metrics::{RunMetrics, ScenarioMetrics};
-pub use processes::{PerRole, ProcessLaunch, run_fleet_processes, run_scenario_processes};
+pub use processes::{HostedLaunch, PerRole, ProcessLaunch, run_fleet_processes, run_scenario_processes};
 pub use recording::{BusRecording, recording_file_name, start_recording};
 pub use report::{fleet_table, lap_table, plain_controller_name, summary_table, write_fleet_report, write_report};
 pub use result::{FleetResult, RunResult, ScenarioResult};

@@ -49,9 +49,18 @@ pub struct ProcessLaunch {
     /// e.g. `config/zenoh/acl-sim.json5`; they still connect to the run's router. For a router with access
     /// control (`--connect`).
     pub identities: PerRole<PathBuf>,
-    /// Serve each role's nodes, of every arm, from one `spikearm host` process with this many worker threads
-    /// instead of a process per node. `None`: a process per node.
-    pub hosted: Option<u16>,
+    /// Serve each role's nodes, of every arm, from one `spikearm host` process instead of a process per node.
+    /// `None`: a process per node.
+    pub hosted: Option<HostedLaunch>,
+}
+
+/// How `launch --processes --hosted` runs its hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedLaunch {
+    /// Worker threads per host.
+    pub threads: u16,
+    /// `spin` or `sleep` (see `spikearm host --wait`); `None`: spin in real time, sleep in lockstep.
+    pub wait: Option<String>,
 }
 
 /// A launch setting per node role; `None`: the launcher's own choice for that role.
@@ -177,7 +186,7 @@ pub fn run_fleet_processes(
             hosts: launch.hosts.clone(),
             identities: launch.identities.clone(),
             connect: launch.connect.clone(),
-            hosted: launch.hosted,
+            hosted: launch.hosted.clone(),
         };
         for (k, r) in dir.run(&launch.exe, &deployment, run, shutdown, progress)?.into_iter().enumerate() {
             per_arm[k].push(r);
@@ -275,8 +284,8 @@ struct RunDir {
     identities: PerRole<PathBuf>,
     /// The router's endpoints, for nodes opening their own config.
     connect: Vec<String>,
-    /// Worker threads of a host process per role, or `None` for a process per node.
-    hosted: Option<u16>,
+    /// A host process per role, or `None` for a process per node.
+    hosted: Option<HostedLaunch>,
 }
 
 impl RunDir {
@@ -297,7 +306,7 @@ impl RunDir {
             members.push((spec, Member { arm: spec.arm().to_string(), kind: NodeKind::of(spec), settings, report }));
         }
         let mut nodes = Nodes(Vec::new());
-        match self.hosted {
+        match &self.hosted {
             None => {
                 for (spec, m) in members {
                     let log = m.settings.with_extension("log");
@@ -307,12 +316,12 @@ impl RunDir {
                     nodes.0.push(Node::spawn(what, (exe, self.hosts.of(spec)), line, vec![m], &log)?);
                 }
             }
-            Some(threads) => {
+            Some(hosted) => {
                 for kind in [NodeKind::Sim, NodeKind::Controller] {
                     let (specs, mine): (Vec<&NodeSpec>, Vec<Member>) =
                         members.iter().filter(|(_, m)| m.kind == kind).map(|(s, m)| (*s, m.clone())).unzip();
                     let Some(first) = specs.first() else { continue };
-                    let line = host_command(threads, run, &mine);
+                    let line = host_command(hosted, run, &mine);
                     let log = self.dir.join(format!("{}-host.log", kind.role()));
                     let what = format!("{} host ({} nodes)", kind.role(), mine.len());
                     nodes.0.push(Node::spawn(what, (exe, self.hosts.of(first)), line, mine, &log)?);
@@ -438,12 +447,12 @@ struct Member {
     report: PathBuf,
 }
 
-/// `spikearm host` serving `members` (all of one role) on `threads` workers. The workers spin when the run
-/// is in real time (what 1 kHz needs) and nap in lockstep, where nothing waits on the wall clock.
-fn host_command(threads: u16, run: &RunGraph, members: &[Member]) -> Vec<String> {
+/// `spikearm host` serving `members` (all of one role). Unless told otherwise the workers spin when the run is
+/// in real time (what 1 kHz needs) and nap in lockstep, where nothing waits on the wall clock.
+fn host_command(hosted: &HostedLaunch, run: &RunGraph, members: &[Member]) -> Vec<String> {
     let real_time = run.nodes.iter().any(|s| matches!(s, NodeSpec::Sim(x) if x.timing == TimingMode::RealTime));
-    let wait = if real_time { "spin" } else { "sleep" };
-    let mut line = vec!["host".to_string(), "--threads".into(), threads.to_string(), "--wait".into(), wait.into()];
+    let wait = hosted.wait.clone().unwrap_or_else(|| if real_time { "spin" } else { "sleep" }.to_string());
+    let mut line = vec!["host".to_string(), "--threads".into(), hosted.threads.to_string(), "--wait".into(), wait];
     for m in members {
         line.push(format!("--{}", m.kind.role()));
         line.push(m.settings.display().to_string());
