@@ -30,7 +30,9 @@ pub struct HostArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
     /// How a worker waits when none of its nodes has work: `spin` (1 kHz real time: one busy core per
-    /// worker) or `sleep` (shared machines, lockstep runs). The nodes' own `wait` settings are not used.
+    /// worker) or `sleep` (naps of 50 µs once 300 µs pass without work: shared machines, lockstep runs, and
+    /// real-time priority, under which a thread that never sleeps is throttled). The nodes' own `wait`
+    /// settings are not used.
     #[arg(long, default_value = "spin", value_parser = parse_wait)]
     pub wait: WaitMode,
 }

@@ -5,16 +5,21 @@
 //! [`Turn`] that never waits ([`Patience::None`]): a sim steps when its period's deadline has come (each arm
 //! at its own rate), a controller answers a state that has arrived. Only when no node had work does the
 //! worker wait, as [`HostParams::wait`] says: spinning (yield, the 1 kHz choice: a halted CPU wakes late on
-//! virtual machines, see [`WaitMode`]) or napping briefly. The nodes' own `wait` settings are not used. A
+//! virtual machines, see [`WaitMode`]) or napping briefly once nothing has come for a few hundred µs. The
+//! nodes' own `wait` settings are not used. A
 //! node that finishes is parted at once; one that fails ends alone, with its error, and the others carry on.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::common::{Patience, Shutdown, Turn, WaitMode};
 use super::{ControllerNode, ControllerNodeReport, NodeError, SimNode, SimNodeReport};
 
 /// How long a napping worker sleeps when none of its nodes had work, µs: a fraction of a 1-ms period.
 const NAP: Duration = Duration::from_micros(50);
+/// How long a napping worker keeps spinning after its last work before it naps: the answers to what it just
+/// sent (a state's torque, the next state of an arm it just answered) come within a few hundred µs, and a
+/// spinning worker sees them at once where a napping one sees them a wake-up later.
+const SPIN_AFTER_WORK: Duration = Duration::from_micros(300);
 
 /// The pool of a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +28,8 @@ pub struct HostParams {
     /// workers take turns on the cores.
     pub threads: usize,
     /// How a worker waits when none of its nodes has work: spin (lowest latency, one busy core per worker)
-    /// or sleep (naps of 50 µs, for shared machines).
+    /// or sleep (naps of 50 µs once 300 µs have passed without work: for shared machines and real-time
+    /// priority, where a thread that never sleeps is throttled).
     pub wait: WaitMode,
 }
 
@@ -122,6 +128,7 @@ fn work(
             Err(e) => ended.push((nodes.remove(i).0, Err(e))),
         }
     }
+    let mut last_work = Instant::now();
     while !nodes.is_empty() {
         let mut worked = false;
         let mut i = 0;
@@ -142,11 +149,12 @@ fn work(
                 }
             }
         }
-        if !worked {
-            match wait {
-                WaitMode::Spin => std::thread::yield_now(),
-                WaitMode::Sleep => std::thread::sleep(NAP),
-            }
+        if worked {
+            last_work = Instant::now();
+        } else if wait == WaitMode::Spin || last_work.elapsed() < SPIN_AFTER_WORK {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(NAP);
         }
     }
     ended
