@@ -6,8 +6,8 @@
 //! at its own rate), a controller answers a state that has arrived. Only when no node had work does the
 //! worker wait, as [`HostParams::wait`] says: spinning (yield, the 1 kHz choice: a halted CPU wakes late on
 //! virtual machines, see [`WaitMode`]) or napping briefly once nothing has come for a few hundred µs. The
-//! nodes' own `wait` settings are not used. A
-//! node that finishes is parted at once; one that fails ends alone, with its error, and the others carry on.
+//! nodes' own `wait` settings are not used. A node that finishes is parted at once; one that fails ends
+//! alone, with its error, and the others carry on.
 
 use std::time::{Duration, Instant};
 
