@@ -17,6 +17,7 @@
 
 use super::controller::ControlError;
 use crate::arm::model::ArmModel;
+use crate::neuro::lmu::{FixedLmu, LmuSpec, derivative_readout};
 
 /// Tunables of the residual estimate.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,18 +32,50 @@ pub struct ResidualParams {
     /// Largest gap between two ticks used for a finite difference, s; a longer gap (a pause, dropped states)
     /// gives no estimate for that tick. Default 0.02.
     pub max_gap_s: f64,
+    /// How q̈ is estimated from the measured velocities. Default: the finite difference.
+    pub acceleration: AccelerationEstimate,
+}
+
+/// How the residual estimates the joint accelerations from measured velocities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AccelerationEstimate {
+    /// `(q̇ₖ − q̇ₖ₋₁) / (tₖ − tₖ₋₁)`: no lag, but velocity noise σ becomes σ/dt (then the residual's lowpass).
+    FiniteDifference,
+    /// The slope over the last step of a Legendre Memory Unit's window of each joint's velocity
+    /// ([`crate::neuro::lmu`], fixed point): a polynomial fit over `window_s`, which averages the noise over
+    /// the window without a lowpass's lag. Assumes ticks `dt_s` apart.
+    Lmu {
+        /// Legendre order (state variables per joint), e.g. 3.
+        order: usize,
+        /// The window, s, e.g. 0.03.
+        window_s: f64,
+        /// The control period, s.
+        dt_s: f64,
+    },
 }
 
 impl Default for ResidualParams {
     fn default() -> Self {
-        Self { lowpass_s: 0.004, torque_delay_steps: 0, max_gap_s: 0.02 }
+        Self {
+            lowpass_s: 0.004,
+            torque_delay_steps: 0,
+            max_gap_s: 0.02,
+            acceleration: AccelerationEstimate::FiniteDifference,
+        }
     }
 }
 
 impl ResidualParams {
     /// Checks the values are finite and in range.
     pub fn validate(&self) -> Result<(), ControlError> {
-        let ok = self.lowpass_s.is_finite()
+        let lmu_ok = match self.acceleration {
+            AccelerationEstimate::FiniteDifference => true,
+            AccelerationEstimate::Lmu { order, window_s, dt_s } => {
+                (1..=8).contains(&order) && dt_s > 0.0 && window_s.is_finite() && window_s >= 2.0 * dt_s
+            }
+        };
+        let ok = lmu_ok
+            && self.lowpass_s.is_finite()
             && self.lowpass_s >= 0.0
             && self.max_gap_s.is_finite()
             && self.max_gap_s > 0.0
@@ -51,7 +84,8 @@ impl ResidualParams {
             Ok(())
         } else {
             Err(ControlError::BadInput(format!(
-                "residual: lowpass_s ≥ 0, max_gap_s > 0 and torque_delay_steps ≤ {MAX_DELAY} required, got {self:?}"
+                "residual: lowpass_s ≥ 0, max_gap_s > 0, torque_delay_steps ≤ {MAX_DELAY} and an LMU of order 1–8 \
+                 over ≥ 2 ticks required, got {self:?}"
             )))
         }
     }
@@ -59,6 +93,39 @@ impl ResidualParams {
 
 /// Largest supported command delay, control periods.
 const MAX_DELAY: usize = 2;
+
+/// The per-joint LMU memories of [`AccelerationEstimate::Lmu`] and their readout.
+struct LmuAcceleration {
+    joints: Vec<FixedLmu>,
+    /// The slope at the middle of the last step, where the finite difference puts it.
+    slope: Vec<f64>,
+    /// The memories have seen the velocities up to the previous tick without a gap.
+    primed: bool,
+}
+
+impl LmuAcceleration {
+    fn new(n: usize, order: usize, window_s: f64, dt_s: f64) -> Result<Self, ControlError> {
+        let spec = LmuSpec { order, theta_s: window_s, dt_s };
+        let lmu = FixedLmu::new(&spec).map_err(|e| ControlError::BadInput(format!("residual: {e}")))?;
+        Ok(Self {
+            joints: vec![lmu; n],
+            slope: derivative_readout(order, window_s, 0.5 * dt_s / window_s),
+            primed: false,
+        })
+    }
+
+    /// Takes this tick's velocities; after a gap the memories restart as if held at them.
+    fn take(&mut self, dq: &[f64], gap: bool) {
+        for (m, &v) in self.joints.iter_mut().zip(dq) {
+            if gap || !self.primed {
+                m.fill(v);
+            } else {
+                m.step(v);
+            }
+        }
+        self.primed = !gap;
+    }
+}
 
 /// Per-tick residual estimate on the payload-free model. Buffers are sized at construction; `update` and
 /// `record` allocate nothing.
@@ -82,6 +149,7 @@ pub struct ResidualEstimator {
     filtered_once: bool,
     /// Filter coefficient of the last update (exp(−dt/τ)).
     alpha: f64,
+    lmu: Option<LmuAcceleration>,
 }
 
 impl ResidualEstimator {
@@ -90,6 +158,12 @@ impl ResidualEstimator {
         params.validate()?;
         let n = model.dof();
         let effort = model.spec().joints.iter().map(|j| j.limits.effort).collect();
+        let lmu = match params.acceleration {
+            AccelerationEstimate::FiniteDifference => None,
+            AccelerationEstimate::Lmu { order, window_s, dt_s } => {
+                Some(LmuAcceleration::new(n, order, window_s, dt_s)?)
+            }
+        };
         Ok(Self {
             params,
             model,
@@ -106,6 +180,7 @@ impl ResidualEstimator {
             residual: vec![0.0; n],
             filtered_once: false,
             alpha: 0.0,
+            lmu,
         })
     }
 
@@ -120,11 +195,24 @@ impl ResidualEstimator {
     pub fn update(&mut self, t: f64, dq: &[f64]) -> Option<&[f64]> {
         let dt = t - self.t_prev;
         let delay = self.params.torque_delay_steps;
-        if !self.have_prev || self.recorded <= delay || !(dt > 0.0 && dt <= self.params.max_gap_s) {
+        let gap = !self.have_prev || !(dt > 0.0 && dt <= self.params.max_gap_s);
+        if let Some(l) = &mut self.lmu {
+            l.take(dq, gap);
+        }
+        if gap || self.recorded <= delay {
             return None;
         }
-        for i in 0..self.ddq.len() {
-            self.ddq[i] = (dq[i] - self.dq_prev[i]) / dt;
+        match &self.lmu {
+            None => {
+                for i in 0..self.ddq.len() {
+                    self.ddq[i] = (dq[i] - self.dq_prev[i]) / dt;
+                }
+            }
+            Some(l) => {
+                for (a, m) in self.ddq.iter_mut().zip(&l.joints) {
+                    *a = m.read(&l.slope);
+                }
+            }
         }
         self.model.inverse_dynamics(&self.q_prev, &self.dq_prev, &self.ddq, &mut self.model_tau).ok()?;
         let slot = (self.newest + MAX_DELAY + 1 - delay) % (MAX_DELAY + 1);
@@ -257,5 +345,84 @@ mod tests {
         assert!(est.update(0.5, &[0.0; 3]).is_none(), "a 0.5 s gap is not a finite difference");
         assert!(est.update(0.001, &[0.0; 3]).is_some());
         assert!(ResidualEstimator::new(model(), ResidualParams { lowpass_s: -1.0, ..Default::default() }).is_err());
+    }
+
+    /// The RMS error of each estimate of a 1-kg payload's torque on a 3-link arm swinging under a smooth
+    /// torque (its own bias torque plus a gentle wave) for 1.5 s (explicit Euler on the loaded model, 1 ms), with the velocities measured with
+    /// Gaussian noise of `sigma` rad/s; and the payload torque's RMS.
+    fn payload_torque_errors(params: ResidualParams, sigma: f64) -> (f64, f64) {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        let noise = Normal::new(0.0, sigma.max(1e-300)).unwrap();
+        let mut plant = model();
+        plant.set_payload(Some(PayloadSpec::at_ee(1.0))).unwrap();
+        let mut est = ResidualEstimator::new(model(), params).unwrap();
+        let dt = 1e-3;
+        let (mut q, mut dq) = (vec![0.4, -0.5, 0.3], vec![0.0; 3]);
+        let (mut m, mut bias, mut with, mut without) =
+            (nalgebra::DMatrix::zeros(3, 3), vec![0.0; 3], vec![0.0; 3], vec![0.0; 3]);
+        let mut truth_prev: Option<Vec<f64>> = None;
+        let (mut err2, mut truth2, mut n) = (0.0, 0.0, 0);
+        for k in 0..1500 {
+            let t = k as f64 * dt;
+            let measured: Vec<f64> = dq.iter().map(|v| v + noise.sample(&mut rng)).collect();
+            if let (Some(r), Some(truth)) = (est.update(t, &measured), &truth_prev)
+                && t > 0.1
+            {
+                for i in 0..3 {
+                    err2 += (r[i] - truth[i]).powi(2);
+                    truth2 += truth[i].powi(2);
+                }
+                n += 1;
+            }
+            // The loaded arm's own bias torque plus a gentle wave: it swings slowly instead of falling.
+            plant.inverse_dynamics(&q, &dq, &[0.0; 3], &mut bias).unwrap();
+            let wave = [3.0 * (3.0 * t).sin(), 2.0 * (5.0 * t).cos(), 0.5 * (7.0 * t).sin()];
+            let tau: Vec<f64> = (0..3).map(|i| bias[i] + wave[i]).collect();
+            est.record(t, &q, &measured, &tau);
+            plant.mass_matrix(&q, &mut m).unwrap();
+            let rhs = nalgebra::DVector::from_iterator(3, (0..3).map(|i| tau[i] - bias[i]));
+            let ddq: Vec<f64> = m.clone().lu().solve(&rhs).unwrap().iter().copied().collect();
+            plant.inverse_dynamics(&q, &dq, &ddq, &mut with).unwrap();
+            model().inverse_dynamics(&q, &dq, &ddq, &mut without).unwrap();
+            truth_prev = Some((0..3).map(|i| with[i] - without[i]).collect());
+            for i in 0..3 {
+                q[i] += dt * dq[i];
+                dq[i] += dt * ddq[i];
+            }
+        }
+        ((err2 / n as f64).sqrt(), (truth2 / n as f64).sqrt())
+    }
+
+    /// With noisy velocities the LMU's slope gives a truer payload torque than the finite difference (both
+    /// behind the same 4-ms lowpass); without noise both are close to the truth.
+    #[test]
+    fn the_lmu_estimate_of_acceleration_beats_the_finite_difference_under_velocity_noise() {
+        let lmu = AccelerationEstimate::Lmu { order: 3, window_s: 0.03, dt_s: 1e-3 };
+        let fd = ResidualParams::default();
+        let with_lmu = ResidualParams { acceleration: lmu, ..ResidualParams::default() };
+        for sigma in [0.0, 0.003, 0.01, 0.03] {
+            let ((e_fd, truth), (e_lmu, _)) =
+                (payload_torque_errors(fd.clone(), sigma), payload_torque_errors(with_lmu.clone(), sigma));
+            eprintln!(
+                "sigma {sigma}: payload torque rms {truth:.3} N·m; error: finite difference {e_fd:.3}, LMU {e_lmu:.3}"
+            );
+            if sigma == 0.0 {
+                assert!(e_fd < 0.1 * truth && e_lmu < 0.1 * truth, "{e_fd} {e_lmu} of {truth}");
+            } else {
+                assert!(e_lmu < e_fd, "σ {sigma}: LMU {e_lmu} vs finite difference {e_fd}");
+            }
+        }
+        assert!(
+            ResidualEstimator::new(
+                model(),
+                ResidualParams {
+                    acceleration: AccelerationEstimate::Lmu { order: 3, window_s: 0.001, dt_s: 1e-3 },
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod executor;
 pub mod float_executor;
 pub mod lif;
+pub mod lmu;
 pub mod loihi;
 pub mod offline;
 pub mod spec;
