@@ -64,7 +64,7 @@ impl LoihiExecutor {
             filtered: vec![0.0; d],
             levels: vec![0; d],
             axon_spikes: Vec::with_capacity(2 * d),
-            ensemble: EnsembleState::new(&net.ensemble.v0, k, net.params.threads),
+            ensemble: EnsembleState::new(&net.ensemble.v0, k, net.params.threads, net.params.thread_min_neurons),
             out_input: vec![0; groups * k],
             out_u: vec![0; groups * k],
             out_v_on: vec![0; groups * k],

@@ -2,6 +2,7 @@
 
 pub mod compartment;
 pub mod cores;
+pub mod delivery;
 pub mod discretize;
 pub mod executor;
 pub mod fixed;
