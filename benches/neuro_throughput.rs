@@ -187,10 +187,8 @@ fn delivery_table(sizes: &[usize], dims: &[usize]) {
                 println!("{n:>9} {k:>3} {:>6.1}% {sparse:>14.0} {dense:>14.0} {auto:>14.0} {faster:>9}", rate * 100.0);
             }
             let found = crossover.map_or("above every rate".into(), |r| format!("at or below {:.1} %", r * 100.0));
-            println!(
-                "{n:>9} {k:>3} per-spike delivery stops winning {found} (auto switches at {:.1} %)",
-                100.0 / SPARSE_DELIVERY_RATIO as f64
-            );
+            let switch = (k - 1) as f64 / (k * SPARSE_DELIVERY_RATIO) as f64 * 100.0;
+            println!("{n:>9} {k:>3} per-spike delivery stops winning {found} (auto switches at {switch:.1} %)");
         }
     }
 }
@@ -206,7 +204,7 @@ fn main() {
     let dims: Vec<usize> = [1usize, 12].into_iter().filter(|&d| pick("--d").is_none_or(|p| p == d)).collect();
     if args.iter().any(|a| a == "--delivery") {
         let sizes = pick("--n").map_or(vec![10_000, 100_000, 1_000_000], |n| vec![n]);
-        let ks = pick("--k").map_or(vec![1, 12], |k| vec![k]);
+        let ks = pick("--k").map_or(vec![1, 2, 12], |k| vec![k]);
         delivery_table(&sizes, &ks);
         return;
     }

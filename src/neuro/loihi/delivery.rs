@@ -7,16 +7,20 @@
 //! - dense ([`Delivery::dense`]): a branch-free masked sum over all of the tile's weights, 16 neurons per vector
 //!   operation, whatever the number of spikes.
 //!
-//! [`Delivery::deliver`] picks per tile from its spike count: per spike when at most one neuron in
-//! [`SPARSE_DELIVERY_RATIO`] spiked. `cargo bench --bench neuro_delivery` times both ways across firing rates,
-//! network sizes and readout dimensions; the threshold is its measured crossover (BENCHMARKS.md).
+//! [`Delivery::deliver`] picks per tile from its spike count and the readout's dimensions (see
+//! [`SPARSE_DELIVERY_RATIO`]). `cargo bench --bench neuro_throughput -- --delivery` times both ways across firing
+//! rates, network sizes and readout dimensions; the rule follows its measured crossovers (BENCHMARKS.md).
 
 use super::kernels;
 
-/// A tile delivers spike by spike when at most one in this many of its neurons spiked, else as a dense masked
-/// sum. Measured (`benches/neuro_delivery.rs`, BENCHMARKS.md): per-spike delivery wins below ~2–4 % of the
-/// tile spiking with a 1-D readout and below ~6–10 % with 12 dimensions, at every network size; one in 24
-/// (4.2 %) sits inside the crossover band of both.
+/// A tile of `len` neurons with a `k`-dimensional readout delivers spike by spike when
+/// `spikes × k × SPARSE_DELIVERY_RATIO <= len × (k - 1)`, else as a dense masked sum.
+///
+/// Listing a tile's spikes costs about as much as one dense masked sum over it, and each spike then costs a
+/// scalar add per dimension, while the dense sum costs one vectorised pass per dimension. So with a 1-D readout
+/// the dense sum won at every rate measured (0.5–20 % of the tile spiking), and with 12 dimensions per-spike
+/// delivery won below 4–9 % (4 % at 10⁵ and 10⁶ neurons, whose weights live beyond the L2 cache; 9 % at 10⁴).
+/// The rule puts the switch at `(k - 1) / (k × 24)`: never for k = 1, 2.1 % for k = 2, 3.8 % for k = 12.
 pub const SPARSE_DELIVERY_RATIO: usize = 24;
 
 /// The learned weights of a run of neurons, per output dimension.
@@ -70,7 +74,7 @@ pub struct Delivery<'a> {
 /// Which way [`Delivery::deliver`] sends a tile's spikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryPath {
-    /// Per spike below [`SPARSE_DELIVERY_RATIO`], dense above.
+    /// Per spike below the spike count of [`SPARSE_DELIVERY_RATIO`], dense above.
     Auto,
     /// Always per spike.
     Sparse,
@@ -98,7 +102,7 @@ impl Delivery<'_> {
             return 0;
         }
         let sparse = match path {
-            DeliveryPath::Auto => spikes * SPARSE_DELIVERY_RATIO <= flags.len(),
+            DeliveryPath::Auto => spikes * self.k * SPARSE_DELIVERY_RATIO <= flags.len() * (self.k - 1),
             DeliveryPath::Sparse => true,
             DeliveryPath::Dense => false,
         };

@@ -176,14 +176,9 @@ fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(us
     debug_assert!(closing || len.is_multiple_of(8), "only a sweep's last run may end mid-chunk");
     for lo in (0..len).step_by(DRAW_BLOCK) {
         let hi = (lo + DRAW_BLOCK).min(len);
-        let draws = if hi - lo == DRAW_BLOCK {
-            rng.split_draws()
-        } else {
-            // Only the run's last block can be short, and only its last chunk partial: that one takes the
-            // closing draw.
-            let numbers = (hi - lo).div_ceil(8);
-            std::array::from_fn(|i| if i < numbers { rng.next_bits() } else { [0; 8] })
-        };
+        // Only the run's last block can be short, and only its last chunk partial: that one takes the closing
+        // draw.
+        let draws = rng.split_draws((hi - lo).div_ceil(8));
         f(lo, hi, &draws.as_flattened()[..hi - lo]);
     }
     if closing && len.is_multiple_of(8) {
