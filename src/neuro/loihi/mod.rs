@@ -1,6 +1,7 @@
 //! The Loihi-style fixed-point core: integer compartments, event-driven spikes, on-core PES.
 
 pub mod compartment;
+mod compartment_avx512;
 pub mod cores;
 pub mod delivery;
 pub mod discretize;

@@ -90,7 +90,8 @@ struct Shared<'a> {
 /// the parts after the first.
 #[derive(Debug, Clone)]
 pub struct EnsembleState {
-    /// Currents, per neuron.
+    /// Currents, per neuron. Left at 0 where the current is not kept (`keep_u = 0`, no input synapse): it is
+    /// then only the step's input and no state, and storing it cost a tenth of a step's memory traffic.
     pub u: Vec<i32>,
     /// Voltages, per neuron.
     pub v: Vec<i32>,
