@@ -218,7 +218,7 @@ fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool, const U: u8>
         let current = std::mem::take(&mut input[i]).into() << exp;
         let fired = step_impl::<V_NONNEG, SOFT, U>(&mut regs, p, current, bias[i].value()) as u8;
         // A current that is not kept is no state: only this step's input, which nothing reads again.
-        if U != U_NONE {
+        if U != U_NONE && p.keep_u != 0 {
             u[i] = regs.u;
         }
         v[i] = regs.v;
