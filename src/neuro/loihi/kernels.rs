@@ -128,27 +128,6 @@ simd_dispatch! {
     ) -> u32, portable update_traces_body {
         let n = traces.len().min(spiked.len());
         let mut updates = 0u32;
-        if (0..1 << 16).contains(&decay_q16) && (0..=1 << 15).contains(&increment) && (0..1 << 15).contains(&tmax) {
-            // The same arithmetic in 16-bit lanes (twice as many per vector, and 16-bit multiplies): with
-            // `0 <= t <= tmax < 2^15` and a decay below one, `x`'s low half is the product's low half and its
-            // high half the product's high half plus the increment, which stays below 2^16.
-            let (decay, increment, tmax) = (decay_q16 as u16, increment as u16, tmax as u16);
-            with_draws(n, rng, closing, |lo, hi, bits| {
-                // At most one block of lanes: the count fits 16 bits.
-                let mut block_updates = 0u16;
-                for ((t, s), &r) in traces[lo..hi].iter_mut().zip(&mut spiked[lo..hi]).zip(bits) {
-                    let (trace, spike) = (*t as u16, *s as u16);
-                    // Written as a 16-bit multiply and a high-half multiply, which the vectoriser maps to one
-                    // instruction each (from one 32-bit product it widened the lanes).
-                    let (low, high) = (trace.wrapping_mul(decay), ((trace as u32 * decay as u32) >> 16) as u16);
-                    block_updates += ((trace | spike) != 0) as u16;
-                    *t = (high + spike * increment + ((r as u16) < low) as u16).min(tmax) as i16;
-                    *s = 0;
-                }
-                updates += block_updates as u32;
-            });
-            return updates;
-        }
         with_draws(n, rng, closing, |lo, hi, bits| {
             for ((t, s), &r) in traces[lo..hi].iter_mut().zip(&mut spiked[lo..hi]).zip(bits) {
                 let x = *t as i32 * decay_q16 + ((*s as i32 * increment) << 16);
@@ -253,31 +232,6 @@ mod tests {
         let shifted = |v: Vec<i32>| v.into_iter().map(|x| x << 9).collect::<Vec<_>>();
         assert_eq!(direct, shifted(wide));
         assert_eq!(direct, shifted(sums.iter().map(|&s| s as i32).collect()));
-    }
-
-    #[test]
-    fn sixteen_bit_trace_lanes_equal_the_32_bit_formula() {
-        let n = 2051;
-        for (decay, inc, tmax) in [(40_000, 9, 127), (65_535, 1, 127), (3, 32_000, 32_767), (61_000, 2_000, 32_767)] {
-            let traces: Vec<i16> = (0..n).map(|i| ((i * 7919) % (tmax as usize + 1)) as i16).collect();
-            let spiked: Vec<u8> = (0..n).map(|i| (i % 3 == 0) as u8).collect();
-            let (mut got, mut got_spiked, mut rng) = (traces.clone(), spiked.clone(), LaneRng::new(4));
-            let count = update_traces(&mut got, &mut got_spiked, decay, inc, tmax, &mut rng, true);
-            let mut draws = LaneRng::new(4);
-            let mut want_count = 0;
-            for (c, chunk) in traces.chunks(8).enumerate() {
-                let r = draws.next_bits();
-                for (j, &t) in chunk.iter().enumerate() {
-                    let s = spiked[c * 8 + j] as i32;
-                    let x = t as i32 * decay + ((s * inc) << 16);
-                    want_count += (t as i32 | s != 0) as u32;
-                    let want = ((x >> 16) + ((r[j] & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
-                    assert_eq!(got[c * 8 + j], want, "decay {decay} inc {inc} trace {t} spiked {s}");
-                }
-            }
-            assert_eq!((count, rng), (want_count, draws), "n is not a multiple of 8: no extra closing draw");
-            assert!(got_spiked.iter().all(|&s| s == 0));
-        }
     }
 
     #[test]
