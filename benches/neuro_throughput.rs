@@ -3,7 +3,8 @@
 //! `cargo bench --bench neuro_throughput` (add `-- --quick` to skip n = 1e6, `-- --n 10000 --d 1` for one row,
 //! `-- --loihi-only` to skip the float executor when repeating rows; `-- --threads N` for the multi-threaded
 //! speed-up instead: N threads against one, per wall-second, measured alternately in the same run at n = 1e5
-//! and 1e6, with `--rounds R` rounds). Prints each figure with its
+//! and 1e6 or at the one `--n`, with `--rounds R` rounds; `-- --delivery` for the readout delivery sweep: per-spike against dense delivery
+//! across firing rates, sizes and readout dimensions). Prints each figure with its
 //! ratio to the anchors of docs/ARCHITECTURE.md §7 measured on this machine kind (Nengo reference simulator with PES:
 //! 6 M/s at n = 1000, 16 M/s at n = 10 000; NengoLoihi emulator: 60 k/s); `scripts/nengo_compare.py` measures
 //! Nengo in the same run.
@@ -11,6 +12,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use spikearm::neuro::loihi::delivery::{AllRows, Delivery, DeliveryPath, SPARSE_DELIVERY_RATIO};
 use spikearm::neuro::{
     BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec,
 };
@@ -100,8 +102,10 @@ fn speedup_table(threads: usize, sizes: &[usize], dims: &[usize], rounds: usize)
         for &n in sizes {
             let spec = NetworkSpec::new(EnsembleSpec::new(n, d, 0), PesSpec::new(1, 1e-4));
             let built = BuiltNetwork::build(&spec).unwrap();
-            let exec_with =
-                |t| LoihiExecutor::new(&built, LoihiParams { threads: t, ..LoihiParams::default() }).unwrap();
+            // Parts of one tile at least: the split is measured at every size, to find where it starts to pay
+            // (`LoihiParams::thread_min_neurons`' default follows that crossover).
+            let params = |threads| LoihiParams { threads, thread_min_neurons: 1024, ..LoihiParams::default() };
+            let exec_with = |t| LoihiExecutor::new(&built, params(t)).unwrap();
             let (mut one, mut many) = (exec_with(1), exec_with(threads));
             let budget = Duration::from_millis(1500);
             let mut ratios = Vec::new();
@@ -123,6 +127,72 @@ fn speedup_table(threads: usize, sizes: &[usize], dims: &[usize], rounds: usize)
     }
 }
 
+/// Readout delivery alone, per step (all tiles of the ensemble, spikes drawn at random at each firing rate):
+/// per-spike row adds against the dense masked sum, and the automatic choice, in ns per step; the crossover
+/// rate is where per-spike delivery stops winning. The readout layout (groups, shifts) is a real network's.
+fn delivery_table(sizes: &[usize], dims: &[usize]) {
+    const TILE: usize = 1024;
+    let rates = [0.005, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.10, 0.15, 0.20];
+    println!(
+        "{:>9} {:>3} {:>7} {:>14} {:>14} {:>14} {:>9}",
+        "n", "k", "rate", "sparse ns/step", "dense ns/step", "auto ns/step", "faster"
+    );
+    for &k in dims {
+        for &n in sizes {
+            let spec = NetworkSpec::new(EnsembleSpec::new(n, 1, 0), PesSpec::new(k, 1e-4));
+            let built = BuiltNetwork::build(&spec).unwrap();
+            let exec = LoihiExecutor::new(&built, LoihiParams::default()).unwrap();
+            let readout = &exec.network().readout;
+            let d = Delivery { k, group_size: readout.group_size, group_shift: &readout.group_shift };
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut weights: Vec<i32> = (0..n * k).map(|_| (next() >> 40) as i32 - (1 << 23)).collect();
+            let mut crossover = None;
+            for &rate in &rates {
+                // Eight steps' spike flags, cycled, so the branch predictor cannot learn one pattern.
+                let threshold = (rate * u64::MAX as f64) as u64;
+                let flags: Vec<Vec<u8>> =
+                    (0..8).map(|_| (0..n).map(|_| (next() < threshold) as u8).collect()).collect();
+                let mut out = vec![0i32; readout.group_shift.len() * k];
+                let mut list = Vec::with_capacity(TILE);
+                let rows = AllRows { weights: &mut weights, n };
+                let mut time = |path: DeliveryPath| {
+                    let mut step = |s: usize| {
+                        let f = &flags[s % flags.len()];
+                        for a in (0..n).step_by(TILE) {
+                            let b = (a + TILE).min(n);
+                            d.deliver(path, &rows, a, a, &f[a..b], &mut list, &mut out);
+                        }
+                    };
+                    (0..20).for_each(&mut step);
+                    let (start, mut steps) = (Instant::now(), 0);
+                    while start.elapsed() < Duration::from_millis(200) || steps < 20 {
+                        step(steps);
+                        steps += 1;
+                    }
+                    start.elapsed().as_nanos() as f64 / steps as f64
+                };
+                let (sparse, dense, auto) =
+                    (time(DeliveryPath::Sparse), time(DeliveryPath::Dense), time(DeliveryPath::Auto));
+                black_box(&out);
+                if sparse > dense && crossover.is_none() {
+                    crossover = Some(rate);
+                }
+                let faster = if sparse < dense { "sparse" } else { "dense" };
+                println!("{n:>9} {k:>3} {:>6.1}% {sparse:>14.0} {dense:>14.0} {auto:>14.0} {faster:>9}", rate * 100.0);
+            }
+            let found = crossover.map_or("above every rate".into(), |r| format!("at or below {:.1} %", r * 100.0));
+            let switch = (k - 1) as f64 / (k * SPARSE_DELIVERY_RATIO) as f64 * 100.0;
+            println!("{n:>9} {k:>3} per-spike delivery stops winning {found} (auto switches at {switch:.1} %)");
+        }
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let loihi_only = std::env::args().any(|a| a == "--loihi-only");
@@ -132,9 +202,14 @@ fn main() {
     let all: &[usize] = if quick { &[1000, 10_000, 100_000] } else { &[1000, 10_000, 100_000, 1_000_000] };
     let sizes: Vec<usize> = all.iter().copied().filter(|&n| pick("--n").is_none_or(|p| p == n)).collect();
     let dims: Vec<usize> = [1usize, 12].into_iter().filter(|&d| pick("--d").is_none_or(|p| p == d)).collect();
+    if args.iter().any(|a| a == "--delivery") {
+        let sizes = pick("--n").map_or(vec![10_000, 100_000, 1_000_000], |n| vec![n]);
+        let ks = pick("--k").map_or(vec![1, 2, 12], |k| vec![k]);
+        delivery_table(&sizes, &ks);
+        return;
+    }
     if let Some(threads) = pick("--threads") {
-        let sizes: Vec<usize> =
-            [100_000, 1_000_000].into_iter().filter(|&n| pick("--n").is_none_or(|p| p == n)).collect();
+        let sizes = pick("--n").map_or(vec![100_000, 1_000_000], |n| vec![n]);
         speedup_table(threads, &sizes, &dims, pick("--rounds").unwrap_or(3).max(1));
         return;
     }

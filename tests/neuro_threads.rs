@@ -17,7 +17,9 @@ struct Record {
 fn run(params: LoihiParams, n: usize, d: usize, k: usize, threads: usize, steps: usize) -> Record {
     let spec = NetworkSpec::new(EnsembleSpec::new(n, d, 5), PesSpec::new(k, 1e-3));
     let built = BuiltNetwork::build(&spec).unwrap();
-    let mut exec = LoihiExecutor::new(&built, LoihiParams { threads, ..params }).unwrap();
+    // Parts of 16 tiles: far below the default minimum, so this 50k-neuron network still splits.
+    let params = LoihiParams { threads, thread_min_neurons: 16 * 1024, ..params };
+    let mut exec = LoihiExecutor::new(&built, params).unwrap();
     assert_eq!(exec.threads(), threads, "n = {n} should run on the {threads} threads asked for");
     let (mut input, mut out, mut err) = (vec![0.0; d], vec![0.0; k], vec![0.0; k]);
     let mut rec = Record { outputs: Vec::new(), spikes: Vec::new(), weights: Vec::new(), accounting: String::new() };
@@ -65,4 +67,8 @@ fn small_networks_stay_on_one_thread() {
     let built = BuiltNetwork::build(&spec).unwrap();
     let exec = LoihiExecutor::new(&built, LoihiParams { threads: 0, ..LoihiParams::default() }).unwrap();
     assert_eq!(exec.threads(), 1, "ten tiles are too few to share");
+    let spec = NetworkSpec::new(EnsembleSpec::new(N, 1, 0), PesSpec::new(1, 1e-4));
+    let built = BuiltNetwork::build(&spec).unwrap();
+    let exec = LoihiExecutor::new(&built, LoihiParams { threads: 2, ..LoihiParams::default() }).unwrap();
+    assert_eq!(exec.threads(), 1, "50k neurons are under twice the default minimum per thread");
 }

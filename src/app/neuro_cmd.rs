@@ -44,11 +44,11 @@ pub struct LearnArgs {
     /// Overrides one fixed-point core parameter, `KEY=VALUE` (repeatable; e.g. `weight_bits=10`), for ablations.
     /// Keys: weight_bits, error_bits, trace_bits, train_epoch, learn_epoch, error_quantum, auto_scale,
     /// rescale_window, input_pairs, default_input_synapse, graded_input, delta_input, soft_reset,
-    /// count_active_updates, threads.
+    /// count_active_updates, threads, thread_min_neurons.
     #[arg(long = "core", value_name = "KEY=VALUE")]
     core: Vec<String>,
-    /// Threads that step the fixed-point core (0: one per CPU). Results are bit-identical on any count; networks
-    /// under 16 tiles of 1024 neurons per thread use fewer threads.
+    /// Threads that step the fixed-point core (0: one per CPU). Results are bit-identical on any count; a network
+    /// gets at most one thread per `thread_min_neurons` (default 262 144; `--core thread_min_neurons=N`).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Overrides the spec's ensemble seed.

@@ -1,5 +1,6 @@
 //! One integer LIF compartment: the core's update rule, shared by the executor and the golden-trace test.
 
+use super::compartment_avx512;
 use super::fixed::{decay, decay_nonneg, wrap};
 use super::kernels::simd_dispatch;
 
@@ -117,15 +118,26 @@ const U_HOLD: u8 = 2;
 /// A compartment's synaptic input for one step as the executor sums it: weight mantissa products in 16 or 32
 /// bits (16 when the step's spikes cannot overflow them: twice the lanes), shifted by the shared weight
 /// exponent when consumed.
-pub trait MantissaSum: Copy + Default + Into<i32> {}
-impl MantissaSum for i16 {}
-impl MantissaSum for i32 {}
+pub trait MantissaSum: Copy + Default + Into<i32> {
+    /// The sums as 16-bit ones, if they are.
+    fn narrow(sums: &mut [Self]) -> Option<&mut [i16]>;
+}
+impl MantissaSum for i16 {
+    fn narrow(sums: &mut [Self]) -> Option<&mut [i16]> {
+        Some(sums)
+    }
+}
+impl MantissaSum for i32 {
+    fn narrow(_: &mut [Self]) -> Option<&mut [i16]> {
+        None
+    }
+}
 
 /// Per-compartment state arrays of a block that shares one [`CompartmentParams`].
 pub struct CompartmentBlock<'a, S> {
     /// Synaptic input of this step as mantissa sums (see [`MantissaSum`]); cleared as it is consumed.
     pub input: &'a mut [S],
-    /// Currents.
+    /// Currents (not written where the current is not kept, `keep_u = 0`: it is then only the step's input).
     pub u: &'a mut [i32],
     /// Voltages.
     pub v: &'a mut [i32],
@@ -149,6 +161,12 @@ pub fn step_block<S: MantissaSum>(
 ) {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
     let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
+    // The default block's hand-vectorised loop takes what it can; the portable one steps the rest.
+    let done = S::narrow(input).map_or(0, |narrow| {
+        compartment_avx512::step_leading(p, bias, narrow, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked)
+    });
+    let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
+    let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
     step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked);
 }
 
@@ -199,7 +217,10 @@ fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool, const U: u8>
         let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] as i32 };
         let current = std::mem::take(&mut input[i]).into() << exp;
         let fired = step_impl::<V_NONNEG, SOFT, U>(&mut regs, p, current, bias[i].value()) as u8;
-        u[i] = regs.u;
+        // A current that is not kept is no state: only this step's input, which nothing reads again.
+        if U != U_NONE && p.keep_u != 0 {
+            u[i] = regs.u;
+        }
         v[i] = regs.v;
         // At most `ref_delay`, which `step_block` checked fits.
         refractory[i] = regs.refractory as u8;
@@ -272,11 +293,51 @@ mod tests {
                 for i in 0..n {
                     let one = if soft { step_soft } else { step };
                     let fired = one(&mut regs[i], &p, inputs[i] << 9, bias[i].value());
-                    let got = CompartmentRegisters { u: u[i], v: v[i], refractory: refr[i] as i32 };
+                    // An unkept current is not stored (the single step's register holds the step's input).
+                    let got_u = if keep_u == 0 { regs[i].u } else { u[i] };
+                    assert!(keep_u != 0 || u[i] == 0, "an unkept current is not written");
+                    let got = CompartmentRegisters { u: got_u, v: v[i], refractory: refr[i] as i32 };
                     assert_eq!((got, spiked[i] == 1), (regs[i], fired), "keep_u {keep_u} soft {soft} step {t} i {i}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_avx512_block_equals_single_steps() {
+        // The default block's kind (hard reset, keep_u = 0, 16-bit sums), with voltages near the ceiling,
+        // refractory counts of every value, and inputs that wrap the 21-bit accumulator.
+        let n = 16 * 40 + 9;
+        let p = CompartmentParams { keep_u: 0, keep_v: 3896, vth: 1 << 22, vmin: 0, vmax: VMAX, ref_delay: 4 };
+        let bias: Vec<PackedBias> =
+            (0..n).map(|i| PackedBias::new((i as i32 * 97) % 8191 - 4095, i as u32 % 8)).collect();
+        let mut regs: Vec<CompartmentRegisters> = (0..n)
+            .map(|i| CompartmentRegisters { u: 0, v: (i as i32 * 104_729) % VMAX, refractory: i as i32 % 5 })
+            .collect();
+        let (mut u, mut v): (Vec<i32>, Vec<i32>) = (vec![0; n], regs.iter().map(|r| r.v).collect());
+        let mut refr: Vec<u8> = regs.iter().map(|r| r.refractory as u8).collect();
+        let (mut spiked, mut epoch) = (vec![0u8; n], vec![0u8; n]);
+        for t in 0..60 {
+            let inputs: Vec<i16> = (0..n).map(|i| ((i * 7919 + t * 104_723) % 65_536) as u16 as i16).collect();
+            let mut input = inputs.clone();
+            let block = CompartmentBlock {
+                input: &mut input,
+                u: &mut u,
+                v: &mut v,
+                refractory: &mut refr,
+                spiked: &mut spiked,
+                epoch_spiked: &mut epoch,
+            };
+            step_block(&p, &bias, 6, false, block);
+            assert!(input.iter().all(|&x| x == 0), "the input is consumed");
+            for i in 0..n {
+                let fired = step(&mut regs[i], &p, (inputs[i] as i32) << 6, bias[i].value());
+                assert_eq!(u[i], 0, "an unkept current is not written");
+                let got = CompartmentRegisters { u: regs[i].u, v: v[i], refractory: refr[i] as i32 };
+                assert_eq!((got, spiked[i] == 1), (regs[i], fired), "step {t} neuron {i}");
+            }
+        }
+        assert!(epoch.contains(&1) && epoch.contains(&0), "some fired, some did not");
     }
 
     #[test]

@@ -55,9 +55,15 @@ pub struct LoihiParams {
     /// Per-core resources.
     pub cores: CoreLimits,
     /// Threads that step the ensemble (0: one per CPU of the machine). Results are bit-identical on any count;
-    /// a network gets at most one thread per 16 tiles of 1024 neurons (smaller steps are over before a second
-    /// thread would wake up). Default 1: the controller's tick runs on its own thread and allocates nothing.
+    /// a network gets at most one thread per [`thread_min_neurons`](Self::thread_min_neurons). Default 1: the
+    /// controller's tick runs on its own thread and allocates nothing.
     pub threads: usize,
+    /// Fewest neurons a thread's part of the step gets, neurons (counted in whole 1024-neuron tiles): a network
+    /// smaller than twice this stays on one thread whatever `threads` says. Default 262 144 (256 tiles): on the
+    /// 2-core machine of BENCHMARKS.md two threads were slower than one at 10⁵ neurons (a step of ~100 µs,
+    /// cache-resident, pays the second thread's wake-up and shares its work less well) and faster at 10⁶, so a
+    /// network splits from about half a million neurons on.
+    pub thread_min_neurons: usize,
 }
 
 /// Largest input payload scale of [`LoihiParams::graded_input`] (Loihi 2's graded spikes carry more, but the
@@ -94,6 +100,7 @@ impl Default for LoihiParams {
             count_active_updates: false,
             cores: CoreLimits::default(),
             threads: 1,
+            thread_min_neurons: 1 << 18,
         }
     }
 }
@@ -124,7 +131,7 @@ impl LoihiParams {
 
     /// Sets one tunable by name (`weight_bits`, `error_bits`, `trace_bits`, `train_epoch`, `learn_epoch`,
     /// `error_quantum`, `auto_scale`, `rescale_window`, `input_pairs`, `default_input_synapse`, `graded_input`,
-    /// `delta_input`, `soft_reset`, `count_active_updates`, `threads`)
+    /// `delta_input`, `soft_reset`, `count_active_updates`, `threads`, `thread_min_neurons`)
     /// from its text form, for ablations from the command line. The result is checked when a network is built.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), NeuroError> {
         fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, NeuroError> {
@@ -149,6 +156,7 @@ impl LoihiParams {
             "soft_reset" => self.soft_reset = parse(key, value)?,
             "count_active_updates" => self.count_active_updates = parse(key, value)?,
             "threads" => self.threads = parse(key, value)?,
+            "thread_min_neurons" => self.thread_min_neurons = parse(key, value)?,
             other => return Err(NeuroError::InvalidSpec(format!("unknown core parameter {other:?}"))),
         }
         Ok(())

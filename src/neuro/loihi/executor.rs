@@ -13,8 +13,10 @@ use crate::neuro::{Accounting, CoreMap, NeuroError};
 /// Q16 "one" of the input spike generators' accumulators.
 const GEN_ONE: i64 = 1 << 16;
 
-/// Steps a [`DiscreteNetwork`]: inputs enter as on/off spikes, spikes fan out through axons into
-/// compartments (work only where a spike arrives), the readout is learned on-core.
+/// Steps a [`DiscreteNetwork`]: inputs enter as on/off spikes, each input event adds its axon's weight row into
+/// the compartments, every compartment steps (leak and bias act without input), the ensemble's spikes reach the
+/// readout spike by spike or as a masked sum per tile (whichever was measured faster, see
+/// [`delivery`](super::delivery)), and the readout is learned on-core.
 #[derive(Debug, Clone)]
 pub struct LoihiExecutor {
     net: DiscreteNetwork,
@@ -64,7 +66,7 @@ impl LoihiExecutor {
             filtered: vec![0.0; d],
             levels: vec![0; d],
             axon_spikes: Vec::with_capacity(2 * d),
-            ensemble: EnsembleState::new(&net.ensemble.v0, k, net.params.threads),
+            ensemble: EnsembleState::new(&net.ensemble.v0, k, net.params.threads, net.params.thread_min_neurons),
             out_input: vec![0; groups * k],
             out_u: vec![0; groups * k],
             out_v_on: vec![0; groups * k],

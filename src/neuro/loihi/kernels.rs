@@ -2,7 +2,7 @@
 //! compiled again for AVX-512 and for AVX2, picked at run time. Results are bit-identical every way (integer and
 //! IEEE f32 arithmetic only).
 
-use super::lane_rng::LaneRng;
+use super::lane_rng::{LaneRng, SPLIT_DRAWS};
 
 /// Defines `fn $name(args)` (optionally generic over one type parameter) whose code, given once, runs compiled
 /// for AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and as the portable build otherwise. The code is also
@@ -141,30 +141,24 @@ simd_dispatch! {
     }
 }
 
-/// Lanes whose random bits [`with_draws`] hands over at a time: a multiple of eight, on the stack.
-const DRAW_BLOCK: usize = 256;
+/// Lanes whose random bits [`with_draws`] hands over at a time: one number per eight lanes, as many numbers as
+/// [`LaneRng::split_draws`] draws at once (a tile's worth), on the stack.
+const DRAW_BLOCK: usize = 8 * SPLIT_DRAWS;
 
 /// Calls `f(lo, hi, bits)` for consecutive blocks `lo..hi` of a run of `len` lanes, `bits` holding their random
 /// bits as a sweep draws them: one 8-lane number per eight lanes, and, if `closing`, one more for the leftover
 /// lanes, drawn even when there are none. Drawing a block's bits first leaves `f` a flat loop over plain slices,
-/// which vectorises to the CPU's full width (a loop that draws per eight lanes used 2-lane vectors).
+/// which vectorises to the CPU's full width (a loop that draws per eight lanes used 2-lane vectors); a whole
+/// block's bits come from [`LaneRng::split_draws`]'s parallel chains.
 #[inline(always)]
 fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(usize, usize, &[u32])) {
     debug_assert!(closing || len.is_multiple_of(8), "only a sweep's last run may end mid-chunk");
-    let mut bits = [0u32; DRAW_BLOCK];
     for lo in (0..len).step_by(DRAW_BLOCK) {
         let hi = (lo + DRAW_BLOCK).min(len);
-        let mut chunks = bits[..hi - lo].chunks_exact_mut(8);
-        for chunk in &mut chunks {
-            chunk.copy_from_slice(&rng.next_bits());
-        }
-        // Only the run's last block can end mid-chunk; its partial chunk takes the closing draw.
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let r = rng.next_bits();
-            rest.copy_from_slice(&r[..rest.len()]);
-        }
-        f(lo, hi, &bits[..hi - lo]);
+        // Only the run's last block can be short, and only its last chunk partial: that one takes the closing
+        // draw.
+        let draws = rng.split_draws((hi - lo).div_ceil(8));
+        f(lo, hi, &draws.as_flattened()[..hi - lo]);
     }
     if closing && len.is_multiple_of(8) {
         rng.next_bits();

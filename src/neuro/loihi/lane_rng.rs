@@ -41,10 +41,119 @@ impl LaneRng {
     pub fn jumped(&self, jump: &LaneJump) -> LaneRng {
         LaneRng { state: self.state.map(|x| jump.apply(x)) }
     }
+
+    /// The next `count` numbers (at most [`SPLIT_DRAWS`]), in order, at the front of the array: the same as
+    /// that many calls of [`next_bits`](Self::next_bits), drawn faster. The rest of the array holds the numbers
+    /// that would follow; the generators are left after the `count`-th.
+    ///
+    /// One generator's step depends on the one before (six dependent shift-and-xor operations per number), so
+    /// drawing numbers one after another is bound by that latency, not by the CPU's throughput. Here the block
+    /// is cut into [`SPLIT_CHAINS`] segments whose starting states are jumped to (by byte-indexed tables of
+    /// the jump maps, built at compile time), and the segments are drawn interleaved: independent chains that
+    /// the CPU steps in parallel. A number is the generators' state after drawing it, so a short block ends at
+    /// its last number's state.
+    #[inline(always)]
+    pub fn split_draws(&mut self, count: usize) -> [[u32; 8]; SPLIT_DRAWS] {
+        assert!(count <= SPLIT_DRAWS, "at most {SPLIT_DRAWS} numbers at once");
+        let mut chains = [self.state; SPLIT_CHAINS];
+        for c in 1..SPLIT_CHAINS {
+            for lane in 0..8 {
+                chains[c][lane] = SPLIT_JUMPS[c - 1].apply(self.state[lane]);
+            }
+        }
+        let mut out = [std::mem::MaybeUninit::<[u32; 8]>::uninit(); SPLIT_DRAWS];
+        for i in 0..SPLIT_SEGMENT {
+            for (c, chain) in chains.iter_mut().enumerate() {
+                for x in chain.iter_mut() {
+                    *x = xorshift32(*x);
+                }
+                out[c * SPLIT_SEGMENT + i].write(*chain);
+            }
+        }
+        // SAFETY: the loops wrote every element (`c * SPLIT_SEGMENT + i` covers 0..SPLIT_DRAWS), and an
+        // initialised `[MaybeUninit<T>; N]` has the layout of `[T; N]`. (Zeroing first cost ~2 % of a step.)
+        let out: [[u32; 8]; SPLIT_DRAWS] = unsafe { std::mem::transmute(out) };
+        if count > 0 {
+            self.state = out[count - 1];
+        }
+        out
+    }
+}
+
+/// Independent chains [`LaneRng::split_draws`] draws at once: enough to cover the step's latency (six
+/// operations) with the two or three vector units a core has.
+pub const SPLIT_CHAINS: usize = 4;
+/// Numbers each chain of [`LaneRng::split_draws`] draws.
+pub const SPLIT_SEGMENT: usize = 32;
+/// Numbers [`LaneRng::split_draws`] draws: one per eight neurons of a 1024-neuron tile.
+pub const SPLIT_DRAWS: usize = SPLIT_CHAINS * SPLIT_SEGMENT;
+
+/// The jumps by 1, 2 and 3 segments, as tables.
+static SPLIT_JUMPS: [ByteJump; SPLIT_CHAINS - 1] = {
+    let mut jumps = [ByteJump { tables: [[0; 256]; 4] }; SPLIT_CHAINS - 1];
+    let mut c = 0;
+    while c < SPLIT_CHAINS - 1 {
+        jumps[c] = ByteJump::new(((c + 1) * SPLIT_SEGMENT) as u32);
+        c += 1;
+    }
+    jumps
+};
+
+/// A jump of a fixed number of xorshift32 steps as four byte-indexed tables: the jump is linear over GF(2), so
+/// the image of a state is the xor of its four bytes' images (four loads instead of 32 masked xors).
+#[derive(Clone, Copy)]
+struct ByteJump {
+    tables: [[u32; 256]; 4],
+}
+
+impl ByteJump {
+    /// The tables of `steps` steps (at compile time: a few thousand steps of the generator).
+    const fn new(steps: u32) -> Self {
+        let mut columns = [0u32; 32];
+        let mut j = 0;
+        while j < 32 {
+            let mut x = 1u32 << j;
+            let mut s = 0;
+            while s < steps {
+                x = xorshift32(x);
+                s += 1;
+            }
+            columns[j] = x;
+            j += 1;
+        }
+        let mut tables = [[0u32; 256]; 4];
+        let mut b = 0;
+        while b < 4 {
+            let mut byte = 0;
+            while byte < 256 {
+                let mut image = 0;
+                let mut bit = 0;
+                while bit < 8 {
+                    if byte >> bit & 1 == 1 {
+                        image ^= columns[8 * b + bit];
+                    }
+                    bit += 1;
+                }
+                tables[b][byte] = image;
+                byte += 1;
+            }
+            b += 1;
+        }
+        ByteJump { tables }
+    }
+
+    #[inline(always)]
+    fn apply(&self, x: u32) -> u32 {
+        let t = &self.tables;
+        t[0][(x & 0xff) as usize]
+            ^ t[1][(x >> 8 & 0xff) as usize]
+            ^ t[2][(x >> 16 & 0xff) as usize]
+            ^ t[3][(x >> 24) as usize]
+    }
 }
 
 #[inline(always)]
-fn xorshift32(mut x: u32) -> u32 {
+const fn xorshift32(mut x: u32) -> u32 {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
@@ -110,6 +219,25 @@ mod tests {
             let jump = LaneJump::new(steps);
             assert_eq!(jump.steps(), steps);
             assert_eq!(LaneRng::new(42).jumped(&jump), stepped, "{steps} steps");
+        }
+    }
+
+    #[test]
+    fn split_draws_equal_drawing_in_turn() {
+        let (mut split, mut plain) = (LaneRng::new(7), LaneRng::new(7));
+        for _ in 0..3 {
+            let out = split.split_draws(SPLIT_DRAWS);
+            for (i, draw) in out.iter().enumerate() {
+                assert_eq!(*draw, plain.next_bits(), "draw {i}");
+            }
+            assert_eq!(split, plain);
+        }
+        for count in [0, 1, 97, SPLIT_DRAWS - 1] {
+            let out = split.split_draws(count);
+            for (i, draw) in out[..count].iter().enumerate() {
+                assert_eq!(*draw, plain.next_bits(), "draw {i} of {count}");
+            }
+            assert_eq!(split, plain, "left after {count} numbers");
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The Loihi-style fixed-point core: integer compartments, event-driven spikes, on-core PES.
 
 pub mod compartment;
+mod compartment_avx512;
 pub mod cores;
+pub mod delivery;
 pub mod discretize;
 pub mod executor;
 pub mod fixed;

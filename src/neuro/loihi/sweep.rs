@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use super::compartment::{self, CompartmentBlock};
+use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, WeightRows};
 use super::discretize::{DiscreteNetwork, InputRows};
 use super::huge_pages::huge_vec;
 use super::kernels::{self, RowMantissa};
@@ -24,96 +25,6 @@ use super::learning::LearningState;
 /// Neurons per tile: a multiple of 8 (the learning kernels draw random numbers per eight neurons), small enough
 /// that a tile's scratch sums, flags and learning rows stay in a 48 KiB L1 cache.
 pub const TILE: usize = 1024;
-
-/// Fewest tiles a thread gets: below this a step is too short (tens of µs) for handing work to another thread
-/// (a wake-up of several µs) to pay, and the sweep runs on fewer threads, down to one.
-pub const MIN_TILES_PER_THREAD: usize = 16;
-
-/// A tile's spikes are delivered one by one (per-spike row adds) when at most one in this many of its neurons
-/// spiked, else as dense masked sums over the tile. The masked sum handles 16–32 neurons per vector operation,
-/// a per-spike add one neuron per scalar add, so the break-even sits near one spike in 16–32 neurons; the
-/// threshold is that estimate, not a measured optimum. Both give the same sums, bit for bit.
-pub const SPARSE_DELIVERY_RATIO: usize = 32;
-
-/// The learned weights of the neurons a sweep part covers, per output dimension.
-trait WeightRows {
-    /// Dimension `kk`'s weights of the part's neurons `a..b` (indices within the part).
-    fn row(&self, kk: usize, a: usize, b: usize) -> &[i32];
-    /// The same, to update.
-    fn row_mut(&mut self, kk: usize, a: usize, b: usize) -> &mut [i32];
-}
-
-/// All the readout's weights, dimension-major `k × n` (the part is the whole ensemble).
-struct AllRows<'a> {
-    weights: &'a mut [i32],
-    n: usize,
-}
-
-impl WeightRows for AllRows<'_> {
-    fn row(&self, kk: usize, a: usize, b: usize) -> &[i32] {
-        &self.weights[kk * self.n + a..kk * self.n + b]
-    }
-    fn row_mut(&mut self, kk: usize, a: usize, b: usize) -> &mut [i32] {
-        &mut self.weights[kk * self.n + a..kk * self.n + b]
-    }
-}
-
-/// One part's piece of each dimension's weight row.
-struct PartRows<'a>(Vec<&'a mut [i32]>);
-
-impl WeightRows for PartRows<'_> {
-    fn row(&self, kk: usize, a: usize, b: usize) -> &[i32] {
-        &self.0[kk][a..b]
-    }
-    fn row_mut(&mut self, kk: usize, a: usize, b: usize) -> &mut [i32] {
-        &mut self.0[kk][a..b]
-    }
-}
-
-/// How spikes reach the readout: output dimensions, group size and each group's shift.
-#[derive(Clone, Copy)]
-struct Delivery<'a> {
-    k: usize,
-    group_size: usize,
-    group_shift: &'a [u32],
-}
-
-impl Delivery<'_> {
-    /// Adds each listed spiking neuron's weights to its group's readout inputs: work follows the spikes. The
-    /// neurons are `lo + offset` (`lo` global, `rows` indexed from `local`); wrapping sums do not depend on the
-    /// order of their terms, so this equals [`dense`](Self::dense) bit for bit.
-    fn sparse(&self, rows: &impl WeightRows, lo: usize, local: usize, offsets: &[u16], out_input: &mut [i32]) {
-        let len = offsets.last().map_or(0, |&o| o as usize + 1);
-        for kk in 0..self.k {
-            let row = rows.row(kk, local, local + len);
-            for &off in offsets {
-                let g = (lo + off as usize) / self.group_size;
-                let acc = &mut out_input[g * self.k + kk];
-                *acc = acc.wrapping_add(row[off as usize] << self.group_shift[g]);
-            }
-        }
-    }
-
-    /// Masked sums of the tile's weights under its spike flags, per group part and dimension (vectorised).
-    fn dense(&self, rows: &impl WeightRows, lo: usize, local: usize, flags: &[u8], out_input: &mut [i32]) {
-        let (k, hi) = (self.k, lo + flags.len());
-        // A tile may straddle readout groups: each group's part goes to its own compartments.
-        let mut a = lo;
-        while a < hi {
-            let g = a / self.group_size;
-            let b = ((g + 1) * self.group_size).min(hi);
-            let shift = self.group_shift[g];
-            let (la, lb) = (local + a - lo, local + b - lo);
-            for kk in 0..k {
-                let sum = kernels::masked_sum(rows.row(kk, la, lb), &flags[a - lo..b - lo]);
-                // Shifting the wrapped sum equals summing the shifted weights in wrapping 32-bit arithmetic.
-                let acc = &mut out_input[g * k + kk];
-                *acc = acc.wrapping_add(sum << shift);
-            }
-            a = b;
-        }
-    }
-}
 
 /// The scratch space of one thread's part of a sweep.
 #[derive(Debug, Clone)]
@@ -179,7 +90,8 @@ struct Shared<'a> {
 /// the parts after the first.
 #[derive(Debug, Clone)]
 pub struct EnsembleState {
-    /// Currents, per neuron.
+    /// Currents, per neuron. Left at 0 where the current is not kept (`keep_u = 0`, no input synapse): it is
+    /// then only the step's input and no state, and storing it cost a tenth of a step's memory traffic.
     pub u: Vec<i32>,
     /// Voltages, per neuron.
     pub v: Vec<i32>,
@@ -220,24 +132,25 @@ pub struct SweepCounts {
     pub trace_updates: u64,
 }
 
-/// How many threads a sweep over `n` neurons uses when given `threads` (0: one per CPU of the machine): at
-/// most one per [`MIN_TILES_PER_THREAD`] tiles, at least one.
-pub fn sweep_threads(n: usize, threads: usize) -> usize {
+/// How many threads a sweep over `n` neurons uses when given `threads` (0: one per CPU of the machine) and at
+/// least `min_part` neurons per thread (see [`LoihiParams::thread_min_neurons`](super::LoihiParams)): at most one
+/// per `min_part` neurons (in whole tiles), at least one.
+pub fn sweep_threads(n: usize, threads: usize, min_part: usize) -> usize {
     let threads = match threads {
         0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
         t => t,
     };
-    threads.min(n.div_ceil(TILE) / MIN_TILES_PER_THREAD).max(1)
+    threads.min(n.div_ceil(TILE) / min_part.div_ceil(TILE).max(1)).max(1)
 }
 
 impl EnsembleState {
     /// Registers at rest (voltages `v0`) for `n` neurons with a `k`-dimensional readout, swept by up to
-    /// `threads` threads (0: one per CPU; see [`sweep_threads`]).
-    pub fn new(v0: &[i32], k: usize, threads: usize) -> Self {
+    /// `threads` threads (0: one per CPU) of at least `min_part` neurons each (see [`sweep_threads`]).
+    pub fn new(v0: &[i32], k: usize, threads: usize, min_part: usize) -> Self {
         let n = v0.len();
         let tile = TILE.min(n);
         let tiles = n.div_ceil(TILE);
-        let mut parts = sweep_threads(n, threads);
+        let mut parts = sweep_threads(n, threads, min_part);
         // A pool that cannot start (no threads left to the process) leaves the sweep on one thread.
         let pool = (parts > 1)
             .then(|| {
@@ -496,21 +409,10 @@ impl Worker {
         b: usize,
         out_input: &mut [i32],
     ) -> usize {
-        let flags = &self.spiked[..b - a];
-        let spikes = kernels::count_flags(flags);
-        if spikes == 0 {
-            return 0;
-        }
         let r = &shared.net.readout;
         let readout = Delivery { k: shared.factors.len(), group_size: r.group_size, group_shift: &r.group_shift };
-        if spikes * SPARSE_DELIVERY_RATIO <= flags.len() {
-            self.spike_list.clear();
-            self.spike_list.extend(flags.iter().enumerate().filter(|&(_, &f)| f != 0).map(|(off, _)| off as u16));
-            readout.sparse(&part.weights, part.lo + a, a, &self.spike_list, out_input);
-        } else {
-            readout.dense(&part.weights, part.lo + a, a, flags, out_input);
-        }
-        spikes
+        let flags = &self.spiked[..b - a];
+        readout.deliver(DeliveryPath::Auto, &part.weights, part.lo + a, a, flags, &mut self.spike_list, out_input)
     }
 
     /// The tile's part of the due learning sweeps: traces, then each updating dimension's weights (which use the
@@ -545,40 +447,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sparse_and_dense_delivery_agree_bit_for_bit() {
-        // Two dimensions, groups of 300 (tiles straddle them), weights large enough to wrap, shifts per group.
-        let (n, k) = (1000, 2);
-        let mut weights: Vec<i32> = (0..n * k).map(|i| (i as i32).wrapping_mul(0x2545_F491) >> 3).collect();
-        let want_weights = weights.clone();
-        let group_shift = [3u32, 0, 7, 1];
-        let d = Delivery { k, group_size: 300, group_shift: &group_shift };
-        for (lo, every) in [(0usize, 1usize), (100, 3), (250, 17), (512, 97)] {
-            let rows = AllRows { weights: &mut weights, n };
-            let flags: Vec<u8> = (0..(n - lo).min(600)).map(|i| (i % every == 0) as u8).collect();
-            let offsets: Vec<u16> = (0..flags.len()).filter(|&i| flags[i] != 0).map(|i| i as u16).collect();
-            let (mut sparse, mut dense) = (vec![5i32; 4 * k], vec![5i32; 4 * k]);
-            d.sparse(&rows, lo, lo, &offsets, &mut sparse);
-            d.dense(&rows, lo, lo, &flags, &mut dense);
-            assert_eq!(sparse, dense, "tile at {lo}, one spike in {every}");
-            // And both equal the plain definition.
-            let mut want = vec![5i32; 4 * k];
-            for (off, _) in flags.iter().enumerate().filter(|(_, f)| **f != 0) {
-                let i = lo + off;
-                for kk in 0..k {
-                    let j = (i / 300) * k + kk;
-                    want[j] = want[j].wrapping_add(want_weights[kk * n + i].wrapping_shl(group_shift[i / 300]));
-                }
-            }
-            assert_eq!(sparse, want);
-        }
-    }
-
-    #[test]
     fn threads_follow_the_size() {
-        assert_eq!(sweep_threads(10_000, 2), 1, "ten tiles stay on one thread");
-        assert_eq!(sweep_threads(MIN_TILES_PER_THREAD * TILE * 2, 2), 2);
-        assert_eq!(sweep_threads(MIN_TILES_PER_THREAD * TILE * 2, 3), 2, "at least the minimum per thread");
-        assert_eq!(sweep_threads(1_000_000, 1), 1);
-        assert!(sweep_threads(1_000_000, 0) >= 1);
+        let min = 16 * TILE;
+        assert_eq!(sweep_threads(10_000, 2, min), 1, "ten tiles stay on one thread");
+        assert_eq!(sweep_threads(min * 2, 2, min), 2);
+        assert_eq!(sweep_threads(min * 2, 3, min), 2, "at least the minimum per thread");
+        assert_eq!(sweep_threads(min * 2, 3, min - 100), 2, "the minimum counts whole tiles");
+        assert_eq!(sweep_threads(1_000_000, 1, min), 1);
+        assert!(sweep_threads(1_000_000, 0, min) >= 1);
+        assert_eq!(sweep_threads(100_000, 2, 0), 2, "no minimum: one tile per thread at least");
     }
 }

@@ -1,0 +1,112 @@
+//! The compartment update of the default Loihi 1 block written with AVX-512 instructions: hard reset, a current
+//! that is not kept (`keep_u = 0`, no input synapse), 16-bit input sums, non-negative voltages.
+//!
+//! The portable loop ([`super::compartment::step_block`]) vectorises, but it is bound by the vector ports: the
+//! voltage decay's two 32-bit multiplies are four micro-ops per 16 neurons, and the byte-wide refractory counters
+//! and spike flags are widened to 32-bit lanes and narrowed back. Here the decay is one 16-bit multiply-add and
+//! one 16-bit high multiply (see [`step_chunks`]), and the counters and flags stay bytes, masked by the spike
+//! mask. Same integer arithmetic, same bits: a unit test steps random blocks both ways.
+
+use super::compartment::{CompartmentParams, PackedBias, VMAX};
+
+/// Steps the leading whole groups of 16 compartments when the CPU has AVX-512 (F, BW, VL) and the block is of
+/// this kind; returns how many it stepped (0 otherwise), leaving the rest to the portable loop.
+#[allow(clippy::too_many_arguments)]
+pub fn step_leading(
+    p: &CompartmentParams,
+    bias: &[PackedBias],
+    input: &mut [i16],
+    exp: u32,
+    soft: bool,
+    u: &mut [i32],
+    v: &mut [i32],
+    refractory: &mut [u8],
+    spiked: &mut [u8],
+    epoch: &mut [u8],
+) -> usize {
+    // The decay below needs 0 <= v < 2^27 and a keep factor that fits a signed 16-bit lane.
+    let fits = !soft && p.keep_u == 0 && p.vmin >= 0 && p.vmax <= VMAX && (0..=4096).contains(&p.keep_v) && exp < 32;
+    let n = bias.len();
+    let lens = [input.len(), u.len(), v.len(), refractory.len(), spiked.len(), epoch.len()];
+    if !fits || lens.iter().any(|&l| l < n) {
+        return 0;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+    {
+        let chunks = n / 16;
+        // SAFETY: AVX-512 F, BW and VL were detected just above; every slice holds at least `16 × chunks`
+        // elements (checked above), which is all the loop reads and writes.
+        unsafe { step_chunks(p, bias, input, exp, v, refractory, spiked, epoch, chunks) };
+        return chunks * 16;
+    }
+    0
+}
+
+/// The first `chunks` groups of 16 compartments. Per lane, as `step_impl` with a hard reset and `keep_u = 0`:
+/// `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a spike where `v > vth`
+/// zeroes `v` and sets the refractory count.
+///
+/// The decay `(v >> 12) × keep + ((v & 4095) × keep >> 12)` from the 16-bit halves of `v << 4`: the high half is
+/// `v >> 12` (< 2^15), so a multiply-add against `(0, keep)` pairs gives `(v >> 12) × keep`; the low half is
+/// `(v & 4095) << 4`, whose unsigned high product with `keep` is `(v & 4095) × keep >> 12`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn step_chunks(
+    p: &CompartmentParams,
+    bias: &[PackedBias],
+    input: &mut [i16],
+    exp: u32,
+    v: &mut [i32],
+    refractory: &mut [u8],
+    spiked: &mut [u8],
+    epoch: &mut [u8],
+    chunks: usize,
+) {
+    use std::arch::x86_64::*;
+    let exp = _mm_cvtsi32_si128(exp as i32);
+    let keep_high = _mm512_set1_epi32(p.keep_v << 16);
+    // `keep` in every 16-bit lane, and the high product kept from the low lanes only. (With `keep` in the low
+    // lanes only, the compiler knew the high lanes' products were 0 and split the multiply into four shuffles.)
+    let (keep16, low_half) = (_mm512_set1_epi16(p.keep_v as i16), _mm512_set1_epi32(0xffff));
+    let (vmin, vmax, vth) = (_mm512_set1_epi32(p.vmin), _mm512_set1_epi32(p.vmax), _mm512_set1_epi32(p.vth));
+    let (seven, zero) = (_mm512_set1_epi32(7), _mm512_setzero_si512());
+    let (one8, delay8) = (_mm_set1_epi8(1), _mm_set1_epi8(p.ref_delay as u8 as i8));
+    for c in 0..chunks {
+        let i = c * 16;
+        // SAFETY (all loads and stores): `i + 16 <= 16 × chunks`, within every slice (the caller checked).
+        unsafe {
+            let input_at = input.as_mut_ptr().add(i) as *mut __m256i;
+            let current = _mm512_sll_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(input_at)), exp);
+            _mm256_storeu_si256(input_at, _mm256_setzero_si256());
+            // Wrapped to the 21-bit input accumulator (then already within the 23-bit current). Not stored: a
+            // current that is not kept is no state (see `EnsembleState::u`).
+            let current = _mm512_srai_epi32::<10>(_mm512_slli_epi32::<10>(current));
+
+            let old = _mm512_loadu_si512(v.as_ptr().add(i) as *const _);
+            let shifted = _mm512_slli_epi32::<4>(old);
+            let low = _mm512_and_si512(_mm512_mulhi_epu16(shifted, keep16), low_half);
+            let decayed = _mm512_add_epi32(_mm512_madd_epi16(shifted, keep_high), low);
+            let packed = _mm512_cvtepi16_epi32(_mm256_loadu_si256(bias.as_ptr().add(i) as *const __m256i));
+            let bias = _mm512_sllv_epi32(_mm512_srai_epi32::<3>(packed), _mm512_and_si512(packed, seven));
+            let next = _mm512_max_epi32(_mm512_add_epi32(_mm512_add_epi32(decayed, current), bias), vmin);
+
+            let counts = _mm_loadu_si128(refractory.as_ptr().add(i) as *const __m128i);
+            // Not refractory after this step's count-down: the count was 0 or 1.
+            let ready = _mm_cmple_epu8_mask(counts, one8);
+            let next = _mm512_maskz_min_epi32(ready, next, vmax);
+            let fired = _mm512_cmpgt_epi32_mask(next, vth);
+            _mm512_storeu_si512(v.as_mut_ptr().add(i) as *mut _, _mm512_mask_mov_epi32(next, fired, zero));
+
+            let counts = _mm_mask_mov_epi8(_mm_sub_epi8(_mm_max_epu8(counts, one8), one8), fired, delay8);
+            _mm_storeu_si128(refractory.as_mut_ptr().add(i) as *mut __m128i, counts);
+            let flags = _mm_maskz_mov_epi8(fired, one8);
+            _mm_storeu_si128(spiked.as_mut_ptr().add(i) as *mut __m128i, flags);
+            let epoch_at = epoch.as_mut_ptr().add(i) as *mut __m128i;
+            _mm_storeu_si128(epoch_at, _mm_or_si128(_mm_loadu_si128(epoch_at), flags));
+        }
+    }
+}
