@@ -3,11 +3,13 @@
 
 use nalgebra::Vector3;
 use spikearm::arm::description::ArmSpec;
+use spikearm::arm::hold::HoldParams;
 use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm::control::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::Controller;
 use spikearm::control::osc::{Osc, OscParams};
-use spikearm::eval::closed_loop::ClosedLoop;
+use spikearm::control::safety::SafetyParams;
+use spikearm::eval::closed_loop::{ClosedLoop, command_guard};
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 
@@ -20,6 +22,11 @@ fn adaptive(params: AdaptiveParams) -> AdaptiveOsc {
     AdaptiveOsc::new(osc, params).unwrap()
 }
 
+/// The controller node's command guard with its default settings.
+fn guard(urdf: &str) -> spikearm::control::safety::CommandGuard {
+    command_guard(urdf, SafetyParams::default(), HoldParams::default()).unwrap()
+}
+
 /// A closed loop holding the start pose with a 1 kg payload, so the adaptive term has something to learn.
 fn looped(params: AdaptiveParams) -> (ClosedLoop<AdaptiveOsc>, Vector3<f64>) {
     let urdf = std::fs::read_to_string(ARM).unwrap();
@@ -27,7 +34,7 @@ fn looped(params: AdaptiveParams) -> (ClosedLoop<AdaptiveOsc>, Vector3<f64>) {
     world.set_state(&Q0, &[0.0; 3]).unwrap();
     world.set_payload(Some(PayloadSpec::at_ee(1.0))).unwrap();
     let target = Vector3::from(world.state().ee_position);
-    (ClosedLoop::new(world, adaptive(params)).unwrap(), target)
+    (ClosedLoop::new(world, adaptive(params), guard(&urdf)).unwrap(), target)
 }
 
 fn run(lp: &mut ClosedLoop<AdaptiveOsc>, target: &Vector3<f64>, steps: usize) {
@@ -104,7 +111,8 @@ fn residual_is_the_payload_and_quiet_without_one() {
     let mut world = ArmWorld::from_urdf_str(&urdf, SimParams::default()).unwrap();
     world.set_state(&Q0, &[0.0; 3]).unwrap();
     let mut quiet =
-        ClosedLoop::new(world, adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() })).unwrap();
+        ClosedLoop::new(world, adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() }), guard(&urdf))
+            .unwrap();
     run(&mut quiet, &target, 1500);
     let r0 = quiet.controller().residual().unwrap();
     let u0 = quiet.controller().adaptive_torque().unwrap();

@@ -38,7 +38,7 @@ fn protocol(file: &str, payload_kg: f64) -> (Vec<f64>, f64) {
     spec.protocol.laps = LAPS;
     let pd = parallel(&spec, &[Condition::PdNoPayload, Condition::PdPayload], None);
     let conds = [Condition::Adaptive(ExecutorKind::Loihi), Condition::AdaptiveNoPayload(ExecutorKind::Loihi)];
-    let runs = parallel(&spec, &conds, Some(&pd[0]));
+    let runs = parallel(&spec, &conds, None);
     let (e0, e1) = (&pd[0].error_per_lap, &pd[1].error_per_lap);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let n = normalised_per_lap(&runs[0].error_per_lap, e0, e1);

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::control::adaptive::{AdaptiveDesign, AdaptiveParams};
-use crate::eval::metrics::normalised_per_lap;
+use crate::control::factory::ControllerParams;
+use crate::eval::metrics::{normalised, normalised_per_lap};
 use crate::eval::payload_eval::{Condition, PayloadEvalSpec};
 use crate::eval::payload_protocol::ProtocolRun;
 use crate::eval::targets::TargetPattern;
@@ -59,12 +60,19 @@ pub struct PayloadArgs {
     /// Textbook adaptive settings (posture design): inputs (q, dq), trained on the OSC task term only.
     #[arg(long)]
     pub textbook: bool,
-    /// Factor on the calibrated input half-ranges (room for the payload's sag).
+    /// Calibrate the adaptive input scaling from the PD no-payload run (an experiment: the controller node,
+    /// `launch` and `demo` run the default scaling, which is what `eval` measures without this flag).
+    #[arg(long)]
+    pub calibrate_inputs: bool,
+    /// Factor on the calibrated input half-ranges (room for the payload's sag; with --calibrate-inputs).
     #[arg(long, default_value_t = 2.0, value_name = "F")]
     pub range_margin: f64,
     /// Skip the float adaptive row (the slowest).
     #[arg(long)]
     pub no_float: bool,
+    /// Skip the PID rows (the adaptive bars need only the two OSC rows).
+    #[arg(long)]
+    pub no_pid: bool,
     /// Target pattern: `circle` (8 fixed targets), `random` (8 new seeded targets per lap within the circle's
     /// disc), `figure8` (a continuous figure-8 per lap).
     #[arg(long, value_enum, default_value_t = TargetPattern::Circle, value_name = "PATTERN")]
@@ -78,6 +86,13 @@ pub struct PayloadArgs {
     /// Laps run after removing the payload again (reported in the table, not in the JSON).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub laps_after_removal: usize,
+    /// Laps run after putting the payload back on after the removal laps (reported in the table, not in the
+    /// JSON).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub laps_after_return: usize,
+    /// Payload position in the `ee` frame, m (x,y,z) [default: at the frame's origin].
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "X,Y,Z")]
+    pub payload_offset: Option<Vec<f64>>,
 }
 
 /// Per-controller result in the JSON.
@@ -114,27 +129,42 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     let mut spec = PayloadEvalSpec::new(urdf, args.payload_kg)?;
     spec.protocol.laps = args.laps;
     spec.protocol.laps_after_removal = args.laps_after_removal;
+    spec.protocol.laps_after_return = args.laps_after_return;
+    if let Some(off) = &args.payload_offset {
+        ensure!(off.len() == 3 && off.iter().all(|x| x.is_finite()), "--payload-offset needs 3 finite values (x,y,z)");
+        if let Some(p) = &mut spec.protocol.payload {
+            p.offset_m = [off[0], off[1], off[2]];
+        }
+    }
     spec.protocol.pattern = args.targets;
     spec.protocol.targets_seed = args.targets_seed;
     spec.range_margin = args.range_margin;
     if let Some(i) = args.integrator {
         spec.sim.integrator = i;
     }
-    spec.adaptive = match (args.textbook, args.design) {
-        (true, _) => AdaptiveParams::textbook(),
-        (false, AdaptiveDesign::Posture) => AdaptiveParams::posture(),
-        (false, AdaptiveDesign::Inertial) => AdaptiveParams::default(),
-    };
-    spec.adaptive.seed = args.seed;
-    spec.adaptive.joints = args.joints.clone();
+    // The controller node's settings type: what the node, `launch` and `demo` would run with these values.
+    let mut node = ControllerParams { design: args.design, seed: args.seed, ..ControllerParams::default() };
     if let Some(k) = args.learning_rate {
-        spec.adaptive.learning_rate = k;
+        node.learning_rate = k;
+    }
+    spec.osc = node.osc_params();
+    spec.adaptive = node.adaptive_params(spec.protocol.q0.len());
+    if args.textbook {
+        spec.adaptive = AdaptiveParams {
+            seed: spec.adaptive.seed,
+            learning_rate: spec.adaptive.learning_rate,
+            ..AdaptiveParams::textbook()
+        };
+    }
+    if let Some(j) = &args.joints {
+        spec.adaptive.joints = Some(j.clone());
     }
     let started = std::time::Instant::now();
 
-    // Phase 1: the two PD rows (the no-payload run also calibrates the adaptive input scaling).
+    // Phase 1: the two PD rows (with --calibrate-inputs the no-payload run also calibrates the adaptive input
+    // scaling).
     let phase1 = run_parallel(&spec, &[Condition::PdNoPayload, Condition::PdPayload], None, args.threads)?;
-    let calibration = &phase1[0];
+    let calibration = args.calibrate_inputs.then_some(&phase1[0]);
     // Phase 2: everything else, slowest first so the threads finish together.
     let mut rest: Vec<Condition> = Vec::new();
     if !args.no_float {
@@ -142,8 +172,10 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     }
     rest.push(Condition::Adaptive(ExecutorKind::Loihi));
     rest.push(Condition::AdaptiveNoPayload(ExecutorKind::Loihi));
-    rest.extend(PID_GAINS.iter().map(|&k| Condition::Pid(k)));
-    let phase2 = run_parallel(&spec, &rest, Some(calibration), args.threads)?;
+    if !args.no_pid {
+        rest.extend(PID_GAINS.iter().map(|&k| Condition::Pid(k)));
+    }
+    let phase2 = run_parallel(&spec, &rest, calibration, args.threads)?;
 
     let (e0, e1) = (&phase1[0].error_per_lap, &phase1[1].error_per_lap);
     let json_of = |r: &ProtocolRun| ConditionJson {
@@ -169,8 +201,9 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let Some((_, best)) = best_pid else { bail!("no PID row ran") };
-    controllers.insert("pid".to_string(), json_of(best));
+    if let Some((_, best)) = best_pid {
+        controllers.insert("pid".to_string(), json_of(best));
+    }
 
     // Table: lap scores the bars use.
     let lap_s = spec.protocol.lap_s();
@@ -186,15 +219,18 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "{:<16} {:>10} {:>10} {:>10} {:>12} {:>12} {:>12}",
+        "{:<16} {:>10} {:>10} {:>10} {:>12} {:>12} {:>12} {:>10}",
         "condition",
         format!("lap@{}s", (lap64 + 1) as f64 * lap_s),
         "last lap",
         "max after",
         "last e (mm)",
         "final max mm",
-        "removed (mm)"
+        "removed (mm)",
+        "returned"
     );
+    let pd_returned =
+        phase1[0].error_after_return.last().zip(phase1[1].error_after_return.last()).map(|(a, b)| (*a, *b));
     let mut rows: Vec<(String, &ProtocolRun)> =
         vec![("pd_no_payload".into(), &phase1[0]), ("pd_payload".into(), &phase1[1])];
     rows.extend(rest.iter().map(|c| c.key()).zip(phase2.iter()));
@@ -203,8 +239,13 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
         let after = n.iter().skip(lap64 + 1).fold(f64::NAN, |m, &x| if m.is_nan() || x > m { x } else { m });
         let removed = run.error_after_removal.last().map(|e| format!("{:.2}", e * 1e3)).unwrap_or_else(|| "-".into());
         let final_max = run.final_error_per_reach.iter().fold(0.0f64, |m, &x| m.max(x));
+        // After the payload is put back: the last lap's error normalised by the OSC's last lap with it.
+        let returned = match (run.error_after_return.last(), pd_returned) {
+            (Some(e), Some((e0, e1))) => format!("{:.3}", normalised(*e, e0, e1 - e0)),
+            _ => "-".into(),
+        };
         println!(
-            "{key:<16} {:>10.3} {:>10.3} {:>10.3} {:>12.2} {:>12.2} {:>12}",
+            "{key:<16} {:>10.3} {:>10.3} {:>10.3} {:>12.2} {:>12.2} {:>12} {returned:>10}",
             n[lap64],
             n[n.len() - 1],
             after,
@@ -213,7 +254,9 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
             removed
         );
     }
-    println!("best PID (lowest last lap): {}", best.controller);
+    if let Some((_, best)) = best_pid {
+        println!("best PID (lowest last lap): {}", best.controller);
+    }
     for (cond, run) in rest.iter().zip(&phase2) {
         match cond {
             Condition::Adaptive(_) => {

@@ -64,25 +64,36 @@ impl ControllerParams {
         })
     }
 
+    /// The OSC settings every kind built from these settings runs on (the rest posture is latched at the
+    /// first tick).
+    pub fn osc_params(&self) -> OscParams {
+        OscParams { kp: self.kp, kv: self.kv, ..OscParams::default() }
+    }
+
+    /// The adaptive term's settings on an arm with `dof` joints: what the controller node, `launch`, `demo`
+    /// and `spikearm eval payload` all run (eval adds only its own experiment switches on top).
+    pub fn adaptive_params(&self, dof: usize) -> AdaptiveParams {
+        AdaptiveParams {
+            design: self.design,
+            joints: Some(AdaptiveParams::default_joints(dof)),
+            learning_rate: self.learning_rate,
+            neurons: self.neurons,
+            seed: self.seed,
+            ..AdaptiveParams::default()
+        }
+    }
+
     /// Builds the controller on `arm`.
     pub fn build(&self, arm: &Arm) -> anyhow::Result<Box<dyn Controller>> {
         let model = arm.model().context("building the arm model")?;
         let dof = model.dof();
-        let osc_params = OscParams { kp: self.kp, kv: self.kv, ..OscParams::default() };
+        let osc_params = self.osc_params();
         let c: Box<dyn Controller> = match self.kind.as_str() {
             "osc" => Box::new(Osc::new(model, osc_params)?),
             "pid" => Box::new(Pid::new(Osc::new(model, osc_params)?, PidParams::default())?),
             "joint_pd" => Box::new(JointPd::new(model, JointPdParams::default())?),
             "adaptive" => {
-                let params = AdaptiveParams {
-                    design: self.design,
-                    joints: Some(AdaptiveParams::default_joints(dof)),
-                    learning_rate: self.learning_rate,
-                    neurons: self.neurons,
-                    seed: self.seed,
-                    ..AdaptiveParams::default()
-                };
-                let mut c = AdaptiveOsc::new(Osc::new(model, osc_params)?, params)?;
+                let mut c = AdaptiveOsc::new(Osc::new(model, osc_params)?, self.adaptive_params(dof))?;
                 if !self.learning {
                     c.set_param("learning", 0.0)?;
                 }

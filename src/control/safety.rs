@@ -4,13 +4,19 @@
 //!
 //! [`CommandGuard::apply`] shapes every command in four stages: push back near joint position and velocity
 //! limits, blend in from the hold torque after a resume, saturate to the URDF effort limits, and limit the
-//! rate of change. When the control law fails, [`CommandGuard::substitute_hold`] supplies the hold law's
+//! rate of change. The velocity brake is bounded by what stops the joint's excess speed within one control
+//! period (from the arm model's inertia at the current pose): a brake that rises to the full effort limit over
+//! a narrow speed band is otherwise far too stiff for a light joint — on the UR5e's last wrist joint it reversed
+//! the joint's velocity every tick and pumped it up to ~200 rad/s. When the control law fails, [`CommandGuard::substitute_hold`] supplies the hold law's
 //! torque instead of dropping the arm.
 
+use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
+use super::linalg::{cholesky_in_place, cholesky_solve_in_place};
 use crate::arm::Arm;
 use crate::arm::hold::{HoldLaw, HoldParams};
+use crate::arm::model::ArmModel;
 
 /// Tunables of the controller-side safety (`[safety]` of the controller node's settings).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -20,8 +26,9 @@ pub struct SafetyParams {
     /// tick: a 150-N·m joint goes from zero to its limit in 15 ms).
     pub torque_rate_nm_per_s: f64,
     /// Fraction of each joint's URDF velocity limit above which a braking torque opposes the motion; it
-    /// rises to the joint's effort limit over a further 20 % of the limit. Default 0.8: from 80 % of the limit
-    /// to the full effort at the limit, so a joint stays within its rated speed. 0 turns the brake off (for
+    /// rises to the joint's effort limit over a further 20 % of the limit, but never beyond what takes the
+    /// excess speed away within one control period (from the model's inertia at the pose). Default 0.8: from
+    /// 80 % of the limit to the full effort at the limit, so a joint stays within its rated speed. 0 turns the brake off (for
     /// a drive that enforces its own limits).
     pub velocity_margin: f64,
     /// Distance inside each URDF position limit where a restoring torque starts, rad; it reaches the joint's
@@ -95,10 +102,40 @@ struct FailureHold {
     q_hold: Vec<f64>,
 }
 
+/// The arm's inertia at the current pose, for bounding the velocity brake.
+struct BrakeInertia {
+    model: ArmModel,
+    /// M(q), factored in place.
+    m: DMatrix<f64>,
+    /// One column of M⁻¹.
+    col: Vec<f64>,
+    /// The last control period seen, s (1 ms until two commands have been timed).
+    period_s: f64,
+}
+
+impl BrakeInertia {
+    /// The largest brake torque (N·m, ≥ 0) on joint `i` that takes away at most `excess` rad/s of its speed in
+    /// one control period, the other joints free: `excess / (period · (M⁻¹)ᵢᵢ)`. `None` if M(q) is unusable.
+    /// Call [`factor`](Self::factor) first.
+    fn bound(&mut self, i: usize, excess: f64) -> Option<f64> {
+        self.col.fill(0.0);
+        self.col[i] = 1.0;
+        cholesky_solve_in_place(&self.m, &mut self.col);
+        let inv = self.col[i];
+        (inv.is_finite() && inv > 0.0).then(|| excess / (self.period_s * inv))
+    }
+
+    /// Factors M(q); `false` if the model refuses the pose or M is not positive definite.
+    fn factor(&mut self, q: &[f64]) -> bool {
+        self.model.mass_matrix(q, &mut self.m).is_ok() && cholesky_in_place(&mut self.m, 1e-12)
+    }
+}
+
 /// Shapes every command of one arm. Allocation-free after construction.
 pub struct CommandGuard {
     params: SafetyParams,
     bounds: JointBounds,
+    inertia: Option<BrakeInertia>,
     hold: HoldLaw,
     hold_tau: Vec<f64>,
     /// The last command sent and its sim time; `None` after a resume (nothing to be continuous with).
@@ -120,9 +157,16 @@ impl CommandGuard {
             upper: joints.iter().map(|j| j.limits.upper).collect(),
         };
         let n = joints.len();
+        let inertia = arm.model().ok().map(|model| BrakeInertia {
+            model,
+            m: DMatrix::zeros(n, n),
+            col: vec![0.0; n],
+            period_s: 1e-3,
+        });
         Ok(Self {
             params,
             bounds,
+            inertia,
             hold: HoldLaw::new(arm, hold)?,
             hold_tau: vec![0.0; n],
             prev: vec![0.0; n],
@@ -175,6 +219,12 @@ impl CommandGuard {
 
     /// Shapes `tau` (N·m), the command for the state `(q, dq)` at sim time `t_s`, in place.
     pub fn apply(&mut self, t_s: f64, q: &[f64], dq: &[f64], tau: &mut [f64]) -> GuardActions {
+        if let (Some(prev), Some(inertia)) = (self.prev_t, &mut self.inertia) {
+            let dt = t_s - prev;
+            if dt > 0.0 && dt < 1.0 {
+                inertia.period_s = dt;
+            }
+        }
         let mut acts = GuardActions { limit_pushback: self.push_back_from_limits(q, dq, tau), ..Default::default() };
         self.blend_from_hold(t_s, q, dq, tau);
         acts.saturated = self.saturate(tau);
@@ -193,10 +243,11 @@ impl CommandGuard {
     }
 
     /// Near a position limit a spring, near the velocity limit a brake, each rising linearly to the joint's
-    /// effort limit at the limit itself.
-    fn push_back_from_limits(&self, q: &[f64], dq: &[f64], tau: &mut [f64]) -> bool {
+    /// effort limit at the limit itself; the brake never more than stops the excess speed in one period.
+    fn push_back_from_limits(&mut self, q: &[f64], dq: &[f64], tau: &mut [f64]) -> bool {
         let (b, p) = (&self.bounds, &self.params);
         let mut acted = false;
+        let mut factored = None;
         for i in 0..tau.len() {
             let e = b.effort[i];
             let d = p.position_margin_rad;
@@ -213,9 +264,16 @@ impl CommandGuard {
             } else {
                 0.0
             };
-            let brake = if over_speed > 0.0 { -dq[i].signum() * over_speed } else { 0.0 };
-            if push != 0.0 || brake != 0.0 {
-                tau[i] += e * (push + brake);
+            let mut brake = if over_speed > 0.0 { e * over_speed } else { 0.0 };
+            if brake > 0.0
+                && let Some(inertia) = &mut self.inertia
+                && *factored.get_or_insert_with(|| inertia.factor(q))
+                && let Some(bound) = inertia.bound(i, dq[i].abs() - v_from)
+            {
+                brake = brake.min(bound);
+            }
+            if push != 0.0 || brake > 0.0 {
+                tau[i] += e * push - dq[i].signum() * brake;
                 acted = true;
             }
         }

@@ -1,17 +1,23 @@
 //! The conditions of the payload evaluation (`spikearm eval payload`): each builds its
-//! controller from the payload-free arm model and runs [`run_payload_protocol`]. The adaptive rows take their
-//! input scaling from the PD no-payload run (means and half-ranges of the joint angles it visits), as the
-//! reference does.
+//! controller from the payload-free arm model and runs [`run_payload_protocol`]. The controllers are built
+//! from the controller node's own settings ([`ControllerParams`]: the same OSC gains, the same adaptive term,
+//! input scaling included), and every command passes the node's command guard, so that the evaluation
+//! measures what the controller node, `launch` and `demo` run. Optionally (an experiment, not what the node
+//! runs) the adaptive input scaling can be calibrated from the PD no-payload run instead: means and
+//! half-ranges of the joint angles it visits, as the first-generation reference did.
 
 use spikearm_sim::SimParams;
 
-use super::closed_loop::ClosedLoopError;
+use super::closed_loop::{ClosedLoopError, command_guard};
 use super::payload_protocol::{PayloadProtocolParams, ProtocolRun, run_payload_protocol};
 use crate::arm::description::ArmSpec;
+use crate::arm::hold::HoldParams;
 use crate::arm::model::{ArmModel, ArmModelParams};
 use crate::control::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
+use crate::control::factory::ControllerParams;
 use crate::control::osc::{Osc, OscParams};
 use crate::control::pid::{Pid, PidParams};
+use crate::control::safety::SafetyParams;
 use crate::neuro::ExecutorKind;
 
 /// One row of the evaluation.
@@ -52,16 +58,22 @@ pub struct PayloadEvalSpec {
     pub urdf: String,
     /// Timeline, start pose and payload.
     pub protocol: PayloadProtocolParams,
-    /// OSC gains (rest posture defaults to q0).
+    /// OSC gains (the rest posture latches at the first tick, the start pose). Default: the controller node's
+    /// ([`ControllerParams::osc_params`]).
     pub osc: OscParams,
-    /// Adaptive settings; `joints` `None` means [`AdaptiveParams::default_joints`]; means and half-ranges
-    /// `None` are filled from the calibration run.
+    /// Adaptive settings. Default: the controller node's ([`ControllerParams::adaptive_params`]); `joints`
+    /// `None` means [`AdaptiveParams::default_joints`]; means and half-ranges `None` are filled from a
+    /// calibration run when one is given, else the library defaults (as in the node).
     pub adaptive: AdaptiveParams,
     /// Physics settings.
     pub sim: SimParams,
-    /// Smallest half-range used when calibrating the input scaling, rad (rad/s for velocities). Default 0.05.
+    /// The command guard's limits (the controller node's `[safety]`; default the node's).
+    pub safety: SafetyParams,
+    /// The hold law the guard falls back to (the controller node's `[hold]`).
+    pub hold: HoldParams,
+    /// Smallest half-range used when calibrating the input scaling (calibrated runs only), rad (rad/s for velocities). Default 0.05.
     pub min_half_range: f64,
-    /// Factor on the calibrated half-ranges: > 1 leaves room for the payload's sag, which otherwise pushes
+    /// Factor on the calibrated half-ranges (calibrated runs only): > 1 leaves room for the payload's sag, which otherwise pushes
     /// the inputs off the calibrated span while the term is learning. Default 2 (3-link last lap 0.16 vs 0.29
     /// normalised with 1 at learning rate 1e-4; 3 is worse again).
     pub range_margin: f64,
@@ -73,12 +85,15 @@ impl PayloadEvalSpec {
         let spec = ArmSpec::from_urdf_str(&urdf).map_err(|e| ClosedLoopError::Setup(e.to_string()))?;
         let protocol = PayloadProtocolParams::for_dof(spec.dof(), payload_kg)
             .ok_or_else(|| ClosedLoopError::Setup(format!("no reference start pose for a {}-joint arm", spec.dof())))?;
+        let node = ControllerParams::default();
         Ok(Self {
             urdf,
             protocol,
-            osc: OscParams::default(),
-            adaptive: AdaptiveParams::default(),
+            osc: node.osc_params(),
+            adaptive: node.adaptive_params(spec.dof()),
             sim: SimParams::default(),
+            safety: SafetyParams::default(),
+            hold: HoldParams::default(),
             min_half_range: 0.05,
             range_margin: 2.0,
         })
@@ -109,37 +124,77 @@ impl PayloadEvalSpec {
         p
     }
 
-    /// Runs one condition. `calibration` (the PD no-payload run) sets the adaptive input scaling.
-    pub fn run(&self, condition: Condition, calibration: Option<&ProtocolRun>) -> Result<ProtocolRun, ClosedLoopError> {
+    /// The OSC every condition runs on, on the payload-free model.
+    fn osc(&self) -> Result<(Osc, usize), ClosedLoopError> {
         let arm = ArmSpec::from_urdf_str(&self.urdf).map_err(|e| ClosedLoopError::Setup(e.to_string()))?;
         let model =
             ArmModel::new(&arm, ArmModelParams::default()).map_err(|e| ClosedLoopError::Setup(e.to_string()))?;
-        let mut osc_params = self.osc.clone();
-        if osc_params.rest_posture.is_none() {
-            osc_params.rest_posture = Some(self.protocol.q0.clone());
-        }
-        let osc = Osc::new(model, osc_params)?;
+        Ok((Osc::new(model, self.osc.clone())?, arm.dof()))
+    }
+
+    /// The adaptive controller of the adaptive rows on `executor`; `calibration` (a PD no-payload run), when
+    /// given, sets its input scaling.
+    pub fn adaptive_controller(
+        &self,
+        executor: ExecutorKind,
+        calibration: Option<&ProtocolRun>,
+    ) -> Result<AdaptiveOsc, ClosedLoopError> {
+        let (osc, dof) = self.osc()?;
+        let mut p = self.resolved_adaptive(dof, calibration);
+        p.executor = executor;
+        Ok(AdaptiveOsc::new(osc, p)?)
+    }
+
+    /// Runs one condition. `calibration` (a PD no-payload run), when given, sets the adaptive input scaling.
+    pub fn run(&self, condition: Condition, calibration: Option<&ProtocolRun>) -> Result<ProtocolRun, ClosedLoopError> {
+        let (osc, _) = self.osc()?;
         let mut protocol = self.protocol.clone();
         let urdf = &self.urdf;
+        let guard = command_guard(urdf, self.safety, self.hold)?;
         match condition {
             Condition::PdNoPayload => {
                 protocol.payload = None;
-                run_payload_protocol(urdf, self.sim.clone(), &protocol, osc)
+                run_payload_protocol(urdf, self.sim.clone(), &protocol, osc, guard)
             }
-            Condition::PdPayload => run_payload_protocol(urdf, self.sim.clone(), &protocol, osc),
+            Condition::PdPayload => run_payload_protocol(urdf, self.sim.clone(), &protocol, osc, guard),
             Condition::Pid(ki) => {
                 let pid = Pid::new(osc, PidParams { ki, ..PidParams::default() })?;
-                run_payload_protocol(urdf, self.sim.clone(), &protocol, pid)
+                run_payload_protocol(urdf, self.sim.clone(), &protocol, pid, guard)
             }
             Condition::Adaptive(kind) | Condition::AdaptiveNoPayload(kind) => {
                 if matches!(condition, Condition::AdaptiveNoPayload(_)) {
                     protocol.payload = None;
                 }
-                let mut p = self.resolved_adaptive(arm.dof(), calibration);
-                p.executor = kind;
-                let ctl = AdaptiveOsc::new(osc, p)?;
-                run_payload_protocol(urdf, self.sim.clone(), &protocol, ctl)
+                let ctl = self.adaptive_controller(kind, calibration)?;
+                run_payload_protocol(urdf, self.sim.clone(), &protocol, ctl, guard)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::Arm;
+    use crate::control::controller::Controller;
+
+    /// `eval payload` runs the adaptive term exactly as the controller node builds it from the same settings:
+    /// the same design, executor, seeds, sizes, joints, input scaling and core parameters (the provenance a
+    /// checkpoint records), the same OSC gains and the same name.
+    #[test]
+    fn eval_runs_the_controller_the_node_builds_from_the_same_settings() {
+        for file in ["ur5e.urdf", "threelink.urdf"] {
+            let urdf = std::fs::read_to_string(format!("{}/config/arms/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let settings = ControllerParams { neurons: 100, ..ControllerParams::default() };
+            let node = settings.build(&Arm::from_urdf(urdf.clone()).unwrap()).unwrap();
+            let mut spec = PayloadEvalSpec::new(urdf, 1.0).unwrap();
+            assert_eq!(spec.osc, settings.osc_params(), "{file}");
+            spec.adaptive.neurons = 100;
+            let eval = spec.adaptive_controller(ExecutorKind::Loihi, None).unwrap();
+            assert_eq!(eval.name(), node.name(), "{file}");
+            let (a, b) = (eval.weights_provenance().unwrap(), node.weights_provenance().unwrap());
+            assert!(a.differences(&b).is_empty(), "{file}: {:?}", a.differences(&b));
+            assert_eq!(spec.adaptive, settings.adaptive_params(spec.protocol.q0.len()), "{file}");
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The payload protocol of DeWolf et al. 2020, run in a closed loop:
 //! settle at the start pose, attach the payload (the controller is not told), then reach to 8 targets on a
 //! circle around the start end-effector position in the world x–z plane, 2 s each, lap after lap; the mean
-//! end-effector error of every lap is the score. Optionally the payload is removed again for more laps, and the
-//! circle can be swapped for seeded random targets or a continuous figure-8 (`eval::targets`).
+//! end-effector error of every lap is the score. Optionally the payload is removed again for more laps and then
+//! put back for more, and the circle can be swapped for seeded random targets or a continuous figure-8
+//! (`eval::targets`). Every command passes the controller node's command guard ([`ClosedLoop`]).
 
 use nalgebra::Vector3;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
@@ -10,6 +11,7 @@ use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 use super::closed_loop::{ClosedLoop, ClosedLoopError};
 use super::targets::{TargetPattern, TargetSequence};
 use crate::control::controller::Controller;
+use crate::control::safety::CommandGuard;
 
 /// Timeline and geometry of the protocol. Defaults are the reference's, for the UR5e-class arm.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +32,9 @@ pub struct PayloadProtocolParams {
     pub laps: usize,
     /// Laps run after removing the payload again (scored separately). Default 0.
     pub laps_after_removal: usize,
+    /// Laps run after putting the payload back on at the end of the removal laps (scored separately).
+    /// Default 0.
+    pub laps_after_return: usize,
     /// Target pattern. Default the circle.
     pub pattern: TargetPattern,
     /// Seed of the random pattern. Default 0.
@@ -67,6 +72,7 @@ impl PayloadProtocolParams {
             radius_m: 0.15,
             laps: 11,
             laps_after_removal: 0,
+            laps_after_return: 0,
             pattern: TargetPattern::Circle,
             targets_seed: 0,
         }
@@ -104,6 +110,8 @@ pub struct ProtocolRun {
     pub error_per_lap: Vec<f64>,
     /// Mean error per lap after the payload is removed again.
     pub error_after_removal: Vec<f64>,
+    /// Mean error per lap after the payload is put back.
+    pub error_after_return: Vec<f64>,
     /// Error at the end of every reach, in order (laps with payload, then after removal).
     pub final_error_per_reach: Vec<f64>,
     /// Start end-effector position (circle centre), m.
@@ -118,13 +126,14 @@ pub struct ProtocolRun {
     pub dq_max: Vec<f64>,
 }
 
-/// Runs the protocol on the arm in `urdf` with `controller` (which must know nothing of the payload).
-/// The controller's first tick is at the start pose, so a latched rest posture is q0.
+/// Runs the protocol on the arm in `urdf` with `controller` (which must know nothing of the payload), every
+/// command shaped by `guard`. The controller's first tick is at the start pose, so a latched rest posture is q0.
 pub fn run_payload_protocol<C: Controller>(
     urdf: &str,
     sim: SimParams,
     params: &PayloadProtocolParams,
     controller: C,
+    guard: CommandGuard,
 ) -> Result<ProtocolRun, ClosedLoopError> {
     let dt = sim.dt;
     let mut world = ArmWorld::from_urdf_str(urdf, sim)?;
@@ -132,7 +141,7 @@ pub fn run_payload_protocol<C: Controller>(
     params.validate(n)?;
     world.set_state(&params.q0, &vec![0.0; n])?;
     let center = Vector3::from(world.state().ee_position);
-    let mut lp = ClosedLoop::new(world, controller)?;
+    let mut lp = ClosedLoop::new(world, controller, guard)?;
     let steps = |s: f64| (s / dt).round() as usize;
     let (settle, reach) = (steps(params.settle_s), steps(params.reach_s).max(1));
     let mut targets =
@@ -147,6 +156,7 @@ pub fn run_payload_protocol<C: Controller>(
         controller: lp.controller().name().to_string(),
         error_per_lap: Vec::with_capacity(params.laps),
         error_after_removal: Vec::with_capacity(params.laps_after_removal),
+        error_after_return: Vec::with_capacity(params.laps_after_return),
         final_error_per_reach: Vec::new(),
         center,
         q_min: vec![f64::INFINITY; n],
@@ -155,10 +165,11 @@ pub fn run_payload_protocol<C: Controller>(
         dq_max: vec![f64::NEG_INFINITY; n],
     };
     lp.set_payload(params.payload)?;
-    for phase in 0..2 {
-        let laps = if phase == 0 { params.laps } else { params.laps_after_removal };
-        if phase == 1 && laps > 0 {
-            lp.set_payload(None)?;
+    // Phases: 0 with the payload, 1 removed, 2 put back.
+    for phase in 0..3 {
+        let laps = [params.laps, params.laps_after_removal, params.laps_after_return][phase];
+        if laps > 0 && phase > 0 {
+            lp.set_payload(if phase == 1 { None } else { params.payload })?;
         }
         for _ in 0..laps {
             let mut sum = 0.0;
@@ -182,7 +193,7 @@ pub fn run_payload_protocol<C: Controller>(
             }
             lap_index += 1;
             let mean = sum / lap as f64;
-            if phase == 0 { run.error_per_lap.push(mean) } else { run.error_after_removal.push(mean) }
+            [&mut run.error_per_lap, &mut run.error_after_removal, &mut run.error_after_return][phase].push(mean);
         }
     }
     Ok(run)
