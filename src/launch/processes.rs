@@ -8,7 +8,9 @@
 //!
 //! Per run, `<dir>/processes/<controller>/` (a fleet: `<dir>/processes/<controller>/<arm>/`) holds each
 //! node's settings file, its log (starting with its command line) and its report; the router's config and
-//! log are in `<dir>/processes/`.
+//! log are in `<dir>/processes/`. With `hosted`, each role's nodes run in one `spikearm host` process instead
+//! (`<dir>/processes/<controller>/{sim,controller}-host.log`), reading the same settings files and writing the
+//! same reports.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -310,8 +312,9 @@ impl RunDir {
             None => {
                 for (spec, m) in members {
                     let log = m.settings.with_extension("log");
-                    let mut line = vec!["--config".to_string(), m.settings.display().to_string()];
-                    line.splice(0..0, spec.command().iter().map(|s| s.to_string()));
+                    let settings = m.settings.display().to_string();
+                    let line = spec.command().iter().map(|s| s.to_string()).chain(["--config".into(), settings]);
+                    let line = line.collect();
                     let what = format!("{} node of {}", spec.name(), spec.arm());
                     nodes.0.push(Node::spawn(what, (exe, self.hosts.of(spec)), line, vec![m], &log)?);
                 }
