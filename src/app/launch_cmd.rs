@@ -50,15 +50,15 @@ pub struct LaunchArgs {
     /// to --connect's endpoints. Once per role.
     #[arg(long, value_name = "ROLE=FILE", requires = "processes", value_parser = parse_role_file)]
     pub zenoh_config: Vec<(String, PathBuf)>,
-    /// With --processes: serve each role's nodes, of every arm, from one `spikearm host` process with THREADS
-    /// worker threads (one for the sims, one for the controllers) instead of a process per node: many arms
-    /// on few cores. The workers spin in real-time scenarios and nap in lockstep ones.
+    /// With --processes: run a `spikearm host` per role instead of a process per node — one serving every
+    /// arm's sim, one every arm's controller — each with THREADS worker threads: many arms on few cores. The
+    /// workers spin in real-time scenarios and nap in lockstep ones.
     #[arg(long, value_name = "THREADS", requires = "processes", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub hosted: Option<u16>,
     /// With --hosted: how the host workers wait when none of their nodes has work, `spin` or `sleep` (naps of
     /// 50 µs), instead of the default (spin in real time, sleep in lockstep). Under real-time priority
-    /// (`--on ROLE="chrt -f 50"`) prefer `sleep`: spinning SCHED_FIFO threads run into the kernel's real-time
-    /// throttle (by default 50 ms of every second).
+    /// (`--connect ROUTER --on sim="chrt -f 50" --on controller="chrt -f 50"`) prefer `sleep`: spinning
+    /// SCHED_FIFO threads run into the kernel's real-time throttle (by default 50 ms of every second).
     #[arg(long, value_name = "MODE", requires = "hosted", value_parser = ["spin", "sleep"])]
     pub host_wait: Option<String>,
 }
