@@ -314,8 +314,10 @@ fn exercise(d: Deployment) {
         }
         close(&ee, &target, 0.005)
     });
+    let t_put = sim_time(&states);
     operator.put(&keys.payload(), &Payload { v: SCHEMA_VERSION, mass_kg: PAYLOAD_KG, offset_m: [0.0; 3] }).unwrap();
-    thread::sleep(Duration::from_millis(300));
+    // Sim time again: the checks below look at the 0.05 s before t_b, which must come after the payload's arrival.
+    wait_for("the sim to run 0.3 s past the operator's payload", 30.0, || sim_time(&states) >= t_put + 0.3);
     let t_b = sim_time(&states);
     operator.put(&keys.estop(), &Estop { v: SCHEMA_VERSION, engaged: true, source: "operator".into() }).unwrap();
     wait_for("both nodes to report the e-stop", 10.0, || {
