@@ -21,15 +21,15 @@ use spikearm::bus::ros2::{
     Qos, RosMessage, StringMsg, Time, Vector3, decode, encode, entity_gid, messages::ALL_TYPES,
 };
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/ros2_golden.py");
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::python_required;
 
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true") || std::env::var("SPIKEARM_REQUIRE_PYTHON").is_ok_and(|v| v == "1")
-}
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/ros2_golden.py");
 
 /// Skips (loudly) or, when the Python side is required, fails.
 fn skip_or_fail(why: &str) {
-    if required() {
+    if python_required() {
         panic!("{why} (required under CI=true / SPIKEARM_REQUIRE_PYTHON=1: pip install -r examples/requirements.txt)");
     }
     eprintln!("\n*** skipped: {why}. pip install -r examples/requirements.txt to run the ROS 2 golden checks ***\n");

@@ -118,6 +118,21 @@ pub fn spikearm_ok(dir: &Path, args: &[&str], what: &str) -> String {
     stdout
 }
 
+/// Whether tests that need Python must run it (`CI=true` or `SPIKEARM_REQUIRE_PYTHON=1`): a missing module then
+/// fails them instead of skipping them.
+pub fn python_required() -> bool {
+    std::env::var("CI").as_deref() == Ok("true") || std::env::var("SPIKEARM_REQUIRE_PYTHON").as_deref() == Ok("1")
+}
+
+/// Whether `python3 -c <probe>` (an import line) runs here. When it does not, the test is skipped with a loud
+/// note, or fails when Python is required ([`python_required`]).
+pub fn python_available(probe: &str) -> bool {
+    let Some(why) = python_missing(probe) else { return true };
+    assert!(!python_required(), "CI=true or SPIKEARM_REQUIRE_PYTHON=1: {why}");
+    eprintln!("\n*** skipped: {why} ***\n");
+    false
+}
+
 /// Why `python3 -c <probe>` (an import line) cannot run here, or `None` when it can.
 pub fn python_missing(probe: &str) -> Option<String> {
     use std::process::{Command, Stdio};
