@@ -14,8 +14,9 @@ use super::layered_config::load_layered;
 use super::node_cmd::{open_bus, read_arm, write_report};
 use crate::arm::Arm;
 use crate::control::controller::Controller;
+use crate::launch::NodeSpec;
 use crate::node::host::{HostParams, HostedNode, HostedReport, serve};
-use crate::node::{BusSettings, ControllerNode, ControllerSettings, Shutdown, SimNode, SimSettings, WaitMode};
+use crate::node::{ControllerNode, ControllerSettings, Shutdown, SimNode, SimSettings, WaitMode};
 
 /// Arguments of `spikearm host`.
 #[derive(Debug, Clone, Args)]
@@ -45,97 +46,71 @@ fn parse_wait(s: &str) -> Result<WaitMode, String> {
     }
 }
 
-/// A hosted node's settings, as its own command loads them (defaults < file < environment).
-enum Loaded {
-    Sim(Box<SimSettings>, Arc<Arm>),
-    Controller(Box<ControllerSettings>, Arc<Arm>),
+/// `arm/node`: what must be unique among a host's nodes.
+fn id(spec: &NodeSpec) -> String {
+    format!("{}/{}", spec.arm(), spec.name())
 }
 
-impl Loaded {
-    fn bus(&self) -> &BusSettings {
-        match self {
-            Loaded::Sim(s, _) => &s.bus,
-            Loaded::Controller(c, _) => &c.bus,
-        }
-    }
-
-    /// `arm/node`: what must be unique among a host's nodes.
-    fn id(&self) -> String {
-        match self {
-            Loaded::Sim(s, _) => format!("{}/{}", s.arm, s.node),
-            Loaded::Controller(c, _) => format!("{}/{}", c.arm, c.node),
-        }
-    }
-
-    fn arm_id(&self) -> &str {
-        match self {
-            Loaded::Sim(s, _) => &s.arm,
-            Loaded::Controller(c, _) => &c.arm,
-        }
-    }
-
-    fn report(&self) -> Option<&std::path::Path> {
-        match self {
-            Loaded::Sim(s, _) => s.report.as_deref(),
-            Loaded::Controller(c, _) => c.report.as_deref(),
-        }
-    }
-}
-
-fn load(args: &HostArgs) -> anyhow::Result<Vec<Loaded>> {
-    let mut nodes = Vec::new();
+/// Each hosted node's settings, loaded as its own command loads them (defaults < file < environment), with
+/// its arm; refuses an empty host, a node given twice and nodes that would not share a session.
+fn load(args: &HostArgs) -> anyhow::Result<Vec<(NodeSpec, Arc<Arm>)>> {
+    let mut specs = Vec::new();
     for f in &args.sims {
         let s: SimSettings = load_layered(Some(f), "SPIKEARM_SIM", std::env::vars(), &[])
             .with_context(|| format!("the sim settings {}", f.display()))?;
-        let arm = read_arm(&s.urdf)?;
-        nodes.push(Loaded::Sim(Box::new(s), arm));
+        specs.push(NodeSpec::Sim(s));
     }
     for f in &args.controllers {
         let c: ControllerSettings = load_layered(Some(f), "SPIKEARM_CONTROL", std::env::vars(), &[])
             .with_context(|| format!("the controller settings {}", f.display()))?;
-        let arm = read_arm(&c.urdf)?;
-        nodes.push(Loaded::Controller(Box::new(c), arm));
+        specs.push(NodeSpec::Controller(c));
     }
-    if nodes.is_empty() {
+    let Some(first) = specs.first() else {
         bail!("nothing to host: give --sim FILE and/or --controller FILE (see --help)");
-    }
+    };
     let mut ids = std::collections::BTreeSet::new();
-    for n in &nodes {
-        if !ids.insert(n.id()) {
-            bail!("two hosted nodes are both `{}`: each arm's nodes need distinct names", n.id());
+    for n in &specs {
+        if !ids.insert(id(n)) {
+            bail!("two hosted nodes are both `{}`: each arm's nodes need distinct names", id(n));
         }
-        if n.bus() != nodes[0].bus() {
+        if n.bus() != first.bus() {
             bail!(
                 "hosted nodes share one zenoh session, so their [bus] settings must agree: `{}` has {:?}, `{}` {:?}",
-                n.id(),
+                id(n),
                 n.bus(),
-                nodes[0].id(),
-                nodes[0].bus()
+                id(first),
+                first.bus()
             );
         }
     }
-    Ok(nodes)
+    specs
+        .into_iter()
+        .map(|n| {
+            let arm = read_arm(n.urdf())?;
+            Ok((n, arm))
+        })
+        .collect()
 }
 
 /// `spikearm host`.
 pub fn run_host(args: &HostArgs) -> anyhow::Result<()> {
     let loaded = load(args)?;
     let mut controllers: Vec<Box<dyn Controller>> = Vec::new();
-    for n in &loaded {
-        if let Loaded::Controller(c, arm) = n {
-            controllers.push(c.controller.build(arm).with_context(|| format!("the controller of `{}`", n.id()))?);
+    for (n, arm) in &loaded {
+        if let NodeSpec::Controller(c) = n {
+            controllers.push(c.controller.build(arm).with_context(|| format!("the controller of `{}`", id(n)))?);
         }
     }
     let shutdown = Shutdown::new();
     super::signals::install(shutdown.clone())?;
-    let bus = open_bus(loaded[0].arm_id(), loaded[0].bus())?;
+    let bus = open_bus(loaded[0].0.arm(), loaded[0].0.bus())?;
     let mut nodes = Vec::with_capacity(loaded.len());
     let mut ctls = controllers.iter_mut();
-    for n in &loaded {
-        let arm_bus = bus.for_arm(n.arm_id())?;
+    for (n, arm) in &loaded {
+        let arm_bus = bus.for_arm(n.arm())?;
         let node = match n {
-            Loaded::Sim(s, arm) => HostedNode::Sim(Box::new(SimNode::new(s, arm.clone(), &arm_bus)?)),
-            Loaded::Controller(c, arm) => {
+            NodeSpec::Sim(s) => HostedNode::Sim(Box::new(SimNode::new(s, arm.clone(), &arm_bus)?)),
+            NodeSpec::Controller(c) => {
                 let ctl = ctls.next().expect("one controller per controller node");
                 HostedNode::Controller(Box::new(ControllerNode::new(c, arm.clone(), ctl.as_mut(), &arm_bus)?))
             }
@@ -147,14 +122,14 @@ pub fn run_host(args: &HostArgs) -> anyhow::Result<()> {
     let results = serve(nodes, params, &shutdown);
     bus.close()?;
     let mut failed = Vec::new();
-    for (n, r) in loaded.iter().zip(results) {
+    for ((n, _), r) in loaded.iter().zip(results) {
         let written = match (&r, n.report()) {
             (Ok(HostedReport::Sim(rep)), Some(p)) => write_report(p, rep),
             (Ok(HostedReport::Controller(rep)), Some(p)) => write_report(p, rep),
             _ => Ok(()),
         };
         if let Err(e) = r.map_err(anyhow::Error::from).and(written) {
-            failed.push(format!("{}: {e:#}", n.id()));
+            failed.push(format!("{}: {e:#}", id(n)));
         }
     }
     if !failed.is_empty() {

@@ -11,7 +11,7 @@ use super::scenario::ScenarioSpec;
 use crate::arm::Arm;
 use crate::control::factory::ControllerParams;
 use crate::eval::circle::Circle;
-use crate::node::{ControllerSettings, EstopEvent, PayloadEvent, SimSettings, TargetEvent, WaitMode};
+use crate::node::{BusSettings, ControllerSettings, EstopEvent, PayloadEvent, SimSettings, TargetEvent, WaitMode};
 
 /// A node and its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +132,30 @@ impl NodeSpec {
         match self {
             NodeSpec::Sim(s) => &s.arm,
             NodeSpec::Controller(c) => &c.arm,
+        }
+    }
+
+    /// The arm's URDF file.
+    pub fn urdf(&self) -> &Path {
+        match self {
+            NodeSpec::Sim(s) => &s.urdf,
+            NodeSpec::Controller(c) => &c.urdf,
+        }
+    }
+
+    /// The node's `[bus]` settings.
+    pub fn bus(&self) -> &BusSettings {
+        match self {
+            NodeSpec::Sim(s) => &s.bus,
+            NodeSpec::Controller(c) => &c.bus,
+        }
+    }
+
+    /// Where the node writes its report on exit, if anywhere.
+    pub fn report(&self) -> Option<&Path> {
+        match self {
+            NodeSpec::Sim(s) => s.report.as_deref(),
+            NodeSpec::Controller(c) => c.report.as_deref(),
         }
     }
 

@@ -83,10 +83,10 @@ impl<T> Default for PerRole<T> {
 impl<T> PerRole<T> {
     /// Sets the value of `role` (`sim` or `controller`); refuses another role or a second value.
     pub fn set(&mut self, role: &str, value: T) -> Result<(), String> {
-        let slot = match role {
-            "sim" => &mut self.sim,
-            "controller" => &mut self.controller,
-            other => return Err(format!("role `{other}`: sim or controller")),
+        let slot = match NodeKind::ALL.into_iter().find(|k| k.role() == role) {
+            Some(NodeKind::Sim) => &mut self.sim,
+            Some(NodeKind::Controller) => &mut self.controller,
+            None => return Err(format!("role `{role}`: sim or controller")),
         };
         if slot.is_some() {
             return Err(format!("role `{role}` given twice"));
@@ -320,7 +320,7 @@ impl RunDir {
                 }
             }
             Some(hosted) => {
-                for kind in [NodeKind::Sim, NodeKind::Controller] {
+                for kind in NodeKind::ALL {
                     let (specs, mine): (Vec<&NodeSpec>, Vec<Member>) =
                         members.iter().filter(|(_, m)| m.kind == kind).map(|(s, m)| (*s, m.clone())).unzip();
                     let Some(first) = specs.first() else { continue };
@@ -425,6 +425,8 @@ enum NodeKind {
 }
 
 impl NodeKind {
+    const ALL: [NodeKind; 2] = [NodeKind::Sim, NodeKind::Controller];
+
     fn of(spec: &NodeSpec) -> Self {
         match spec {
             NodeSpec::Sim(_) => NodeKind::Sim,
