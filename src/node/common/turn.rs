@@ -21,3 +21,13 @@ pub enum Patience {
     /// A hosted node: never wait; the host serves its other nodes meanwhile.
     None,
 }
+
+impl Patience {
+    /// How long a wait for the bus may last: `poll` for a node that waits, nothing for a hosted one.
+    pub fn up_to(self, poll: std::time::Duration) -> std::time::Duration {
+        match self {
+            Patience::Wait => poll,
+            Patience::None => std::time::Duration::ZERO,
+        }
+    }
+}

@@ -279,7 +279,7 @@ impl<'c> ControllerNode<'c> {
     /// states; a node waiting for its first, or holding, need not burn a core.
     fn next_state(&mut self, patience: Patience) -> Result<Next, NodeError> {
         let wait = if self.node_state == NodeState::Running { self.settings.wait } else { WaitMode::Sleep };
-        let timeout = if patience == Patience::Wait { POLL } else { Duration::ZERO };
+        let timeout = patience.up_to(POLL);
         let got = match (&mut self.ros, &self.bus.states) {
             (Some(ros), _) => match wait.recv_timeout(&ros.states, timeout)? {
                 None => None,

@@ -312,11 +312,19 @@ impl SimNode {
     /// Real time: this step's torque into `tau` (the hold torque under an e-stop, else the newest command);
     /// returns whether it is a hold torque.
     fn newest_torque(&mut self) -> Result<bool, NodeError> {
-        if self.estop.engaged() {
-            self.hold_torque()?;
+        if self.held_by_estop()? {
             return Ok(true);
         }
         self.take_newest()
+    }
+
+    /// Under an e-stop, the hold torque into `tau`; returns whether the e-stop holds the arm.
+    fn held_by_estop(&mut self) -> Result<bool, NodeError> {
+        let engaged = self.estop.engaged();
+        if engaged {
+            self.hold_torque()?;
+        }
+        Ok(engaged)
     }
 
     /// Lockstep: this step's torque into `tau` once the answer to the state just published has come (or
@@ -324,17 +332,14 @@ impl SimNode {
     /// Meanwhile the bus is drained (an e-stop takes over from the controller), the watchdog watches, the
     /// state is re-sent, status goes out.
     fn answer(&mut self, patience: Patience) -> Result<Option<bool>, NodeError> {
-        if self.estop.engaged() {
-            self.hold_torque()?;
+        if self.held_by_estop()? {
             return Ok(Some(true));
         }
-        let wait = if patience == Patience::Wait { POLL } else { Duration::ZERO };
-        if self.poll_answer(wait)? {
+        if self.poll_answer(patience.up_to(POLL))? {
             return Ok(Some(false));
         }
         self.drain_bus()?;
-        if self.estop.engaged() {
-            self.hold_torque()?;
+        if self.held_by_estop()? {
             return Ok(Some(true));
         }
         let now = Instant::now();
