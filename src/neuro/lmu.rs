@@ -185,16 +185,8 @@ impl FixedLmu {
 
     /// One step with input `u` (quantised to 16 fractional bits; NaN counts as 0 and as a saturation).
     pub fn step(&mut self, u: f64) {
-        let scaled = (u * f64::from(1u32 << STATE_FRAC_BITS)).round();
-        let ux = if scaled.is_nan() {
-            self.saturations += 1;
-            0
-        } else if scaled.abs() >= f64::from(i32::MAX) {
-            self.saturations += 1;
-            if scaled > 0.0 { i32::MAX } else { -i32::MAX }
-        } else {
-            scaled as i32
-        };
+        let (ux, saturated) = to_fixed(u);
+        self.saturations += u64::from(saturated);
         let half = 1i64 << (WEIGHT_FRAC_BITS - 1);
         let q = self.order;
         for i in 0..q {
@@ -216,23 +208,38 @@ impl FixedLmu {
     /// not read a jump from zero.
     pub fn fill(&mut self, u: f64) {
         self.m.fill(0);
-        let v = (u * f64::from(1u32 << STATE_FRAC_BITS)).round();
-        self.m[0] = if v.is_finite() { v.clamp(-f64::from(i32::MAX), f64::from(i32::MAX)) as i32 } else { 0 };
+        self.m[0] = to_fixed(u).0;
     }
 
     /// The memory in the input's units.
     pub fn memory_into(&self, out: &mut [f64]) {
-        let s = 1.0 / f64::from(1u32 << STATE_FRAC_BITS);
         for (o, &x) in out.iter_mut().zip(&self.m) {
-            *o = f64::from(x) * s;
+            *o = from_fixed(x);
         }
     }
 
     /// `Σ wᵢ mᵢ` for a readout `w` (e.g. [`delay_readout`], [`derivative_readout`]), in the input's units.
     pub fn read(&self, w: &[f64]) -> f64 {
-        let s = 1.0 / f64::from(1u32 << STATE_FRAC_BITS);
-        w.iter().zip(&self.m).map(|(w, &x)| w * f64::from(x) * s).sum()
+        w.iter().zip(&self.m).map(|(w, &x)| w * from_fixed(x)).sum()
     }
+}
+
+/// `x` with [`STATE_FRAC_BITS`] fractional bits, rounded, saturated to ±`i32::MAX` (NaN: 0); and whether it
+/// had to be saturated.
+fn to_fixed(x: f64) -> (i32, bool) {
+    let scaled = (x * f64::from(1u32 << STATE_FRAC_BITS)).round();
+    if scaled.is_nan() {
+        (0, true)
+    } else if scaled.abs() >= f64::from(i32::MAX) {
+        (if scaled > 0.0 { i32::MAX } else { -i32::MAX }, true)
+    } else {
+        (scaled as i32, false)
+    }
+}
+
+/// A fixed-point state value in the input's units.
+fn from_fixed(x: i32) -> f64 {
+    f64::from(x) / f64::from(1u32 << STATE_FRAC_BITS)
 }
 
 #[cfg(test)]
