@@ -144,3 +144,34 @@ fn textbook_and_position_settings_build_with_their_input_sizes() {
     let bad = AdaptiveOsc::new(osc, AdaptiveParams { joints: Some(vec![0, 7]), ..AdaptiveParams::default() });
     assert!(bad.is_err());
 }
+
+/// The joint-space ensemble's share: a torque the task-space force can supply (`Jᵀ F`, a payload's weight and
+/// inertia) is taken out entirely, one that gives the end effector no acceleration (`(I − Jᵀ J̄ᵀ) z`) is left
+/// as it is, on the UR5e at a bent posture with all three task rows.
+#[test]
+fn joint_share_keeps_only_what_no_task_force_supplies() {
+    let spec = ArmSpec::from_urdf_file(concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/ur5e.urdf")).unwrap();
+    let osc = Osc::new(ArmModel::new(&spec, ArmModelParams::default()).unwrap(), OscParams::default()).unwrap();
+    let mut a = AdaptiveOsc::new(osc, AdaptiveParams { neurons: 50, ..AdaptiveParams::default() }).unwrap();
+    let q = [0.3, -1.2, 1.4, -1.6, -1.5, 0.2];
+    a.osc_mut().compute(&q, &[0.0; 6], &Vector3::new(0.4, 0.1, 0.4), &Vector3::zeros()).unwrap();
+    let (osc, task) = (a.osc(), a.task_ensemble().unwrap());
+    assert_eq!(task.rows(), &[0, 1, 2], "a 6-DoF arm adapts all three task rows by default");
+    let (j, minv_jt, mx) = (osc.jacobian().clone(), osc.minv_jt().clone(), *osc.task_inertia());
+    // Jᵀ F for a force of 2 kg under gravity plus a sideways push.
+    let force = nalgebra::DVector::from_vec(vec![3.0, -1.5, -19.6]);
+    let mut e: Vec<f64> = (j.transpose() * &force).iter().copied().collect();
+    let scale = e.iter().map(|x| x.abs()).fold(0.0, f64::max);
+    task.remove_task_part(osc, &mut e);
+    assert!(e.iter().all(|x| x.abs() < 1e-6 * scale), "a task force's torque left {e:?} (of {scale} N·m)");
+    // (I − Jᵀ J̄ᵀ) z with J̄ᵀ = Mx (M⁻¹ Jᵀ)ᵀ, computed here with nalgebra's dense products.
+    let z = nalgebra::DVector::from_vec(vec![1.0, -2.0, 0.5, 3.0, -1.0, 0.7]);
+    let jbar_t = nalgebra::DMatrix::from_fn(3, 3, |r, c| mx[(r, c)]) * minv_jt.transpose();
+    let null: Vec<f64> = (&z - j.transpose() * (jbar_t * &z)).iter().copied().collect();
+    assert!(null.iter().any(|x| x.abs() > 0.1), "the test torque must not vanish: {null:?}");
+    let mut kept = null.clone();
+    task.remove_task_part(osc, &mut kept);
+    for (a, b) in kept.iter().zip(&null) {
+        assert!((a - b).abs() < 1e-9 * scale.max(1.0), "a null-space torque changed: {kept:?} vs {null:?}");
+    }
+}

@@ -9,7 +9,9 @@
 //! y₁ = ensemble 1 (adapted joints' angles)        → torques of the adapted joints, output synapse 0.2 s
 //! y₂ = ensemble 2 (commanded task acceleration)   → task-space force, output synapse 10 ms
 //! r  = τ_prev − [M q̈ + c + g] on the payload-free model, q̈ from finite differences of measured q̇
-//! PES errors: (u_a − r) on the adapted joints; J̄ᵀ (u_a − r) for ensemble 2 (u_a: the adaptive torque)
+//! e  = u_a − r                                     (u_a: the adaptive torque)
+//! PES errors: J̄ᵀ e for ensemble 2; for ensemble 1, e without what ensemble 2's force supplies,
+//!             e − Jᵀ J̄ᵀ e, on the adapted joints ([`JointShare`])
 //! ```
 //! Both learn the *model residual* (module `residual`), the torque the payload-free model cannot explain, rather
 //! than the feedback: the feedback of the OSC is itself proportional to the commanded acceleration, so an
@@ -71,6 +73,20 @@ pub enum TrainingSignal {
     Task,
 }
 
+/// What the joint-space ensemble of the inertial design learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JointShare {
+    /// Only what the task-space force cannot supply, `e − Jᵣᵀ (J̄ᵀ e)ᵣ` (default): the payload's weight and
+    /// inertia go to the task-space ensemble, whose force holds at every posture; the joint-space ensemble
+    /// learns the rest (a payload's moment when it sits off the end-effector origin, model error). On new targets
+    /// every lap this halves the UR5e's error against [`JointShare::Whole`].
+    #[default]
+    BeyondTask,
+    /// The whole error `e` on the adapted joints: both ensembles learn the weight, and the joint-space one,
+    /// slow to unlearn it, keeps it tied to the postures it has seen.
+    Whole,
+}
+
 /// Which signals feed the ensemble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AdaptiveInputs {
@@ -94,6 +110,8 @@ pub struct AdaptiveParams {
     pub inputs: AdaptiveInputs,
     /// Training signal of the posture design. Default task + null space.
     pub training: TrainingSignal,
+    /// What the inertial design's joint-space ensemble learns. Default [`JointShare::BeyondTask`].
+    pub joint_share: JointShare,
     /// Mean of each raw input (angles rad, then velocities rad/s), `None` for 0 each. Usually taken from a
     /// payload-free run ([`InputScaling::from_extremes`]).
     pub input_means: Option<Vec<f64>>,
@@ -137,6 +155,7 @@ impl Default for AdaptiveParams {
             joints: None,
             inputs: AdaptiveInputs::Positions,
             training: TrainingSignal::TaskAndNull,
+            joint_share: JointShare::BeyondTask,
             input_means: None,
             input_half_ranges: None,
             hypersphere: true,
@@ -194,7 +213,7 @@ impl AdaptiveParams {
 
 /// The settings that give the learned readouts their meaning: design, executor and core parameters, the
 /// ensembles' seeds and sizes, the adapted joints and the input scaling, the task rows and their scale.
-fn provenance_of(params: &AdaptiveParams, joints: &[usize], scaling: &InputScaling) -> WeightsProvenance {
+fn provenance_of(params: &AdaptiveParams, dof: usize, joints: &[usize], scaling: &InputScaling) -> WeightsProvenance {
     let design = match params.design {
         AdaptiveDesign::Inertial => "inertial",
         AdaptiveDesign::Posture => "posture",
@@ -233,12 +252,13 @@ fn provenance_of(params: &AdaptiveParams, joints: &[usize], scaling: &InputScali
         );
     }
     if params.design == AdaptiveDesign::Inertial {
-        let rows = params.task.rows.clone().unwrap_or_else(|| super::task_ensemble::DEFAULT_TASK_ROWS.to_vec());
+        let rows = params.task.rows_for(dof);
         p = p
             .with("task_rows", format!("{rows:?}"))
             .with("task_neurons", params.task.neurons)
             .with("task_seed", params.seed.wrapping_add(1))
-            .with("task_acceleration_scale", format!("{:?}", params.task.acceleration_scale));
+            .with("task_acceleration_scale", format!("{:?}", params.task.acceleration_scale))
+            .with("joint_share", format!("{:?}", params.joint_share));
     }
     p
 }
@@ -251,6 +271,12 @@ struct InertialParts {
     ua_filtered: Vec<f64>,
     /// `u_a − r`, N·m per joint.
     joint_error: Vec<f64>,
+    /// The joint-space ensemble's share of `joint_error`, N·m per joint.
+    joint_share: Vec<f64>,
+    /// Which share that is.
+    share: JointShare,
+    /// The task-space ensemble's learning rate over the joint-space one's, as configured.
+    task_rate_ratio: f64,
 }
 
 /// OSC + the spiking adaptive term. `tick` allocates nothing.
@@ -319,18 +345,25 @@ impl AdaptiveOsc {
         let mut neurons = params.neurons;
         let inertial_parts = if inertial {
             let task_recipe = EnsembleRecipe { seed: params.seed.wrapping_add(1), ..recipe };
-            let task = TaskEnsemble::new(&params.task, &task_recipe)?;
+            let task = TaskEnsemble::new(&params.task, &task_recipe, n)?;
             neurons += params.task.neurons;
             Some(InertialParts {
                 task,
                 residual: ResidualEstimator::new(osc.model().clone(), params.residual.clone())?,
                 ua_filtered: vec![0.0; n],
                 joint_error: vec![0.0; n],
+                joint_share: vec![0.0; n],
+                share: params.joint_share,
+                task_rate_ratio: if params.learning_rate > 0.0 {
+                    params.task.learning_rate / params.learning_rate
+                } else {
+                    1.0
+                },
             })
         } else {
             None
         };
-        let provenance = provenance_of(&params, &joints, joint.scaling());
+        let provenance = provenance_of(&params, n, &joints, joint.scaling());
         Ok(Self {
             osc,
             joint,
@@ -402,11 +435,12 @@ impl AdaptiveOsc {
         self.joint.core().learning()
     }
 
-    /// Changes the PES learning rate kappa (dimensionless, ≥ 0) of every ensemble.
+    /// Changes the PES learning rate kappa (dimensionless, ≥ 0): the joint-space ensemble's becomes `kappa`, the
+    /// task-space ensemble's keeps its configured proportion to it.
     pub fn set_learning_rate(&mut self, kappa: f64) -> Result<(), ControlError> {
         self.joint.core_mut().set_learning_rate(kappa)?;
         if let Some(p) = &mut self.inertial {
-            p.task.core_mut().set_learning_rate(kappa)?;
+            p.task.core_mut().set_learning_rate(kappa * p.task_rate_ratio)?;
         }
         self.learning_rate = kappa;
         Ok(())
@@ -517,8 +551,12 @@ impl AdaptiveOsc {
                 for (e, ua) in p.joint_error.iter_mut().zip(&p.ua_filtered) {
                     *e = ua - *e;
                 }
+                p.joint_share.copy_from_slice(&p.joint_error);
+                if p.share == JointShare::BeyondTask {
+                    p.task.remove_task_part(&self.osc, &mut p.joint_share);
+                }
                 for (k, &j) in self.joints.iter().enumerate() {
-                    self.error[k] = p.joint_error[j];
+                    self.error[k] = p.joint_share[j];
                 }
                 true
             }
