@@ -79,7 +79,7 @@ pub enum JointShare {
     /// Only what the task-space force cannot supply, `e − Jᵣᵀ (J̄ᵀ e)ᵣ` (default): the payload's weight and
     /// inertia go to the task-space ensemble, whose force holds at every posture; the joint-space ensemble
     /// learns the rest (a payload's moment when it sits off the end-effector origin, model error). On new targets
-    /// every lap this halves the UR5e's error against [`JointShare::Whole`].
+    /// every lap this more than halves the UR5e's error against [`JointShare::Whole`].
     #[default]
     BeyondTask,
     /// The whole error `e` on the adapted joints: both ensembles learn the weight, and the joint-space one,
