@@ -18,6 +18,7 @@ use spikearm::arm::description::ArmSpec;
 use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::{ControlInput, Controller};
+use spikearm::control::learned_ensemble::EnsembleRecipe;
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::pid::{Pid, PidParams};
 use spikearm::neuro::ExecutorKind;
@@ -32,7 +33,11 @@ fn osc() -> Osc {
 }
 
 fn adaptive(kind: ExecutorKind, design: AdaptiveParams) -> AdaptiveOsc {
-    let params = AdaptiveParams { joints: Some(vec![1, 2, 3]), executor: kind, ..design };
+    let params = AdaptiveParams {
+        joints: Some(vec![1, 2, 3]),
+        ensemble: EnsembleRecipe { executor: kind, ..design.ensemble.clone() },
+        ..design
+    };
     AdaptiveOsc::new(osc(), params).expect("adaptive")
 }
 

@@ -7,6 +7,7 @@ use spikearm::arm::hold::HoldParams;
 use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm::control::adaptive::{AdaptiveInputs, AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::Controller;
+use spikearm::control::learned_ensemble::EnsembleRecipe;
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::safety::SafetyParams;
 use spikearm::eval::closed_loop::{ClosedLoop, command_guard};
@@ -15,6 +16,11 @@ use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
 
 const ARM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/threelink.urdf");
 const Q0: [f64; 3] = [1.0, -1.4, -0.6];
+
+/// The default adaptive settings with a joint-space ensemble of `neurons`.
+fn sized(neurons: usize) -> AdaptiveParams {
+    AdaptiveParams { ensemble: EnsembleRecipe { neurons, ..EnsembleRecipe::default() }, ..AdaptiveParams::default() }
+}
 
 fn adaptive(params: AdaptiveParams) -> AdaptiveOsc {
     let spec = ArmSpec::from_urdf_file(ARM).unwrap();
@@ -50,7 +56,8 @@ fn weights(lp: &ClosedLoop<AdaptiveOsc>) -> Vec<f64> {
 #[test]
 fn learning_pauses_resumes_and_follows_the_rate() {
     for kind in [ExecutorKind::Loihi, ExecutorKind::Float] {
-        let (mut lp, target) = looped(AdaptiveParams { executor: kind, neurons: 200, ..AdaptiveParams::default() });
+        let (mut lp, target) =
+            looped(AdaptiveParams { ensemble: EnsembleRecipe { executor: kind, ..sized(200).ensemble }, ..sized(200) });
         run(&mut lp, &target, 300);
         let w1 = weights(&lp);
         assert!(w1.iter().any(|&w| w != 0.0), "{kind:?}: nothing learned while holding a payload");
@@ -74,10 +81,10 @@ fn learning_pauses_resumes_and_follows_the_rate() {
 
 #[test]
 fn exported_weights_import_into_a_fresh_controller() {
-    let (mut lp, target) = looped(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() });
+    let (mut lp, target) = looped(sized(200));
     run(&mut lp, &target, 500);
     let w = lp.controller().learned_weights().unwrap();
-    let mut fresh = adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() });
+    let mut fresh = adaptive(sized(200));
     fresh.restore_weights(&w).unwrap();
     let back = fresh.export_weights();
     let scale = w.decoders.iter().fold(0.0f64, |m, x| m.max(x.abs()));
@@ -102,7 +109,7 @@ fn exported_weights_import_into_a_fresh_controller() {
 /// its torque stays small; with one, the residual is the payload's weight at the held pose.
 #[test]
 fn residual_is_the_payload_and_quiet_without_one() {
-    let (mut lp, target) = looped(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() });
+    let (mut lp, target) = looped(sized(200));
     run(&mut lp, &target, 1500);
     let r = lp.controller().residual().unwrap().to_vec();
     // 1 kg at the 3-link's tip: joint 0 carries about 9.81 N times the tip's horizontal reach (> 0.3 m here).
@@ -110,9 +117,7 @@ fn residual_is_the_payload_and_quiet_without_one() {
     let urdf = std::fs::read_to_string(ARM).unwrap();
     let mut world = ArmWorld::from_urdf_str(&urdf, SimParams::default()).unwrap();
     world.set_state(&Q0, &[0.0; 3]).unwrap();
-    let mut quiet =
-        ClosedLoop::new(world, adaptive(AdaptiveParams { neurons: 200, ..AdaptiveParams::default() }), guard(&urdf))
-            .unwrap();
+    let mut quiet = ClosedLoop::new(world, adaptive(sized(200)), guard(&urdf)).unwrap();
     run(&mut quiet, &target, 1500);
     let r0 = quiet.controller().residual().unwrap();
     let u0 = quiet.controller().adaptive_torque().unwrap();
@@ -152,7 +157,7 @@ fn textbook_and_position_settings_build_with_their_input_sizes() {
 fn joint_share_keeps_only_what_no_task_force_supplies() {
     let spec = ArmSpec::from_urdf_file(concat!(env!("CARGO_MANIFEST_DIR"), "/config/arms/ur5e.urdf")).unwrap();
     let osc = Osc::new(ArmModel::new(&spec, ArmModelParams::default()).unwrap(), OscParams::default()).unwrap();
-    let mut a = AdaptiveOsc::new(osc, AdaptiveParams { neurons: 50, ..AdaptiveParams::default() }).unwrap();
+    let mut a = AdaptiveOsc::new(osc, sized(50)).unwrap();
     let q = [0.3, -1.2, 1.4, -1.6, -1.5, 0.2];
     a.osc_mut().compute(&q, &[0.0; 6], &Vector3::new(0.4, 0.1, 0.4), &Vector3::zeros()).unwrap();
     let (osc, task) = (a.osc(), a.task_ensemble().unwrap());

@@ -14,6 +14,7 @@ use spikearm::arm::model::{ArmModel, ArmModelParams};
 use spikearm::control::adaptive::{AdaptiveOsc, AdaptiveParams};
 use spikearm::control::controller::{ControlInput, Controller};
 use spikearm::control::joint_pd::{JointPd, JointPdParams};
+use spikearm::control::learned_ensemble::EnsembleRecipe;
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::pid::{Pid, PidParams};
 use spikearm::neuro::ExecutorKind;
@@ -68,7 +69,11 @@ fn osc_pid_and_joint_pd_ticks_do_not_allocate() {
 fn adaptive_ticks_do_not_allocate_on_either_core() {
     for design in [AdaptiveParams::default(), AdaptiveParams::posture()] {
         for kind in [ExecutorKind::Loihi, ExecutorKind::Float] {
-            let params = AdaptiveParams { joints: Some(vec![1, 2, 3]), executor: kind, ..design.clone() };
+            let params = AdaptiveParams {
+                joints: Some(vec![1, 2, 3]),
+                ensemble: EnsembleRecipe { executor: kind, ..design.ensemble.clone() },
+                ..design.clone()
+            };
             let ctl = AdaptiveOsc::new(osc(), params).unwrap();
             assert_eq!(tick_allocations(ctl), 0, "adaptive {:?} {kind:?}", design.design);
         }

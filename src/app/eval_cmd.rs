@@ -150,11 +150,7 @@ fn run_payload(args: PayloadArgs) -> anyhow::Result<()> {
     spec.osc = node.osc_params();
     spec.adaptive = node.adaptive_params(spec.protocol.q0.len());
     if args.textbook {
-        spec.adaptive = AdaptiveParams {
-            seed: spec.adaptive.seed,
-            learning_rate: spec.adaptive.learning_rate,
-            ..AdaptiveParams::textbook()
-        };
+        spec.adaptive = AdaptiveParams { ensemble: spec.adaptive.ensemble.clone(), ..AdaptiveParams::textbook() };
     }
     if let Some(j) = &args.joints {
         spec.adaptive.joints = Some(j.clone());

@@ -36,7 +36,7 @@ use super::learned_ensemble::{EnsembleRecipe, LearnedEnsemble};
 use super::osc::{Osc, check_torque};
 use super::residual::{ResidualEstimator, ResidualParams};
 use super::task_ensemble::{TaskEnsemble, TaskEnsembleParams};
-use crate::neuro::{Executor, ExecutorKind, LearnedWeights, LoihiParams};
+use crate::neuro::{Executor, ExecutorKind, LearnedWeights};
 
 /// Which adaptive term runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -119,33 +119,14 @@ pub struct AdaptiveParams {
     pub input_half_ranges: Option<Vec<f64>>,
     /// Project the scaled inputs onto the unit hypersphere (d → d + 1). Default true.
     pub hypersphere: bool,
-    /// Joint-space ensemble size. Default 1000.
-    pub neurons: usize,
-    /// Seed of the ensemble build (encoders, rates, intercepts). Default 0.
-    pub seed: u64,
-    /// Triangular distribution of each neuron's firing probability (low, mode, high), mapped to intercepts.
-    /// Default (0.35, 0.45, 0.55) (DeWolf et al.).
-    pub sparse_firing: [f64; 3],
-    /// Peak firing rates, spikes/s. Default U(200, 400) (Nengo).
-    pub max_rates: (f64, f64),
-    /// PES learning rate kappa, dimensionless. Default 2e-4: on the payload protocol the fixed-point core
-    /// with 1e-4 compensated less (3-link last lap 0.29 vs 0.16–0.17 normalised), 1e-3 goes unstable.
-    pub learning_rate: f64,
-    /// Lowpass on the ensemble's input current, s. Default 0.012.
-    pub input_synapse: f64,
-    /// Lowpass on the presynaptic activities PES uses (the training synapse), s. Default 0.012.
-    pub training_synapse: f64,
-    /// Lowpass on the joint-space ensemble's output torque, s. Default 0.2: slow enough that spike noise does
-    /// not reach the motors, fast enough to follow a payload picked up.
-    pub output_synapse: f64,
-    /// The task-space ensemble (inertial design). Its seed is `seed + 1`; its recipe otherwise the above.
+    /// The joint-space ensemble: size, seed, neuron recipe, synapses, learning rate and executor (defaults in
+    /// [`EnsembleRecipe::default`]).
+    pub ensemble: EnsembleRecipe,
+    /// The task-space ensemble (inertial design). Its seed is `ensemble.seed + 1`; its size, learning rate and
+    /// output synapse are its own, the rest of its recipe is `ensemble`'s.
     pub task: TaskEnsembleParams,
     /// The model-residual estimate (inertial design).
     pub residual: ResidualParams,
-    /// Executor. Default the fixed-point core.
-    pub executor: ExecutorKind,
-    /// Fixed-point core parameters (used when `executor` is `Loihi`).
-    pub loihi: LoihiParams,
 }
 
 impl Default for AdaptiveParams {
@@ -159,18 +140,9 @@ impl Default for AdaptiveParams {
             input_means: None,
             input_half_ranges: None,
             hypersphere: true,
-            neurons: 1000,
-            seed: 0,
-            sparse_firing: [0.35, 0.45, 0.55],
-            max_rates: (200.0, 400.0),
-            learning_rate: 2e-4,
-            input_synapse: 0.012,
-            training_synapse: 0.012,
-            output_synapse: 0.2,
+            ensemble: EnsembleRecipe::default(),
             task: TaskEnsembleParams::default(),
             residual: ResidualParams::default(),
-            executor: ExecutorKind::Loihi,
-            loihi: LoihiParams::default(),
         }
     }
 }
@@ -193,22 +165,6 @@ impl AdaptiveParams {
     pub fn textbook() -> Self {
         Self { inputs: AdaptiveInputs::PositionsAndVelocities, training: TrainingSignal::Task, ..Self::posture() }
     }
-
-    /// The neuron recipe of the joint-space ensemble.
-    fn recipe(&self) -> EnsembleRecipe {
-        EnsembleRecipe {
-            neurons: self.neurons,
-            seed: self.seed,
-            sparse_firing: self.sparse_firing,
-            max_rates: self.max_rates,
-            learning_rate: self.learning_rate,
-            input_synapse: self.input_synapse,
-            training_synapse: self.training_synapse,
-            output_synapse: self.output_synapse,
-            executor: self.executor,
-            loihi: self.loihi,
-        }
-    }
 }
 
 /// The settings that give the learned readouts their meaning: design, executor and core parameters, the
@@ -218,20 +174,21 @@ fn provenance_of(params: &AdaptiveParams, dof: usize, joints: &[usize], scaling:
         AdaptiveDesign::Inertial => "inertial",
         AdaptiveDesign::Posture => "posture",
     };
+    let e = &params.ensemble;
     let mut p = WeightsProvenance::default()
         .with("design", design)
-        .with("executor", format!("{:?}", params.executor).to_lowercase())
-        .with("seed", params.seed)
-        .with("neurons", params.neurons)
+        .with("executor", format!("{:?}", e.executor).to_lowercase())
+        .with("seed", e.seed)
+        .with("neurons", e.neurons)
         .with("joints", format!("{joints:?}"))
         .with("inputs", format!("{:?}", params.inputs))
         .with("input_means", format!("{:?}", scaling.means()))
         .with("input_half_ranges", format!("{:?}", scaling.half_ranges()))
         .with("hypersphere", scaling.hypersphere())
-        .with("sparse_firing", format!("{:?}", params.sparse_firing))
-        .with("max_rates", format!("{:?}", params.max_rates));
-    if params.executor == ExecutorKind::Loihi {
-        let c = &params.loihi;
+        .with("sparse_firing", format!("{:?}", e.sparse_firing))
+        .with("max_rates", format!("{:?}", e.max_rates));
+    if e.executor == ExecutorKind::Loihi {
+        let c = &e.loihi;
         p = p.with(
             "core",
             format!(
@@ -256,7 +213,7 @@ fn provenance_of(params: &AdaptiveParams, dof: usize, joints: &[usize], scaling:
         p = p
             .with("task_rows", format!("{rows:?}"))
             .with("task_neurons", params.task.neurons)
-            .with("task_seed", params.seed.wrapping_add(1))
+            .with("task_seed", e.seed.wrapping_add(1))
             .with("task_acceleration_scale", format!("{:?}", params.task.acceleration_scale))
             .with("joint_share", format!("{:?}", params.joint_share));
     }
@@ -340,11 +297,11 @@ impl AdaptiveOsc {
         }
         // The inertial design clips: a payload's sag beyond the calibrated span reads as the span's edge.
         let scaling = InputScaling::new(means, half, params.hypersphere)?.with_clip(inertial);
-        let recipe = params.recipe();
+        let recipe = params.ensemble.clone();
         let joint = LearnedEnsemble::new(&recipe, scaling, m)?;
-        let mut neurons = params.neurons;
+        let mut neurons = params.ensemble.neurons;
         let inertial_parts = if inertial {
-            let task_recipe = EnsembleRecipe { seed: params.seed.wrapping_add(1), ..recipe };
+            let task_recipe = EnsembleRecipe { seed: params.ensemble.seed.wrapping_add(1), ..recipe.clone() };
             let task = TaskEnsemble::new(&params.task, &task_recipe, n)?;
             neurons += params.task.neurons;
             Some(InertialParts {
@@ -354,8 +311,8 @@ impl AdaptiveOsc {
                 joint_error: vec![0.0; n],
                 joint_share: vec![0.0; n],
                 share: params.joint_share,
-                task_rate_ratio: if params.learning_rate > 0.0 {
-                    params.task.learning_rate / params.learning_rate
+                task_rate_ratio: if params.ensemble.learning_rate > 0.0 {
+                    params.task.learning_rate / params.ensemble.learning_rate
                 } else {
                     1.0
                 },
@@ -376,8 +333,8 @@ impl AdaptiveOsc {
             joints,
             training: params.training,
             with_velocities,
-            learning_rate: params.learning_rate,
-            name: params.design.controller_name(params.executor),
+            learning_rate: params.ensemble.learning_rate,
+            name: params.design.controller_name(params.ensemble.executor),
             hz_per_spike: 1.0 / (neurons as f64 * CORE_DT),
         })
     }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::adaptive::{AdaptiveDesign, AdaptiveOsc, AdaptiveParams};
 use super::controller::Controller;
 use super::joint_pd::{JointPd, JointPdParams};
+use super::learned_ensemble::EnsembleRecipe;
 use super::osc::{Osc, OscParams};
 use super::pid::{Pid, PidParams};
 use crate::arm::Arm;
@@ -41,7 +42,7 @@ impl Default for ControllerParams {
             design: AdaptiveDesign::default(),
             kp: 200.0,
             kv: 20.0,
-            learning_rate: AdaptiveParams::default().learning_rate,
+            learning_rate: EnsembleRecipe::default().learning_rate,
             neurons: 1000,
             seed: 0,
             learning: true,
@@ -59,7 +60,7 @@ impl ControllerParams {
             "osc" => "osc".into(),
             "pid" => format!("pid-ki{}", PidParams::default().ki),
             "joint_pd" => "joint-pd".into(),
-            "adaptive" => self.design.controller_name(AdaptiveParams::default().executor).into(),
+            "adaptive" => self.design.controller_name(EnsembleRecipe::default().executor).into(),
             other => bail!("controller.kind `{other}` is not one of {CONTROLLER_KINDS:?}"),
         })
     }
@@ -76,9 +77,12 @@ impl ControllerParams {
         AdaptiveParams {
             design: self.design,
             joints: Some(AdaptiveParams::default_joints(dof)),
-            learning_rate: self.learning_rate,
-            neurons: self.neurons,
-            seed: self.seed,
+            ensemble: EnsembleRecipe {
+                learning_rate: self.learning_rate,
+                neurons: self.neurons,
+                seed: self.seed,
+                ..EnsembleRecipe::default()
+            },
             ..AdaptiveParams::default()
         }
     }

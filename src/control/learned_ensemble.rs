@@ -8,29 +8,50 @@ use crate::neuro::{
     LoihiParams, NetworkSpec, PesSpec, RangeSpec,
 };
 
-/// The neuron recipe and synapses of one learned ensemble.
+/// The neuron recipe and synapses of one learned ensemble. Defaults: the adaptive term's joint-space ensemble.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnsembleRecipe {
-    /// Ensemble size.
+    /// Ensemble size. Default 1000.
     pub neurons: usize,
-    /// Seed of the build (encoders, rates, intercepts).
+    /// Seed of the build (encoders, rates, intercepts). Default 0.
     pub seed: u64,
     /// Triangular distribution of each neuron's firing probability (low, mode, high), mapped to intercepts.
+    /// Default (0.35, 0.45, 0.55) (DeWolf et al.).
     pub sparse_firing: [f64; 3],
-    /// Peak firing rates, spikes/s.
+    /// Peak firing rates, spikes/s. Default U(200, 400) (Nengo).
     pub max_rates: (f64, f64),
-    /// PES learning rate kappa, dimensionless.
+    /// PES learning rate kappa, dimensionless. Default 2e-4: on the payload protocol the fixed-point core
+    /// with 1e-4 compensated less (3-link last lap 0.29 vs 0.16–0.17 normalised, first-generation design), 1e-3
+    /// goes unstable.
     pub learning_rate: f64,
-    /// Lowpass on the input current, s.
+    /// Lowpass on the input current, s. Default 0.012.
     pub input_synapse: f64,
-    /// Lowpass on the presynaptic activities PES uses (the training synapse), s.
+    /// Lowpass on the presynaptic activities PES uses (the training synapse), s. Default 0.012.
     pub training_synapse: f64,
-    /// Lowpass on the learned output, s.
+    /// Lowpass on the learned output, s. Default 0.2: slow enough that spike noise does not reach the motors,
+    /// fast enough to follow a payload picked up.
     pub output_synapse: f64,
-    /// Executor.
+    /// Executor. Default the fixed-point core.
     pub executor: ExecutorKind,
     /// Fixed-point core parameters (used when `executor` is `Loihi`).
     pub loihi: LoihiParams,
+}
+
+impl Default for EnsembleRecipe {
+    fn default() -> Self {
+        Self {
+            neurons: 1000,
+            seed: 0,
+            sparse_firing: [0.35, 0.45, 0.55],
+            max_rates: (200.0, 400.0),
+            learning_rate: 2e-4,
+            input_synapse: 0.012,
+            training_synapse: 0.012,
+            output_synapse: 0.2,
+            executor: ExecutorKind::Loihi,
+            loihi: LoihiParams::default(),
+        }
+    }
 }
 
 /// A built ensemble with its input scaling and step buffers. `step` allocates nothing.

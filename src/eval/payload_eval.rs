@@ -51,7 +51,7 @@ impl Condition {
     }
 }
 
-/// Everything a condition needs. `adaptive.executor` is overridden by the condition.
+/// Everything a condition needs. `adaptive.ensemble.executor` is overridden by the condition.
 #[derive(Debug, Clone)]
 pub struct PayloadEvalSpec {
     /// URDF text of the arm (sim and model read the same).
@@ -141,7 +141,7 @@ impl PayloadEvalSpec {
     ) -> Result<AdaptiveOsc, ClosedLoopError> {
         let (osc, dof) = self.osc()?;
         let mut p = self.resolved_adaptive(dof, calibration);
-        p.executor = executor;
+        p.ensemble.executor = executor;
         Ok(AdaptiveOsc::new(osc, p)?)
     }
 
@@ -189,7 +189,7 @@ mod tests {
             let node = settings.build(&Arm::from_urdf(urdf.clone()).unwrap()).unwrap();
             let mut spec = PayloadEvalSpec::new(urdf, 1.0).unwrap();
             assert_eq!(spec.osc, settings.osc_params(), "{file}");
-            spec.adaptive.neurons = 100;
+            spec.adaptive.ensemble.neurons = 100;
             let eval = spec.adaptive_controller(ExecutorKind::Loihi, None).unwrap();
             assert_eq!(eval.name(), node.name(), "{file}");
             let (a, b) = (eval.weights_provenance().unwrap(), node.weights_provenance().unwrap());

@@ -78,6 +78,6 @@ mod tests {
             assert!(check_request([(name, x)]).is_ok(), "default {name} = {x} outside its bound");
         }
         let adaptive = crate::control::adaptive::AdaptiveParams::default();
-        assert!(check_request([("learning_rate", adaptive.learning_rate)]).is_ok());
+        assert!(check_request([("learning_rate", adaptive.ensemble.learning_rate)]).is_ok());
     }
 }
