@@ -51,7 +51,8 @@ pub fn step_leading(
 ///
 /// The decay `(v >> 12) × keep + ((v & 4095) × keep >> 12)` from the 16-bit halves of `v << 4`: the high half is
 /// `v >> 12` (< 2^15), so a multiply-add against `(0, keep)` pairs gives `(v >> 12) × keep`; the low half is
-/// `(v & 4095) << 4`, whose unsigned high product with `keep` is `(v & 4095) × keep >> 12`.
+/// `(v & 4095) << 4`, whose unsigned high product with `keep` is `(v & 4095) × keep >> 12`, and the high half's
+/// high product with 0 is 0 (see [`mulhi_epu16`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 #[allow(clippy::too_many_arguments)]
@@ -67,29 +68,29 @@ unsafe fn step_chunks(
     chunks: usize,
 ) {
     use std::arch::x86_64::*;
-    let exp = _mm_cvtsi32_si128(exp as i32);
+    // The input is shifted by `exp`, then wrapped to 21 bits by a shift up and back by 10: one shift by
+    // `exp + 10` does both first shifts (a total of 32 or more leaves 0 either way).
+    let up = _mm_cvtsi32_si128(exp as i32 + 10);
     let keep_high = _mm512_set1_epi32(p.keep_v << 16);
-    // `keep` in every 16-bit lane, and the high product kept from the low lanes only. (With `keep` in the low
-    // lanes only, the compiler knew the high lanes' products were 0 and split the multiply into four shuffles.)
-    let (keep16, low_half) = (_mm512_set1_epi16(p.keep_v as i16), _mm512_set1_epi32(0xffff));
+    // `keep` in the low 16-bit lane of each 32-bit lane, 0 in the high one.
+    let keep_low = _mm512_set1_epi32(p.keep_v);
     let (vmin, vmax, vth) = (_mm512_set1_epi32(p.vmin), _mm512_set1_epi32(p.vmax), _mm512_set1_epi32(p.vth));
-    let (seven, zero) = (_mm512_set1_epi32(7), _mm512_setzero_si512());
-    let (one8, delay8) = (_mm_set1_epi8(1), _mm_set1_epi8(p.ref_delay as u8 as i8));
+    let seven = _mm512_set1_epi32(7);
+    let (zero8, one8, delay8) = (_mm_setzero_si128(), _mm_set1_epi8(1), _mm_set1_epi8(p.ref_delay as u8 as i8));
     for c in 0..chunks {
         let i = c * 16;
         // SAFETY (all loads and stores): `i + 16 <= 16 × chunks`, within every slice (the caller checked).
         unsafe {
             let input_at = input.as_mut_ptr().add(i) as *mut __m256i;
-            let current = _mm512_sll_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(input_at)), exp);
+            let current = _mm512_sll_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(input_at)), up);
             _mm256_storeu_si256(input_at, _mm256_setzero_si256());
             // Wrapped to the 21-bit input accumulator (then already within the 23-bit current). Not stored: a
             // current that is not kept is no state (see `EnsembleState::u`).
-            let current = _mm512_srai_epi32::<10>(_mm512_slli_epi32::<10>(current));
+            let current = _mm512_srai_epi32::<10>(current);
 
             let old = _mm512_loadu_si512(v.as_ptr().add(i) as *const _);
             let shifted = _mm512_slli_epi32::<4>(old);
-            let low = _mm512_and_si512(_mm512_mulhi_epu16(shifted, keep16), low_half);
-            let decayed = _mm512_add_epi32(_mm512_madd_epi16(shifted, keep_high), low);
+            let decayed = _mm512_add_epi32(_mm512_madd_epi16(shifted, keep_high), mulhi_epu16(shifted, keep_low));
             let packed = _mm512_cvtepi16_epi32(_mm256_loadu_si256(bias.as_ptr().add(i) as *const __m256i));
             let bias = _mm512_sllv_epi32(_mm512_srai_epi32::<3>(packed), _mm512_and_si512(packed, seven));
             let next = _mm512_max_epi32(_mm512_add_epi32(_mm512_add_epi32(decayed, current), bias), vmin);
@@ -98,15 +99,37 @@ unsafe fn step_chunks(
             // Not refractory after this step's count-down: the count was 0 or 1.
             let ready = _mm_cmple_epu8_mask(counts, one8);
             let next = _mm512_maskz_min_epi32(ready, next, vmax);
-            let fired = _mm512_cmpgt_epi32_mask(next, vth);
-            _mm512_storeu_si512(v.as_mut_ptr().add(i) as *mut _, _mm512_mask_mov_epi32(next, fired, zero));
+            // The lanes that did not fire (the complement of the spike mask, so no mask inversion is needed).
+            let quiet = _mm512_cmple_epi32_mask(next, vth);
+            _mm512_storeu_si512(v.as_mut_ptr().add(i) as *mut _, _mm512_maskz_mov_epi32(quiet, next));
 
-            let counts = _mm_mask_mov_epi8(_mm_sub_epi8(_mm_max_epu8(counts, one8), one8), fired, delay8);
+            let counts = _mm_mask_mov_epi8(delay8, quiet, _mm_subs_epu8(counts, one8));
             _mm_storeu_si128(refractory.as_mut_ptr().add(i) as *mut __m128i, counts);
-            let flags = _mm_maskz_mov_epi8(fired, one8);
+            let flags = _mm_mask_mov_epi8(one8, quiet, zero8);
             _mm_storeu_si128(spiked.as_mut_ptr().add(i) as *mut __m128i, flags);
             let epoch_at = epoch.as_mut_ptr().add(i) as *mut __m128i;
             _mm_storeu_si128(epoch_at, _mm_or_si128(_mm_loadu_si128(epoch_at), flags));
         }
     }
+}
+
+/// The unsigned high products of 16-bit lanes (`vpmulhuw`), opaque to the compiler: given `keep_low`'s zero
+/// high lanes, it knew half the products were 0 and replaced the one multiply by two on widened halves and four
+/// shuffles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn mulhi_epu16(a: std::arch::x86_64::__m512i, b: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    let out;
+    // SAFETY: a register-only AVX-512 BW instruction, which this function's target features enable.
+    unsafe {
+        std::arch::asm!(
+            "vpmulhuw {out}, {a}, {b}",
+            out = lateout(zmm_reg) out,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    out
 }
