@@ -113,13 +113,13 @@ unsafe fn step_chunks(
     }
 }
 
-/// The unsigned high products of 16-bit lanes (`vpmulhuw`), opaque to the compiler: given `keep_low`'s zero
-/// high lanes, it knew half the products were 0 and replaced the one multiply by two on widened halves and four
-/// shuffles.
+/// The unsigned high products of 16-bit lanes (`vpmulhuw`), opaque to the compiler: given a factor with zero
+/// high lanes (`keep_low` here) or one it knew fits 16 bits (the traces' decay), it replaced the one multiply by
+/// 32-bit multiplies on widened halves and shuffles.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
-fn mulhi_epu16(a: std::arch::x86_64::__m512i, b: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+pub(super) fn mulhi_epu16(a: std::arch::x86_64::__m512i, b: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
     let out;
     // SAFETY: a register-only AVX-512 BW instruction, which this function's target features enable.
     unsafe {

@@ -3,6 +3,7 @@
 //! IEEE f32 arithmetic only).
 
 use super::lane_rng::{LaneRng, SPLIT_DRAWS};
+use super::trace_avx512;
 
 /// Defines `fn $name(args)` (optionally generic over one type parameter) whose code, given once, runs compiled
 /// for AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and as the portable build otherwise. The code is also
@@ -129,8 +130,14 @@ simd_dispatch! {
         let n = traces.len().min(spiked.len());
         let mut updates = 0u32;
         with_draws(n, rng, closing, |lo, hi, bits| {
+            // The 16-bit AVX-512 loop takes what it can; this one updates the rest.
+            let (done, counted) =
+                trace_avx512::update_leading(&mut traces[lo..hi], &mut spiked[lo..hi], bits, decay_q16, increment, tmax);
+            updates += counted;
+            let (lo, bits) = (lo + done, &bits[done..]);
             for ((t, s), &r) in traces[lo..hi].iter_mut().zip(&mut spiked[lo..hi]).zip(bits) {
-                let x = *t as i32 * decay_q16 + ((*s as i32 * increment) << 16);
+                // `s` is 0 or 1: a mask, not a multiply.
+                let x = *t as i32 * decay_q16 + ((increment << 16) & -(*s as i32));
                 updates += ((*t as i32 | *s as i32) != 0) as u32;
                 // At most `tmax`, which fits 15 bits.
                 *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
@@ -153,11 +160,12 @@ const DRAW_BLOCK: usize = 8 * SPLIT_DRAWS;
 #[inline(always)]
 fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(usize, usize, &[u32])) {
     debug_assert!(closing || len.is_multiple_of(8), "only a sweep's last run may end mid-chunk");
+    let mut space = std::mem::MaybeUninit::uninit();
     for lo in (0..len).step_by(DRAW_BLOCK) {
         let hi = (lo + DRAW_BLOCK).min(len);
         // Only the run's last block can be short, and only its last chunk partial: that one takes the closing
         // draw.
-        let draws = rng.split_draws((hi - lo).div_ceil(8));
+        let draws = rng.split_draws_into((hi - lo).div_ceil(8), &mut space);
         f(lo, hi, &draws.as_flattened()[..hi - lo]);
     }
     if closing && len.is_multiple_of(8) {
@@ -275,6 +283,33 @@ mod tests {
                     assert_eq!(w[c * 8 + j], reference(7, t, r[j], factor), "factor {factor} trace {t}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_16_bit_trace_loop_equals_the_32_bit_one() {
+        // Every trace value, spiked or not, against random bits, for decays and increments at their limits; the
+        // reference is the per-trace formula in 32 bits.
+        let n: usize = 2 * 32768 + 37;
+        let traces: Vec<i16> = (0..n).map(|i| (i % 32768) as i16).collect();
+        let spiked: Vec<u8> = (0..n).map(|i| (i / 32768 + i % 3 == 0) as u8).collect();
+        for (decay, increment, tmax) in [(40_000, 9, 127), (65_535, 1, 32767), (0, 32767, 32767), (1, 100, 4095)] {
+            let (mut t, mut s) = (traces.clone(), spiked.clone());
+            let (mut rng, mut draws) = (LaneRng::new(11), LaneRng::new(11));
+            let updates = update_traces(&mut t, &mut s, decay, increment, tmax, &mut rng, true);
+            let mut want_updates = 0;
+            for c in 0..n.div_ceil(8) {
+                let r = draws.next_bits();
+                for j in 0..8.min(n - 8 * c) {
+                    let (old, fired) = (traces[8 * c + j] as i32, spiked[8 * c + j] as i32);
+                    let x = old * decay + ((fired * increment) << 16);
+                    let want = ((x >> 16) + ((r[j] & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax);
+                    assert_eq!(t[8 * c + j] as i32, want, "decay {decay} inc {increment} trace {old} fired {fired}");
+                    want_updates += (old | fired != 0) as u32;
+                }
+            }
+            assert_eq!((updates, rng), (want_updates, draws));
+            assert!(s.iter().all(|&x| x == 0), "the spike record is cleared");
         }
     }
 

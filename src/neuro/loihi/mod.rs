@@ -12,6 +12,7 @@ pub mod kernels;
 pub mod lane_rng;
 pub mod learning;
 pub mod sweep;
+mod trace_avx512;
 
 pub use cores::{CoreLimits, CoreMap, CoreUsage};
 pub use discretize::{CoreProfile, DiscreteNetwork, LoihiParams};
