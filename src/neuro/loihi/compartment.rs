@@ -2,7 +2,7 @@
 
 use super::compartment_avx512;
 use super::fixed::{decay, decay_nonneg, wrap};
-use super::kernels::simd_dispatch;
+use super::kernels::{self, simd_dispatch};
 
 /// Bits of the per-step synaptic input accumulator (plus sign).
 pub const INPUT_BITS: u32 = 21;
@@ -151,23 +151,25 @@ pub struct CompartmentBlock<'a, S> {
 
 /// Steps every compartment of a block once, with input `input << input_exp`, with the hard reset of Loihi 1
 /// or, if `soft_reset`, the subtractive one (see [`step_soft`]). The loop is branch-free so it vectorises
-/// (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
+/// (AVX-512 or AVX2 where the CPU has it). Returns how many compartments spiked. Panics if `p.ref_delay` exceeds
+/// [`REF_DELAY_MAX`].
 pub fn step_block<S: MantissaSum>(
     p: &CompartmentParams,
     bias: &[PackedBias],
     input_exp: u32,
     soft_reset: bool,
     block: CompartmentBlock<'_, S>,
-) {
+) -> usize {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
     let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
     // The default block's hand-vectorised loop takes what it can; the portable one steps the rest.
-    let done = S::narrow(input).map_or(0, |narrow| {
+    let (done, spikes) = S::narrow(input).map_or((0, 0), |narrow| {
         compartment_avx512::step_leading(p, bias, narrow, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked)
     });
     let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
     let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
-    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked);
+    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, &mut *spiked, epoch_spiked);
+    spikes + kernels::count_flags(&spiked[..bias.len()])
 }
 
 simd_dispatch! {
@@ -289,7 +291,8 @@ mod tests {
                     spiked: &mut spiked,
                     epoch_spiked: &mut epoch,
                 };
-                step_block(&p, &bias, 9, soft, block);
+                let spikes = step_block(&p, &bias, 9, soft, block);
+                assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");
                 for i in 0..n {
                     let one = if soft { step_soft } else { step };
                     let fired = one(&mut regs[i], &p, inputs[i] << 9, bias[i].value());
@@ -328,7 +331,8 @@ mod tests {
                 spiked: &mut spiked,
                 epoch_spiked: &mut epoch,
             };
-            step_block(&p, &bias, 6, false, block);
+            let spikes = step_block(&p, &bias, 6, false, block);
+            assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");
             assert!(input.iter().all(|&x| x == 0), "the input is consumed");
             for i in 0..n {
                 let fired = step(&mut regs[i], &p, (inputs[i] as i32) << 6, bias[i].value());

@@ -10,7 +10,8 @@
 use super::compartment::{CompartmentParams, PackedBias, VMAX};
 
 /// Steps the leading whole groups of 16 compartments when the CPU has AVX-512 (F, BW, VL) and the block is of
-/// this kind; returns how many it stepped (0 otherwise), leaving the rest to the portable loop.
+/// this kind; returns how many it stepped (0 otherwise), leaving the rest to the portable loop, and how many of
+/// them spiked (counted from the spike masks: no second pass over the flags).
 #[allow(clippy::too_many_arguments)]
 pub fn step_leading(
     p: &CompartmentParams,
@@ -23,38 +24,39 @@ pub fn step_leading(
     refractory: &mut [u8],
     spiked: &mut [u8],
     epoch: &mut [u8],
-) -> usize {
+) -> (usize, usize) {
     // The decay below needs 0 <= v < 2^27 and a keep factor that fits a signed 16-bit lane.
     let fits = !soft && p.keep_u == 0 && p.vmin >= 0 && p.vmax <= VMAX && (0..=4096).contains(&p.keep_v) && exp < 32;
     let n = bias.len();
     let lens = [input.len(), u.len(), v.len(), refractory.len(), spiked.len(), epoch.len()];
     if !fits || lens.iter().any(|&l| l < n) {
-        return 0;
+        return (0, 0);
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("popcnt")
     {
         let chunks = n / 16;
-        // SAFETY: AVX-512 F, BW and VL were detected just above; every slice holds at least `16 × chunks`
+        // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `16 × chunks`
         // elements (checked above), which is all the loop reads and writes.
-        unsafe { step_chunks(p, bias, input, exp, v, refractory, spiked, epoch, chunks) };
-        return chunks * 16;
+        let spikes = unsafe { step_chunks(p, bias, input, exp, v, refractory, spiked, epoch, chunks) };
+        return (chunks * 16, spikes);
     }
-    0
+    (0, 0)
 }
 
 /// The first `chunks` groups of 16 compartments. Per lane, as `step_impl` with a hard reset and `keep_u = 0`:
 /// `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a spike where `v > vth`
-/// zeroes `v` and sets the refractory count.
+/// zeroes `v` and sets the refractory count. Returns the number of spikes.
 ///
 /// The decay `(v >> 12) × keep + ((v & 4095) × keep >> 12)` from the 16-bit halves of `v << 4`: the high half is
 /// `v >> 12` (< 2^15), so a multiply-add against `(0, keep)` pairs gives `(v >> 12) × keep`; the low half is
 /// `(v & 4095) << 4`, whose unsigned high product with `keep` is `(v & 4095) × keep >> 12`, and the high half's
 /// high product with 0 is 0 (see [`mulhi_epu16`]).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn step_chunks(
     p: &CompartmentParams,
@@ -66,7 +68,7 @@ unsafe fn step_chunks(
     spiked: &mut [u8],
     epoch: &mut [u8],
     chunks: usize,
-) {
+) -> usize {
     use std::arch::x86_64::*;
     // The input is shifted by `exp`, then wrapped to 21 bits by a shift up and back by 10: one shift by
     // `exp + 10` does both first shifts (a total of 32 or more leaves 0 either way).
@@ -77,6 +79,7 @@ unsafe fn step_chunks(
     let (vmin, vmax, vth) = (_mm512_set1_epi32(p.vmin), _mm512_set1_epi32(p.vmax), _mm512_set1_epi32(p.vth));
     let seven = _mm512_set1_epi32(7);
     let (zero8, one8, delay8) = (_mm_setzero_si128(), _mm_set1_epi8(1), _mm_set1_epi8(p.ref_delay as u8 as i8));
+    let mut quiet_lanes = 0;
     for c in 0..chunks {
         let i = c * 16;
         // SAFETY (all loads and stores): `i + 16 <= 16 × chunks`, within every slice (the caller checked).
@@ -102,6 +105,7 @@ unsafe fn step_chunks(
             // The lanes that did not fire (the complement of the spike mask, so no mask inversion is needed).
             let quiet = _mm512_cmple_epi32_mask(next, vth);
             _mm512_storeu_si512(v.as_mut_ptr().add(i) as *mut _, _mm512_maskz_mov_epi32(quiet, next));
+            quiet_lanes += quiet.count_ones() as usize;
 
             let counts = _mm_mask_mov_epi8(delay8, quiet, _mm_subs_epu8(counts, one8));
             _mm_storeu_si128(refractory.as_mut_ptr().add(i) as *mut __m128i, counts);
@@ -111,6 +115,7 @@ unsafe fn step_chunks(
             _mm_storeu_si128(epoch_at, _mm_or_si128(_mm_loadu_si128(epoch_at), flags));
         }
     }
+    16 * chunks - quiet_lanes
 }
 
 /// The unsigned high products of 16-bit lanes (`vpmulhuw`), opaque to the compiler: given a factor with zero

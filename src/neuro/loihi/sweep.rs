@@ -34,6 +34,8 @@ struct Worker {
     sums32: Vec<i32>,
     /// A tile's spike flags (1: spiked this step).
     spiked: Vec<u8>,
+    /// How many of them are set.
+    tile_spikes: usize,
     /// Offsets within the tile of its spiking neurons, when it delivers spike by spike.
     spike_list: Vec<u16>,
     /// Random generators of this step's learning sweeps, positioned at the part's first neuron: the traces',
@@ -53,6 +55,7 @@ impl Worker {
             sums16: vec![0; tile],
             sums32: vec![0; tile],
             spiked: vec![0; tile],
+            tile_spikes: 0,
             spike_list: Vec::with_capacity(tile),
             streams: Vec::with_capacity(k + 1),
             out_input: Vec::new(),
@@ -334,13 +337,14 @@ impl Worker {
         for a in (0..len).step_by(TILE) {
             let b = (a + TILE).min(len);
             self.tile_compartments(shared, &mut part, a, b);
-            self.counts.spikes += self.tile_delivery(shared, &part, a, b, out_input);
+            self.tile_delivery(shared, &part, a, b, out_input);
+            self.counts.spikes += self.tile_spikes;
             self.counts.trace_updates += self.tile_learning(shared, &mut part, a, b);
         }
     }
 
     /// Sums the tile's synaptic input (in 16 bits if narrow, else 32) and steps its compartments, leaving the
-    /// spike flags in `self.spiked` and OR-ing them into the epoch record. `a..b` are indices within the part.
+    /// spike flags in `self.spiked` (and their count in `self.tile_spikes`) and OR-ing them into the epoch record. `a..b` are indices within the part.
     fn tile_compartments<W>(&mut self, shared: Shared<'_>, part: &mut Part<'_, W>, a: usize, b: usize) {
         match &shared.net.ensemble.input_mantissas {
             InputRows::Bytes(rows) => self.tile_compartments_with(shared, rows, part, a, b),
@@ -357,7 +361,7 @@ impl Worker {
         a: usize,
         b: usize,
     ) {
-        let Worker { sums16, sums32, spiked, .. } = self;
+        let Worker { sums16, sums32, spiked, tile_spikes, .. } = self;
         let (net, n, len) = (shared.net, shared.n, b - a);
         let ens = &net.ensemble;
         let (lo, hi) = (part.lo + a, part.lo + b);
@@ -377,7 +381,7 @@ impl Worker {
             for &(dim, fired) in quads.remainder() {
                 kernels::accumulate(sums, row(dim), fired as i16);
             }
-            compartment::step_block(
+            *tile_spikes = compartment::step_block(
                 comp,
                 bias,
                 exp,
@@ -389,7 +393,7 @@ impl Worker {
             for &(dim, fired) in axon_spikes {
                 kernels::accumulate_wide(sums, row(dim), fired);
             }
-            compartment::step_block(
+            *tile_spikes = compartment::step_block(
                 comp,
                 bias,
                 exp,
@@ -400,7 +404,7 @@ impl Worker {
     }
 
     /// Sends the tile's spikes to their readout cores: each adds its learned weights (shifted by its group's
-    /// shift) into the group's compartments. Returns the tile's spike count.
+    /// shift) into the group's compartments.
     fn tile_delivery<W: WeightRows>(
         &mut self,
         shared: Shared<'_>,
@@ -408,11 +412,12 @@ impl Worker {
         a: usize,
         b: usize,
         out_input: &mut [i32],
-    ) -> usize {
+    ) {
         let r = &shared.net.readout;
         let readout = Delivery { k: shared.factors.len(), group_size: r.group_size, group_shift: &r.group_shift };
-        let flags = &self.spiked[..b - a];
-        readout.deliver(DeliveryPath::Auto, &part.weights, part.lo + a, a, flags, &mut self.spike_list, out_input)
+        let (flags, spikes) = (&self.spiked[..b - a], self.tile_spikes);
+        let list = &mut self.spike_list;
+        readout.deliver(DeliveryPath::Auto, &part.weights, part.lo + a, a, flags, spikes, list, out_input);
     }
 
     /// The tile's part of the due learning sweeps: traces, then each updating dimension's weights (which use the
