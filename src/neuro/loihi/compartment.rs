@@ -147,6 +147,10 @@ pub struct CompartmentBlock<'a, S> {
     pub spiked: &'a mut [u8],
     /// OR-ed with this step's spikes (the learning epoch's record).
     pub epoch_spiked: &'a mut [u8],
+    /// Whether `epoch_spiked` must be kept. When the caller reads the epoch's spikes from the refractory counts
+    /// instead (see [`EpochSpikes::Counts`](super::kernels::EpochSpikes)), the AVX-512 loop leaves it alone (a
+    /// read and a write per neuron less); other loops write it anyway.
+    pub record_epoch: bool,
 }
 
 /// Steps every compartment of a block once, with input `input << input_exp`, with the hard reset of Loihi 1
@@ -161,10 +165,11 @@ pub fn step_block<S: MantissaSum>(
     block: CompartmentBlock<'_, S>,
 ) -> usize {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
-    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
+    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, record_epoch } = block;
     // The default block's hand-vectorised loop takes what it can; the portable one steps the rest.
     let (done, spikes) = S::narrow(input).map_or((0, 0), |narrow| {
-        compartment_avx512::step_leading(p, bias, narrow, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked)
+        let epoch = record_epoch.then_some(&mut *epoch_spiked);
+        compartment_avx512::step_leading(p, bias, narrow, input_exp, soft_reset, u, v, refractory, spiked, epoch)
     });
     let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
     let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
@@ -290,6 +295,7 @@ mod tests {
                     refractory: &mut refr,
                     spiked: &mut spiked,
                     epoch_spiked: &mut epoch,
+                    record_epoch: true,
                 };
                 let spikes = step_block(&p, &bias, 9, soft, block);
                 assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");
@@ -330,6 +336,7 @@ mod tests {
                 refractory: &mut refr,
                 spiked: &mut spiked,
                 epoch_spiked: &mut epoch,
+                record_epoch: true,
             };
             let spikes = step_block(&p, &bias, 6, false, block);
             assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");

@@ -23,12 +23,12 @@ pub fn step_leading(
     v: &mut [i32],
     refractory: &mut [u8],
     spiked: &mut [u8],
-    epoch: &mut [u8],
+    epoch: Option<&mut [u8]>,
 ) -> (usize, usize) {
     // The decay below needs 0 <= v < 2^27 and a keep factor that fits a signed 16-bit lane.
     let fits = !soft && p.keep_u == 0 && p.vmin >= 0 && p.vmax <= VMAX && (0..=4096).contains(&p.keep_v) && exp < 32;
     let n = bias.len();
-    let lens = [input.len(), u.len(), v.len(), refractory.len(), spiked.len(), epoch.len()];
+    let lens = [input.len(), u.len(), v.len(), refractory.len(), spiked.len(), epoch.as_ref().map_or(n, |e| e.len())];
     if !fits || lens.iter().any(|&l| l < n) {
         return (0, 0);
     }
@@ -40,8 +40,13 @@ pub fn step_leading(
     {
         let chunks = n / 16;
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `16 × chunks`
-        // elements (checked above), which is all the loop reads and writes.
-        let spikes = unsafe { step_chunks(p, bias, input, exp, v, refractory, spiked, epoch, chunks) };
+        // elements (checked above), which is all the loop reads and writes (`epoch` only when passed).
+        let spikes = unsafe {
+            match epoch {
+                Some(epoch) => step_chunks::<true>(p, bias, input, exp, v, refractory, spiked, epoch, chunks),
+                None => step_chunks::<false>(p, bias, input, exp, v, refractory, spiked, &mut [], chunks),
+            }
+        };
         return (chunks * 16, spikes);
     }
     (0, 0)
@@ -49,7 +54,8 @@ pub fn step_leading(
 
 /// The first `chunks` groups of 16 compartments. Per lane, as `step_impl` with a hard reset and `keep_u = 0`:
 /// `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a spike where `v > vth`
-/// zeroes `v` and sets the refractory count. Returns the number of spikes.
+/// zeroes `v` and sets the refractory count. Returns the number of spikes. With `EPOCH` the spikes are OR-ed into
+/// `epoch` (else it is not touched and may be empty).
 ///
 /// The decay `(v >> 12) × keep + ((v & 4095) × keep >> 12)` from the 16-bit halves of `v << 4`: the high half is
 /// `v >> 12` (< 2^15), so a multiply-add against `(0, keep)` pairs gives `(v >> 12) × keep`; the low half is
@@ -58,7 +64,7 @@ pub fn step_leading(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn step_chunks(
+unsafe fn step_chunks<const EPOCH: bool>(
     p: &CompartmentParams,
     bias: &[PackedBias],
     input: &mut [i16],
@@ -111,8 +117,10 @@ unsafe fn step_chunks(
             _mm_storeu_si128(refractory.as_mut_ptr().add(i) as *mut __m128i, counts);
             let flags = _mm_mask_mov_epi8(one8, quiet, zero8);
             _mm_storeu_si128(spiked.as_mut_ptr().add(i) as *mut __m128i, flags);
-            let epoch_at = epoch.as_mut_ptr().add(i) as *mut __m128i;
-            _mm_storeu_si128(epoch_at, _mm_or_si128(_mm_loadu_si128(epoch_at), flags));
+            if EPOCH {
+                let epoch_at = epoch.as_mut_ptr().add(i) as *mut __m128i;
+                _mm_storeu_si128(epoch_at, _mm_or_si128(_mm_loadu_si128(epoch_at), flags));
+            }
         }
     }
     16 * chunks - quiet_lanes

@@ -11,6 +11,7 @@ mod huge_pages;
 pub mod kernels;
 pub mod lane_rng;
 pub mod learning;
+mod masked_sum_avx512;
 pub mod sweep;
 mod trace_avx512;
 

@@ -18,7 +18,7 @@ use super::compartment::{self, CompartmentBlock};
 use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, WeightRows};
 use super::discretize::{DiscreteNetwork, InputRows};
 use super::huge_pages::huge_vec;
-use super::kernels::{self, RowMantissa};
+use super::kernels::{self, EpochSpikes, RowMantissa};
 use super::lane_rng::{LaneJump, LaneRng};
 use super::learning::LearningState;
 
@@ -85,6 +85,9 @@ struct Shared<'a> {
     factors: &'a [Option<f32>],
     /// Input sums fit 16 bits this step.
     narrow: bool,
+    /// The training epoch's spikes are read from the refractory counts at its end, at least this count meaning a
+    /// spike in the epoch (see [`EpochSpikes::Counts`]); `None`: they are recorded as flags step by step.
+    spikes_from_counts: Option<u8>,
     /// Neurons in the ensemble.
     n: usize,
 }
@@ -208,7 +211,11 @@ impl EnsembleState {
         let narrow = fired_total.saturating_mul(net.params.weight_max()) <= i16::MAX as i32;
         self.start_streams(plan, learning, lanes);
         let LearningState { traces, epoch_spiked, weights, epoch_factor, epoch_peak, .. } = learning;
-        let shared = Shared { net, plan, factors: epoch_factor, narrow, n };
+        // A refractory period that spans the training epoch tells which neurons spiked in it (a threshold below 0
+        // would let a refractory compartment, held at 0, spike).
+        let (comp, epoch) = (&net.ensemble.comp, net.params.train_epoch as i32);
+        let spikes_from_counts = (comp.ref_delay >= epoch && comp.vth >= 0).then(|| (comp.ref_delay - epoch + 1) as u8);
+        let shared = Shared { net, plan, factors: epoch_factor, narrow, n, spikes_from_counts };
         if self.pool.is_none() {
             let part = Part {
                 lo: 0,
@@ -370,6 +377,7 @@ impl Worker {
         let (u, v, refractory) = (&mut part.u[a..b], &mut part.v[a..b], &mut part.refractory[a..b]);
         let (spiked, epoch_spiked) = (&mut spiked[..len], &mut part.epoch_spiked[a..b]);
         let axon_spikes = shared.plan.axon_spikes;
+        let record_epoch = shared.spikes_from_counts.is_none();
         if shared.narrow {
             let sums = &mut sums16[..len];
             // Four rows per pass while there are four (12-D input: three passes instead of twelve).
@@ -386,7 +394,7 @@ impl Worker {
                 bias,
                 exp,
                 soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch },
             );
         } else {
             let sums = &mut sums32[..len];
@@ -398,7 +406,7 @@ impl Worker {
                 bias,
                 exp,
                 soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch },
             );
         }
     }
@@ -431,8 +439,11 @@ impl Worker {
         let (r, p) = (&shared.net.readout, &shared.net.params);
         let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, p.trace_max());
         let traces = &mut part.traces[a..b];
-        let spiked = &mut part.epoch_spiked[a..b];
-        let updates = kernels::update_traces(traces, spiked, decay, inc, tmax, &mut self.streams[0], closing);
+        let spikes = match shared.spikes_from_counts {
+            Some(at_least) => EpochSpikes::Counts { refractory: &part.refractory[a..b], at_least },
+            None => EpochSpikes::Flags(&mut part.epoch_spiked[a..b]),
+        };
+        let updates = kernels::update_traces(traces, spikes, decay, inc, tmax, &mut self.streams[0], closing);
         if plan.weights_due {
             let mut stream = 1;
             for (kk, factor) in shared.factors.iter().enumerate() {

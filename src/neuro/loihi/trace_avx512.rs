@@ -9,10 +9,12 @@
 
 /// Updates the leading whole groups of 32 traces when the CPU has AVX-512 (F, BW, VL) and the parameters fit 16-bit
 /// lanes; returns how many traces it updated (0 otherwise, leaving all to the portable loop) and how many of
-/// them were non-zero or spiked. `bits` holds one random number per trace; `spiked` (0 or 1) is cleared.
+/// them were non-zero or spiked. `bits` holds one random number per trace; a neuron spiked in the epoch when its
+/// `record` byte is at least `at_least` (see [`EpochSpikes`](super::kernels::EpochSpikes)).
 pub fn update_leading(
     traces: &mut [i16],
-    spiked: &mut [u8],
+    record: &[u8],
+    at_least: u8,
     bits: &[u32],
     decay_q16: i32,
     increment: i32,
@@ -24,7 +26,7 @@ pub fn update_leading(
         && (0..1 << 15).contains(&increment)
         && (0..1 << 15).contains(&tmax)
         && tmax + increment < u16::MAX as i32;
-    let n = traces.len().min(spiked.len()).min(bits.len());
+    let n = traces.len().min(record.len()).min(bits.len());
     if !fits {
         return (0, 0);
     }
@@ -37,19 +39,22 @@ pub fn update_leading(
         let chunks = n / 32;
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `32 × chunks`
         // elements.
-        let updates = unsafe { update_chunks(traces, spiked, bits, decay_q16, increment, tmax, chunks) };
+        let updates = unsafe { update_chunks(traces, record, at_least, bits, decay_q16, increment, tmax, chunks) };
         return (chunks * 32, updates);
     }
     (0, 0)
 }
 
 /// The first `chunks` groups of 32 traces. Per lane, as the portable loop:
-/// `t' = min((t × decay >> 16) + increment × s + ((r & 0xffff) < (t × decay & 0xffff)), tmax)`.
+/// `t' = min((t × decay >> 16) + increment × s + ((r & 0xffff) < (t × decay & 0xffff)), tmax)` with
+/// `s = (record >= at_least)`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn update_chunks(
     traces: &mut [i16],
-    spiked: &mut [u8],
+    record: &[u8],
+    at_least: u8,
     bits: &[u32],
     decay_q16: i32,
     increment: i32,
@@ -59,6 +64,7 @@ unsafe fn update_chunks(
     use super::compartment_avx512::mulhi_epu16;
     use std::arch::x86_64::*;
     let decay = _mm512_set1_epi16(decay_q16 as u16 as i16);
+    let at_least = _mm256_set1_epi8(at_least as i8);
     let (increment, tmax, one) =
         (_mm512_set1_epi16(increment as i16), _mm512_set1_epi16(tmax as i16), _mm512_set1_epi16(1));
     // The low 16 bits of 32 consecutive 32-bit numbers (two vectors): their even 16-bit lanes.
@@ -72,11 +78,9 @@ unsafe fn update_chunks(
         // SAFETY (all loads and stores): `i + 32 <= 32 × chunks`, within every slice (the caller checked).
         unsafe {
             let traces_at = traces.as_mut_ptr().add(i) as *mut __m512i;
-            let spiked_at = spiked.as_mut_ptr().add(i) as *mut __m256i;
             let t = _mm512_loadu_si512(traces_at as *const _);
-            let s = _mm256_loadu_si256(spiked_at);
-            let fired = _mm256_test_epi8_mask(s, s);
-            _mm256_storeu_si256(spiked_at, _mm256_setzero_si256());
+            let s = _mm256_loadu_si256(record.as_ptr().add(i) as *const __m256i);
+            let fired = _mm256_cmpge_epu8_mask(s, at_least);
             updates += (_mm512_test_epi16_mask(t, t) | fired).count_ones();
 
             let high = mulhi_epu16(t, decay);
