@@ -9,6 +9,20 @@
 
 use super::compartment::{CompartmentParams, PackedBias, VMAX};
 
+/// A block's synaptic input for this step, as the AVX-512 loop reads it.
+pub enum Input<'a> {
+    /// 16-bit mantissa sums, one per compartment; cleared as they are read.
+    Sums(&'a mut [i16]),
+    /// One input row's 8-bit mantissas times `fired` events, `|fired| <= 255` (so each product fits the 16 bits
+    /// a sum would hold): the step's only input, read straight from the row without a pass that sums it first.
+    Row {
+        /// The row's mantissas, one per compartment.
+        mantissas: &'a [i8],
+        /// Events on the axons that share the row.
+        fired: i32,
+    },
+}
+
 /// Steps the leading whole groups of 16 compartments when the CPU has AVX-512 (F, BW, VL) and the block is of
 /// this kind; returns how many it stepped (0 otherwise), leaving the rest to the portable loop, and how many of
 /// them spiked (counted from the spike masks: no second pass over the flags).
@@ -16,7 +30,7 @@ use super::compartment::{CompartmentParams, PackedBias, VMAX};
 pub fn step_leading(
     p: &CompartmentParams,
     bias: &[PackedBias],
-    input: &mut [i16],
+    input: Input<'_>,
     exp: u32,
     soft: bool,
     u: &mut [i32],
@@ -28,8 +42,12 @@ pub fn step_leading(
     // The decay below needs 0 <= v < 2^27 and a keep factor that fits a signed 16-bit lane.
     let fits = !soft && p.keep_u == 0 && p.vmin >= 0 && p.vmax <= VMAX && (0..=4096).contains(&p.keep_v) && exp < 32;
     let n = bias.len();
-    let lens = [input.len(), u.len(), v.len(), refractory.len(), spiked.len(), epoch.as_ref().map_or(n, |e| e.len())];
-    if !fits || lens.iter().any(|&l| l < n) {
+    let (input_len, row_fits) = match &input {
+        Input::Sums(sums) => (sums.len(), true),
+        Input::Row { mantissas, fired } => (mantissas.len(), fired.unsigned_abs() <= 255),
+    };
+    let lens = [input_len, u.len(), v.len(), refractory.len(), spiked.len(), epoch.as_ref().map_or(n, |e| e.len())];
+    if !fits || !row_fits || lens.iter().any(|&l| l < n) {
         return (0, 0);
     }
     #[cfg(target_arch = "x86_64")]
@@ -39,12 +57,24 @@ pub fn step_leading(
         && std::arch::is_x86_feature_detected!("popcnt")
     {
         let chunks = n / 16;
+        let state = State { v, refractory, spiked };
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `16 × chunks`
-        // elements (checked above), which is all the loop reads and writes (`epoch` only when passed).
+        // elements (checked above), which is all the loop reads and writes (`epoch` and the input form it is not
+        // given only when passed).
         let spikes = unsafe {
-            match epoch {
-                Some(epoch) => step_chunks::<true>(p, bias, input, exp, v, refractory, spiked, epoch, chunks),
-                None => step_chunks::<false>(p, bias, input, exp, v, refractory, spiked, &mut [], chunks),
+            match (input, epoch) {
+                (Input::Sums(sums), Some(epoch)) => {
+                    step_chunks::<true, false>(p, bias, sums, &[], 0, exp, state, epoch, chunks)
+                }
+                (Input::Sums(sums), None) => {
+                    step_chunks::<false, false>(p, bias, sums, &[], 0, exp, state, &mut [], chunks)
+                }
+                (Input::Row { mantissas, fired }, Some(epoch)) => {
+                    step_chunks::<true, true>(p, bias, &mut [], mantissas, fired, exp, state, epoch, chunks)
+                }
+                (Input::Row { mantissas, fired }, None) => {
+                    step_chunks::<false, true>(p, bias, &mut [], mantissas, fired, exp, state, &mut [], chunks)
+                }
             }
         };
         return (chunks * 16, spikes);
@@ -52,10 +82,18 @@ pub fn step_leading(
     (0, 0)
 }
 
+/// The registers [`step_chunks`] updates.
+struct State<'a> {
+    v: &'a mut [i32],
+    refractory: &'a mut [u8],
+    spiked: &'a mut [u8],
+}
+
 /// The first `chunks` groups of 16 compartments. Per lane, as `step_impl` with a hard reset and `keep_u = 0`:
 /// `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a spike where `v > vth`
 /// zeroes `v` and sets the refractory count. Returns the number of spikes. With `EPOCH` the spikes are OR-ed into
-/// `epoch` (else it is not touched and may be empty).
+/// `epoch` (else it is not touched and may be empty). The input is `input` (cleared), or with `ROW` `fired × row`
+/// (then `input` may be empty; see [`Input::Row`]).
 ///
 /// The decay `(v >> 12) × keep + ((v & 4095) × keep >> 12)` from the 16-bit halves of `v << 4`: the high half is
 /// `v >> 12` (< 2^15), so a multiply-add against `(0, keep)` pairs gives `(v >> 12) × keep`; the low half is
@@ -64,18 +102,22 @@ pub fn step_leading(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn step_chunks<const EPOCH: bool>(
+unsafe fn step_chunks<const EPOCH: bool, const ROW: bool>(
     p: &CompartmentParams,
     bias: &[PackedBias],
     input: &mut [i16],
+    row: &[i8],
+    fired: i32,
     exp: u32,
-    v: &mut [i32],
-    refractory: &mut [u8],
-    spiked: &mut [u8],
+    state: State<'_>,
     epoch: &mut [u8],
     chunks: usize,
 ) -> usize {
     use std::arch::x86_64::*;
+    let State { v, refractory, spiked } = state;
+    // `fired` in the low 16-bit lane of each 32-bit lane: a multiply-add against a sign-extended mantissa is
+    // the product (the high lane's sign bits meet 0).
+    let fired = _mm512_set1_epi32(fired as u16 as i32);
     // The input is shifted by `exp`, then wrapped to 21 bits by a shift up and back by 10: one shift by
     // `exp + 10` does both first shifts (a total of 32 or more leaves 0 either way).
     let up = _mm_cvtsi32_si128(exp as i32 + 10);
@@ -90,9 +132,15 @@ unsafe fn step_chunks<const EPOCH: bool>(
         let i = c * 16;
         // SAFETY (all loads and stores): `i + 16 <= 16 × chunks`, within every slice (the caller checked).
         unsafe {
-            let input_at = input.as_mut_ptr().add(i) as *mut __m256i;
-            let current = _mm512_sll_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(input_at)), up);
-            _mm256_storeu_si256(input_at, _mm256_setzero_si256());
+            let current = if ROW {
+                let mantissas = _mm512_cvtepi8_epi32(_mm_loadu_si128(row.as_ptr().add(i) as *const __m128i));
+                _mm512_sll_epi32(_mm512_madd_epi16(mantissas, fired), up)
+            } else {
+                let input_at = input.as_mut_ptr().add(i) as *mut __m256i;
+                let sums = _mm512_cvtepi16_epi32(_mm256_loadu_si256(input_at));
+                _mm256_storeu_si256(input_at, _mm256_setzero_si256());
+                _mm512_sll_epi32(sums, up)
+            };
             // Wrapped to the 21-bit input accumulator (then already within the 23-bit current). Not stored: a
             // current that is not kept is no state (see `EnsembleState::u`).
             let current = _mm512_srai_epi32::<10>(current);

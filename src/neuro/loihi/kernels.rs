@@ -54,9 +54,16 @@ macro_rules! simd_dispatch {
 pub(crate) use simd_dispatch;
 
 /// A stored input weight mantissa: 8 or 16 bits (see `InputRows`).
-pub trait RowMantissa: Copy + Into<i16> + Into<i32> {}
-impl RowMantissa for i8 {}
-impl RowMantissa for i16 {}
+pub trait RowMantissa: Copy + Into<i16> + Into<i32> {
+    /// Rows of this type as 8-bit mantissas, if they are.
+    const BYTES: Option<fn(&[Self]) -> &[i8]>;
+}
+impl RowMantissa for i8 {
+    const BYTES: Option<fn(&[Self]) -> &[i8]> = Some(|row| row);
+}
+impl RowMantissa for i16 {
+    const BYTES: Option<fn(&[Self]) -> &[i8]> = None;
+}
 
 simd_dispatch! {
     /// Adds `fired × row` into a 16-bit accumulator per compartment: `fired` events on the axons that share

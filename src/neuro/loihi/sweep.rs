@@ -378,7 +378,16 @@ impl Worker {
         let (spiked, epoch_spiked) = (&mut spiked[..len], &mut part.epoch_spiked[a..b]);
         let axon_spikes = shared.plan.axon_spikes;
         let record_epoch = shared.spikes_from_counts.is_none();
-        if shared.narrow {
+        // One 8-bit row as the step's only input: the compartment loop reads it itself (no summing pass).
+        let one_row = match (axon_spikes, R::BYTES) {
+            ([(dim, fired)], Some(bytes)) if shared.narrow => Some((bytes(row(*dim)), *fired as i16)),
+            _ => None,
+        };
+        if let Some((row, fired)) = one_row {
+            let block =
+                CompartmentBlock { input: &mut sums16[..len], u, v, refractory, spiked, epoch_spiked, record_epoch };
+            *tile_spikes = compartment::step_block_row(comp, bias, exp, soft, row, fired, block);
+        } else if shared.narrow {
             let sums = &mut sums16[..len];
             // Four rows per pass while there are four (12-D input: three passes instead of twelve).
             let mut quads = axon_spikes.chunks_exact(4);
