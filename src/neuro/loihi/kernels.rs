@@ -55,14 +55,18 @@ pub(crate) use simd_dispatch;
 
 /// A stored input weight mantissa: 8 or 16 bits (see `InputRows`).
 pub trait RowMantissa: Copy + Into<i16> + Into<i32> {
-    /// Rows of this type as 8-bit mantissas, if they are.
-    const BYTES: Option<fn(&[Self]) -> &[i8]>;
+    /// A row of this type as 8-bit mantissas, if they are.
+    fn as_bytes(row: &[Self]) -> Option<&[i8]>;
 }
 impl RowMantissa for i8 {
-    const BYTES: Option<fn(&[Self]) -> &[i8]> = Some(|row| row);
+    fn as_bytes(row: &[Self]) -> Option<&[i8]> {
+        Some(row)
+    }
 }
 impl RowMantissa for i16 {
-    const BYTES: Option<fn(&[Self]) -> &[i8]> = None;
+    fn as_bytes(_: &[Self]) -> Option<&[i8]> {
+        None
+    }
 }
 
 simd_dispatch! {

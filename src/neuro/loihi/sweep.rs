@@ -379,8 +379,8 @@ impl Worker {
         let axon_spikes = shared.plan.axon_spikes;
         let record_epoch = shared.spikes_from_counts.is_none();
         // One 8-bit row as the step's only input: the compartment loop reads it itself (no summing pass).
-        let one_row = match (axon_spikes, R::BYTES) {
-            ([(dim, fired)], Some(bytes)) if shared.narrow => Some((bytes(row(*dim)), *fired as i16)),
+        let one_row = match axon_spikes {
+            [(dim, fired)] if shared.narrow => R::as_bytes(row(*dim)).map(|bytes| (bytes, *fired as i16)),
             _ => None,
         };
         if let Some((row, fired)) = one_row {
