@@ -13,6 +13,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use spikearm::neuro::loihi::delivery::{AllRows, Delivery, DeliveryPath, SPARSE_DELIVERY_RATIO};
+use spikearm::neuro::loihi::kernels;
 use spikearm::neuro::{
     BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec,
 };
@@ -166,7 +167,9 @@ fn delivery_table(sizes: &[usize], dims: &[usize]) {
                         let f = &flags[s % flags.len()];
                         for a in (0..n).step_by(TILE) {
                             let b = (a + TILE).min(n);
-                            d.deliver(path, &rows, a, a, &f[a..b], &mut list, &mut out);
+                            // (The core counts a tile's spikes as it updates it; here they are counted apart.)
+                            let spikes = kernels::count_flags(&f[a..b]);
+                            d.deliver(path, &rows, a, a, &f[a..b], spikes, &mut list, &mut out);
                         }
                     };
                     (0..20).for_each(&mut step);

@@ -2,7 +2,7 @@
 
 use super::compartment_avx512;
 use super::fixed::{decay, decay_nonneg, wrap};
-use super::kernels::simd_dispatch;
+use super::kernels::{self, simd_dispatch};
 
 /// Bits of the per-step synaptic input accumulator (plus sign).
 pub const INPUT_BITS: u32 = 21;
@@ -147,27 +147,63 @@ pub struct CompartmentBlock<'a, S> {
     pub spiked: &'a mut [u8],
     /// OR-ed with this step's spikes (the learning epoch's record).
     pub epoch_spiked: &'a mut [u8],
+    /// Whether `epoch_spiked` must be kept. When the caller reads the epoch's spikes from the refractory counts
+    /// instead (see [`EpochSpikes::Counts`](super::kernels::EpochSpikes)), the AVX-512 loop leaves it alone (a
+    /// read and a write per neuron less); other loops write it anyway.
+    pub record_epoch: bool,
 }
 
 /// Steps every compartment of a block once, with input `input << input_exp`, with the hard reset of Loihi 1
 /// or, if `soft_reset`, the subtractive one (see [`step_soft`]). The loop is branch-free so it vectorises
-/// (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
+/// (AVX-512 or AVX2 where the CPU has it). Returns how many compartments spiked. Panics if `p.ref_delay` exceeds
+/// [`REF_DELAY_MAX`].
 pub fn step_block<S: MantissaSum>(
     p: &CompartmentParams,
     bias: &[PackedBias],
     input_exp: u32,
     soft_reset: bool,
     block: CompartmentBlock<'_, S>,
-) {
+) -> usize {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
-    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked } = block;
+    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, record_epoch } = block;
     // The default block's hand-vectorised loop takes what it can; the portable one steps the rest.
-    let done = S::narrow(input).map_or(0, |narrow| {
-        compartment_avx512::step_leading(p, bias, narrow, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked)
+    let (done, spikes) = S::narrow(input).map_or((0, 0), |narrow| {
+        let epoch = record_epoch.then_some(&mut *epoch_spiked);
+        let sums = compartment_avx512::Input::Sums(narrow);
+        compartment_avx512::step_leading(p, bias, sums, input_exp, soft_reset, u, v, refractory, spiked, epoch)
     });
     let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
     let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
-    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, spiked, epoch_spiked);
+    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, &mut *spiked, epoch_spiked);
+    spikes + kernels::count_flags(&spiked[..bias.len()])
+}
+
+/// [`step_block`] for a step whose only input is `fired` events on the axons that share one row of 8-bit
+/// mantissas (one input dimension's), with `block.input` zeroed 16-bit sums for the compartments the AVX-512 loop
+/// leaves: that loop reads the row itself, so the pass that would sum it first is skipped. `|fired| × 128` must
+/// fit 16 bits. Returns how many compartments spiked.
+pub fn step_block_row(
+    p: &CompartmentParams,
+    bias: &[PackedBias],
+    input_exp: u32,
+    soft_reset: bool,
+    row: &[i8],
+    fired: i16,
+    block: CompartmentBlock<'_, i16>,
+) -> usize {
+    assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
+    assert!(fired.unsigned_abs() <= 255, "{fired} events of 8-bit mantissas may not fit 16 bits");
+    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, record_epoch } = block;
+    let epoch = record_epoch.then_some(&mut *epoch_spiked);
+    let from_row = compartment_avx512::Input::Row { mantissas: row, fired: fired as i32 };
+    let (done, spikes) =
+        compartment_avx512::step_leading(p, bias, from_row, input_exp, soft_reset, u, v, refractory, spiked, epoch);
+    let n = bias.len();
+    kernels::accumulate(&mut input[done..n], &row[done..n], fired);
+    let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
+    let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
+    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, &mut *spiked, epoch_spiked);
+    spikes + kernels::count_flags(&spiked[..bias.len()])
 }
 
 simd_dispatch! {
@@ -288,8 +324,10 @@ mod tests {
                     refractory: &mut refr,
                     spiked: &mut spiked,
                     epoch_spiked: &mut epoch,
+                    record_epoch: true,
                 };
-                step_block(&p, &bias, 9, soft, block);
+                let spikes = step_block(&p, &bias, 9, soft, block);
+                assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");
                 for i in 0..n {
                     let one = if soft { step_soft } else { step };
                     let fired = one(&mut regs[i], &p, inputs[i] << 9, bias[i].value());
@@ -327,8 +365,10 @@ mod tests {
                 refractory: &mut refr,
                 spiked: &mut spiked,
                 epoch_spiked: &mut epoch,
+                record_epoch: true,
             };
-            step_block(&p, &bias, 6, false, block);
+            let spikes = step_block(&p, &bias, 6, false, block);
+            assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");
             assert!(input.iter().all(|&x| x == 0), "the input is consumed");
             for i in 0..n {
                 let fired = step(&mut regs[i], &p, (inputs[i] as i32) << 6, bias[i].value());
@@ -338,6 +378,42 @@ mod tests {
             }
         }
         assert!(epoch.contains(&1) && epoch.contains(&0), "some fired, some did not");
+    }
+
+    #[test]
+    fn a_block_read_from_one_row_equals_one_summed_first() {
+        // The default block's kind; one row of 8-bit mantissas times events of either sign, against the same
+        // row summed into 16-bit sums first; a tail the AVX-512 loop leaves; epoch records kept or not.
+        let n = 16 * 40 + 9;
+        let p = CompartmentParams { keep_u: 0, keep_v: 3896, vth: 1 << 20, vmin: 0, vmax: VMAX, ref_delay: 3 };
+        let bias: Vec<PackedBias> = (0..n).map(|i| PackedBias::new((i as i32 * 97) % 8191 - 4095, 5)).collect();
+        let row: Vec<i8> = (0..n).map(|i| ((i * 7919) % 256) as u8 as i8).collect();
+        for record_epoch in [true, false] {
+            let (mut va, mut vb) = (vec![0i32; n], vec![0i32; n]);
+            let (mut ra, mut rb) = (vec![0u8; n], vec![0u8; n]);
+            let (mut ea, mut eb) = (vec![0u8; n], vec![0u8; n]);
+            let (mut sa, mut sb) = (vec![0u8; n], vec![0u8; n]);
+            let (mut ua, mut ub) = (vec![0i32; n], vec![0i32; n]);
+            for t in 0..80 {
+                let fired = [8i16, -8, 3, -1, 255, -255, 0][t % 7];
+                let mut sums = vec![0i16; n];
+                let (u, v, refractory, spiked, epoch_spiked) = (&mut ua, &mut va, &mut ra, &mut sa, &mut ea);
+                let block = CompartmentBlock { input: &mut sums, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let got = step_block_row(&p, &bias, 6, false, &row, fired, block);
+                assert!(sums.iter().all(|&x| x == 0), "the tail's sums are consumed");
+                let mut summed = vec![0i16; n];
+                kernels::accumulate(&mut summed, &row, fired);
+                let (u, v, refractory, spiked, epoch_spiked) = (&mut ub, &mut vb, &mut rb, &mut sb, &mut eb);
+                let block =
+                    CompartmentBlock { input: &mut summed, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let want = step_block(&p, &bias, 6, false, block);
+                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "step {t} fired {fired}");
+                if record_epoch {
+                    assert_eq!(ea, eb, "step {t}");
+                }
+            }
+            assert!(sa.contains(&1), "some fired");
+        }
     }
 
     #[test]

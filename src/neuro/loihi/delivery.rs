@@ -83,9 +83,9 @@ pub enum DeliveryPath {
 }
 
 impl Delivery<'_> {
-    /// Delivers the spikes of the tile of neurons `lo..lo + flags.len()` (`lo` global, `rows` indexed from
-    /// `local`) into `out_input` (per group and dimension), the way `path` says; `spike_list` is scratch space
-    /// of at least the tile's length. Returns the tile's spike count.
+    /// Delivers the `spikes` spikes (the number of set flags, which the compartment update counted) of the tile of
+    /// neurons `lo..lo + flags.len()` (`lo` global, `rows` indexed from `local`) into `out_input` (per group and
+    /// dimension), the way `path` says; `spike_list` is scratch space of at least the tile's length.
     #[allow(clippy::too_many_arguments)]
     pub fn deliver(
         &self,
@@ -94,12 +94,13 @@ impl Delivery<'_> {
         lo: usize,
         local: usize,
         flags: &[u8],
+        spikes: usize,
         spike_list: &mut Vec<u16>,
         out_input: &mut [i32],
-    ) -> usize {
-        let spikes = kernels::count_flags(flags);
+    ) {
+        debug_assert_eq!(spikes, kernels::count_flags(flags), "the spike count is the flags'");
         if spikes == 0 {
-            return 0;
+            return;
         }
         let sparse = match path {
             DeliveryPath::Auto => spikes * self.k * SPARSE_DELIVERY_RATIO <= flags.len() * (self.k - 1),
@@ -112,7 +113,6 @@ impl Delivery<'_> {
         } else {
             self.dense(rows, lo, local, flags, out_input);
         }
-        spikes
     }
 
     /// Adds each listed spiking neuron's weights to its group's readout inputs: work follows the spikes. The
@@ -199,8 +199,8 @@ mod tests {
             let mut sums = Vec::new();
             for path in [DeliveryPath::Sparse, DeliveryPath::Dense, DeliveryPath::Auto] {
                 let mut out = vec![5i32; 4 * k];
-                let spikes = d.deliver(path, &rows, lo, lo, &flags, &mut list, &mut out);
-                assert_eq!(spikes, flags.iter().filter(|&&f| f != 0).count());
+                let spikes = flags.iter().filter(|&&f| f != 0).count();
+                d.deliver(path, &rows, lo, lo, &flags, spikes, &mut list, &mut out);
                 sums.push(out);
             }
             assert!(sums.iter().all(|s| *s == sums[0]), "tile at {lo}, one spike in {every}: {sums:?}");

@@ -3,6 +3,7 @@
 //! IEEE f32 arithmetic only).
 
 use super::lane_rng::{LaneRng, SPLIT_DRAWS};
+use super::{masked_sum_avx512, trace_avx512};
 
 /// Defines `fn $name(args)` (optionally generic over one type parameter) whose code, given once, runs compiled
 /// for AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and as the portable build otherwise. The code is also
@@ -53,9 +54,20 @@ macro_rules! simd_dispatch {
 pub(crate) use simd_dispatch;
 
 /// A stored input weight mantissa: 8 or 16 bits (see `InputRows`).
-pub trait RowMantissa: Copy + Into<i16> + Into<i32> {}
-impl RowMantissa for i8 {}
-impl RowMantissa for i16 {}
+pub trait RowMantissa: Copy + Into<i16> + Into<i32> {
+    /// A row of this type as 8-bit mantissas, if they are.
+    fn as_bytes(row: &[Self]) -> Option<&[i8]>;
+}
+impl RowMantissa for i8 {
+    fn as_bytes(row: &[Self]) -> Option<&[i8]> {
+        Some(row)
+    }
+}
+impl RowMantissa for i16 {
+    fn as_bytes(_: &[Self]) -> Option<&[i8]> {
+        None
+    }
+}
 
 simd_dispatch! {
     /// Adds `fired × row` into a 16-bit accumulator per compartment: `fired` events on the axons that share
@@ -99,8 +111,11 @@ simd_dispatch! {
     /// Sum of the weights of the compartments whose flag (0 or 1) is set, wrapping like the core's 32-bit
     /// accumulators: the readout input a group of spikes delivers. Branch-free, so a spike costs nothing extra.
     pub fn masked_sum(weights: &[i32], flags: &[u8]) -> i32, portable masked_sum_body {
+        // The AVX-512 mask loop takes what it can (see `masked_sum_avx512`).
+        let (done, sum) = masked_sum_avx512::sum_leading(weights, flags);
+        let (weights, flags) = (&weights[done.min(weights.len())..], &flags[done.min(flags.len())..]);
         // A plain fold: wrapping addition is associative, so the compiler may split it over vector lanes.
-        weights.iter().zip(flags).fold(0i32, |s, (&w, &f)| s.wrapping_add(w & -(f as i32)))
+        weights.iter().zip(flags).fold(sum, |s, (&w, &f)| s.wrapping_add(w & -(f as i32)))
     }
 }
 
@@ -111,34 +126,93 @@ simd_dispatch! {
     }
 }
 
+/// Which neurons spiked in a training epoch, as the trace update reads it.
+#[derive(Debug)]
+pub enum EpochSpikes<'a> {
+    /// A flag per neuron (0 or 1), OR-ed over the epoch's steps; the update clears them.
+    Flags(&'a mut [u8]),
+    /// The refractory counts at the epoch's end: a neuron spiked in the epoch's last `E` steps exactly when its
+    /// count is at least `ref_delay - E + 1`, if the refractory period spans the epoch (`ref_delay >= E`).
+    /// A count is set to `ref_delay` on a spike and counts down by one per step, and a neuron cannot spike
+    /// again before its count has run down, so the count tells how many steps ago the last spike was (up to
+    /// `ref_delay - 1`). No record is kept, so none is written each step.
+    Counts {
+        /// Remaining refractory steps per neuron.
+        refractory: &'a [u8],
+        /// `ref_delay - E + 1` (at least 1).
+        at_least: u8,
+    },
+}
+
 simd_dispatch! {
     /// Training epoch for a run of traces: `t = sr(t × decay + increment × spiked)` (Q16 decay), capped at
-    /// `tmax`; clears the spike record. Returns how many traces were non-zero or spiked (the updates a core does).
+    /// `tmax`; clears a spike record of flags. Returns how many traces were non-zero or spiked (the updates a core
+    /// does).
     ///
     /// A sweep draws one 8-lane random number per eight traces; its last run (`closing`) draws one more for the
     /// leftover traces, even if there are none. Runs before the last must hold a multiple of eight traces.
     pub fn update_traces(
         traces: &mut [i16],
-        spiked: &mut [u8],
+        spikes: EpochSpikes<'_>,
         decay_q16: i32,
         increment: i32,
         tmax: i32,
         rng: &mut LaneRng,
         closing: bool,
     ) -> u32, portable update_traces_body {
-        let n = traces.len().min(spiked.len());
-        let mut updates = 0u32;
-        with_draws(n, rng, closing, |lo, hi, bits| {
-            for ((t, s), &r) in traces[lo..hi].iter_mut().zip(&mut spiked[lo..hi]).zip(bits) {
-                let x = *t as i32 * decay_q16 + ((*s as i32 * increment) << 16);
-                updates += ((*t as i32 | *s as i32) != 0) as u32;
-                // At most `tmax`, which fits 15 bits.
-                *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
-                *s = 0;
-            }
-        });
+        // Both records as bytes with a threshold: a flag is set when it is at least 1.
+        let (record, at_least): (&[u8], u8) = match &spikes {
+            EpochSpikes::Flags(flags) => (flags, 1),
+            EpochSpikes::Counts { refractory, at_least } => (refractory, *at_least),
+        };
+        let n = traces.len().min(record.len());
+        let updates = trace_lanes(&mut traces[..n], &record[..n], at_least, decay_q16, increment, tmax, rng, closing);
+        if let EpochSpikes::Flags(flags) = spikes {
+            flags[..n].fill(0);
+        }
         updates
     }
+}
+
+/// [`update_traces`] with the spike record as bytes and a threshold: a neuron spiked when its byte is at least
+/// `at_least`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn trace_lanes(
+    traces: &mut [i16],
+    record: &[u8],
+    at_least: u8,
+    decay_q16: i32,
+    increment: i32,
+    tmax: i32,
+    rng: &mut LaneRng,
+    closing: bool,
+) -> u32 {
+    let n = traces.len().min(record.len());
+    let mut updates = 0u32;
+    with_draws(n, rng, closing, |lo, hi, bits| {
+        // The 16-bit AVX-512 loop takes what it can; this one updates the rest.
+        let (done, counted) = trace_avx512::update_leading(
+            &mut traces[lo..hi],
+            &record[lo..hi],
+            at_least,
+            bits,
+            decay_q16,
+            increment,
+            tmax,
+        );
+        updates += counted;
+        let (lo, bits) = (lo + done, &bits[done..]);
+        for ((t, &c), &r) in traces[lo..hi].iter_mut().zip(&record[lo..hi]).zip(bits) {
+            let s = (c >= at_least) as i32;
+            // `s` is 0 or 1: a mask, not a multiply.
+            let x = *t as i32 * decay_q16 + ((increment << 16) & -s);
+            updates += ((*t as i32 | s) != 0) as u32;
+            // At most `tmax`, which fits 15 bits.
+            *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
+        }
+    });
+    updates
 }
 
 /// Lanes whose random bits [`with_draws`] hands over at a time: one number per eight lanes, as many numbers as
@@ -153,11 +227,12 @@ const DRAW_BLOCK: usize = 8 * SPLIT_DRAWS;
 #[inline(always)]
 fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(usize, usize, &[u32])) {
     debug_assert!(closing || len.is_multiple_of(8), "only a sweep's last run may end mid-chunk");
+    let mut space = std::mem::MaybeUninit::uninit();
     for lo in (0..len).step_by(DRAW_BLOCK) {
         let hi = (lo + DRAW_BLOCK).min(len);
         // Only the run's last block can be short, and only its last chunk partial: that one takes the closing
         // draw.
-        let draws = rng.split_draws((hi - lo).div_ceil(8));
+        let draws = rng.split_draws_into((hi - lo).div_ceil(8), &mut space);
         f(lo, hi, &draws.as_flattened()[..hi - lo]);
     }
     if closing && len.is_multiple_of(8) {
@@ -172,25 +247,42 @@ simd_dispatch! {
     /// wrap before the automatic scaling sees the peak. Random draws as in [`update_traces`] (`closing`).
     pub fn update_weights(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut LaneRng, closing: bool) -> i32,
     portable update_weights_body {
-        let n = weights.len().min(traces.len());
-        const CAP: f32 = (1 << 24) as f32;
-        let mut peak = 0;
-        with_draws(n, rng, closing, |lo, hi, bits| {
-            for ((w, &t), &r) in weights[lo..hi].iter_mut().zip(&traces[lo..hi]).zip(bits) {
-                let x = (t as f32 * factor).clamp(-CAP, CAP);
-                // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
-                let x = if x.is_nan() { 0.0 } else { x };
-                let floor = x.floor();
-                // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
-                // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
-                let whole: i32 = unsafe { floor.to_int_unchecked() };
-                let u = (r >> 8) as f32 * (1.0 / CAP);
-                *w += whole + (u < x - floor) as i32;
-                peak = peak.max(w.abs());
-            }
-        });
-        peak
+        // A finite factor times a trace is never NaN: that loop skips the NaN test (two of its ~17 operations).
+        if factor.is_finite() {
+            weight_lanes::<false>(weights, traces, factor, rng, closing)
+        } else {
+            weight_lanes::<true>(weights, traces, factor, rng, closing)
+        }
     }
+}
+
+/// [`update_weights`], told whether the products may be NaN (`MAYBE_NAN`: the factor is infinite or NaN).
+#[inline(always)]
+fn weight_lanes<const MAYBE_NAN: bool>(
+    weights: &mut [i32],
+    traces: &[i16],
+    factor: f32,
+    rng: &mut LaneRng,
+    closing: bool,
+) -> i32 {
+    let n = weights.len().min(traces.len());
+    const CAP: f32 = (1 << 24) as f32;
+    let mut peak = 0;
+    with_draws(n, rng, closing, |lo, hi, bits| {
+        for ((w, &t), &r) in weights[lo..hi].iter_mut().zip(&traces[lo..hi]).zip(bits) {
+            let x = (t as f32 * factor).clamp(-CAP, CAP);
+            // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
+            let x = if MAYBE_NAN && x.is_nan() { 0.0 } else { x };
+            let floor = x.floor();
+            // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
+            // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
+            let whole: i32 = unsafe { floor.to_int_unchecked() };
+            let u = (r >> 8) as f32 * (1.0 / CAP);
+            *w += whole + (u < x - floor) as i32;
+            peak = peak.max(w.abs());
+        }
+    });
+    peak
 }
 
 #[cfg(test)]
@@ -210,7 +302,7 @@ mod tests {
         assert!((mean - 1.5).abs() < 0.05, "mean weight {mean}, want 3 × 0.01 × 50 = 1.5");
         let mut traces = vec![100i16; n];
         let mut spiked = vec![0u8; n];
-        update_traces(&mut traces, &mut spiked, 32768, 10, 127, &mut rng, true);
+        update_traces(&mut traces, EpochSpikes::Flags(&mut spiked), 32768, 10, 127, &mut rng, true);
         let mean = traces.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 50.0).abs() < 0.1, "mean trace {mean}");
     }
@@ -279,6 +371,49 @@ mod tests {
     }
 
     #[test]
+    fn the_16_bit_trace_loop_equals_the_32_bit_one() {
+        // Every trace value, spiked or not, against random bits, for decays and increments at their limits; the
+        // reference is the per-trace formula in 32 bits.
+        let n: usize = 2 * 32768 + 37;
+        let traces: Vec<i16> = (0..n).map(|i| (i % 32768) as i16).collect();
+        let spiked: Vec<u8> = (0..n).map(|i| (i / 32768 + i % 3 == 0) as u8).collect();
+        for (decay, increment, tmax) in [(40_000, 9, 127), (65_535, 1, 32767), (0, 32767, 32767), (1, 100, 4095)] {
+            let (mut t, mut s) = (traces.clone(), spiked.clone());
+            let (mut rng, mut draws) = (LaneRng::new(11), LaneRng::new(11));
+            let updates = update_traces(&mut t, EpochSpikes::Flags(&mut s), decay, increment, tmax, &mut rng, true);
+            let mut want_updates = 0;
+            for c in 0..n.div_ceil(8) {
+                let r = draws.next_bits();
+                for j in 0..8.min(n - 8 * c) {
+                    let (old, fired) = (traces[8 * c + j] as i32, spiked[8 * c + j] as i32);
+                    let x = old * decay + ((fired * increment) << 16);
+                    let want = ((x >> 16) + ((r[j] & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax);
+                    assert_eq!(t[8 * c + j] as i32, want, "decay {decay} inc {increment} trace {old} fired {fired}");
+                    want_updates += (old | fired != 0) as u32;
+                }
+            }
+            assert_eq!((updates, rng), (want_updates, draws));
+            assert!(s.iter().all(|&x| x == 0), "the spike record is cleared");
+        }
+    }
+
+    #[test]
+    fn refractory_counts_give_the_traces_their_flags_would() {
+        // Counts 0..=5 with a threshold of 3 against the flags `count >= 3`; the counts are not written.
+        let n = 1003;
+        let refractory: Vec<u8> = (0..n).map(|i| (i * 7 % 6) as u8).collect();
+        let mut flags: Vec<u8> = refractory.iter().map(|&c| (c >= 3) as u8).collect();
+        let traces: Vec<i16> = (0..n).map(|i| (i * 13 % 128) as i16).collect();
+        let (mut a, mut b) = (traces.clone(), traces);
+        let (mut ra, mut rb) = (LaneRng::new(4), LaneRng::new(4));
+        let counts = EpochSpikes::Counts { refractory: &refractory, at_least: 3 };
+        let ca = update_traces(&mut a, counts, 50_000, 9, 127, &mut ra, true);
+        let cb = update_traces(&mut b, EpochSpikes::Flags(&mut flags), 50_000, 9, 127, &mut rb, true);
+        assert_eq!((a, ca, ra), (b, cb, rb));
+        assert!(flags.iter().all(|&f| f == 0), "flags are cleared");
+    }
+
+    #[test]
     fn simd_and_portable_paths_agree() {
         let traces: Vec<i16> = (0..1003).map(|i| (i * 7 % 128) as i16).collect();
         let mut a = vec![5i32; 1003];
@@ -290,8 +425,8 @@ mod tests {
         let (mut ta, mut tb) = (traces.clone(), traces);
         let mut sa: Vec<u8> = (0..1003).map(|i| (i % 7 == 0) as u8).collect();
         let mut sb = sa.clone();
-        let ca = update_traces(&mut ta, &mut sa, 40_000, 9, 127, &mut ra, true);
-        let cb = update_traces_body(&mut tb, &mut sb, 40_000, 9, 127, &mut rb, true);
+        let ca = update_traces(&mut ta, EpochSpikes::Flags(&mut sa), 40_000, 9, 127, &mut ra, true);
+        let cb = update_traces_body(&mut tb, EpochSpikes::Flags(&mut sb), 40_000, 9, 127, &mut rb, true);
         assert_eq!((ta, sa, ca, ra), (tb, sb, cb, rb));
     }
 }

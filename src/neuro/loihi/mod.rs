@@ -11,7 +11,9 @@ mod huge_pages;
 pub mod kernels;
 pub mod lane_rng;
 pub mod learning;
+mod masked_sum_avx512;
 pub mod sweep;
+mod trace_avx512;
 
 pub use cores::{CoreLimits, CoreMap, CoreUsage};
 pub use discretize::{CoreProfile, DiscreteNetwork, LoihiParams};

@@ -18,7 +18,7 @@ use super::compartment::{self, CompartmentBlock};
 use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, WeightRows};
 use super::discretize::{DiscreteNetwork, InputRows};
 use super::huge_pages::huge_vec;
-use super::kernels::{self, RowMantissa};
+use super::kernels::{self, EpochSpikes, RowMantissa};
 use super::lane_rng::{LaneJump, LaneRng};
 use super::learning::LearningState;
 
@@ -34,6 +34,8 @@ struct Worker {
     sums32: Vec<i32>,
     /// A tile's spike flags (1: spiked this step).
     spiked: Vec<u8>,
+    /// How many of them are set.
+    tile_spikes: usize,
     /// Offsets within the tile of its spiking neurons, when it delivers spike by spike.
     spike_list: Vec<u16>,
     /// Random generators of this step's learning sweeps, positioned at the part's first neuron: the traces',
@@ -53,6 +55,7 @@ impl Worker {
             sums16: vec![0; tile],
             sums32: vec![0; tile],
             spiked: vec![0; tile],
+            tile_spikes: 0,
             spike_list: Vec::with_capacity(tile),
             streams: Vec::with_capacity(k + 1),
             out_input: Vec::new(),
@@ -82,6 +85,9 @@ struct Shared<'a> {
     factors: &'a [Option<f32>],
     /// Input sums fit 16 bits this step.
     narrow: bool,
+    /// The training epoch's spikes are read from the refractory counts at its end, at least this count meaning a
+    /// spike in the epoch (see [`EpochSpikes::Counts`]); `None`: they are recorded as flags step by step.
+    spikes_from_counts: Option<u8>,
     /// Neurons in the ensemble.
     n: usize,
 }
@@ -205,7 +211,11 @@ impl EnsembleState {
         let narrow = fired_total.saturating_mul(net.params.weight_max()) <= i16::MAX as i32;
         self.start_streams(plan, learning, lanes);
         let LearningState { traces, epoch_spiked, weights, epoch_factor, epoch_peak, .. } = learning;
-        let shared = Shared { net, plan, factors: epoch_factor, narrow, n };
+        // A refractory period that spans the training epoch tells which neurons spiked in it (a threshold below 0
+        // would let a refractory compartment, held at 0, spike).
+        let (comp, epoch) = (&net.ensemble.comp, net.params.train_epoch as i32);
+        let spikes_from_counts = (comp.ref_delay >= epoch && comp.vth >= 0).then(|| (comp.ref_delay - epoch + 1) as u8);
+        let shared = Shared { net, plan, factors: epoch_factor, narrow, n, spikes_from_counts };
         if self.pool.is_none() {
             let part = Part {
                 lo: 0,
@@ -334,13 +344,14 @@ impl Worker {
         for a in (0..len).step_by(TILE) {
             let b = (a + TILE).min(len);
             self.tile_compartments(shared, &mut part, a, b);
-            self.counts.spikes += self.tile_delivery(shared, &part, a, b, out_input);
+            self.tile_delivery(shared, &part, a, b, out_input);
+            self.counts.spikes += self.tile_spikes;
             self.counts.trace_updates += self.tile_learning(shared, &mut part, a, b);
         }
     }
 
     /// Sums the tile's synaptic input (in 16 bits if narrow, else 32) and steps its compartments, leaving the
-    /// spike flags in `self.spiked` and OR-ing them into the epoch record. `a..b` are indices within the part.
+    /// spike flags in `self.spiked` (and their count in `self.tile_spikes`) and OR-ing them into the epoch record. `a..b` are indices within the part.
     fn tile_compartments<W>(&mut self, shared: Shared<'_>, part: &mut Part<'_, W>, a: usize, b: usize) {
         match &shared.net.ensemble.input_mantissas {
             InputRows::Bytes(rows) => self.tile_compartments_with(shared, rows, part, a, b),
@@ -357,7 +368,7 @@ impl Worker {
         a: usize,
         b: usize,
     ) {
-        let Worker { sums16, sums32, spiked, .. } = self;
+        let Worker { sums16, sums32, spiked, tile_spikes, .. } = self;
         let (net, n, len) = (shared.net, shared.n, b - a);
         let ens = &net.ensemble;
         let (lo, hi) = (part.lo + a, part.lo + b);
@@ -366,7 +377,17 @@ impl Worker {
         let (u, v, refractory) = (&mut part.u[a..b], &mut part.v[a..b], &mut part.refractory[a..b]);
         let (spiked, epoch_spiked) = (&mut spiked[..len], &mut part.epoch_spiked[a..b]);
         let axon_spikes = shared.plan.axon_spikes;
-        if shared.narrow {
+        let record_epoch = shared.spikes_from_counts.is_none();
+        // One 8-bit row as the step's only input: the compartment loop reads it itself (no summing pass).
+        let one_row = match axon_spikes {
+            [(dim, fired)] if shared.narrow => R::as_bytes(row(*dim)).map(|bytes| (bytes, *fired as i16)),
+            _ => None,
+        };
+        if let Some((row, fired)) = one_row {
+            let block =
+                CompartmentBlock { input: &mut sums16[..len], u, v, refractory, spiked, epoch_spiked, record_epoch };
+            *tile_spikes = compartment::step_block_row(comp, bias, exp, soft, row, fired, block);
+        } else if shared.narrow {
             let sums = &mut sums16[..len];
             // Four rows per pass while there are four (12-D input: three passes instead of twelve).
             let mut quads = axon_spikes.chunks_exact(4);
@@ -377,30 +398,30 @@ impl Worker {
             for &(dim, fired) in quads.remainder() {
                 kernels::accumulate(sums, row(dim), fired as i16);
             }
-            compartment::step_block(
+            *tile_spikes = compartment::step_block(
                 comp,
                 bias,
                 exp,
                 soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch },
             );
         } else {
             let sums = &mut sums32[..len];
             for &(dim, fired) in axon_spikes {
                 kernels::accumulate_wide(sums, row(dim), fired);
             }
-            compartment::step_block(
+            *tile_spikes = compartment::step_block(
                 comp,
                 bias,
                 exp,
                 soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked },
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch },
             );
         }
     }
 
     /// Sends the tile's spikes to their readout cores: each adds its learned weights (shifted by its group's
-    /// shift) into the group's compartments. Returns the tile's spike count.
+    /// shift) into the group's compartments.
     fn tile_delivery<W: WeightRows>(
         &mut self,
         shared: Shared<'_>,
@@ -408,11 +429,12 @@ impl Worker {
         a: usize,
         b: usize,
         out_input: &mut [i32],
-    ) -> usize {
+    ) {
         let r = &shared.net.readout;
         let readout = Delivery { k: shared.factors.len(), group_size: r.group_size, group_shift: &r.group_shift };
-        let flags = &self.spiked[..b - a];
-        readout.deliver(DeliveryPath::Auto, &part.weights, part.lo + a, a, flags, &mut self.spike_list, out_input)
+        let (flags, spikes) = (&self.spiked[..b - a], self.tile_spikes);
+        let list = &mut self.spike_list;
+        readout.deliver(DeliveryPath::Auto, &part.weights, part.lo + a, a, flags, spikes, list, out_input);
     }
 
     /// The tile's part of the due learning sweeps: traces, then each updating dimension's weights (which use the
@@ -426,8 +448,11 @@ impl Worker {
         let (r, p) = (&shared.net.readout, &shared.net.params);
         let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, p.trace_max());
         let traces = &mut part.traces[a..b];
-        let spiked = &mut part.epoch_spiked[a..b];
-        let updates = kernels::update_traces(traces, spiked, decay, inc, tmax, &mut self.streams[0], closing);
+        let spikes = match shared.spikes_from_counts {
+            Some(at_least) => EpochSpikes::Counts { refractory: &part.refractory[a..b], at_least },
+            None => EpochSpikes::Flags(&mut part.epoch_spiked[a..b]),
+        };
+        let updates = kernels::update_traces(traces, spikes, decay, inc, tmax, &mut self.streams[0], closing);
         if plan.weights_due {
             let mut stream = 1;
             for (kk, factor) in shared.factors.iter().enumerate() {
