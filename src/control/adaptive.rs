@@ -215,6 +215,7 @@ fn provenance_of(params: &AdaptiveParams, dof: usize, joints: &[usize], scaling:
             .with("task_neurons", params.task.neurons)
             .with("task_seed", e.seed.wrapping_add(1))
             .with("task_acceleration_scale", format!("{:?}", params.task.acceleration_scale))
+            .with("task_acceleration_knee", format!("{:?}", params.task.acceleration_knee))
             .with("joint_share", format!("{:?}", params.joint_share));
     }
     p
