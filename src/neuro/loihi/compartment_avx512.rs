@@ -51,11 +51,7 @@ pub fn step_leading(
         return (0, 0);
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-        && std::arch::is_x86_feature_detected!("popcnt")
-    {
+    if has_avx512_bw_vl_popcnt() {
         let chunks = n / 16;
         let state = State { v, refractory, spiked };
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `16 × chunks`
@@ -172,6 +168,16 @@ unsafe fn step_chunks<const EPOCH: bool, const ROW: bool>(
         }
     }
     16 * chunks - quiet_lanes
+}
+
+/// Whether the CPU has what this file's and the trace update's AVX-512 loops use: AVX-512 F, BW and VL, and
+/// POPCNT.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn has_avx512_bw_vl_popcnt() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("popcnt")
 }
 
 /// The unsigned high products of 16-bit lanes (`vpmulhuw`), opaque to the compiler: given a factor with zero

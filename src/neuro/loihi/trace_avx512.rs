@@ -31,11 +31,7 @@ pub fn update_leading(
         return (0, 0);
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-        && std::arch::is_x86_feature_detected!("popcnt")
-    {
+    if super::compartment_avx512::has_avx512_bw_vl_popcnt() {
         let chunks = n / 32;
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `32 × chunks`
         // elements.
