@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--only", choices=sorted(ARMS), help="one arm")
     ap.add_argument("--out", help="directory for the JSON results (default: a temporary one)")
     a = ap.parse_args()
+    if not os.access(a.bin, os.X_OK):
+        sys.exit(f"no spikearm binary at {a.bin}: run `cargo build --release` first, or pass --bin")
     out_dir = a.out or tempfile.mkdtemp(prefix="payload_bars_")
     os.makedirs(out_dir, exist_ok=True)
     keys = [(arm, kg, p, s) for arm, kgs in ARMS.items() if a.only in (None, arm)
