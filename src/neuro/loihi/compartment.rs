@@ -445,16 +445,22 @@ mod tests {
 
     #[test]
     fn a_block_read_from_quads_of_rows_equals_one_summed_first() {
-        // Seven 8-bit rows (two quads, the second with a missing dimension), a block that starts inside the rows,
+        // 3 to 21 8-bit rows (1 to 6 quads, some with missing dimensions), a block that starts inside the rows,
         // counts of either sign up to a byte's, against the same rows summed into 16-bit sums first; a tail the
         // AVX-512 loop leaves; epoch records kept or not.
-        let (n, d, lo) = (16 * 40 + 9, 7, 48);
+        for d in [3, 7, 12, 16, 21] {
+            quads_equal_summed_rows(d);
+        }
+    }
+
+    fn quads_equal_summed_rows(d: usize) {
+        let (n, lo) = (16 * 40 + 9, 48);
         let p = CompartmentParams { keep_u: 0, keep_v: 3896, vth: 1 << 16, vmin: 0, vmax: VMAX, ref_delay: 3 };
         let bias: Vec<PackedBias> = (lo..n).map(|i| PackedBias::new((i as i32 * 97) % 8191 - 4095, 5)).collect();
         let mantissas: Vec<i16> = (0..d * n).map(|i| ((i * 7919) % 256) as i16 - 128).collect();
         let rows = InputRows::new(mantissas.clone());
         let quads = rows.quads(n);
-        assert_eq!(quads.len(), 2 * n);
+        assert_eq!(quads.len(), d.div_ceil(4) * n);
         let len = n - lo;
         for record_epoch in [true, false] {
             let (mut va, mut vb) = (vec![0i32; len], vec![0i32; len]);
@@ -465,12 +471,12 @@ mod tests {
             for t in 0..80 {
                 // (dimension, count): the sum of |count| × 128 fits 16 bits.
                 let spikes: Vec<(usize, i16)> = match t % 4 {
-                    0 => vec![(0, 8), (1, -8), (2, 3), (3, -1), (4, 5), (5, -7), (6, 2)],
-                    1 => vec![(0, 127), (6, -127)],
-                    2 => vec![(3, -128), (4, 127)],
-                    _ => vec![(5, (t % 17) as i16 - 8), (2, 1)],
+                    0 => (0..d).map(|j| (j, [8, -8, 3, -1, 5, -7, 2][j % 7])).collect(),
+                    1 => vec![(0, 127), (d - 1, -127)],
+                    2 => vec![(d - 1, -128), (d / 2, 127)],
+                    _ => vec![(t % d, (t % 17) as i16 - 8), ((t + 1) % d, 1)],
                 };
-                let mut fired = [0u32; 2];
+                let mut fired = vec![0u32; d.div_ceil(4)];
                 let mut taken = 0;
                 for &(dim, f) in &spikes {
                     fired[dim / 4] |= (f as i8 as u8 as u32) << (8 * (dim % 4));
@@ -497,7 +503,7 @@ mod tests {
                 let block =
                     CompartmentBlock { input: &mut summed, u, v, refractory, spiked, epoch_spiked, record_epoch };
                 let want = step_block(&p, &bias, 6, false, block);
-                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "step {t} spikes {spikes:?}");
+                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "{d}-D step {t} spikes {spikes:?}");
                 if record_epoch {
                     assert_eq!(ea, eb, "step {t}");
                 }

@@ -167,6 +167,9 @@ unsafe fn step_chunks<const EPOCH: bool, const FROM: u8>(
     let State { v, refractory, spiked } = state;
     let Source { sums: input, row, fired, words, stride, quad_fired } = from;
     let taken = _mm512_set1_epi32(fired);
+    // The first four quads' counts, broadcast (0 past the last).
+    let quad_counts: [__m512i; 4] =
+        std::array::from_fn(|q| _mm512_set1_epi32(quad_fired.get(q).map_or(0, |&c| c as i32)));
     // `fired` in the low 16-bit lane of each 32-bit lane: a multiply-add against a sign-extended mantissa is
     // the product (the high lane's sign bits meet 0).
     let fired = _mm512_set1_epi32(fired as u16 as i32);
@@ -185,11 +188,26 @@ unsafe fn step_chunks<const EPOCH: bool, const FROM: u8>(
         // SAFETY (all loads and stores): `i + 16 <= 16 × chunks`, within every slice (the caller checked).
         unsafe {
             let current = if FROM == QUADS {
-                let mut sum = taken;
-                for (q, &counts) in quad_fired.iter().enumerate() {
-                    let at = words.as_ptr().add(q * stride + i) as *const _;
-                    sum = dpbusd(sum, _mm512_loadu_si512(at), _mm512_set1_epi32(counts as i32));
-                }
+                let quad = |q: usize| _mm512_loadu_si512(words.as_ptr().add(q * stride + i) as *const _);
+                // Up to four quads (16-D input) in two chains of multiply-adds with their counts in registers, so
+                // consecutive ones do not wait on each other; more in a loop.
+                let [c0, c1, c2, c3] = quad_counts;
+                let sum = match quad_fired.len() {
+                    1 => dpbusd(taken, quad(0), c0),
+                    2 => _mm512_add_epi32(dpbusd(taken, quad(0), c0), dpbusd(_mm512_setzero_si512(), quad(1), c1)),
+                    3 => _mm512_add_epi32(
+                        dpbusd(dpbusd(taken, quad(0), c0), quad(2), c2),
+                        dpbusd(_mm512_setzero_si512(), quad(1), c1),
+                    ),
+                    4 => _mm512_add_epi32(
+                        dpbusd(dpbusd(taken, quad(0), c0), quad(2), c2),
+                        dpbusd(dpbusd(_mm512_setzero_si512(), quad(1), c1), quad(3), c3),
+                    ),
+                    _ => quad_fired
+                        .iter()
+                        .enumerate()
+                        .fold(taken, |sum, (q, &counts)| dpbusd(sum, quad(q), _mm512_set1_epi32(counts as i32))),
+                };
                 _mm512_sll_epi32(sum, up)
             } else if FROM == ROW {
                 let mantissas = _mm512_cvtepi8_epi32(_mm_loadu_si128(row.as_ptr().add(i) as *const __m128i));
