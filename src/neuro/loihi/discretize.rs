@@ -251,7 +251,7 @@ impl InputRows {
     /// wider mantissas).
     pub fn quads(&self, n: usize) -> Vec<u32> {
         let InputRows::Bytes(rows) = self else { return Vec::new() };
-        let quads = if n == 0 { 0 } else { (rows.len() / n).div_ceil(4) };
+        let quads = rows.len().checked_div(n).unwrap_or(0).div_ceil(4);
         let biased = |dim: usize, i: usize| rows.get(dim * n + i).map_or(128, |&m| (m as u8 ^ 0x80) as u32);
         huge_vec(quads * n, |w| {
             let (q, i) = (w / n, w % n);

@@ -115,7 +115,7 @@ impl QuadCounts {
     /// in quads, at most [`MAX_QUADS`] of them, more than one spike (one row has its own path), and every count
     /// fits a signed byte.
     fn new(quads: &[u32], n: usize, axon_spikes: &[(u32, i32)]) -> Option<Self> {
-        let len = if n == 0 { 0 } else { quads.len() / n };
+        let len = quads.len().checked_div(n).unwrap_or(0);
         let fits = axon_spikes.iter().all(|&(dim, f)| (dim as usize) < 4 * len && i8::try_from(f).is_ok());
         if len == 0 || len > MAX_QUADS || axon_spikes.len() < 2 || !fits {
             return None;
