@@ -206,6 +206,32 @@ pub fn step_block_row(
     spikes + kernels::count_flags(&spiked[..bias.len()])
 }
 
+/// [`step_block`] for a step whose input is several 8-bit rows, given as their quads (see
+/// [`compartment_avx512::Input::Quads`]), with `block.input` zeroed 16-bit sums: the AVX-512 loop reads the quads
+/// itself where the CPU has VNNI, and `sum_rest(done, sums)` must add the input of the compartments from `done`
+/// on into `sums` (all of them without VNNI). The input must fit 16 bits. Returns how many compartments spiked.
+pub fn step_block_quads(
+    p: &CompartmentParams,
+    bias: &[PackedBias],
+    input_exp: u32,
+    soft_reset: bool,
+    quads: compartment_avx512::Input<'_>,
+    block: CompartmentBlock<'_, i16>,
+    sum_rest: impl FnOnce(usize, &mut [i16]),
+) -> usize {
+    assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
+    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, record_epoch } = block;
+    let epoch = record_epoch.then_some(&mut *epoch_spiked);
+    let (done, spikes) =
+        compartment_avx512::step_leading(p, bias, quads, input_exp, soft_reset, u, v, refractory, spiked, epoch);
+    let n = bias.len();
+    sum_rest(done, &mut input[done..n]);
+    let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
+    let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
+    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, &mut *spiked, epoch_spiked);
+    spikes + kernels::count_flags(&spiked[..bias.len()])
+}
+
 simd_dispatch! {
     fn step_block_simd<S: MantissaSum>(
         p: &CompartmentParams,
@@ -269,6 +295,7 @@ fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool, const U: u8>
 mod tests {
     use super::*;
     use crate::neuro::lif::LifParams;
+    use crate::neuro::loihi::discretize::InputRows;
     use crate::neuro::loihi::fixed::{decay_u, decay_v, keep};
 
     /// Spikes in one second of a compartment driven by a constant J (threshold units), hard or soft reset.
@@ -408,6 +435,75 @@ mod tests {
                     CompartmentBlock { input: &mut summed, u, v, refractory, spiked, epoch_spiked, record_epoch };
                 let want = step_block(&p, &bias, 6, false, block);
                 assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "step {t} fired {fired}");
+                if record_epoch {
+                    assert_eq!(ea, eb, "step {t}");
+                }
+            }
+            assert!(sa.contains(&1), "some fired");
+        }
+    }
+
+    #[test]
+    fn a_block_read_from_quads_of_rows_equals_one_summed_first() {
+        // 3 to 21 8-bit rows (1 to 6 quads, some with missing dimensions), a block that starts inside the rows,
+        // counts of either sign up to a byte's, against the same rows summed into 16-bit sums first; a tail the
+        // AVX-512 loop leaves; epoch records kept or not.
+        for d in [3, 7, 12, 16, 21] {
+            quads_equal_summed_rows(d);
+        }
+    }
+
+    fn quads_equal_summed_rows(d: usize) {
+        let (n, lo) = (16 * 40 + 9, 48);
+        let p = CompartmentParams { keep_u: 0, keep_v: 3896, vth: 1 << 16, vmin: 0, vmax: VMAX, ref_delay: 3 };
+        let bias: Vec<PackedBias> = (lo..n).map(|i| PackedBias::new((i as i32 * 97) % 8191 - 4095, 5)).collect();
+        let mantissas: Vec<i16> = (0..d * n).map(|i| ((i * 7919) % 256) as i16 - 128).collect();
+        let rows = InputRows::new(mantissas.clone());
+        let quads = rows.quads(n);
+        assert_eq!(quads.len(), d.div_ceil(4) * n);
+        let len = n - lo;
+        for record_epoch in [true, false] {
+            let (mut va, mut vb) = (vec![0i32; len], vec![0i32; len]);
+            let (mut ra, mut rb) = (vec![0u8; len], vec![0u8; len]);
+            let (mut ea, mut eb) = (vec![0u8; len], vec![0u8; len]);
+            let (mut sa, mut sb) = (vec![0u8; len], vec![0u8; len]);
+            let (mut ua, mut ub) = (vec![0i32; len], vec![0i32; len]);
+            for t in 0..80 {
+                // (dimension, count): the sum of |count| × 128 fits 16 bits.
+                let spikes: Vec<(usize, i16)> = match t % 4 {
+                    0 => (0..d).map(|j| (j, [8, -8, 3, -1, 5, -7, 2][j % 7])).collect(),
+                    1 => vec![(0, 127), (d - 1, -127)],
+                    2 => vec![(d - 1, -128), (d / 2, 127)],
+                    _ => vec![(t % d, (t % 17) as i16 - 8), ((t + 1) % d, 1)],
+                };
+                let mut fired = vec![0u32; d.div_ceil(4)];
+                let mut taken = 0;
+                for &(dim, f) in &spikes {
+                    fired[dim / 4] |= (f as i8 as u8 as u32) << (8 * (dim % 4));
+                    taken -= 128 * f as i32;
+                }
+                let row = |dim: usize| &mantissas[dim * n + lo..dim * n + n];
+                let mut sums = vec![0i16; len];
+                let (u, v, refractory, spiked, epoch_spiked) = (&mut ua, &mut va, &mut ra, &mut sa, &mut ea);
+                let block = CompartmentBlock { input: &mut sums, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let input = compartment_avx512::Input::Quads { words: &quads[lo..], stride: n, fired: &fired, taken };
+                let got = step_block_quads(&p, &bias, 6, false, input, block, |done, rest| {
+                    for &(dim, f) in &spikes {
+                        kernels::accumulate(rest, &row(dim)[done..], f);
+                    }
+                });
+                assert!(sums.iter().all(|&x| x == 0), "the tail's sums are consumed");
+                let mut summed = vec![0i16; len];
+                for &(dim, f) in &spikes {
+                    for (s, &m) in summed.iter_mut().zip(row(dim)) {
+                        *s = s.wrapping_add(f.wrapping_mul(m));
+                    }
+                }
+                let (u, v, refractory, spiked, epoch_spiked) = (&mut ub, &mut vb, &mut rb, &mut sb, &mut eb);
+                let block =
+                    CompartmentBlock { input: &mut summed, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let want = step_block(&p, &bias, 6, false, block);
+                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "{d}-D step {t} spikes {spikes:?}");
                 if record_epoch {
                     assert_eq!(ea, eb, "step {t}");
                 }

@@ -21,6 +21,21 @@ pub enum Input<'a> {
         /// Events on the axons that share the row.
         fired: i32,
     },
+    /// Several 8-bit input rows, four to a 32-bit word as unsigned `m + 128` (see
+    /// [`DiscreteEnsemble::input_quads`](super::discretize::DiscreteEnsemble::input_quads)), each quad with its
+    /// four event counts as signed bytes: one `vpdpbusd` (AVX-512 VNNI) adds a quad's four products per neuron into
+    /// 32-bit lanes, so the step's input needs no pass of its own. The sum must fit 16 bits (as `Sums` would hold
+    /// it); the bias comes off as `taken`.
+    Quads {
+        /// Word `q × stride + i` holds quad `q` of the block's neuron `i`.
+        words: &'a [u32],
+        /// Words between one quad's row and the next (the ensemble's neuron count).
+        stride: usize,
+        /// Per quad, its four counts as signed bytes (little-endian, dimension `4q` lowest).
+        fired: &'a [u32],
+        /// `-128 ×` the sum of all counts: what the `+ 128` bias added.
+        taken: i32,
+    },
 }
 
 /// Steps the leading whole groups of 16 compartments when the CPU has AVX-512 (F, BW, VL) and the block is of
@@ -45,6 +60,11 @@ pub fn step_leading(
     let (input_len, row_fits) = match &input {
         Input::Sums(sums) => (sums.len(), true),
         Input::Row { mantissas, fired } => (mantissas.len(), fired.unsigned_abs() <= 255),
+        // Every quad's row holds the block (`words` ends at the last quad's), and the CPU has VNNI.
+        Input::Quads { words, stride, fired, .. } => {
+            let reach = fired.len().saturating_sub(1).saturating_mul(*stride).saturating_add(n);
+            (if words.len() >= reach { n } else { 0 }, has_avx512_vnni())
+        }
     };
     let lens = [input_len, u.len(), v.len(), refractory.len(), spiked.len(), epoch.as_ref().map_or(n, |e| e.len())];
     if !fits || !row_fits || lens.iter().any(|&l| l < n) {
@@ -60,22 +80,57 @@ pub fn step_leading(
         let spikes = unsafe {
             match (input, epoch) {
                 (Input::Sums(sums), Some(epoch)) => {
-                    step_chunks::<true, false>(p, bias, sums, &[], 0, exp, state, epoch, chunks)
+                    step_chunks::<true, SUMS>(p, bias, Source::sums(sums), exp, state, epoch, chunks)
                 }
                 (Input::Sums(sums), None) => {
-                    step_chunks::<false, false>(p, bias, sums, &[], 0, exp, state, &mut [], chunks)
+                    step_chunks::<false, SUMS>(p, bias, Source::sums(sums), exp, state, &mut [], chunks)
                 }
                 (Input::Row { mantissas, fired }, Some(epoch)) => {
-                    step_chunks::<true, true>(p, bias, &mut [], mantissas, fired, exp, state, epoch, chunks)
+                    step_chunks::<true, ROW>(p, bias, Source::row(mantissas, fired), exp, state, epoch, chunks)
                 }
                 (Input::Row { mantissas, fired }, None) => {
-                    step_chunks::<false, true>(p, bias, &mut [], mantissas, fired, exp, state, &mut [], chunks)
+                    step_chunks::<false, ROW>(p, bias, Source::row(mantissas, fired), exp, state, &mut [], chunks)
+                }
+                (Input::Quads { words, stride, fired, taken }, Some(epoch)) => {
+                    let from = Source::quads(words, stride, fired, taken);
+                    step_chunks::<true, QUADS>(p, bias, from, exp, state, epoch, chunks)
+                }
+                (Input::Quads { words, stride, fired, taken }, None) => {
+                    let from = Source::quads(words, stride, fired, taken);
+                    step_chunks::<false, QUADS>(p, bias, from, exp, state, &mut [], chunks)
                 }
             }
         };
         return (chunks * 16, spikes);
     }
     (0, 0)
+}
+
+/// [`step_chunks`]'s input forms (its `FROM`).
+const SUMS: u8 = 0;
+const ROW: u8 = 1;
+const QUADS: u8 = 2;
+
+/// Where [`step_chunks`] reads its input: the fields of its `FROM` form (the others empty).
+struct Source<'a> {
+    sums: &'a mut [i16],
+    row: &'a [i8],
+    fired: i32,
+    words: &'a [u32],
+    stride: usize,
+    quad_fired: &'a [u32],
+}
+
+impl<'a> Source<'a> {
+    fn sums(sums: &'a mut [i16]) -> Self {
+        Source { sums, row: &[], fired: 0, words: &[], stride: 0, quad_fired: &[] }
+    }
+    fn row(row: &'a [i8], fired: i32) -> Self {
+        Source { sums: &mut [], row, fired, words: &[], stride: 0, quad_fired: &[] }
+    }
+    fn quads(words: &'a [u32], stride: usize, quad_fired: &'a [u32], taken: i32) -> Self {
+        Source { sums: &mut [], row: &[], fired: taken, words, stride, quad_fired }
+    }
 }
 
 /// The registers [`step_chunks`] updates.
@@ -89,7 +144,8 @@ struct State<'a> {
 /// `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a spike where `v > vth`
 /// zeroes `v` and sets the refractory count. Returns the number of spikes. With `EPOCH` the spikes are OR-ed into
 /// `epoch` (else it is not touched and may be empty). The input is `input` (cleared), or with `ROW` `fired × row`
-/// (then `input` may be empty; see [`Input::Row`]).
+/// (then `input` may be empty; see [`Input::Row`]), or with `QUADS` the quads' sums (see [`Input::Quads`]; `fired`
+/// is then `taken`).
 ///
 /// The decay `(v >> 12) × keep + ((v & 4095) × keep >> 12)` from the 16-bit halves of `v << 4`: the high half is
 /// `v >> 12` (< 2^15), so a multiply-add against `(0, keep)` pairs gives `(v >> 12) × keep`; the low half is
@@ -98,12 +154,10 @@ struct State<'a> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn step_chunks<const EPOCH: bool, const ROW: bool>(
+unsafe fn step_chunks<const EPOCH: bool, const FROM: u8>(
     p: &CompartmentParams,
     bias: &[PackedBias],
-    input: &mut [i16],
-    row: &[i8],
-    fired: i32,
+    from: Source<'_>,
     exp: u32,
     state: State<'_>,
     epoch: &mut [u8],
@@ -111,6 +165,11 @@ unsafe fn step_chunks<const EPOCH: bool, const ROW: bool>(
 ) -> usize {
     use std::arch::x86_64::*;
     let State { v, refractory, spiked } = state;
+    let Source { sums: input, row, fired, words, stride, quad_fired } = from;
+    let taken = _mm512_set1_epi32(fired);
+    // The first four quads' counts, broadcast (0 past the last).
+    let quad_counts: [__m512i; 4] =
+        std::array::from_fn(|q| _mm512_set1_epi32(quad_fired.get(q).map_or(0, |&c| c as i32)));
     // `fired` in the low 16-bit lane of each 32-bit lane: a multiply-add against a sign-extended mantissa is
     // the product (the high lane's sign bits meet 0).
     let fired = _mm512_set1_epi32(fired as u16 as i32);
@@ -128,7 +187,29 @@ unsafe fn step_chunks<const EPOCH: bool, const ROW: bool>(
         let i = c * 16;
         // SAFETY (all loads and stores): `i + 16 <= 16 × chunks`, within every slice (the caller checked).
         unsafe {
-            let current = if ROW {
+            let current = if FROM == QUADS {
+                let quad = |q: usize| _mm512_loadu_si512(words.as_ptr().add(q * stride + i) as *const _);
+                // Up to four quads (16-D input) in two chains of multiply-adds with their counts in registers, so
+                // consecutive ones do not wait on each other; more in a loop.
+                let [c0, c1, c2, c3] = quad_counts;
+                let sum = match quad_fired.len() {
+                    1 => dpbusd(taken, quad(0), c0),
+                    2 => _mm512_add_epi32(dpbusd(taken, quad(0), c0), dpbusd(_mm512_setzero_si512(), quad(1), c1)),
+                    3 => _mm512_add_epi32(
+                        dpbusd(dpbusd(taken, quad(0), c0), quad(2), c2),
+                        dpbusd(_mm512_setzero_si512(), quad(1), c1),
+                    ),
+                    4 => _mm512_add_epi32(
+                        dpbusd(dpbusd(taken, quad(0), c0), quad(2), c2),
+                        dpbusd(dpbusd(_mm512_setzero_si512(), quad(1), c1), quad(3), c3),
+                    ),
+                    _ => quad_fired
+                        .iter()
+                        .enumerate()
+                        .fold(taken, |sum, (q, &counts)| dpbusd(sum, quad(q), _mm512_set1_epi32(counts as i32))),
+                };
+                _mm512_sll_epi32(sum, up)
+            } else if FROM == ROW {
                 let mantissas = _mm512_cvtepi8_epi32(_mm_loadu_si128(row.as_ptr().add(i) as *const __m128i));
                 _mm512_sll_epi32(_mm512_madd_epi16(mantissas, fired), up)
             } else {
@@ -178,6 +259,41 @@ pub(super) fn has_avx512_bw_vl_popcnt() -> bool {
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("popcnt")
+}
+
+/// Whether the CPU has AVX-512 VNNI (for [`Input::Quads`]).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512_vnni() -> bool {
+    std::arch::is_x86_feature_detected!("avx512vnni")
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx512_vnni() -> bool {
+    false
+}
+
+/// `acc` plus, per 32-bit lane, the four products of `a`'s unsigned bytes and `b`'s signed ones (`vpdpbusd`, no
+/// saturation). Written as assembly so the compartment loop needs no VNNI target feature of its own (it also runs
+/// without VNNI, for the other input forms); callers check the CPU has it ([`has_avx512_vnni`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn dpbusd(
+    acc: std::arch::x86_64::__m512i,
+    a: std::arch::x86_64::__m512i,
+    b: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    let mut acc = acc;
+    // SAFETY: a register-only AVX-512 VNNI instruction; callers checked the CPU has it.
+    unsafe {
+        std::arch::asm!(
+            "vpdpbusd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    acc
 }
 
 /// The unsigned high products of 16-bit lanes (`vpmulhuw`), opaque to the compiler: given a factor with zero

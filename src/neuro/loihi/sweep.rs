@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use super::compartment::{self, CompartmentBlock};
+use super::compartment_avx512;
 use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, WeightRows};
 use super::discretize::{DiscreteNetwork, InputRows};
 use super::huge_pages::huge_vec;
@@ -90,6 +91,42 @@ struct Shared<'a> {
     spikes_from_counts: Option<u8>,
     /// Neurons in the ensemble.
     n: usize,
+    /// This step's input as quads of 8-bit rows (see [`QuadCounts`]), when it takes that path.
+    quads: Option<QuadCounts>,
+}
+
+/// Most quads of input rows (dimensions / 4) whose counts a step keeps on the stack; wider inputs sum their rows.
+const MAX_QUADS: usize = 16;
+
+/// A step's input events per quad of input dimensions, for the compartment loop that reads
+/// [`DiscreteEnsemble::input_quads`](super::discretize::DiscreteEnsemble::input_quads).
+#[derive(Clone, Copy)]
+struct QuadCounts {
+    /// Per quad, its four dimensions' counts as signed bytes (dimension `4q` in the lowest).
+    fired: [u32; MAX_QUADS],
+    /// Quads in the input.
+    len: usize,
+    /// `-128 ×` the sum of the counts (the rows' `+ 128` bias).
+    taken: i32,
+}
+
+impl QuadCounts {
+    /// The counts of a step with these axon spikes (each dimension at most once), when the input has 8-bit rows
+    /// in quads, at most [`MAX_QUADS`] of them, more than one spike (one row has its own path), and every count
+    /// fits a signed byte.
+    fn new(quads: &[u32], n: usize, axon_spikes: &[(u32, i32)]) -> Option<Self> {
+        let len = quads.len().checked_div(n).unwrap_or(0);
+        let fits = axon_spikes.iter().all(|&(dim, f)| (dim as usize) < 4 * len && i8::try_from(f).is_ok());
+        if len == 0 || len > MAX_QUADS || axon_spikes.len() < 2 || !fits {
+            return None;
+        }
+        let mut counts = QuadCounts { fired: [0; MAX_QUADS], len, taken: 0 };
+        for &(dim, f) in axon_spikes {
+            counts.fired[dim as usize / 4] |= (f as i8 as u8 as u32) << (8 * (dim % 4));
+            counts.taken -= 128 * f;
+        }
+        Some(counts)
+    }
 }
 
 /// The ensemble's compartment registers, the scratch space of the sweep's workers, and the threads that run
@@ -215,7 +252,8 @@ impl EnsembleState {
         // would let a refractory compartment, held at 0, spike).
         let (comp, epoch) = (&net.ensemble.comp, net.params.train_epoch as i32);
         let spikes_from_counts = (comp.ref_delay >= epoch && comp.vth >= 0).then(|| (comp.ref_delay - epoch + 1) as u8);
-        let shared = Shared { net, plan, factors: epoch_factor, narrow, n, spikes_from_counts };
+        let quads = narrow.then(|| QuadCounts::new(&net.ensemble.input_quads, n, plan.axon_spikes)).flatten();
+        let shared = Shared { net, plan, factors: epoch_factor, narrow, n, spikes_from_counts, quads };
         if self.pool.is_none() {
             let part = Part {
                 lo: 0,
@@ -383,7 +421,19 @@ impl Worker {
             [(dim, fired)] if shared.narrow => R::as_bytes(row(*dim)).map(|bytes| (bytes, *fired as i16)),
             _ => None,
         };
-        if let Some((row, fired)) = one_row {
+        if let Some(quads) = &shared.quads {
+            // Several 8-bit rows: the compartment loop sums them itself, a quad of rows per multiply-add.
+            let words = &ens.input_quads[lo..];
+            let fired = &quads.fired[..quads.len];
+            let input = compartment_avx512::Input::Quads { words, stride: n, fired, taken: quads.taken };
+            let block =
+                CompartmentBlock { input: &mut sums16[..len], u, v, refractory, spiked, epoch_spiked, record_epoch };
+            *tile_spikes = compartment::step_block_quads(comp, bias, exp, soft, input, block, |done, sums| {
+                for &(dim, fired) in axon_spikes {
+                    kernels::accumulate(sums, &row(dim)[done..], fired as i16);
+                }
+            });
+        } else if let Some((row, fired)) = one_row {
             let block =
                 CompartmentBlock { input: &mut sums16[..len], u, v, refractory, spiked, epoch_spiked, record_epoch };
             *tile_spikes = compartment::step_block_row(comp, bias, exp, soft, row, fired, block);
