@@ -95,6 +95,23 @@ struct Shared<'a> {
     quads: Option<QuadCounts>,
 }
 
+/// Adds the input rows of a step's axon spikes (`row(dim)`, one mantissa per compartment) times their counts
+/// into 16-bit `sums`, four rows per pass while there are four (12-D input: three passes instead of twelve).
+fn sum_rows_narrow<'r, R: RowMantissa + 'r>(
+    sums: &mut [i16],
+    axon_spikes: &[(u32, i32)],
+    row: impl Fn(u32) -> &'r [R],
+) {
+    let mut quads = axon_spikes.chunks_exact(4);
+    for q in &mut quads {
+        let fired = [q[0].1 as i16, q[1].1 as i16, q[2].1 as i16, q[3].1 as i16];
+        kernels::accumulate4(sums, row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0), fired);
+    }
+    for &(dim, fired) in quads.remainder() {
+        kernels::accumulate(sums, row(dim), fired as i16);
+    }
+}
+
 /// Most quads of input rows (dimensions / 4) whose counts a step keeps on the stack; wider inputs sum their rows.
 const MAX_QUADS: usize = 16;
 
@@ -429,9 +446,7 @@ impl Worker {
             let block =
                 CompartmentBlock { input: &mut sums16[..len], u, v, refractory, spiked, epoch_spiked, record_epoch };
             *tile_spikes = compartment::step_block_quads(comp, bias, exp, soft, input, block, |done, sums| {
-                for &(dim, fired) in axon_spikes {
-                    kernels::accumulate(sums, &row(dim)[done..], fired as i16);
-                }
+                sum_rows_narrow(sums, axon_spikes, |dim| &row(dim)[done..])
             });
         } else if let Some((row, fired)) = one_row {
             let block =
@@ -439,15 +454,7 @@ impl Worker {
             *tile_spikes = compartment::step_block_row(comp, bias, exp, soft, row, fired, block);
         } else if shared.narrow {
             let sums = &mut sums16[..len];
-            // Four rows per pass while there are four (12-D input: three passes instead of twelve).
-            let mut quads = axon_spikes.chunks_exact(4);
-            for q in &mut quads {
-                let fired = [q[0].1 as i16, q[1].1 as i16, q[2].1 as i16, q[3].1 as i16];
-                kernels::accumulate4(sums, row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0), fired);
-            }
-            for &(dim, fired) in quads.remainder() {
-                kernels::accumulate(sums, row(dim), fired as i16);
-            }
+            sum_rows_narrow(sums, axon_spikes, row);
             *tile_spikes = compartment::step_block(
                 comp,
                 bias,
