@@ -10,6 +10,7 @@ use spikearm::control::controller::Controller;
 use spikearm::control::learned_ensemble::EnsembleRecipe;
 use spikearm::control::osc::{Osc, OscParams};
 use spikearm::control::safety::SafetyParams;
+use spikearm::control::task_ensemble::dynamic_task_force;
 use spikearm::eval::closed_loop::{ClosedLoop, command_guard};
 use spikearm::neuro::ExecutorKind;
 use spikearm_sim::{ArmWorld, PayloadSpec, SimParams};
@@ -167,7 +168,8 @@ fn joint_share_keeps_only_what_no_task_force_supplies() {
     let force = nalgebra::DVector::from_vec(vec![3.0, -1.5, -19.6]);
     let mut e: Vec<f64> = (j.transpose() * &force).iter().copied().collect();
     let scale = e.iter().map(|x| x.abs()).fold(0.0, f64::max);
-    task.remove_task_part(osc, &mut e);
+    let f = dynamic_task_force(osc, &e);
+    task.remove_task_part(osc, &f, &mut e);
     assert!(e.iter().all(|x| x.abs() < 1e-6 * scale), "a task force's torque left {e:?} (of {scale} N·m)");
     // (I − Jᵀ J̄ᵀ) z with J̄ᵀ = Mx (M⁻¹ Jᵀ)ᵀ, computed here with nalgebra's dense products.
     let z = nalgebra::DVector::from_vec(vec![1.0, -2.0, 0.5, 3.0, -1.0, 0.7]);
@@ -175,7 +177,8 @@ fn joint_share_keeps_only_what_no_task_force_supplies() {
     let null: Vec<f64> = (&z - j.transpose() * (jbar_t * &z)).iter().copied().collect();
     assert!(null.iter().any(|x| x.abs() > 0.1), "the test torque must not vanish: {null:?}");
     let mut kept = null.clone();
-    task.remove_task_part(osc, &mut kept);
+    let f = dynamic_task_force(osc, &kept);
+    task.remove_task_part(osc, &f, &mut kept);
     for (a, b) in kept.iter().zip(&null) {
         assert!((a - b).abs() < 1e-9 * scale.max(1.0), "a null-space torque changed: {kept:?} vs {null:?}");
     }

@@ -35,7 +35,7 @@ use super::input_scaling::InputScaling;
 use super::learned_ensemble::{EnsembleRecipe, LearnedEnsemble};
 use super::osc::{Osc, check_torque};
 use super::residual::{ResidualEstimator, ResidualParams};
-use super::task_ensemble::{TaskEnsemble, TaskEnsembleParams};
+use super::task_ensemble::{TaskEnsemble, TaskEnsembleParams, dynamic_task_force};
 use crate::neuro::{Executor, ExecutorKind, LearnedWeights};
 
 /// Which adaptive term runs.
@@ -501,28 +501,31 @@ impl AdaptiveOsc {
     /// The inertial design's tick after the OSC terms: residual, both ensembles, Jᵀ path.
     fn tick_inertial(&mut self, input: &ControlInput<'_>, torque: &mut [f64]) -> Result<(), ControlError> {
         let Some(p) = &mut self.inertial else { return Ok(()) };
-        // 1. The residual of the previous tick and the error of the previous adaptive torque against it.
-        let trained = match p.residual.update(input.t, input.dq) {
+        // 1. The residual of the previous tick and the error of the previous adaptive torque against it, as
+        // joint torques and as the task force they amount to.
+        let error_force = match p.residual.update(input.t, input.dq) {
             Some(r) => {
                 p.joint_error.copy_from_slice(r);
                 p.residual.filter_like(&mut p.ua_filtered, &self.adapt);
                 for (e, ua) in p.joint_error.iter_mut().zip(&p.ua_filtered) {
                     *e = ua - *e;
                 }
+                let force = dynamic_task_force(&self.osc, &p.joint_error);
                 p.joint_share.copy_from_slice(&p.joint_error);
                 if p.share == JointShare::BeyondTask {
-                    p.task.remove_task_part(&self.osc, &mut p.joint_share);
+                    p.task.remove_task_part(&self.osc, &force, &mut p.joint_share);
                 }
                 for (k, &j) in self.joints.iter().enumerate() {
                     self.error[k] = p.joint_share[j];
                 }
-                true
+                Some(force)
             }
             None => {
                 p.ua_filtered.copy_from_slice(&self.adapt);
-                false
+                None
             }
         };
+        let trained = error_force.is_some();
         // 2. Posture part on the adapted joints, 3. inertial part through Jᵀ.
         for (k, &j) in self.joints.iter().enumerate() {
             self.raw[k] = input.q[j];
@@ -533,7 +536,7 @@ impl AdaptiveOsc {
                 self.adapt[j] = out[k];
             }
         });
-        let task = p.task.step(&self.osc, input.dq, trained.then_some(&p.joint_error[..]), &mut self.adapt);
+        let task = p.task.step(&self.osc, input.dq, error_force.as_ref(), &mut self.adapt);
         if let Err(e) = stepped.and(task) {
             self.adapt.fill(0.0);
             p.residual.record(input.t, input.q, input.dq, torque);

@@ -11,8 +11,8 @@
 //!
 //! Training: the joint-space error `e = u_a − r` (adaptive torque minus the model residual) is projected into
 //! task space with the dynamically consistent inverse, `J̄ᵀ e = Mx J M⁻¹ e`, the force that would have produced
-//! the same end-effector acceleration as `e`. [`TaskEnsemble::remove_task_part`] gives the joint-space ensemble
-//! the rest.
+//! the same end-effector acceleration as `e` ([`dynamic_task_force`]). [`TaskEnsemble::remove_task_part`] gives
+//! the joint-space ensemble the rest.
 
 use nalgebra::Vector3;
 
@@ -81,7 +81,7 @@ fn compress(a: f64, knee: f64) -> f64 {
 
 /// `J̄ᵀ e = Mx (M⁻¹ Jᵀ)ᵀ e`, N: the task force that gives the end effector the acceleration the joint torques
 /// `e` (N·m, one per joint) give it, on the OSC's last `compute`.
-fn dynamic_task_force(osc: &Osc, e: &[f64]) -> Vector3<f64> {
+pub fn dynamic_task_force(osc: &Osc, e: &[f64]) -> Vector3<f64> {
     let minv_jt = osc.minv_jt();
     let mut x = Vector3::zeros();
     for c in 0..3 {
@@ -149,13 +149,14 @@ impl TaskEnsemble {
     }
 
     /// Steps the ensemble on the OSC's last `compute` (its task error, J, M⁻¹Jᵀ, Mx and gains) at joint
-    /// velocities `dq`, trained with the joint-space error `joint_error` (`u_a − r`, N·m, one per joint;
-    /// `None` learns nothing this step). Adds `Jᵀ f` (N·m) into `torque` (one per joint).
+    /// velocities `dq`, trained with `error_force`, the joint-space error `u_a − r` as a task force
+    /// ([`dynamic_task_force`], N; `None` learns nothing this step). Adds `Jᵀ f` (N·m) into `torque` (one per
+    /// joint).
     pub fn step(
         &mut self,
         osc: &Osc,
         dq: &[f64],
-        joint_error: Option<&[f64]>,
+        error_force: Option<&Vector3<f64>>,
         torque: &mut [f64],
     ) -> Result<(), ControlError> {
         let j = osc.jacobian();
@@ -170,9 +171,8 @@ impl TaskEnsemble {
             self.a_cmd[k] = -kp * err[r] - kv * jdq;
             self.compressed[k] = compress(self.a_cmd[k], self.knee);
         }
-        let error = match joint_error {
-            Some(e) => {
-                let f = dynamic_task_force(osc, e);
+        let error = match error_force {
+            Some(f) => {
                 for (k, &r) in self.rows.iter().enumerate() {
                     self.error[k] = f[r];
                 }
@@ -199,9 +199,9 @@ impl TaskEnsemble {
     }
 
     /// Takes out of the joint torques `e` (N·m, one per joint) the part this ensemble's force can supply,
-    /// `e − Jᵣᵀ (J̄ᵀ e)ᵣ` on the OSC's last `compute`, leaving what only a joint-space term can learn.
-    pub fn remove_task_part(&self, osc: &Osc, e: &mut [f64]) {
-        let f = dynamic_task_force(osc, e);
+    /// `e − Jᵣᵀ fᵣ` with `f = J̄ᵀ e` their [`dynamic_task_force`] on the OSC's last `compute`, leaving what only a
+    /// joint-space term can learn.
+    pub fn remove_task_part(&self, osc: &Osc, f: &Vector3<f64>, e: &mut [f64]) {
         let j = osc.jacobian();
         for (i, x) in e.iter_mut().enumerate() {
             for &r in &self.rows {
