@@ -12,8 +12,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use spikearm::neuro::loihi::delivery::{AllRows, Delivery, DeliveryPath, SPARSE_DELIVERY_RATIO};
-use spikearm::neuro::loihi::kernels;
+use spikearm::neuro::loihi::compartment::SpikeMasks;
+use spikearm::neuro::loihi::delivery::{AllRows, Delivery, DeliveryPath, SPARSE_DELIVERY_RATIO, TileSpikes};
 use spikearm::neuro::{
     BuiltNetwork, EnsembleSpec, Executor, FloatExecutor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec,
 };
@@ -155,21 +155,34 @@ fn delivery_table(sizes: &[usize], dims: &[usize]) {
             let mut weights: Vec<i32> = (0..n * k).map(|_| (next() >> 40) as i32 - (1 << 23)).collect();
             let mut crossover = None;
             for &rate in &rates {
-                // Eight steps' spike flags, cycled, so the branch predictor cannot learn one pattern.
+                // Eight steps' spike masks, per tile, cycled, so the branch predictor cannot learn one pattern.
                 let threshold = (rate * u64::MAX as f64) as u64;
-                let flags: Vec<Vec<u8>> =
-                    (0..8).map(|_| (0..n).map(|_| (next() < threshold) as u8).collect()).collect();
+                let masks: Vec<Vec<Vec<u16>>> = (0..8)
+                    .map(|_| {
+                        (0..n)
+                            .step_by(TILE)
+                            .map(|a| {
+                                let mut tile = vec![0u16; SpikeMasks::words(TILE.min(n - a))];
+                                for i in 0..TILE.min(n - a) {
+                                    tile[i / 16] |= u16::from(next() < threshold) << (i % 16);
+                                }
+                                tile
+                            })
+                            .collect()
+                    })
+                    .collect();
                 let mut out = vec![0i32; readout.group_shift.len() * k];
                 let mut list = Vec::with_capacity(TILE);
                 let rows = AllRows { weights: &mut weights, n };
                 let mut time = |path: DeliveryPath| {
                     let mut step = |s: usize| {
-                        let f = &flags[s % flags.len()];
-                        for a in (0..n).step_by(TILE) {
-                            let b = (a + TILE).min(n);
+                        let tiles = &masks[s % masks.len()];
+                        for (t, a) in (0..n).step_by(TILE).enumerate() {
+                            let len = TILE.min(n - a);
                             // (The core counts a tile's spikes as it updates it; here they are counted apart.)
-                            let spikes = kernels::count_flags(&f[a..b]);
-                            d.deliver(path, &rows, a, a, &f[a..b], spikes, &mut list, &mut out);
+                            let count = SpikeMasks::count(&tiles[t]);
+                            let spikes = TileSpikes { masks: &tiles[t], len, count };
+                            d.deliver(path, &rows, a, a, spikes, &mut list, &mut out);
                         }
                     };
                     (0..20).for_each(&mut step);

@@ -56,6 +56,14 @@ fn loihi1_is_bit_identical_on_one_two_and_three_threads() {
 }
 
 #[test]
+fn a_one_dimensional_readout_with_packed_biases_is_bit_identical_on_one_and_two_threads() {
+    // One output: the compartment loop delivers the spikes itself. Over 2^16 neurons: the biases stay packed.
+    let n = (1 << 16) + 3 * 1024 + 77;
+    let one = run(LoihiParams::default(), n, 1, 1, 1, 60);
+    assert!(run(LoihiParams::default(), n, 1, 1, 2, 60) == one, "2 threads differ from one");
+}
+
+#[test]
 fn loihi2_is_bit_identical_on_one_and_three_threads() {
     let one = run(LoihiParams::loihi2(), N, 2, 3, 1, 120);
     assert!(run(LoihiParams::loihi2(), N, 2, 3, 3, 120) == one, "3 threads differ from one");

@@ -1,6 +1,6 @@
 //! One integer LIF compartment: the core's update rule, shared by the executor and the golden-trace test.
 
-use super::compartment_avx512;
+use super::compartment_avx512::{self, Leading, Registers};
 use super::fixed::{decay, decay_nonneg, wrap};
 use super::kernels::{self, simd_dispatch};
 
@@ -31,6 +31,60 @@ impl PackedBias {
     #[inline(always)]
     pub fn value(self) -> i32 {
         (self.0 as i32 >> 3) << (self.0 & 7)
+    }
+}
+
+/// A block's biases as stored: packed registers (two bytes each, for ensembles whose state streams from memory
+/// every step) or their values (four bytes each, no decoding: the AVX-512 loop adds them as they are, which
+/// spares it a fifth of its operations).
+pub trait BiasRegister: Copy {
+    /// The bias, in voltage units per step.
+    fn value(self) -> i32;
+    /// A slice of these, as one of the two forms.
+    fn form(biases: &[Self]) -> BiasForm<'_>;
+}
+
+/// A slice of biases in one of their stored forms (see [`BiasRegister`]).
+#[derive(Debug, Clone, Copy)]
+pub enum BiasForm<'a> {
+    /// Values.
+    Values(&'a [i32]),
+    /// Packed registers.
+    Packed(&'a [PackedBias]),
+}
+
+impl BiasForm<'_> {
+    /// How many biases.
+    pub fn len(&self) -> usize {
+        match self {
+            BiasForm::Values(b) => b.len(),
+            BiasForm::Packed(b) => b.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl BiasRegister for i32 {
+    #[inline(always)]
+    fn value(self) -> i32 {
+        self
+    }
+    fn form(biases: &[Self]) -> BiasForm<'_> {
+        BiasForm::Values(biases)
+    }
+}
+
+impl BiasRegister for PackedBias {
+    #[inline(always)]
+    fn value(self) -> i32 {
+        PackedBias::value(self)
+    }
+    fn form(biases: &[Self]) -> BiasForm<'_> {
+        BiasForm::Packed(biases)
     }
 }
 
@@ -143,152 +197,221 @@ pub struct CompartmentBlock<'a, S> {
     pub v: &'a mut [i32],
     /// Refractory counters (at most [`REF_DELAY_MAX`]).
     pub refractory: &'a mut [u8],
-    /// Set to 1 where a compartment spiked this step, else 0.
-    pub spiked: &'a mut [u8],
+    /// This step's spikes as bit masks (see [`SpikeMasks`]), one word per 16 compartments.
+    pub spiked: &'a mut [u16],
     /// OR-ed with this step's spikes (the learning epoch's record).
     pub epoch_spiked: &'a mut [u8],
     /// Whether `epoch_spiked` must be kept. When the caller reads the epoch's spikes from the refractory counts
     /// instead (see [`EpochSpikes::Counts`](super::kernels::EpochSpikes)), the AVX-512 loop leaves it alone (a
     /// read and a write per neuron less); other loops write it anyway.
     pub record_epoch: bool,
+    /// A one-dimensional readout's weights of these compartments, for the AVX-512 loop to deliver the spikes
+    /// as it steps them (see [`BlockStep::delivered`]), or `None`.
+    pub deliver: Option<&'a [i32]>,
+}
+
+/// Spike masks: bit `i % 16` of word `i / 16` is set where compartment `i` spiked this step. Sixteen to a word,
+/// as one AVX-512 vector holds their voltages: the compartment loop stores a compare's mask as it is, and the
+/// readout's delivery adds the weights under it, with no byte per compartment written and read back.
+pub struct SpikeMasks;
+
+impl SpikeMasks {
+    /// Words that hold the spikes of `n` compartments.
+    pub fn words(n: usize) -> usize {
+        n.div_ceil(16)
+    }
+
+    /// Whether compartment `i` spiked.
+    pub fn get(masks: &[u16], i: usize) -> bool {
+        masks[i / 16] >> (i % 16) & 1 == 1
+    }
+
+    /// How many compartments spiked.
+    pub fn count(masks: &[u16]) -> usize {
+        masks.iter().map(|m| m.count_ones() as usize).sum()
+    }
+
+    /// The bits of word `word` that hold compartments `from..to` (`16 × word < to`).
+    #[inline(always)]
+    pub fn clip(word: usize, from: usize, to: usize) -> u16 {
+        let lo = 16 * word;
+        let (a, b) = (from.saturating_sub(lo).min(16), (to - lo).min(16));
+        ((1u32 << b) - (1u32 << a)) as u16
+    }
+}
+
+/// What stepping a block did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockStep {
+    /// How many compartments spiked.
+    pub spikes: usize,
+    /// With [`CompartmentBlock::deliver`]: `(m, sum)`, the wrapping sum of the weights of the compartments among
+    /// the block's first `m` that spiked (the AVX-512 loop sums them as it goes; the rest, if any, are the
+    /// caller's to deliver). `(0, 0)` otherwise.
+    pub delivered: (usize, i32),
 }
 
 /// Steps every compartment of a block once, with input `input << input_exp`, with the hard reset of Loihi 1
 /// or, if `soft_reset`, the subtractive one (see [`step_soft`]). The loop is branch-free so it vectorises
-/// (AVX-512 or AVX2 where the CPU has it). Returns how many compartments spiked. Panics if `p.ref_delay` exceeds
-/// [`REF_DELAY_MAX`].
-pub fn step_block<S: MantissaSum>(
+/// (AVX-512 or AVX2 where the CPU has it). Panics if `p.ref_delay` exceeds [`REF_DELAY_MAX`].
+pub fn step_block<S: MantissaSum, B: BiasRegister>(
     p: &CompartmentParams,
-    bias: &[PackedBias],
+    bias: &[B],
     input_exp: u32,
     soft_reset: bool,
-    block: CompartmentBlock<'_, S>,
-) -> usize {
+    mut block: CompartmentBlock<'_, S>,
+) -> BlockStep {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
-    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, record_epoch } = block;
     // The default block's hand-vectorised loop takes what it can; the portable one steps the rest.
-    let (done, spikes) = S::narrow(input).map_or((0, 0), |narrow| {
-        let epoch = record_epoch.then_some(&mut *epoch_spiked);
-        let sums = compartment_avx512::Input::Sums(narrow);
-        compartment_avx512::step_leading(p, bias, sums, input_exp, soft_reset, u, v, refractory, spiked, epoch)
-    });
-    let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
-    let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
-    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, &mut *spiked, epoch_spiked);
-    spikes + kernels::count_flags(&spiked[..bias.len()])
+    let (input, regs, deliver) = block.split();
+    let leading = match S::narrow(input) {
+        Some(sums) => {
+            let sums = compartment_avx512::Input::Sums(sums);
+            compartment_avx512::step_leading(p, B::form(bias), sums, input_exp, soft_reset, regs, deliver)
+        }
+        None => Leading::default(),
+    };
+    step_rest(p, bias, input_exp, soft_reset, block, leading)
 }
 
 /// [`step_block`] for a step whose only input is `fired` events on the axons that share one row of 8-bit
 /// mantissas (one input dimension's), with `block.input` zeroed 16-bit sums for the compartments the AVX-512 loop
 /// leaves: that loop reads the row itself, so the pass that would sum it first is skipped. `|fired| × 128` must
-/// fit 16 bits. Returns how many compartments spiked.
-pub fn step_block_row(
+/// fit 16 bits.
+pub fn step_block_row<B: BiasRegister>(
     p: &CompartmentParams,
-    bias: &[PackedBias],
+    bias: &[B],
     input_exp: u32,
     soft_reset: bool,
     row: &[i8],
     fired: i16,
-    block: CompartmentBlock<'_, i16>,
-) -> usize {
+    mut block: CompartmentBlock<'_, i16>,
+) -> BlockStep {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
     assert!(fired.unsigned_abs() <= 255, "{fired} events of 8-bit mantissas may not fit 16 bits");
-    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, record_epoch } = block;
-    let epoch = record_epoch.then_some(&mut *epoch_spiked);
     let from_row = compartment_avx512::Input::Row { mantissas: row, fired: fired as i32 };
-    let (done, spikes) =
-        compartment_avx512::step_leading(p, bias, from_row, input_exp, soft_reset, u, v, refractory, spiked, epoch);
-    let n = bias.len();
-    kernels::accumulate(&mut input[done..n], &row[done..n], fired);
-    let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
-    let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
-    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, &mut *spiked, epoch_spiked);
-    spikes + kernels::count_flags(&spiked[..bias.len()])
+    let (_, regs, deliver) = block.split();
+    let leading = compartment_avx512::step_leading(p, B::form(bias), from_row, input_exp, soft_reset, regs, deliver);
+    let (done, n) = (leading.done, bias.len());
+    kernels::accumulate(&mut block.input[done..n], &row[done..n], fired);
+    step_rest(p, bias, input_exp, soft_reset, block, leading)
 }
 
 /// [`step_block`] for a step whose input is several 8-bit rows, given as their quads (see
 /// [`compartment_avx512::Input::Quads`]), with `block.input` zeroed 16-bit sums: the AVX-512 loop reads the quads
 /// itself where the CPU has VNNI, and `sum_rest(done, sums)` must add the input of the compartments from `done`
-/// on into `sums` (all of them without VNNI). The input must fit 16 bits. Returns how many compartments spiked.
-pub fn step_block_quads(
+/// on into `sums` (all of them without VNNI). The input must fit 16 bits.
+pub fn step_block_quads<B: BiasRegister>(
     p: &CompartmentParams,
-    bias: &[PackedBias],
+    bias: &[B],
     input_exp: u32,
     soft_reset: bool,
     quads: compartment_avx512::Input<'_>,
-    block: CompartmentBlock<'_, i16>,
+    mut block: CompartmentBlock<'_, i16>,
     sum_rest: impl FnOnce(usize, &mut [i16]),
-) -> usize {
+) -> BlockStep {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
-    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, record_epoch } = block;
-    let epoch = record_epoch.then_some(&mut *epoch_spiked);
-    let (done, spikes) =
-        compartment_avx512::step_leading(p, bias, quads, input_exp, soft_reset, u, v, refractory, spiked, epoch);
-    let n = bias.len();
-    sum_rest(done, &mut input[done..n]);
+    let (_, regs, deliver) = block.split();
+    let leading = compartment_avx512::step_leading(p, B::form(bias), quads, input_exp, soft_reset, regs, deliver);
+    let (done, n) = (leading.done, bias.len());
+    sum_rest(done, &mut block.input[done..n]);
+    step_rest(p, bias, input_exp, soft_reset, block, leading)
+}
+
+impl<S> CompartmentBlock<'_, S> {
+    /// The input, the registers as the AVX-512 loop takes them, and the weights to deliver.
+    fn split(&mut self) -> (&mut [S], Registers<'_>, Option<&[i32]>) {
+        let epoch = self.record_epoch.then_some(&mut *self.epoch_spiked);
+        let (u, v, refractory, spiked) = (&mut *self.u, &mut *self.v, &mut *self.refractory, &mut *self.spiked);
+        (&mut *self.input, Registers { u, v, refractory, spiked, epoch }, self.deliver)
+    }
+}
+
+/// Steps the compartments the AVX-512 loop left (`leading`: from `leading.done`, a multiple of 16) with the
+/// portable loop, and adds up what both did.
+fn step_rest<S: MantissaSum, B: BiasRegister>(
+    p: &CompartmentParams,
+    bias: &[B],
+    input_exp: u32,
+    soft_reset: bool,
+    block: CompartmentBlock<'_, S>,
+    leading: Leading,
+) -> BlockStep {
+    let done = leading.done;
+    debug_assert!(done.is_multiple_of(16), "the AVX-512 loop steps whole words of spike masks");
+    let CompartmentBlock { input, u, v, refractory, spiked, epoch_spiked, deliver, .. } = block;
     let (bias, input, u, v) = (&bias[done..], &mut input[done..], &mut u[done..], &mut v[done..]);
-    let (refractory, spiked, epoch_spiked) = (&mut refractory[done..], &mut spiked[done..], &mut epoch_spiked[done..]);
-    step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, &mut *spiked, epoch_spiked);
-    spikes + kernels::count_flags(&spiked[..bias.len()])
+    let (refractory, spiked, epoch) = (&mut refractory[done..], &mut spiked[done / 16..], &mut epoch_spiked[done..]);
+    let rest = step_block_simd(p, bias, input, input_exp, soft_reset, u, v, refractory, spiked, epoch);
+    let delivered = if deliver.is_some() { (done, leading.delivered) } else { (0, 0) };
+    BlockStep { spikes: leading.spikes + rest, delivered }
 }
 
 simd_dispatch! {
-    fn step_block_simd<S: MantissaSum>(
+    fn step_block_simd<S: MantissaSum, B: BiasRegister>(
         p: &CompartmentParams,
-        bias: &[PackedBias],
+        bias: &[B],
         input: &mut [S],
         exp: u32,
         soft: bool,
         u: &mut [i32],
         v: &mut [i32],
         refractory: &mut [u8],
-        spiked: &mut [u8],
+        spiked: &mut [u16],
         epoch: &mut [u8],
-    ), portable step_block_portable {
+    ) -> usize, portable step_block_portable {
         let p = *p;
         // One loop per case, each branch-free inside.
         // The two current decays every block we build has get loops without the decay's arithmetic.
         match (p.vmin >= 0, soft, p.keep_u) {
-            (true, false, 0) => step_all::<S, true, false, U_NONE>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (true, true, 4096) => step_all::<S, true, true, U_HOLD>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (true, false, _) => step_all::<S, true, false, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (false, false, _) => step_all::<S, false, false, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (true, true, _) => step_all::<S, true, true, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
-            (false, true, _) => step_all::<S, false, true, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, false, 0) => step_all::<S, B, true, false, U_NONE>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, true, 4096) => step_all::<S, B, true, true, U_HOLD>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, false, _) => step_all::<S, B, true, false, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (false, false, _) => step_all::<S, B, false, false, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (true, true, _) => step_all::<S, B, true, true, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
+            (false, true, _) => step_all::<S, B, false, true, U_ANY>(&p, bias, input, exp, u, v, refractory, spiked, epoch),
         }
     }
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_all<S: MantissaSum, const V_NONNEG: bool, const SOFT: bool, const U: u8>(
+fn step_all<S: MantissaSum, B: BiasRegister, const V_NONNEG: bool, const SOFT: bool, const U: u8>(
     p: &CompartmentParams,
-    bias: &[PackedBias],
+    bias: &[B],
     input: &mut [S],
     exp: u32,
     u: &mut [i32],
     v: &mut [i32],
     refractory: &mut [u8],
-    spiked: &mut [u8],
+    spiked: &mut [u16],
     epoch: &mut [u8],
-) {
+) -> usize {
     let n = bias.len();
     let (input, u, v, refractory) = (&mut input[..n], &mut u[..n], &mut v[..n], &mut refractory[..n]);
-    let (spiked, epoch) = (&mut spiked[..n], &mut epoch[..n]);
-    for i in 0..n {
-        let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] as i32 };
-        let current = std::mem::take(&mut input[i]).into() << exp;
-        let fired = step_impl::<V_NONNEG, SOFT, U>(&mut regs, p, current, bias[i].value()) as u8;
-        // A current that is not kept is no state: only this step's input, which nothing reads again.
-        if U != U_NONE && p.keep_u != 0 {
-            u[i] = regs.u;
+    let (spiked, epoch) = (&mut spiked[..SpikeMasks::words(n)], &mut epoch[..n]);
+    let mut spikes = 0;
+    for (word, mask) in spiked.iter_mut().enumerate() {
+        let lo = 16 * word;
+        let mut bits = 0u16;
+        for i in lo..(lo + 16).min(n) {
+            let mut regs = CompartmentRegisters { u: u[i], v: v[i], refractory: refractory[i] as i32 };
+            let current = std::mem::take(&mut input[i]).into() << exp;
+            let fired = step_impl::<V_NONNEG, SOFT, U>(&mut regs, p, current, bias[i].value());
+            // A current that is not kept is no state: only this step's input, which nothing reads again.
+            if U != U_NONE && p.keep_u != 0 {
+                u[i] = regs.u;
+            }
+            v[i] = regs.v;
+            // At most `ref_delay`, which `step_block` checked fits.
+            refractory[i] = regs.refractory as u8;
+            bits |= (fired as u16) << (i - lo);
+            epoch[i] |= fired as u8;
         }
-        v[i] = regs.v;
-        // At most `ref_delay`, which `step_block` checked fits.
-        refractory[i] = regs.refractory as u8;
-        spiked[i] = fired;
-        epoch[i] |= fired;
+        *mask = bits;
+        spikes += bits.count_ones() as usize;
     }
+    spikes
 }
 
 #[cfg(test)]
@@ -340,7 +463,7 @@ mod tests {
             let bias: Vec<PackedBias> = (0..n).map(|i| PackedBias::new(i as i32 * 53 - 1500, 7)).collect();
             let mut regs = vec![CompartmentRegisters::default(); n];
             let (mut u, mut v, mut refr) = (vec![0i32; n], vec![0i32; n], vec![0u8; n]);
-            let (mut spiked, mut epoch) = (vec![0u8; n], vec![0u8; n]);
+            let (mut spiked, mut epoch) = (vec![0u16; SpikeMasks::words(n)], vec![0u8; n]);
             for t in 0..200 {
                 let inputs: Vec<i32> = (0..n).map(|i| ((i * 31 + t * 17) % 201) as i32 - 100).collect();
                 let mut input = inputs.clone();
@@ -352,9 +475,10 @@ mod tests {
                     spiked: &mut spiked,
                     epoch_spiked: &mut epoch,
                     record_epoch: true,
+                    deliver: None,
                 };
-                let spikes = step_block(&p, &bias, 9, soft, block);
-                assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");
+                let spikes = step_block(&p, &bias, 9, soft, block).spikes;
+                assert_eq!(spikes, SpikeMasks::count(&spiked), "the count is the masks'");
                 for i in 0..n {
                     let one = if soft { step_soft } else { step };
                     let fired = one(&mut regs[i], &p, inputs[i] << 9, bias[i].value());
@@ -362,7 +486,11 @@ mod tests {
                     let got_u = if keep_u == 0 { regs[i].u } else { u[i] };
                     assert!(keep_u != 0 || u[i] == 0, "an unkept current is not written");
                     let got = CompartmentRegisters { u: got_u, v: v[i], refractory: refr[i] as i32 };
-                    assert_eq!((got, spiked[i] == 1), (regs[i], fired), "keep_u {keep_u} soft {soft} step {t} i {i}");
+                    assert_eq!(
+                        (got, SpikeMasks::get(&spiked, i)),
+                        (regs[i], fired),
+                        "keep_u {keep_u} soft {soft} step {t} i {i}"
+                    );
                 }
             }
         }
@@ -371,17 +499,28 @@ mod tests {
     #[test]
     fn the_avx512_block_equals_single_steps() {
         // The default block's kind (hard reset, keep_u = 0, 16-bit sums), with voltages near the ceiling,
-        // refractory counts of every value, and inputs that wrap the 21-bit accumulator.
-        let n = 16 * 40 + 9;
+        // refractory counts of every value, and inputs that wrap the 21-bit accumulator; biases packed and as
+        // values, and the spikes delivered to a one-dimensional readout by the loop itself or not.
+        let n: usize = 16 * 40 + 9;
         let p = CompartmentParams { keep_u: 0, keep_v: 3896, vth: 1 << 22, vmin: 0, vmax: VMAX, ref_delay: 4 };
-        let bias: Vec<PackedBias> =
+        let packed: Vec<PackedBias> =
             (0..n).map(|i| PackedBias::new((i as i32 * 97) % 8191 - 4095, i as u32 % 8)).collect();
+        let values: Vec<i32> = packed.iter().map(|b| b.value()).collect();
+        let weights: Vec<i32> = (0..n).map(|i| (i as i32).wrapping_mul(0x2545_F491)).collect();
+        for deliver in [None, Some(&weights[..])] {
+            avx512_block_equals_single_steps(&packed, &p, deliver);
+            avx512_block_equals_single_steps(&values, &p, deliver);
+        }
+    }
+
+    fn avx512_block_equals_single_steps<B: BiasRegister>(bias: &[B], p: &CompartmentParams, deliver: Option<&[i32]>) {
+        let n = bias.len();
         let mut regs: Vec<CompartmentRegisters> = (0..n)
             .map(|i| CompartmentRegisters { u: 0, v: (i as i32 * 104_729) % VMAX, refractory: i as i32 % 5 })
             .collect();
         let (mut u, mut v): (Vec<i32>, Vec<i32>) = (vec![0; n], regs.iter().map(|r| r.v).collect());
         let mut refr: Vec<u8> = regs.iter().map(|r| r.refractory as u8).collect();
-        let (mut spiked, mut epoch) = (vec![0u8; n], vec![0u8; n]);
+        let (mut spiked, mut epoch) = (vec![0u16; SpikeMasks::words(n)], vec![0u8; n]);
         for t in 0..60 {
             let inputs: Vec<i16> = (0..n).map(|i| ((i * 7919 + t * 104_723) % 65_536) as u16 as i16).collect();
             let mut input = inputs.clone();
@@ -393,15 +532,23 @@ mod tests {
                 spiked: &mut spiked,
                 epoch_spiked: &mut epoch,
                 record_epoch: true,
+                deliver,
             };
-            let spikes = step_block(&p, &bias, 6, false, block);
-            assert_eq!(spikes, spiked.iter().filter(|&&f| f == 1).count(), "the count is the flags'");
+            let stepped = step_block(p, bias, 6, false, block);
+            assert_eq!(stepped.spikes, SpikeMasks::count(&spiked), "the count is the masks'");
             assert!(input.iter().all(|&x| x == 0), "the input is consumed");
+            let (m, sum) = stepped.delivered;
+            if let Some(w) = deliver {
+                let want = (0..m).filter(|&i| SpikeMasks::get(&spiked, i)).fold(0i32, |s, i| s.wrapping_add(w[i]));
+                assert_eq!(sum, want, "step {t}: the delivered sum of the first {m}");
+            } else {
+                assert_eq!((m, sum), (0, 0));
+            }
             for i in 0..n {
-                let fired = step(&mut regs[i], &p, (inputs[i] as i32) << 6, bias[i].value());
+                let fired = step(&mut regs[i], p, (inputs[i] as i32) << 6, bias[i].value());
                 assert_eq!(u[i], 0, "an unkept current is not written");
                 let got = CompartmentRegisters { u: regs[i].u, v: v[i], refractory: refr[i] as i32 };
-                assert_eq!((got, spiked[i] == 1), (regs[i], fired), "step {t} neuron {i}");
+                assert_eq!((got, SpikeMasks::get(&spiked, i)), (regs[i], fired), "step {t} neuron {i}");
             }
         }
         assert!(epoch.contains(&1) && epoch.contains(&0), "some fired, some did not");
@@ -419,27 +566,44 @@ mod tests {
             let (mut va, mut vb) = (vec![0i32; n], vec![0i32; n]);
             let (mut ra, mut rb) = (vec![0u8; n], vec![0u8; n]);
             let (mut ea, mut eb) = (vec![0u8; n], vec![0u8; n]);
-            let (mut sa, mut sb) = (vec![0u8; n], vec![0u8; n]);
+            let (mut sa, mut sb) = (vec![0u16; SpikeMasks::words(n)], vec![0u16; SpikeMasks::words(n)]);
             let (mut ua, mut ub) = (vec![0i32; n], vec![0i32; n]);
             for t in 0..80 {
                 let fired = [8i16, -8, 3, -1, 255, -255, 0][t % 7];
                 let mut sums = vec![0i16; n];
                 let (u, v, refractory, spiked, epoch_spiked) = (&mut ua, &mut va, &mut ra, &mut sa, &mut ea);
-                let block = CompartmentBlock { input: &mut sums, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let block = CompartmentBlock {
+                    input: &mut sums,
+                    u,
+                    v,
+                    refractory,
+                    spiked,
+                    epoch_spiked,
+                    record_epoch,
+                    deliver: None,
+                };
                 let got = step_block_row(&p, &bias, 6, false, &row, fired, block);
                 assert!(sums.iter().all(|&x| x == 0), "the tail's sums are consumed");
                 let mut summed = vec![0i16; n];
                 kernels::accumulate(&mut summed, &row, fired);
                 let (u, v, refractory, spiked, epoch_spiked) = (&mut ub, &mut vb, &mut rb, &mut sb, &mut eb);
-                let block =
-                    CompartmentBlock { input: &mut summed, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let block = CompartmentBlock {
+                    input: &mut summed,
+                    u,
+                    v,
+                    refractory,
+                    spiked,
+                    epoch_spiked,
+                    record_epoch,
+                    deliver: None,
+                };
                 let want = step_block(&p, &bias, 6, false, block);
                 assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "step {t} fired {fired}");
                 if record_epoch {
                     assert_eq!(ea, eb, "step {t}");
                 }
             }
-            assert!(sa.contains(&1), "some fired");
+            assert!(sa.iter().any(|&m| m != 0), "some fired");
         }
     }
 
@@ -466,7 +630,7 @@ mod tests {
             let (mut va, mut vb) = (vec![0i32; len], vec![0i32; len]);
             let (mut ra, mut rb) = (vec![0u8; len], vec![0u8; len]);
             let (mut ea, mut eb) = (vec![0u8; len], vec![0u8; len]);
-            let (mut sa, mut sb) = (vec![0u8; len], vec![0u8; len]);
+            let (mut sa, mut sb) = (vec![0u16; SpikeMasks::words(len)], vec![0u16; SpikeMasks::words(len)]);
             let (mut ua, mut ub) = (vec![0i32; len], vec![0i32; len]);
             for t in 0..80 {
                 // (dimension, count): the sum of |count| × 128 fits 16 bits.
@@ -485,7 +649,16 @@ mod tests {
                 let row = |dim: usize| &mantissas[dim * n + lo..dim * n + n];
                 let mut sums = vec![0i16; len];
                 let (u, v, refractory, spiked, epoch_spiked) = (&mut ua, &mut va, &mut ra, &mut sa, &mut ea);
-                let block = CompartmentBlock { input: &mut sums, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let block = CompartmentBlock {
+                    input: &mut sums,
+                    u,
+                    v,
+                    refractory,
+                    spiked,
+                    epoch_spiked,
+                    record_epoch,
+                    deliver: None,
+                };
                 let input = compartment_avx512::Input::Quads { words: &quads[lo..], stride: n, fired: &fired, taken };
                 let got = step_block_quads(&p, &bias, 6, false, input, block, |done, rest| {
                     for &(dim, f) in &spikes {
@@ -500,15 +673,23 @@ mod tests {
                     }
                 }
                 let (u, v, refractory, spiked, epoch_spiked) = (&mut ub, &mut vb, &mut rb, &mut sb, &mut eb);
-                let block =
-                    CompartmentBlock { input: &mut summed, u, v, refractory, spiked, epoch_spiked, record_epoch };
+                let block = CompartmentBlock {
+                    input: &mut summed,
+                    u,
+                    v,
+                    refractory,
+                    spiked,
+                    epoch_spiked,
+                    record_epoch,
+                    deliver: None,
+                };
                 let want = step_block(&p, &bias, 6, false, block);
                 assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "{d}-D step {t} spikes {spikes:?}");
                 if record_epoch {
                     assert_eq!(ea, eb, "step {t}");
                 }
             }
-            assert!(sa.contains(&1), "some fired");
+            assert!(sa.iter().any(|&m| m != 0), "some fired");
         }
     }
 

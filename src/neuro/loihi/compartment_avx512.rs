@@ -3,11 +3,18 @@
 //!
 //! The portable loop ([`super::compartment::step_block`]) vectorises, but it is bound by the vector ports: the
 //! voltage decay's two 32-bit multiplies are four micro-ops per 16 neurons, and the byte-wide refractory counters
-//! and spike flags are widened to 32-bit lanes and narrowed back. Here the decay is one 16-bit multiply-add and
-//! one 16-bit high multiply (see [`step_chunks`]), and the counters and flags stay bytes, masked by the spike
-//! mask. Same integer arithmetic, same bits: a unit test steps random blocks both ways.
+//! are widened to 32-bit lanes and narrowed back. Here, per 16 neurons:
+//! - the decay is one 16-bit multiply-add and one 16-bit high multiply (see [`step_chunks`]); with AVX-512 VNNI
+//!   the multiply-add also does the add that follows it (`vpdpwssd`), as does a one-row input's product;
+//! - the refractory counters stay bytes, masked by the spike mask, and the spikes are stored as that mask, two
+//!   bytes (see [`SpikeMasks`](super::compartment::SpikeMasks));
+//! - biases stored as values are added as they are (packed ones take four operations to decode);
+//! - a one-dimensional readout's weights of the neurons that spike are summed in the same pass (one load and one
+//!   masked add), so the spikes reach the readout without a pass of their own.
+//!
+//! Same integer arithmetic, same bits: unit tests step random blocks both ways.
 
-use super::compartment::{CompartmentParams, PackedBias, VMAX};
+use super::compartment::{BiasForm, CompartmentParams, VMAX};
 
 /// A block's synaptic input for this step, as the AVX-512 loop reads it.
 pub enum Input<'a> {
@@ -38,22 +45,45 @@ pub enum Input<'a> {
     },
 }
 
+/// The registers of a block the AVX-512 loop steps.
+pub struct Registers<'a> {
+    /// Currents (only checked to hold the block: a current that is not kept is not stored).
+    pub u: &'a mut [i32],
+    /// Voltages.
+    pub v: &'a mut [i32],
+    /// Refractory counters.
+    pub refractory: &'a mut [u8],
+    /// Spike masks (see [`SpikeMasks`](super::compartment::SpikeMasks)).
+    pub spiked: &'a mut [u16],
+    /// The epoch's spike record, OR-ed with this step's spikes, when it is kept.
+    pub epoch: Option<&'a mut [u8]>,
+}
+
+/// What [`step_leading`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Leading {
+    /// Compartments stepped (a multiple of 16; 0 when the block is not of this kind or the CPU lacks AVX-512).
+    pub done: usize,
+    /// How many of them spiked (counted from the spike masks).
+    pub spikes: usize,
+    /// The wrapping sum of the weights given to deliver of the ones that spiked (0 when none were given).
+    pub delivered: i32,
+}
+
 /// Steps the leading whole groups of 16 compartments when the CPU has AVX-512 (F, BW, VL) and the block is of
-/// this kind; returns how many it stepped (0 otherwise), leaving the rest to the portable loop, and how many of
-/// them spiked (counted from the spike masks: no second pass over the flags).
-#[allow(clippy::too_many_arguments)]
+/// this kind, leaving the rest to the portable loop. With `deliver` (one weight per compartment: a
+/// one-dimensional readout's) the loop also sums the weights of the compartments that spike, so the spikes need
+/// no pass of their own to reach the readout.
 pub fn step_leading(
     p: &CompartmentParams,
-    bias: &[PackedBias],
+    bias: BiasForm<'_>,
     input: Input<'_>,
     exp: u32,
     soft: bool,
-    u: &mut [i32],
-    v: &mut [i32],
-    refractory: &mut [u8],
-    spiked: &mut [u8],
-    epoch: Option<&mut [u8]>,
-) -> (usize, usize) {
+    regs: Registers<'_>,
+    deliver: Option<&[i32]>,
+) -> Leading {
+    let Registers { u, v, refractory, spiked, epoch } = regs;
     // The decay below needs 0 <= v < 2^27 and a keep factor that fits a signed 16-bit lane.
     let fits = !soft && p.keep_u == 0 && p.vmin >= 0 && p.vmax <= VMAX && (0..=4096).contains(&p.keep_v) && exp < 32;
     let n = bias.len();
@@ -66,50 +96,119 @@ pub fn step_leading(
             (if words.len() >= reach { n } else { 0 }, has_avx512_vnni())
         }
     };
-    let lens = [input_len, u.len(), v.len(), refractory.len(), spiked.len(), epoch.as_ref().map_or(n, |e| e.len())];
+    let masks = spiked.len().saturating_mul(16);
+    let (epoch_len, deliver_len) = (epoch.as_ref().map_or(n, |e| e.len()), deliver.map_or(n, |w| w.len()));
+    let lens = [input_len, u.len(), v.len(), refractory.len(), masks, epoch_len, deliver_len];
     if !fits || !row_fits || lens.iter().any(|&l| l < n) {
-        return (0, 0);
+        return Leading::default();
     }
     #[cfg(target_arch = "x86_64")]
     if has_avx512_bw_vl_popcnt() {
         let chunks = n / 16;
-        let state = State { v, refractory, spiked };
+        let state = State { v, refractory, spiked, deliver: deliver.unwrap_or(&[]) };
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `16 × chunks`
-        // elements (checked above), which is all the loop reads and writes (`epoch` and the input form it is not
-        // given only when passed).
-        let spikes = unsafe {
+        // elements (`spiked` `chunks` words; checked above), which is all the loop reads and writes (`epoch` and
+        // the input form it is not given only when passed).
+        let (spikes, delivered) = unsafe {
             match (input, epoch) {
                 (Input::Sums(sums), Some(epoch)) => {
-                    step_chunks::<true, SUMS>(p, bias, Source::sums(sums), exp, state, epoch, chunks)
+                    run::<true, SUMS>(deliver.is_some(), p, bias, Source::sums(sums), exp, state, epoch, chunks)
                 }
                 (Input::Sums(sums), None) => {
-                    step_chunks::<false, SUMS>(p, bias, Source::sums(sums), exp, state, &mut [], chunks)
+                    run::<false, SUMS>(deliver.is_some(), p, bias, Source::sums(sums), exp, state, &mut [], chunks)
                 }
-                (Input::Row { mantissas, fired }, Some(epoch)) => {
-                    step_chunks::<true, ROW>(p, bias, Source::row(mantissas, fired), exp, state, epoch, chunks)
+                // A row whose products cannot wrap the 21-bit accumulator is scaled by one multiply-add.
+                (Input::Row { mantissas, fired }, Some(epoch)) if row_never_wraps(fired, exp) => {
+                    let from = Source::row(mantissas, fired << exp);
+                    run::<true, ROW_SCALED>(deliver.is_some(), p, bias, from, exp, state, epoch, chunks)
                 }
-                (Input::Row { mantissas, fired }, None) => {
-                    step_chunks::<false, ROW>(p, bias, Source::row(mantissas, fired), exp, state, &mut [], chunks)
+                (Input::Row { mantissas, fired }, None) if row_never_wraps(fired, exp) => {
+                    let from = Source::row(mantissas, fired << exp);
+                    run::<false, ROW_SCALED>(deliver.is_some(), p, bias, from, exp, state, &mut [], chunks)
                 }
+                (Input::Row { mantissas, fired }, Some(epoch)) => run::<true, ROW>(
+                    deliver.is_some(),
+                    p,
+                    bias,
+                    Source::row(mantissas, fired),
+                    exp,
+                    state,
+                    epoch,
+                    chunks,
+                ),
+                (Input::Row { mantissas, fired }, None) => run::<false, ROW>(
+                    deliver.is_some(),
+                    p,
+                    bias,
+                    Source::row(mantissas, fired),
+                    exp,
+                    state,
+                    &mut [],
+                    chunks,
+                ),
                 (Input::Quads { words, stride, fired, taken }, Some(epoch)) => {
                     let from = Source::quads(words, stride, fired, taken);
-                    step_chunks::<true, QUADS>(p, bias, from, exp, state, epoch, chunks)
+                    run::<true, QUADS>(deliver.is_some(), p, bias, from, exp, state, epoch, chunks)
                 }
                 (Input::Quads { words, stride, fired, taken }, None) => {
                     let from = Source::quads(words, stride, fired, taken);
-                    step_chunks::<false, QUADS>(p, bias, from, exp, state, &mut [], chunks)
+                    run::<false, QUADS>(deliver.is_some(), p, bias, from, exp, state, &mut [], chunks)
                 }
             }
         };
-        return (chunks * 16, spikes);
+        return Leading { done: chunks * 16, spikes, delivered };
     }
-    (0, 0)
+    Leading::default()
+}
+
+/// [`step_chunks`], delivering or not.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run<const EPOCH: bool, const FROM: u8>(
+    deliver: bool,
+    p: &CompartmentParams,
+    bias: BiasForm<'_>,
+    from: Source<'_>,
+    exp: u32,
+    state: State<'_>,
+    epoch: &mut [u8],
+    chunks: usize,
+) -> (usize, i32) {
+    macro_rules! with {
+        ($deliver:literal, $vnni:literal, $values:literal) => {
+            step_chunks::<EPOCH, FROM, $deliver, $vnni, $values>(p, bias, from, exp, state, epoch, chunks)
+        };
+    }
+    let values = matches!(bias, BiasForm::Values(_));
+    // SAFETY: as for `step_chunks` (the caller's), and VNNI is used only where the CPU has it.
+    unsafe {
+        match (deliver, has_avx512_vnni(), values) {
+            (true, true, true) => with!(true, true, true),
+            (true, true, false) => with!(true, true, false),
+            (true, false, true) => with!(true, false, true),
+            (true, false, false) => with!(true, false, false),
+            (false, true, true) => with!(false, true, true),
+            (false, true, false) => with!(false, true, false),
+            (false, false, true) => with!(false, false, true),
+            (false, false, false) => with!(false, false, false),
+        }
+    }
 }
 
 /// [`step_chunks`]'s input forms (its `FROM`).
 const SUMS: u8 = 0;
 const ROW: u8 = 1;
 const QUADS: u8 = 2;
+/// A row whose `fired × 2^exp` is the multiplier (see [`row_never_wraps`]).
+const ROW_SCALED: u8 = 3;
+
+/// Whether `fired` events on an 8-bit row, shifted by `exp`, stay within the 21-bit input accumulator for any
+/// mantissa (`128 × |fired| × 2^exp < 2^20`): the wrap is then the identity, and `fired × 2^exp` fits the 16-bit
+/// multiplier of a multiply-add.
+fn row_never_wraps(fired: i32, exp: u32) -> bool {
+    exp < 13 && (fired.unsigned_abs() << exp) < 1 << 13
+}
 
 /// Where [`step_chunks`] reads its input: the fields of its `FROM` form (the others empty).
 struct Source<'a> {
@@ -133,16 +232,18 @@ impl<'a> Source<'a> {
     }
 }
 
-/// The registers [`step_chunks`] updates.
+/// The registers [`step_chunks`] updates, and the weights it delivers.
 struct State<'a> {
     v: &'a mut [i32],
     refractory: &'a mut [u8],
-    spiked: &'a mut [u8],
+    spiked: &'a mut [u16],
+    deliver: &'a [i32],
 }
 
 /// The first `chunks` groups of 16 compartments. Per lane, as `step_impl` with a hard reset and `keep_u = 0`:
 /// `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a spike where `v > vth`
-/// zeroes `v` and sets the refractory count. Returns the number of spikes. With `EPOCH` the spikes are OR-ed into
+/// zeroes `v` and sets the refractory count. Returns the number of spikes and, with `DELIVER`, the wrapping sum of
+/// the `deliver` weights of the compartments that spiked (else 0). With `EPOCH` the spikes are OR-ed into
 /// `epoch` (else it is not touched and may be empty). The input is `input` (cleared), or with `ROW` `fired × row`
 /// (then `input` may be empty; see [`Input::Row`]), or with `QUADS` the quads' sums (see [`Input::Quads`]; `fired`
 /// is then `taken`).
@@ -154,17 +255,22 @@ struct State<'a> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn step_chunks<const EPOCH: bool, const FROM: u8>(
+unsafe fn step_chunks<const EPOCH: bool, const FROM: u8, const DELIVER: bool, const VNNI: bool, const VALUES: bool>(
     p: &CompartmentParams,
-    bias: &[PackedBias],
+    bias: BiasForm<'_>,
     from: Source<'_>,
     exp: u32,
     state: State<'_>,
     epoch: &mut [u8],
     chunks: usize,
-) -> usize {
+) -> (usize, i32) {
     use std::arch::x86_64::*;
-    let State { v, refractory, spiked } = state;
+    let State { v, refractory, spiked, deliver } = state;
+    let (values, packed) = match bias {
+        BiasForm::Values(values) => (values, &[][..]),
+        BiasForm::Packed(packed) => (&[][..], packed),
+    };
+    let mut delivered = _mm512_setzero_si512();
     let Source { sums: input, row, fired, words, stride, quad_fired } = from;
     let taken = _mm512_set1_epi32(fired);
     // The first four quads' counts, broadcast (0 past the last).
@@ -181,12 +287,13 @@ unsafe fn step_chunks<const EPOCH: bool, const FROM: u8>(
     let keep_low = _mm512_set1_epi32(p.keep_v);
     let (vmin, vmax, vth) = (_mm512_set1_epi32(p.vmin), _mm512_set1_epi32(p.vmax), _mm512_set1_epi32(p.vth));
     let seven = _mm512_set1_epi32(7);
-    let (zero8, one8, delay8) = (_mm_setzero_si128(), _mm_set1_epi8(1), _mm_set1_epi8(p.ref_delay as u8 as i8));
-    let mut quiet_lanes = 0;
+    let (one8, delay8) = (_mm_set1_epi8(1), _mm_set1_epi8(p.ref_delay as u8 as i8));
+    let mut spikes = 0;
     for c in 0..chunks {
         let i = c * 16;
         // SAFETY (all loads and stores): `i + 16 <= 16 × chunks`, within every slice (the caller checked).
         unsafe {
+            // The step's input current, except for `ROW_SCALED`, whose products go into the sum below.
             let current = if FROM == QUADS {
                 let quad = |q: usize| _mm512_loadu_si512(words.as_ptr().add(q * stride + i) as *const _);
                 // Up to four quads (16-D input) in two chains of multiply-adds with their counts in registers, so
@@ -209,6 +316,8 @@ unsafe fn step_chunks<const EPOCH: bool, const FROM: u8>(
                         .fold(taken, |sum, (q, &counts)| dpbusd(sum, quad(q), _mm512_set1_epi32(counts as i32))),
                 };
                 _mm512_sll_epi32(sum, up)
+            } else if FROM == ROW_SCALED {
+                _mm512_setzero_si512()
             } else if FROM == ROW {
                 let mantissas = _mm512_cvtepi8_epi32(_mm_loadu_si128(row.as_ptr().add(i) as *const __m128i));
                 _mm512_sll_epi32(_mm512_madd_epi16(mantissas, fired), up)
@@ -224,31 +333,48 @@ unsafe fn step_chunks<const EPOCH: bool, const FROM: u8>(
 
             let old = _mm512_loadu_si512(v.as_ptr().add(i) as *const _);
             let shifted = _mm512_slli_epi32::<4>(old);
-            let decayed = _mm512_add_epi32(_mm512_madd_epi16(shifted, keep_high), mulhi_epu16(shifted, keep_low));
-            let packed = _mm512_cvtepi16_epi32(_mm256_loadu_si256(bias.as_ptr().add(i) as *const __m256i));
-            let bias = _mm512_sllv_epi32(_mm512_srai_epi32::<3>(packed), _mm512_and_si512(packed, seven));
-            let next = _mm512_max_epi32(_mm512_add_epi32(_mm512_add_epi32(decayed, current), bias), vmin);
+            let bias = if VALUES {
+                _mm512_loadu_si512(values.as_ptr().add(i) as *const _)
+            } else {
+                let packed = _mm512_cvtepi16_epi32(_mm256_loadu_si256(packed.as_ptr().add(i) as *const __m256i));
+                _mm512_sllv_epi32(_mm512_srai_epi32::<3>(packed), _mm512_and_si512(packed, seven))
+            };
+            // `decay(v) + u + bias`, with the decay's high part and a scaled row's products each one fused
+            // multiply-add where the CPU has VNNI.
+            let sum = _mm512_add_epi32(mulhi_epu16(shifted, keep_low), bias);
+            let sum = if FROM == ROW_SCALED {
+                // `fired` is `fired × 2^exp` here: the products are the shifted input, and never wrap.
+                let mantissas = _mm512_cvtepi8_epi32(_mm_loadu_si128(row.as_ptr().add(i) as *const __m128i));
+                madd_add::<VNNI>(sum, mantissas, fired)
+            } else {
+                _mm512_add_epi32(sum, current)
+            };
+            let next = _mm512_max_epi32(madd_add::<VNNI>(sum, shifted, keep_high), vmin);
 
             let counts = _mm_loadu_si128(refractory.as_ptr().add(i) as *const __m128i);
             // Not refractory after this step's count-down: the count was 0 or 1.
             let ready = _mm_cmple_epu8_mask(counts, one8);
             let next = _mm512_maskz_min_epi32(ready, next, vmax);
-            // The lanes that did not fire (the complement of the spike mask, so no mask inversion is needed).
-            let quiet = _mm512_cmple_epi32_mask(next, vth);
-            _mm512_storeu_si512(v.as_mut_ptr().add(i) as *mut _, _mm512_maskz_mov_epi32(quiet, next));
-            quiet_lanes += quiet.count_ones() as usize;
+            // Every use below reads the spike mask itself: a second, inverted mask would cost an operation.
+            let spike = _mm512_cmpgt_epi32_mask(next, vth);
+            _mm512_storeu_si512(v.as_mut_ptr().add(i) as *mut _, zero_lanes(next, spike));
+            spikes += spike.count_ones() as usize;
 
-            let counts = _mm_mask_mov_epi8(delay8, quiet, _mm_subs_epu8(counts, one8));
+            let counts = _mm_mask_mov_epi8(_mm_subs_epu8(counts, one8), spike, delay8);
             _mm_storeu_si128(refractory.as_mut_ptr().add(i) as *mut __m128i, counts);
-            let flags = _mm_mask_mov_epi8(one8, quiet, zero8);
-            _mm_storeu_si128(spiked.as_mut_ptr().add(i) as *mut __m128i, flags);
+            *spiked.get_unchecked_mut(c) = spike;
+            if DELIVER {
+                let weights = _mm512_loadu_si512(deliver.as_ptr().add(i) as *const _);
+                delivered = _mm512_mask_add_epi32(delivered, spike, delivered, weights);
+            }
             if EPOCH {
                 let epoch_at = epoch.as_mut_ptr().add(i) as *mut __m128i;
+                let flags = _mm_maskz_mov_epi8(spike, one8);
                 _mm_storeu_si128(epoch_at, _mm_or_si128(_mm_loadu_si128(epoch_at), flags));
             }
         }
     }
-    16 * chunks - quiet_lanes
+    (spikes, if DELIVER { _mm512_reduce_add_epi32(delivered) } else { 0 })
 }
 
 /// Whether the CPU has what this file's and the trace update's AVX-512 loops use: AVX-512 F, BW and VL, and
@@ -294,6 +420,52 @@ fn dpbusd(
         );
     }
     acc
+}
+
+/// `acc + madd(a, b)` (pairs of signed 16-bit products added into 32-bit lanes): with `VNNI` one `vpdpwssd` (no
+/// saturation), else a multiply-add and an add.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn madd_add<const VNNI: bool>(
+    acc: std::arch::x86_64::__m512i,
+    a: std::arch::x86_64::__m512i,
+    b: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    if !VNNI {
+        return std::arch::x86_64::_mm512_add_epi32(acc, std::arch::x86_64::_mm512_madd_epi16(a, b));
+    }
+    let mut acc = acc;
+    // SAFETY: a register-only AVX-512 VNNI instruction; callers pass `VNNI` only where the CPU has it.
+    unsafe {
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    acc
+}
+
+/// `x` with the lanes set in `mask` zeroed (`vpxord` of `x` with itself under the mask), opaque to the compiler:
+/// written with intrinsics it became a zeroing move under the inverted mask, one more operation.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn zero_lanes(x: std::arch::x86_64::__m512i, mask: u16) -> std::arch::x86_64::__m512i {
+    let mut x = x;
+    // SAFETY: a register-only AVX-512 F instruction, which this function's target features enable.
+    unsafe {
+        std::arch::asm!(
+            "vpxord {x} {{{k}}}, {x}, {x}",
+            x = inout(zmm_reg) x,
+            k = in(kreg) mask,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    x
 }
 
 /// The unsigned high products of 16-bit lanes (`vpmulhuw`), opaque to the compiler: given a factor with zero

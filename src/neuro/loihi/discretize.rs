@@ -205,8 +205,8 @@ impl LoihiParams {
 pub struct DiscreteEnsemble {
     /// Shared compartment parameters.
     pub comp: CompartmentParams,
-    /// Per-compartment bias (12-bit mantissa and sign × 2^0..7).
-    pub bias: Vec<PackedBias>,
+    /// Per-compartment bias (12-bit mantissa and sign × 2^0..7), stored as [`Biases`] says.
+    pub bias: Biases,
     /// Initial voltages.
     pub v0: Vec<i32>,
     /// Input weight mantissas, one row of `n` per input dimension; the weight is mantissa × 2^`input_weight_exp`.
@@ -225,6 +225,32 @@ pub struct DiscreteEnsemble {
     /// With [`LoihiParams::delta_input`]: the input lowpass's keep factor per step, which the generators apply
     /// before quantizing (0: unfiltered).
     pub input_filter: f64,
+}
+
+/// An ensemble's biases: their values for ensembles of up to [`BIAS_VALUES_MAX`] neurons, whose state stays in
+/// the L2 cache and whose step is bound by the compartment loop's operations (a value needs no decoding: a fifth
+/// of that loop), and the packed registers for larger ones, whose step streams every neuron's state from memory
+/// (two bytes instead of four per neuron and step). The same biases either way.
+#[derive(Debug, Clone)]
+pub enum Biases {
+    /// Values, voltage units per step.
+    Values(Vec<i32>),
+    /// Packed registers.
+    Packed(Vec<PackedBias>),
+}
+
+/// Largest ensemble whose biases are stored as values (see [`Biases`]).
+pub const BIAS_VALUES_MAX: usize = 1 << 16;
+
+impl Biases {
+    /// Stores `packed` as values or as they are, by the ensemble's size.
+    pub fn new(packed: Vec<PackedBias>) -> Self {
+        if packed.len() <= BIAS_VALUES_MAX {
+            Biases::Values(packed.iter().map(|b| b.value()).collect())
+        } else {
+            Biases::Packed(packed)
+        }
+    }
 }
 
 /// Input weight mantissas stored as narrow as their width allows: Loihi's 8-bit mantissas in bytes (half the
@@ -356,7 +382,7 @@ fn discretize_ensemble(built: &BuiltNetwork, params: &LoihiParams) -> Result<Dis
             spec.ensemble.tau_ref
         )));
     }
-    let bias = huge_vec(n, |i| quantize_bias(built.bias[i] * delta_v * v_scale));
+    let bias = Biases::new(huge_vec(n, |i| quantize_bias(built.bias[i] * delta_v * v_scale)));
     let v0 = built.initial_voltage.iter().map(|v| (v * v_scale).round() as i32).collect();
     let mut real = vec![0.0; d * n];
     // Spike generators fire with probability |x|/radius per step, so a weight of gain·e (in v units) gives

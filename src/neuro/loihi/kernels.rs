@@ -2,36 +2,37 @@
 //! compiled again for AVX-512 and for AVX2, picked at run time. Results are bit-identical every way (integer and
 //! IEEE f32 arithmetic only).
 
+use super::compartment::SpikeMasks;
 use super::lane_rng::{LaneRng, SPLIT_DRAWS};
 use super::{masked_sum_avx512, trace_avx512};
 
-/// Defines `fn $name(args)` (optionally generic over one type parameter) whose code, given once, runs compiled
+/// Defines `fn $name(args)` (optionally generic over type parameters) whose code, given once, runs compiled
 /// for AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and as the portable build otherwise. The code is also
 /// the `#[inline(always)]` function `$body(args)`, the portable build, which is compiled inside each entry point
 /// (and which tests compare the entry points against). Slice arguments stay separate parameters, which keeps
 /// the `noalias` facts the vectoriser needs.
 macro_rules! simd_dispatch {
     (
-        $(#[$meta:meta])* $vis:vis fn $name:ident $(<$g:ident : $bound:path>)? ($($arg:ident : $ty:ty),* $(,)?)
+        $(#[$meta:meta])* $vis:vis fn $name:ident $(<$($g:ident : $bound:path),+>)? ($($arg:ident : $ty:ty),* $(,)?)
         $(-> $ret:ty)?, portable $body:ident $code:block
     ) => {
         #[inline(always)]
         #[allow(clippy::too_many_arguments)]
-        fn $body $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? $code
+        fn $body $(<$($g: $bound),+>)? ($($arg: $ty),*) $(-> $ret)? $code
 
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name $(<$($g: $bound),+>)? ($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx512 $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+                unsafe fn avx512 $(<$($g: $bound),+>)? ($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2 $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+                unsafe fn avx2 $(<$($g: $bound),+>)? ($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")
@@ -107,22 +108,25 @@ simd_dispatch! {
     }
 }
 
-simd_dispatch! {
-    /// Sum of the weights of the compartments whose flag (0 or 1) is set, wrapping like the core's 32-bit
-    /// accumulators: the readout input a group of spikes delivers. Branch-free, so a spike costs nothing extra.
-    pub fn masked_sum(weights: &[i32], flags: &[u8]) -> i32, portable masked_sum_body {
-        // The AVX-512 mask loop takes what it can (see `masked_sum_avx512`).
-        let (done, sum) = masked_sum_avx512::sum_leading(weights, flags);
-        let (weights, flags) = (&weights[done.min(weights.len())..], &flags[done.min(flags.len())..]);
-        // A plain fold: wrapping addition is associative, so the compiler may split it over vector lanes.
-        weights.iter().zip(flags).fold(sum, |s, (&w, &f)| s.wrapping_add(w & -(f as i32)))
-    }
+/// Sum of the weights of the compartments `from..to` whose spike bit is set (see [`SpikeMasks`]; `weights` and
+/// `masks` both indexed from the tile's first compartment), wrapping like the core's 32-bit accumulators: the
+/// readout input a group of spikes delivers. Branch-free, so a spike costs nothing extra.
+pub fn masked_sum(weights: &[i32], masks: &[u16], from: usize, to: usize) -> i32 {
+    masked_sum_avx512::sum(weights, masks, from, to).unwrap_or_else(|| masked_sum_words(weights, masks, from, to))
 }
 
 simd_dispatch! {
-    /// How many of the flags (0 or 1) are set.
-    pub fn count_flags(flags: &[u8]) -> usize, portable count_flags_body {
-        flags.iter().fold(0u32, |s, &f| s + f as u32) as usize
+    /// [`masked_sum`] without AVX-512.
+    fn masked_sum_words(weights: &[i32], masks: &[u16], from: usize, to: usize) -> i32, portable masked_sum_body {
+        let mut sum = 0i32;
+        for word in from / 16..to.div_ceil(16) {
+            let (mask, lo) = (masks[word] & SpikeMasks::clip(word, from, to), 16 * word);
+            // Each bit as an all-ones or all-zeros mask: 16 lanes of one broadcast word.
+            for (j, &w) in weights[lo..(lo + 16).min(weights.len())].iter().enumerate() {
+                sum = sum.wrapping_add(w & -i32::from(mask >> j & 1));
+            }
+        }
+        sum
     }
 }
 
@@ -327,11 +331,20 @@ mod tests {
     }
 
     #[test]
-    fn masked_sum_adds_flagged_weights() {
-        let w: Vec<i32> = (0..1003).map(|i| i * 7919 - 3_000_000).collect();
-        let f: Vec<u8> = (0..1003).map(|i| (i % 3 == 0) as u8).collect();
-        let want = w.iter().zip(&f).filter(|(_, f)| **f != 0).fold(0i32, |s, (&w, _)| s.wrapping_add(w));
-        assert_eq!(masked_sum(&w, &f), want);
+    fn masked_sum_adds_the_weights_under_the_spike_bits() {
+        // Weights large enough to wrap; ranges that start and end inside mask words, at the slice's end, empty.
+        let n = 1003;
+        let w: Vec<i32> = (0..n).map(|i| (i as i32).wrapping_mul(0x2545_F491)).collect();
+        let spiked = |i: usize| i.is_multiple_of(3) || i % 64 == 17;
+        let mut masks = vec![0u16; SpikeMasks::words(n)];
+        for i in (0..n).filter(|&i| spiked(i)) {
+            masks[i / 16] |= 1 << (i % 16);
+        }
+        for (from, to) in [(0, n), (5, 17), (16, 32), (17, 1000), (990, n), (3, 3), (0, 1), (15, 16)] {
+            let want = (from..to).filter(|&i| spiked(i)).fold(0i32, |s, i| s.wrapping_add(w[i]));
+            assert_eq!(masked_sum(&w, &masks, from, to), want, "{from}..{to}");
+            assert_eq!(masked_sum_body(&w, &masks, from, to), want, "{from}..{to}, portable");
+        }
     }
 
     #[test]

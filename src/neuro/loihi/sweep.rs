@@ -14,10 +14,10 @@
 
 use std::sync::Arc;
 
-use super::compartment::{self, CompartmentBlock};
+use super::compartment::{self, BiasRegister, BlockStep, CompartmentBlock, SpikeMasks};
 use super::compartment_avx512;
-use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, WeightRows};
-use super::discretize::{DiscreteNetwork, InputRows};
+use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, TileSpikes, WeightRows};
+use super::discretize::{Biases, DiscreteNetwork, InputRows};
 use super::huge_pages::huge_vec;
 use super::kernels::{self, EpochSpikes, RowMantissa};
 use super::lane_rng::{LaneJump, LaneRng};
@@ -33,10 +33,12 @@ struct Worker {
     /// A tile's input mantissa sums, 16-bit (when the step's spikes cannot overflow them) or 32-bit.
     sums16: Vec<i16>,
     sums32: Vec<i32>,
-    /// A tile's spike flags (1: spiked this step).
-    spiked: Vec<u8>,
+    /// A tile's spike masks (see [`SpikeMasks`]).
+    spiked: Vec<u16>,
     /// How many of them are set.
     tile_spikes: usize,
+    /// What the compartment update delivered itself (see [`BlockStep::delivered`]).
+    tile_delivered: (usize, i32),
     /// Offsets within the tile of its spiking neurons, when it delivers spike by spike.
     spike_list: Vec<u16>,
     /// Random generators of this step's learning sweeps, positioned at the part's first neuron: the traces',
@@ -55,8 +57,9 @@ impl Worker {
         Worker {
             sums16: vec![0; tile],
             sums32: vec![0; tile],
-            spiked: vec![0; tile],
+            spiked: vec![0; SpikeMasks::words(tile)],
             tile_spikes: 0,
+            tile_delivered: (0, 0),
             spike_list: Vec::with_capacity(tile),
             streams: Vec::with_capacity(k + 1),
             out_input: Vec::new(),
@@ -406,75 +409,107 @@ impl Worker {
     }
 
     /// Sums the tile's synaptic input (in 16 bits if narrow, else 32) and steps its compartments, leaving the
-    /// spike flags in `self.spiked` (and their count in `self.tile_spikes`) and OR-ing them into the epoch record. `a..b` are indices within the part.
-    fn tile_compartments<W>(&mut self, shared: Shared<'_>, part: &mut Part<'_, W>, a: usize, b: usize) {
-        match &shared.net.ensemble.input_mantissas {
-            InputRows::Bytes(rows) => self.tile_compartments_with(shared, rows, part, a, b),
-            InputRows::Words(rows) => self.tile_compartments_with(shared, rows, part, a, b),
+    /// spike masks in `self.spiked` (and their count in `self.tile_spikes`) and OR-ing them into the epoch record.
+    /// `a..b` are indices within the part.
+    fn tile_compartments<W: WeightRows>(&mut self, shared: Shared<'_>, part: &mut Part<'_, W>, a: usize, b: usize) {
+        let ens = &shared.net.ensemble;
+        match (&ens.input_mantissas, &ens.bias) {
+            (InputRows::Bytes(rows), Biases::Values(bias)) => {
+                self.tile_compartments_with(shared, rows, bias, part, a, b)
+            }
+            (InputRows::Bytes(rows), Biases::Packed(bias)) => {
+                self.tile_compartments_with(shared, rows, bias, part, a, b)
+            }
+            (InputRows::Words(rows), Biases::Values(bias)) => {
+                self.tile_compartments_with(shared, rows, bias, part, a, b)
+            }
+            (InputRows::Words(rows), Biases::Packed(bias)) => {
+                self.tile_compartments_with(shared, rows, bias, part, a, b)
+            }
         }
     }
 
-    /// [`tile_compartments`](Self::tile_compartments) for input rows stored as `R`.
-    fn tile_compartments_with<R: RowMantissa, W>(
+    /// [`tile_compartments`](Self::tile_compartments) for input rows stored as `R` and biases as `B`.
+    fn tile_compartments_with<R: RowMantissa, B: BiasRegister, W: WeightRows>(
         &mut self,
         shared: Shared<'_>,
         rows: &[R],
+        bias: &[B],
         part: &mut Part<'_, W>,
         a: usize,
         b: usize,
     ) {
-        let Worker { sums16, sums32, spiked, tile_spikes, .. } = self;
+        let Worker { sums16, sums32, spiked, .. } = self;
         let (net, n, len) = (shared.net, shared.n, b - a);
         let ens = &net.ensemble;
         let (lo, hi) = (part.lo + a, part.lo + b);
         let row = |dim: u32| &rows[dim as usize * n + lo..dim as usize * n + hi];
-        let (comp, bias, exp, soft) = (&ens.comp, &ens.bias[lo..hi], ens.input_weight_exp, net.params.soft_reset);
+        let (comp, bias, exp, soft) = (&ens.comp, &bias[lo..hi], ens.input_weight_exp, net.params.soft_reset);
         let (u, v, refractory) = (&mut part.u[a..b], &mut part.v[a..b], &mut part.refractory[a..b]);
-        let (spiked, epoch_spiked) = (&mut spiked[..len], &mut part.epoch_spiked[a..b]);
+        let (spiked, epoch_spiked) = (&mut spiked[..SpikeMasks::words(len)], &mut part.epoch_spiked[a..b]);
         let axon_spikes = shared.plan.axon_spikes;
         let record_epoch = shared.spikes_from_counts.is_none();
+        // A one-dimensional readout takes its spikes from the compartment loop, which sums their weights itself.
+        let deliver = (shared.factors.len() == 1).then(|| part.weights.row(0, a, b));
         // One 8-bit row as the step's only input: the compartment loop reads it itself (no summing pass).
         let one_row = match axon_spikes {
             [(dim, fired)] if shared.narrow => R::as_bytes(row(*dim)).map(|bytes| (bytes, *fired as i16)),
             _ => None,
         };
-        if let Some(quads) = &shared.quads {
+        let stepped: BlockStep = if let Some(quads) = &shared.quads {
             // Several 8-bit rows: the compartment loop sums them itself, a quad of rows per multiply-add.
             let words = &ens.input_quads[lo..];
             let fired = &quads.fired[..quads.len];
             let input = compartment_avx512::Input::Quads { words, stride: n, fired, taken: quads.taken };
-            let block =
-                CompartmentBlock { input: &mut sums16[..len], u, v, refractory, spiked, epoch_spiked, record_epoch };
-            *tile_spikes = compartment::step_block_quads(comp, bias, exp, soft, input, block, |done, sums| {
+            let block = CompartmentBlock {
+                input: &mut sums16[..len],
+                u,
+                v,
+                refractory,
+                spiked,
+                epoch_spiked,
+                record_epoch,
+                deliver,
+            };
+            compartment::step_block_quads(comp, bias, exp, soft, input, block, |done, sums| {
                 sum_rows_narrow(sums, axon_spikes, |dim| &row(dim)[done..])
-            });
+            })
         } else if let Some((row, fired)) = one_row {
-            let block =
-                CompartmentBlock { input: &mut sums16[..len], u, v, refractory, spiked, epoch_spiked, record_epoch };
-            *tile_spikes = compartment::step_block_row(comp, bias, exp, soft, row, fired, block);
+            let block = CompartmentBlock {
+                input: &mut sums16[..len],
+                u,
+                v,
+                refractory,
+                spiked,
+                epoch_spiked,
+                record_epoch,
+                deliver,
+            };
+            compartment::step_block_row(comp, bias, exp, soft, row, fired, block)
         } else if shared.narrow {
             let sums = &mut sums16[..len];
             sum_rows_narrow(sums, axon_spikes, row);
-            *tile_spikes = compartment::step_block(
+            compartment::step_block(
                 comp,
                 bias,
                 exp,
                 soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch },
-            );
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch, deliver },
+            )
         } else {
             let sums = &mut sums32[..len];
             for &(dim, fired) in axon_spikes {
                 kernels::accumulate_wide(sums, row(dim), fired);
             }
-            *tile_spikes = compartment::step_block(
+            compartment::step_block(
                 comp,
                 bias,
                 exp,
                 soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch },
-            );
-        }
+                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch, deliver },
+            )
+        };
+        (self.tile_spikes, self.tile_delivered) = (stepped.spikes, stepped.delivered);
     }
 
     /// Sends the tile's spikes to their readout cores: each adds its learned weights (shifted by its group's
@@ -489,9 +524,14 @@ impl Worker {
     ) {
         let r = &shared.net.readout;
         let readout = Delivery { k: shared.factors.len(), group_size: r.group_size, group_shift: &r.group_shift };
-        let (flags, spikes) = (&self.spiked[..b - a], self.tile_spikes);
-        let list = &mut self.spike_list;
-        readout.deliver(DeliveryPath::Auto, &part.weights, part.lo + a, a, flags, spikes, list, out_input);
+        let spikes =
+            TileSpikes { masks: &self.spiked[..SpikeMasks::words(b - a)], len: b - a, count: self.tile_spikes };
+        let (lo, rows) = (part.lo + a, &part.weights);
+        if readout.k == 1 {
+            readout.deliver_summed(rows, (lo, a), spikes, self.tile_delivered, out_input);
+        } else {
+            readout.deliver(DeliveryPath::Auto, rows, lo, a, spikes, &mut self.spike_list, out_input);
+        }
     }
 
     /// The tile's part of the due learning sweeps: traces, then each updating dimension's weights (which use the
