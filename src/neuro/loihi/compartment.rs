@@ -274,6 +274,15 @@ pub fn step_block<S: MantissaSum, B: BiasRegister>(
     step_rest(p, bias, input_exp, soft_reset, block, leading)
 }
 
+/// An input row of 8-bit mantissas, one per compartment, none larger in magnitude than `peak` (at most 128).
+#[derive(Debug, Clone, Copy)]
+pub struct ByteRow<'a> {
+    /// The mantissas.
+    pub mantissas: &'a [i8],
+    /// The largest |mantissa| (a bound: the row is not checked against it).
+    pub peak: u8,
+}
+
 /// [`step_block`] for a step whose only input is `fired` events on the axons that share one row of 8-bit
 /// mantissas (one input dimension's), with `block.input` zeroed 16-bit sums for the compartments the AVX-512 loop
 /// leaves: that loop reads the row itself, so the pass that would sum it first is skipped. `|fired| × 128` must
@@ -283,13 +292,15 @@ pub fn step_block_row<B: BiasRegister>(
     bias: &[B],
     input_exp: u32,
     soft_reset: bool,
-    row: &[i8],
+    row: ByteRow<'_>,
     fired: i16,
     mut block: CompartmentBlock<'_, i16>,
 ) -> BlockStep {
     assert!((0..=REF_DELAY_MAX).contains(&p.ref_delay), "refractory delay {} does not fit a byte", p.ref_delay);
     assert!(fired.unsigned_abs() <= 255, "{fired} events of 8-bit mantissas may not fit 16 bits");
-    let from_row = compartment_avx512::Input::Row { mantissas: row, fired: fired as i32 };
+    assert!(row.peak <= 128, "an 8-bit mantissa is at most 128 in magnitude, not {}", row.peak);
+    let (row, peak) = (row.mantissas, row.peak);
+    let from_row = compartment_avx512::Input::Row { mantissas: row, fired: fired as i32, peak };
     let (_, regs, deliver) = block.split();
     let leading = compartment_avx512::step_leading(p, B::form(bias), from_row, input_exp, soft_reset, regs, deliver);
     let (done, n) = (leading.done, bias.len());
@@ -557,17 +568,27 @@ mod tests {
     #[test]
     fn a_block_read_from_one_row_equals_one_summed_first() {
         // The default block's kind; one row of 8-bit mantissas times events of either sign, against the same
-        // row summed into 16-bit sums first; a tail the AVX-512 loop leaves; epoch records kept or not.
-        let n = 16 * 40 + 9;
+        // row summed into 16-bit sums first; a tail the AVX-512 loop leaves; epoch records kept or not. Rows with
+        // -128 and with mantissas up to 127 at the exponent where 8 events of 127 just stay clear of the wrap and
+        // 8 of 128 would not.
+        let full: Vec<i8> = (0..16 * 40 + 9).map(|i| ((i * 7919) % 256) as u8 as i8).collect();
+        let within: Vec<i8> = full.iter().map(|&m| m.max(-127)).collect();
+        for (row, peak, exp) in [(&full, 128, 6), (&within, 127, 10), (&full, 128, 10)] {
+            a_row_equals_its_sums(row, peak, exp);
+        }
+    }
+
+    fn a_row_equals_its_sums(row: &[i8], peak: u8, exp: u32) {
+        let n = row.len();
         let p = CompartmentParams { keep_u: 0, keep_v: 3896, vth: 1 << 20, vmin: 0, vmax: VMAX, ref_delay: 3 };
         let bias: Vec<PackedBias> = (0..n).map(|i| PackedBias::new((i as i32 * 97) % 8191 - 4095, 5)).collect();
-        let row: Vec<i8> = (0..n).map(|i| ((i * 7919) % 256) as u8 as i8).collect();
         for record_epoch in [true, false] {
             let (mut va, mut vb) = (vec![0i32; n], vec![0i32; n]);
             let (mut ra, mut rb) = (vec![0u8; n], vec![0u8; n]);
             let (mut ea, mut eb) = (vec![0u8; n], vec![0u8; n]);
             let (mut sa, mut sb) = (vec![0u16; SpikeMasks::words(n)], vec![0u16; SpikeMasks::words(n)]);
             let (mut ua, mut ub) = (vec![0i32; n], vec![0i32; n]);
+            let mut spikes = 0;
             for t in 0..80 {
                 let fired = [8i16, -8, 3, -1, 255, -255, 0][t % 7];
                 let mut sums = vec![0i16; n];
@@ -582,10 +603,10 @@ mod tests {
                     record_epoch,
                     deliver: None,
                 };
-                let got = step_block_row(&p, &bias, 6, false, &row, fired, block);
+                let got = step_block_row(&p, &bias, exp, false, ByteRow { mantissas: row, peak }, fired, block);
                 assert!(sums.iter().all(|&x| x == 0), "the tail's sums are consumed");
                 let mut summed = vec![0i16; n];
-                kernels::accumulate(&mut summed, &row, fired);
+                kernels::accumulate(&mut summed, row, fired);
                 let (u, v, refractory, spiked, epoch_spiked) = (&mut ub, &mut vb, &mut rb, &mut sb, &mut eb);
                 let block = CompartmentBlock {
                     input: &mut summed,
@@ -597,13 +618,14 @@ mod tests {
                     record_epoch,
                     deliver: None,
                 };
-                let want = step_block(&p, &bias, 6, false, block);
-                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "step {t} fired {fired}");
+                let want = step_block(&p, &bias, exp, false, block);
+                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "step {t} fired {fired} exp {exp}");
                 if record_epoch {
                     assert_eq!(ea, eb, "step {t}");
                 }
+                spikes += got.spikes;
             }
-            assert!(sa.iter().any(|&m| m != 0), "some fired");
+            assert!(spikes > 0, "some fired (exp {exp}, peak {peak})");
         }
     }
 

@@ -27,6 +27,8 @@ pub enum Input<'a> {
         mantissas: &'a [i8],
         /// Events on the axons that share the row.
         fired: i32,
+        /// The largest |mantissa| in the row (at most 128): whether the products can wrap the input accumulator.
+        peak: u8,
     },
     /// Several 8-bit input rows, four to a 32-bit word as unsigned `m + 128` (see
     /// [`DiscreteEnsemble::input_quads`](super::discretize::DiscreteEnsemble::input_quads)), each quad with its
@@ -89,7 +91,7 @@ pub fn step_leading(
     let n = bias.len();
     let (input_len, row_fits) = match &input {
         Input::Sums(sums) => (sums.len(), true),
-        Input::Row { mantissas, fired } => (mantissas.len(), fired.unsigned_abs() <= 255),
+        Input::Row { mantissas, fired, .. } => (mantissas.len(), fired.unsigned_abs() <= 255),
         // Every quad's row holds the block (`words` ends at the last quad's), and the CPU has VNNI.
         Input::Quads { words, stride, fired, .. } => {
             let reach = fired.len().saturating_sub(1).saturating_mul(*stride).saturating_add(n);
@@ -118,15 +120,15 @@ pub fn step_leading(
                     run::<false, SUMS>(deliver.is_some(), p, bias, Source::sums(sums), exp, state, &mut [], chunks)
                 }
                 // A row whose products cannot wrap the 21-bit accumulator is scaled by one multiply-add.
-                (Input::Row { mantissas, fired }, Some(epoch)) if row_never_wraps(fired, exp) => {
+                (Input::Row { mantissas, fired, peak }, Some(epoch)) if row_never_wraps(fired, exp, peak) => {
                     let from = Source::row(mantissas, fired << exp);
                     run::<true, ROW_SCALED>(deliver.is_some(), p, bias, from, exp, state, epoch, chunks)
                 }
-                (Input::Row { mantissas, fired }, None) if row_never_wraps(fired, exp) => {
+                (Input::Row { mantissas, fired, peak }, None) if row_never_wraps(fired, exp, peak) => {
                     let from = Source::row(mantissas, fired << exp);
                     run::<false, ROW_SCALED>(deliver.is_some(), p, bias, from, exp, state, &mut [], chunks)
                 }
-                (Input::Row { mantissas, fired }, Some(epoch)) => run::<true, ROW>(
+                (Input::Row { mantissas, fired, .. }, Some(epoch)) => run::<true, ROW>(
                     deliver.is_some(),
                     p,
                     bias,
@@ -136,7 +138,7 @@ pub fn step_leading(
                     epoch,
                     chunks,
                 ),
-                (Input::Row { mantissas, fired }, None) => run::<false, ROW>(
+                (Input::Row { mantissas, fired, .. }, None) => run::<false, ROW>(
                     deliver.is_some(),
                     p,
                     bias,
@@ -203,11 +205,13 @@ const QUADS: u8 = 2;
 /// A row whose `fired × 2^exp` is the multiplier (see [`row_never_wraps`]).
 const ROW_SCALED: u8 = 3;
 
-/// Whether `fired` events on an 8-bit row, shifted by `exp`, stay within the 21-bit input accumulator for any
-/// mantissa (`128 × |fired| × 2^exp < 2^20`): the wrap is then the identity, and `fired × 2^exp` fits the 16-bit
-/// multiplier of a multiply-add.
-fn row_never_wraps(fired: i32, exp: u32) -> bool {
-    exp < 13 && (fired.unsigned_abs() << exp) < 1 << 13
+/// Whether `fired` events on an 8-bit row of mantissas up to `peak` in magnitude, shifted by `exp`, stay within
+/// the 21-bit input accumulator (`peak × |fired| × 2^exp < 2^20`): the wrap is then the identity. And
+/// `fired × 2^exp` must fit the 16-bit multiplier of a multiply-add.
+fn row_never_wraps(fired: i32, exp: u32, peak: u8) -> bool {
+    // (`exp` < 32: checked with the block's kind.)
+    let scaled = u64::from(fired.unsigned_abs()) << exp;
+    scaled < 1 << 15 && u64::from(peak) * scaled < 1 << 20
 }
 
 /// Where [`step_chunks`] reads its input: the fields of its `FROM` form (the others empty).

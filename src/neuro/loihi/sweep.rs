@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::compartment::{self, BiasRegister, BlockStep, CompartmentBlock, SpikeMasks};
+use super::compartment::{self, BiasRegister, BlockStep, ByteRow, CompartmentBlock, SpikeMasks};
 use super::compartment_avx512;
 use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, TileSpikes, WeightRows};
 use super::discretize::{Biases, DiscreteNetwork, InputRows};
@@ -485,7 +485,9 @@ impl Worker {
                 record_epoch,
                 deliver,
             };
-            compartment::step_block_row(comp, bias, exp, soft, row, fired, block)
+            // Quantized mantissas are within the weight range.
+            let peak = net.params.weight_max().min(128) as u8;
+            compartment::step_block_row(comp, bias, exp, soft, ByteRow { mantissas: row, peak }, fired, block)
         } else if shared.narrow {
             let sums = &mut sums16[..len];
             sum_rows_narrow(sums, axon_spikes, row);
