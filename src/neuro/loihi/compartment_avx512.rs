@@ -107,55 +107,35 @@ pub fn step_leading(
     #[cfg(target_arch = "x86_64")]
     if has_avx512_bw_vl_popcnt() {
         let chunks = n / 16;
-        let state = State { v, refractory, spiked, deliver: deliver.unwrap_or(&[]) };
+        let (with_epoch, epoch) = match epoch {
+            Some(epoch) => (true, epoch),
+            None => (false, &mut [][..]),
+        };
+        let state = State { v, refractory, spiked, epoch, deliver: deliver.unwrap_or(&[]) };
+        let setup = Setup { p, bias, exp, chunks };
+        let (form, from) = match input {
+            Input::Sums(sums) => (SUMS, Source::sums(sums)),
+            // A row whose products cannot wrap the 21-bit accumulator is scaled by one multiply-add.
+            Input::Row { mantissas, fired, peak } if row_never_wraps(fired, exp, peak) => {
+                (ROW_SCALED, Source::row(mantissas, fired << exp))
+            }
+            Input::Row { mantissas, fired, .. } => (ROW, Source::row(mantissas, fired)),
+            Input::Quads { words, stride, fired, taken } => (QUADS, Source::quads(words, stride, fired, taken)),
+        };
+        let deliver = deliver.is_some();
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `16 × chunks`
         // elements (`spiked` `chunks` words; checked above), which is all the loop reads and writes (`epoch` and
         // the input form it is not given only when passed).
         let (spikes, delivered) = unsafe {
-            match (input, epoch) {
-                (Input::Sums(sums), Some(epoch)) => {
-                    run::<true, SUMS>(deliver.is_some(), p, bias, Source::sums(sums), exp, state, epoch, chunks)
-                }
-                (Input::Sums(sums), None) => {
-                    run::<false, SUMS>(deliver.is_some(), p, bias, Source::sums(sums), exp, state, &mut [], chunks)
-                }
-                // A row whose products cannot wrap the 21-bit accumulator is scaled by one multiply-add.
-                (Input::Row { mantissas, fired, peak }, Some(epoch)) if row_never_wraps(fired, exp, peak) => {
-                    let from = Source::row(mantissas, fired << exp);
-                    run::<true, ROW_SCALED>(deliver.is_some(), p, bias, from, exp, state, epoch, chunks)
-                }
-                (Input::Row { mantissas, fired, peak }, None) if row_never_wraps(fired, exp, peak) => {
-                    let from = Source::row(mantissas, fired << exp);
-                    run::<false, ROW_SCALED>(deliver.is_some(), p, bias, from, exp, state, &mut [], chunks)
-                }
-                (Input::Row { mantissas, fired, .. }, Some(epoch)) => run::<true, ROW>(
-                    deliver.is_some(),
-                    p,
-                    bias,
-                    Source::row(mantissas, fired),
-                    exp,
-                    state,
-                    epoch,
-                    chunks,
-                ),
-                (Input::Row { mantissas, fired, .. }, None) => run::<false, ROW>(
-                    deliver.is_some(),
-                    p,
-                    bias,
-                    Source::row(mantissas, fired),
-                    exp,
-                    state,
-                    &mut [],
-                    chunks,
-                ),
-                (Input::Quads { words, stride, fired, taken }, Some(epoch)) => {
-                    let from = Source::quads(words, stride, fired, taken);
-                    run::<true, QUADS>(deliver.is_some(), p, bias, from, exp, state, epoch, chunks)
-                }
-                (Input::Quads { words, stride, fired, taken }, None) => {
-                    let from = Source::quads(words, stride, fired, taken);
-                    run::<false, QUADS>(deliver.is_some(), p, bias, from, exp, state, &mut [], chunks)
-                }
+            match (with_epoch, form) {
+                (true, SUMS) => run::<true, SUMS>(deliver, setup, from, state),
+                (false, SUMS) => run::<false, SUMS>(deliver, setup, from, state),
+                (true, ROW) => run::<true, ROW>(deliver, setup, from, state),
+                (false, ROW) => run::<false, ROW>(deliver, setup, from, state),
+                (true, ROW_SCALED) => run::<true, ROW_SCALED>(deliver, setup, from, state),
+                (false, ROW_SCALED) => run::<false, ROW_SCALED>(deliver, setup, from, state),
+                (true, _) => run::<true, QUADS>(deliver, setup, from, state),
+                (false, _) => run::<false, QUADS>(deliver, setup, from, state),
             }
         };
         return Leading { done: chunks * 16, spikes, delivered };
@@ -163,26 +143,21 @@ pub fn step_leading(
     Leading::default()
 }
 
-/// [`step_chunks`], delivering or not.
+/// [`step_chunks`], delivering or not, with VNNI where the CPU has it, for the bias form given.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn run<const EPOCH: bool, const FROM: u8>(
     deliver: bool,
-    p: &CompartmentParams,
-    bias: BiasForm<'_>,
+    setup: Setup<'_>,
     from: Source<'_>,
-    exp: u32,
     state: State<'_>,
-    epoch: &mut [u8],
-    chunks: usize,
 ) -> (usize, i32) {
     macro_rules! with {
         ($deliver:literal, $vnni:literal, $values:literal) => {
-            step_chunks::<EPOCH, FROM, $deliver, $vnni, $values>(p, bias, from, exp, state, epoch, chunks)
+            step_chunks::<EPOCH, FROM, $deliver, $vnni, $values>(setup, from, state)
         };
     }
-    let values = matches!(bias, BiasForm::Values(_));
+    let values = matches!(setup.bias, BiasForm::Values(_));
     // SAFETY: as for `step_chunks` (the caller's), and VNNI is used only where the CPU has it.
     unsafe {
         match (deliver, has_avx512_vnni(), values) {
@@ -196,6 +171,15 @@ unsafe fn run<const EPOCH: bool, const FROM: u8>(
             (false, false, false) => with!(false, false, false),
         }
     }
+}
+
+/// What [`step_chunks`] steps by: the block's parameters and biases, the input exponent, and how many groups of 16.
+#[derive(Clone, Copy)]
+struct Setup<'a> {
+    p: &'a CompartmentParams,
+    bias: BiasForm<'a>,
+    exp: u32,
+    chunks: usize,
 }
 
 /// [`step_chunks`]'s input forms (its `FROM`).
@@ -236,21 +220,24 @@ impl<'a> Source<'a> {
     }
 }
 
-/// The registers [`step_chunks`] updates, and the weights it delivers.
+/// The registers [`step_chunks`] updates (and the epoch record, empty when not kept), and the weights it
+/// delivers.
 struct State<'a> {
     v: &'a mut [i32],
     refractory: &'a mut [u8],
     spiked: &'a mut [u16],
+    epoch: &'a mut [u8],
     deliver: &'a [i32],
 }
 
-/// The first `chunks` groups of 16 compartments. Per lane, as `step_impl` with a hard reset and `keep_u = 0`:
-/// `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a spike where `v > vth`
-/// zeroes `v` and sets the refractory count. Returns the number of spikes and, with `DELIVER`, the wrapping sum of
-/// the `deliver` weights of the compartments that spiked (else 0). With `EPOCH` the spikes are OR-ed into
-/// `epoch` (else it is not touched and may be empty). The input is `input` (cleared), or with `ROW` `fired × row`
-/// (then `input` may be empty; see [`Input::Row`]), or with `QUADS` the quads' sums (see [`Input::Quads`]; `fired`
-/// is then `taken`).
+/// The first `setup.chunks` groups of 16 compartments. Per lane, as `step_impl` with a hard reset and
+/// `keep_u = 0`: `u = wrap21(input << exp)` (not stored); `v = clip(decay(v) + u + bias)`, 0 while refractory; a
+/// spike where `v > vth` zeroes `v` and sets the refractory count. Returns the number of spikes and, with
+/// `DELIVER`, the wrapping sum of the `deliver` weights of the compartments that spiked (else 0). With `EPOCH` the
+/// spikes are OR-ed into `epoch` (else it is not touched and may be empty). The input is the sums (cleared), or
+/// with `ROW` `fired × row` (see [`Input::Row`]), with `ROW_SCALED` the row times `fired × 2^exp`, or with `QUADS`
+/// the quads' sums (see [`Input::Quads`]; `fired` is then `taken`). `VALUES` names the bias form, and `VNNI` lets
+/// the multiply-adds fuse their adds.
 ///
 /// The decay `(v >> 12) × keep + ((v & 4095) × keep >> 12)` from the 16-bit halves of `v << 4`: the high half is
 /// `v >> 12` (< 2^15), so a multiply-add against `(0, keep)` pairs gives `(v >> 12) × keep`; the low half is
@@ -258,18 +245,14 @@ struct State<'a> {
 /// high product with 0 is 0 (see [`mulhi_epu16`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn step_chunks<const EPOCH: bool, const FROM: u8, const DELIVER: bool, const VNNI: bool, const VALUES: bool>(
-    p: &CompartmentParams,
-    bias: BiasForm<'_>,
+    setup: Setup<'_>,
     from: Source<'_>,
-    exp: u32,
     state: State<'_>,
-    epoch: &mut [u8],
-    chunks: usize,
 ) -> (usize, i32) {
     use std::arch::x86_64::*;
-    let State { v, refractory, spiked, deliver } = state;
+    let Setup { p, bias, exp, chunks } = setup;
+    let State { v, refractory, spiked, epoch, deliver } = state;
     let (values, packed) = match bias {
         BiasForm::Values(values) => (values, &[][..]),
         BiasForm::Packed(packed) => (&[][..], packed),
@@ -401,33 +384,50 @@ fn has_avx512_vnni() -> bool {
     false
 }
 
-/// `acc` plus, per 32-bit lane, the four products of `a`'s unsigned bytes and `b`'s signed ones (`vpdpbusd`, no
-/// saturation). Written as assembly so the compartment loop needs no VNNI target feature of its own (it also runs
-/// without VNNI, for the other input forms); callers check the CPU has it ([`has_avx512_vnni`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn dpbusd(
-    acc: std::arch::x86_64::__m512i,
-    a: std::arch::x86_64::__m512i,
-    b: std::arch::x86_64::__m512i,
-) -> std::arch::x86_64::__m512i {
-    let mut acc = acc;
-    // SAFETY: a register-only AVX-512 VNNI instruction; callers checked the CPU has it.
-    unsafe {
-        std::arch::asm!(
-            "vpdpbusd {acc}, {a}, {b}",
-            acc = inout(zmm_reg) acc,
-            a = in(zmm_reg) a,
-            b = in(zmm_reg) b,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-    }
-    acc
+/// Defines `fn $name(acc, a, b)`: `acc` plus the products of `a`'s and `b`'s lanes that the AVX-512 VNNI
+/// instruction `$insn` adds into each 32-bit lane (no saturation). Written as assembly so the compartment loop needs
+/// no VNNI target feature of its own (it also runs without VNNI); callers check the CPU has it
+/// ([`has_avx512_vnni`]).
+macro_rules! vnni_accumulate {
+    ($(#[$meta:meta])* $name:ident, $insn:literal) => {
+        $(#[$meta])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        #[inline]
+        fn $name(
+            acc: std::arch::x86_64::__m512i,
+            a: std::arch::x86_64::__m512i,
+            b: std::arch::x86_64::__m512i,
+        ) -> std::arch::x86_64::__m512i {
+            let mut acc = acc;
+            // SAFETY: a register-only AVX-512 VNNI instruction; callers checked the CPU has it.
+            unsafe {
+                std::arch::asm!(
+                    concat!($insn, " {acc}, {a}, {b}"),
+                    acc = inout(zmm_reg) acc,
+                    a = in(zmm_reg) a,
+                    b = in(zmm_reg) b,
+                    options(pure, nomem, nostack, preserves_flags),
+                );
+            }
+            acc
+        }
+    };
 }
 
-/// `acc + madd(a, b)` (pairs of signed 16-bit products added into 32-bit lanes): with `VNNI` one `vpdpwssd` (no
-/// saturation), else a multiply-add and an add.
+vnni_accumulate!(
+    /// The four products of `a`'s unsigned bytes and `b`'s signed ones, per 32-bit lane (`vpdpbusd`).
+    dpbusd,
+    "vpdpbusd"
+);
+vnni_accumulate!(
+    /// The two products of `a`'s and `b`'s signed 16-bit lanes, per 32-bit lane (`vpdpwssd`).
+    dpwssd,
+    "vpdpwssd"
+);
+
+/// `acc + madd(a, b)` (pairs of signed 16-bit products added into 32-bit lanes): with `VNNI` one `vpdpwssd`, else a
+/// multiply-add and an add.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
@@ -436,21 +436,11 @@ fn madd_add<const VNNI: bool>(
     a: std::arch::x86_64::__m512i,
     b: std::arch::x86_64::__m512i,
 ) -> std::arch::x86_64::__m512i {
-    if !VNNI {
-        return std::arch::x86_64::_mm512_add_epi32(acc, std::arch::x86_64::_mm512_madd_epi16(a, b));
+    if VNNI {
+        dpwssd(acc, a, b)
+    } else {
+        std::arch::x86_64::_mm512_add_epi32(acc, std::arch::x86_64::_mm512_madd_epi16(a, b))
     }
-    let mut acc = acc;
-    // SAFETY: a register-only AVX-512 VNNI instruction; callers pass `VNNI` only where the CPU has it.
-    unsafe {
-        std::arch::asm!(
-            "vpdpwssd {acc}, {a}, {b}",
-            acc = inout(zmm_reg) acc,
-            a = in(zmm_reg) a,
-            b = in(zmm_reg) b,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-    }
-    acc
 }
 
 /// `x` with the lanes set in `mask` zeroed (`vpxord` of `x` with itself under the mask), opaque to the compiler:

@@ -456,11 +456,7 @@ impl Worker {
             [(dim, fired)] if shared.narrow => R::as_bytes(row(*dim)).map(|bytes| (bytes, *fired as i16)),
             _ => None,
         };
-        let stepped: BlockStep = if let Some(quads) = &shared.quads {
-            // Several 8-bit rows: the compartment loop sums them itself, a quad of rows per multiply-add.
-            let words = &ens.input_quads[lo..];
-            let fired = &quads.fired[..quads.len];
-            let input = compartment_avx512::Input::Quads { words, stride: n, fired, taken: quads.taken };
+        let stepped: BlockStep = if shared.narrow {
             let block = CompartmentBlock {
                 input: &mut sums16[..len],
                 u,
@@ -471,45 +467,29 @@ impl Worker {
                 record_epoch,
                 deliver,
             };
-            compartment::step_block_quads(comp, bias, exp, soft, input, block, |done, sums| {
-                sum_rows_narrow(sums, axon_spikes, |dim| &row(dim)[done..])
-            })
-        } else if let Some((row, fired)) = one_row {
-            let block = CompartmentBlock {
-                input: &mut sums16[..len],
-                u,
-                v,
-                refractory,
-                spiked,
-                epoch_spiked,
-                record_epoch,
-                deliver,
-            };
-            // Quantized mantissas are within the weight range.
-            let peak = net.params.weight_max().min(128) as u8;
-            compartment::step_block_row(comp, bias, exp, soft, ByteRow { mantissas: row, peak }, fired, block)
-        } else if shared.narrow {
-            let sums = &mut sums16[..len];
-            sum_rows_narrow(sums, axon_spikes, row);
-            compartment::step_block(
-                comp,
-                bias,
-                exp,
-                soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch, deliver },
-            )
+            if let Some(quads) = &shared.quads {
+                // Several 8-bit rows: the compartment loop sums them itself, a quad of rows per multiply-add.
+                let words = &ens.input_quads[lo..];
+                let fired = &quads.fired[..quads.len];
+                let input = compartment_avx512::Input::Quads { words, stride: n, fired, taken: quads.taken };
+                compartment::step_block_quads(comp, bias, exp, soft, input, block, |done, sums| {
+                    sum_rows_narrow(sums, axon_spikes, |dim| &row(dim)[done..])
+                })
+            } else if let Some((row, fired)) = one_row {
+                // Quantized mantissas are within the weight range.
+                let peak = net.params.weight_max().min(128) as u8;
+                compartment::step_block_row(comp, bias, exp, soft, ByteRow { mantissas: row, peak }, fired, block)
+            } else {
+                sum_rows_narrow(block.input, axon_spikes, row);
+                compartment::step_block(comp, bias, exp, soft, block)
+            }
         } else {
             let sums = &mut sums32[..len];
             for &(dim, fired) in axon_spikes {
                 kernels::accumulate_wide(sums, row(dim), fired);
             }
-            compartment::step_block(
-                comp,
-                bias,
-                exp,
-                soft,
-                CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch, deliver },
-            )
+            let block = CompartmentBlock { input: sums, u, v, refractory, spiked, epoch_spiked, record_epoch, deliver };
+            compartment::step_block(comp, bias, exp, soft, block)
         };
         (self.tile_spikes, self.tile_delivered) = (stepped.spikes, stepped.delivered);
     }
