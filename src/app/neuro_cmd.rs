@@ -48,7 +48,7 @@ pub struct LearnArgs {
     #[arg(long = "core", value_name = "KEY=VALUE")]
     core: Vec<String>,
     /// Threads that step the fixed-point core (0: one per CPU). Results are bit-identical on any count; a network
-    /// gets at most one thread per `thread_min_neurons` (default 262 144; `--core thread_min_neurons=N`).
+    /// gets at most one thread per `thread_min_neurons` (default 32 768; `--core thread_min_neurons=N`).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Overrides the spec's ensemble seed.

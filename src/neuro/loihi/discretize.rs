@@ -59,10 +59,9 @@ pub struct LoihiParams {
     /// controller's tick runs on its own thread and allocates nothing.
     pub threads: usize,
     /// Fewest neurons a thread's part of the step gets, neurons (counted in whole 1024-neuron tiles): a network
-    /// smaller than twice this stays on one thread whatever `threads` says. Default 262 144 (256 tiles): on the
-    /// 2-core machine of BENCHMARKS.md two threads were slower than one at 10⁵ neurons (a step of ~100 µs,
-    /// cache-resident, pays the second thread's wake-up and shares its work less well) and faster at 10⁶, so a
-    /// network splits from about half a million neurons on.
+    /// smaller than twice this stays on one thread whatever `threads` says. Default 32 768 (32 tiles): on the
+    /// 2-core machine of BENCHMARKS.md two threads took 1.27 × the speed of one at 16 384 neurons, 1.45 × at
+    /// 32 768 and 1.74 × at 65 536, so a network splits from 65 536 neurons on.
     pub thread_min_neurons: usize,
 }
 
@@ -100,7 +99,7 @@ impl Default for LoihiParams {
             count_active_updates: false,
             cores: CoreLimits::default(),
             threads: 1,
-            thread_min_neurons: 1 << 18,
+            thread_min_neurons: 1 << 15,
         }
     }
 }

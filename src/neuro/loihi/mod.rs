@@ -12,6 +12,7 @@ pub mod kernels;
 pub mod lane_rng;
 pub mod learning;
 mod masked_sum_avx512;
+mod spin_pool;
 pub mod sweep;
 mod trace_avx512;
 

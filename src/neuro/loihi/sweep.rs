@@ -22,6 +22,7 @@ use super::huge_pages::huge_vec;
 use super::kernels::{self, EpochSpikes, RowMantissa};
 use super::lane_rng::{LaneJump, LaneRng};
 use super::learning::LearningState;
+use super::spin_pool::SpinPool;
 
 /// Neurons per tile: a multiple of 8 (the learning kernels draw random numbers per eight neurons), small enough
 /// that a tile's scratch sums, flags and learning rows stay in a 48 KiB L1 cache.
@@ -167,7 +168,7 @@ pub struct EnsembleState {
     /// Per part, the jump of a learning generator from the sweep's first neuron to the part's.
     part_jumps: Vec<LaneJump>,
     /// Threads for the parts after the first (none on one thread).
-    pool: Option<Arc<rayon::ThreadPool>>,
+    pool: Option<Arc<SpinPool>>,
     /// Random generators of this step's learning sweeps, at the ensemble's first neuron.
     streams: Vec<LaneRng>,
     /// How many draws one learning sweep over all neurons makes.
@@ -217,11 +218,8 @@ impl EnsembleState {
         // A pool that cannot start (no threads left to the process) leaves the sweep on one thread.
         let pool = (parts > 1)
             .then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(parts - 1)
-                    .thread_name(|i| format!("spikearm-core-{}", i + 1))
-                    .build()
-                    .map_err(|e| tracing::warn!("the core runs on one thread: its thread pool did not start: {e}"))
+                SpinPool::new(parts - 1)
+                    .map_err(|e| tracing::warn!("the core runs on one thread: its threads did not start: {e}"))
                     .ok()
             })
             .flatten()
@@ -355,18 +353,25 @@ impl EnsembleState {
         let (first, others) = self.workers.split_first_mut().expect("at least one part");
         let mut parts = parts.into_iter();
         let first_part = parts.next().expect("one part per worker");
-        pool.in_place_scope(|scope| {
-            for (worker, part) in others.iter_mut().zip(parts) {
+        let mut jobs: Vec<_> = others
+            .iter_mut()
+            .zip(parts)
+            .map(|(worker, part)| {
                 worker.out_input.clear();
                 worker.out_input.resize(out_input.len(), 0);
-                scope.spawn(move |_| {
-                    let mut out = std::mem::take(&mut worker.out_input);
-                    worker.run(shared, part, &mut out);
-                    worker.out_input = out;
-                });
-            }
-            first.run(shared, first_part, out_input);
-        });
+                let mut part = Some(part);
+                move || {
+                    if let Some(part) = part.take() {
+                        let mut out = std::mem::take(&mut worker.out_input);
+                        worker.run(shared, part, &mut out);
+                        worker.out_input = out;
+                    }
+                }
+            })
+            .collect();
+        let mut jobs: Vec<&mut (dyn FnMut() + Send)> =
+            jobs.iter_mut().map(|j| j as &mut (dyn FnMut() + Send)).collect();
+        pool.run(&mut jobs, || first.run(shared, first_part, out_input));
         // Wrapping sums: any order gives the same bits; part order all the same.
         for w in others.iter() {
             for (acc, &x) in out_input.iter_mut().zip(&w.out_input) {
