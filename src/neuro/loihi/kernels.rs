@@ -148,9 +148,19 @@ pub enum EpochSpikes<'a> {
     },
 }
 
+/// The training epoch's trace rule: `t = sr(t × decay + increment × spiked)`, capped at `tmax`.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceRule {
+    /// The decay per epoch, Q16 (65 536 keeps the whole trace).
+    pub decay_q16: i32,
+    /// What a spike adds, trace units.
+    pub increment: i32,
+    /// The largest trace, trace units.
+    pub tmax: i32,
+}
+
 simd_dispatch! {
-    /// Training epoch for a run of traces: `t = sr(t × decay + increment × spiked)` (Q16 decay), capped at
-    /// `tmax`; clears a spike record of flags. Returns how many traces were non-zero or spiked (the updates a core
+    /// Training epoch for a run of traces by `rule` (see [`TraceRule`]); clears a spike record of flags. Returns how many traces were non-zero or spiked (the updates a core
     /// does).
     ///
     /// A sweep draws one 8-lane random number per eight traces; its last run (`closing`) draws one more for the
@@ -158,9 +168,7 @@ simd_dispatch! {
     pub fn update_traces(
         traces: &mut [i16],
         spikes: EpochSpikes<'_>,
-        decay_q16: i32,
-        increment: i32,
-        tmax: i32,
+        rule: TraceRule,
         rng: &mut LaneRng,
         closing: bool,
     ) -> u32, portable update_traces_body {
@@ -170,7 +178,7 @@ simd_dispatch! {
             EpochSpikes::Counts { refractory, at_least } => (refractory, *at_least),
         };
         let n = traces.len().min(record.len());
-        let updates = trace_lanes(&mut traces[..n], &record[..n], at_least, decay_q16, increment, tmax, rng, closing);
+        let updates = trace_lanes(&mut traces[..n], &record[..n], at_least, rule, rng, closing);
         if let EpochSpikes::Flags(flags) = spikes {
             flags[..n].fill(0);
         }
@@ -181,30 +189,20 @@ simd_dispatch! {
 /// [`update_traces`] with the spike record as bytes and a threshold: a neuron spiked when its byte is at least
 /// `at_least`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn trace_lanes(
     traces: &mut [i16],
     record: &[u8],
     at_least: u8,
-    decay_q16: i32,
-    increment: i32,
-    tmax: i32,
+    rule: TraceRule,
     rng: &mut LaneRng,
     closing: bool,
 ) -> u32 {
+    let TraceRule { decay_q16, increment, tmax } = rule;
     let n = traces.len().min(record.len());
     let mut updates = 0u32;
     with_draws(n, rng, closing, |lo, hi, bits| {
         // The 16-bit AVX-512 loop takes what it can; this one updates the rest.
-        let (done, counted) = trace_avx512::update_leading(
-            &mut traces[lo..hi],
-            &record[lo..hi],
-            at_least,
-            bits,
-            decay_q16,
-            increment,
-            tmax,
-        );
+        let (done, counted) = trace_avx512::update_leading(&mut traces[lo..hi], &record[lo..hi], at_least, bits, rule);
         updates += counted;
         let (lo, bits) = (lo + done, &bits[done..]);
         for ((t, &c), &r) in traces[lo..hi].iter_mut().zip(&record[lo..hi]).zip(bits) {
@@ -306,7 +304,8 @@ mod tests {
         assert!((mean - 1.5).abs() < 0.05, "mean weight {mean}, want 3 × 0.01 × 50 = 1.5");
         let mut traces = vec![100i16; n];
         let mut spiked = vec![0u8; n];
-        update_traces(&mut traces, EpochSpikes::Flags(&mut spiked), 32768, 10, 127, &mut rng, true);
+        let rule = TraceRule { decay_q16: 32768, increment: 10, tmax: 127 };
+        update_traces(&mut traces, EpochSpikes::Flags(&mut spiked), rule, &mut rng, true);
         let mean = traces.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 50.0).abs() < 0.1, "mean trace {mean}");
     }
@@ -393,7 +392,13 @@ mod tests {
         for (decay, increment, tmax) in [(40_000, 9, 127), (65_535, 1, 32767), (0, 32767, 32767), (1, 100, 4095)] {
             let (mut t, mut s) = (traces.clone(), spiked.clone());
             let (mut rng, mut draws) = (LaneRng::new(11), LaneRng::new(11));
-            let updates = update_traces(&mut t, EpochSpikes::Flags(&mut s), decay, increment, tmax, &mut rng, true);
+            let updates = update_traces(
+                &mut t,
+                EpochSpikes::Flags(&mut s),
+                TraceRule { decay_q16: decay, increment, tmax },
+                &mut rng,
+                true,
+            );
             let mut want_updates = 0;
             for c in 0..n.div_ceil(8) {
                 let r = draws.next_bits();
@@ -420,8 +425,9 @@ mod tests {
         let (mut a, mut b) = (traces.clone(), traces);
         let (mut ra, mut rb) = (LaneRng::new(4), LaneRng::new(4));
         let counts = EpochSpikes::Counts { refractory: &refractory, at_least: 3 };
-        let ca = update_traces(&mut a, counts, 50_000, 9, 127, &mut ra, true);
-        let cb = update_traces(&mut b, EpochSpikes::Flags(&mut flags), 50_000, 9, 127, &mut rb, true);
+        let rule = TraceRule { decay_q16: 50_000, increment: 9, tmax: 127 };
+        let ca = update_traces(&mut a, counts, rule, &mut ra, true);
+        let cb = update_traces(&mut b, EpochSpikes::Flags(&mut flags), rule, &mut rb, true);
         assert_eq!((a, ca, ra), (b, cb, rb));
         assert!(flags.iter().all(|&f| f == 0), "flags are cleared");
     }
@@ -438,8 +444,9 @@ mod tests {
         let (mut ta, mut tb) = (traces.clone(), traces);
         let mut sa: Vec<u8> = (0..1003).map(|i| (i % 7 == 0) as u8).collect();
         let mut sb = sa.clone();
-        let ca = update_traces(&mut ta, EpochSpikes::Flags(&mut sa), 40_000, 9, 127, &mut ra, true);
-        let cb = update_traces_body(&mut tb, EpochSpikes::Flags(&mut sb), 40_000, 9, 127, &mut rb, true);
+        let rule = TraceRule { decay_q16: 40_000, increment: 9, tmax: 127 };
+        let ca = update_traces(&mut ta, EpochSpikes::Flags(&mut sa), rule, &mut ra, true);
+        let cb = update_traces_body(&mut tb, EpochSpikes::Flags(&mut sb), rule, &mut rb, true);
         assert_eq!((ta, sa, ca, ra), (tb, sb, cb, rb));
     }
 }

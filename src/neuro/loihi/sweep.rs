@@ -19,7 +19,7 @@ use super::compartment_avx512;
 use super::delivery::{AllRows, Delivery, DeliveryPath, PartRows, TileSpikes, WeightRows};
 use super::discretize::{Biases, DiscreteNetwork, InputRows};
 use super::huge_pages::huge_vec;
-use super::kernels::{self, EpochSpikes, RowMantissa};
+use super::kernels::{self, EpochSpikes, RowMantissa, TraceRule};
 use super::lane_rng::{LaneJump, LaneRng};
 use super::learning::LearningState;
 use super::spin_pool::SpinPool;
@@ -530,13 +530,14 @@ impl Worker {
         }
         let closing = part.lo + b == shared.n;
         let (r, p) = (&shared.net.readout, &shared.net.params);
-        let (decay, inc, tmax) = (r.trace_decay_q16 as i32, r.trace_increment as i32, p.trace_max());
+        let rule =
+            TraceRule { decay_q16: r.trace_decay_q16 as i32, increment: r.trace_increment as i32, tmax: p.trace_max() };
         let traces = &mut part.traces[a..b];
         let spikes = match shared.spikes_from_counts {
             Some(at_least) => EpochSpikes::Counts { refractory: &part.refractory[a..b], at_least },
             None => EpochSpikes::Flags(&mut part.epoch_spiked[a..b]),
         };
-        let updates = kernels::update_traces(traces, spikes, decay, inc, tmax, &mut self.streams[0], closing);
+        let updates = kernels::update_traces(traces, spikes, rule, &mut self.streams[0], closing);
         if plan.weights_due {
             let mut stream = 1;
             for (kk, factor) in shared.factors.iter().enumerate() {

@@ -7,19 +7,14 @@
 //! one low multiply, and the increment adds to the high half only. Same integer arithmetic, same bits: a unit
 //! test compares both loops.
 
+use super::kernels::TraceRule;
+
 /// Updates the leading whole groups of 32 traces when the CPU has AVX-512 (F, BW, VL) and the parameters fit 16-bit
 /// lanes; returns how many traces it updated (0 otherwise, leaving all to the portable loop) and how many of
 /// them were non-zero or spiked. `bits` holds one random number per trace; a neuron spiked in the epoch when its
 /// `record` byte is at least `at_least` (see [`EpochSpikes`](super::kernels::EpochSpikes)).
-pub fn update_leading(
-    traces: &mut [i16],
-    record: &[u8],
-    at_least: u8,
-    bits: &[u32],
-    decay_q16: i32,
-    increment: i32,
-    tmax: i32,
-) -> (usize, u32) {
+pub fn update_leading(traces: &mut [i16], record: &[u8], at_least: u8, bits: &[u32], rule: TraceRule) -> (usize, u32) {
+    let TraceRule { decay_q16, increment, tmax } = rule;
     // The new trace `(t × decay >> 16) + increment + 1 <= tmax + increment + 1` must fit an unsigned 16-bit lane,
     // and traces (in 0..=tmax) must be non-negative 16-bit values.
     let fits = (0..1 << 16).contains(&decay_q16)
@@ -35,7 +30,7 @@ pub fn update_leading(
         let chunks = n / 32;
         // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `32 × chunks`
         // elements.
-        let updates = unsafe { update_chunks(traces, record, at_least, bits, decay_q16, increment, tmax, chunks) };
+        let updates = unsafe { update_chunks(traces, record, at_least, bits, rule, chunks) };
         return (chunks * 32, updates);
     }
     (0, 0)
@@ -46,19 +41,17 @@ pub fn update_leading(
 /// `s = (record >= at_least)`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn update_chunks(
     traces: &mut [i16],
     record: &[u8],
     at_least: u8,
     bits: &[u32],
-    decay_q16: i32,
-    increment: i32,
-    tmax: i32,
+    rule: TraceRule,
     chunks: usize,
 ) -> u32 {
     use super::compartment_avx512::mulhi_epu16;
     use std::arch::x86_64::*;
+    let TraceRule { decay_q16, increment, tmax } = rule;
     let decay = _mm512_set1_epi16(decay_q16 as u16 as i16);
     let at_least = _mm256_set1_epi8(at_least as i8);
     let (increment, tmax, one) =
