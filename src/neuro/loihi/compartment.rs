@@ -578,51 +578,68 @@ mod tests {
         }
     }
 
+    /// The registers of a block of `n` compartments at rest, for tests that step two blocks side by side.
+    struct BlockRegisters {
+        u: Vec<i32>,
+        v: Vec<i32>,
+        refractory: Vec<u8>,
+        spiked: Vec<u16>,
+        epoch: Vec<u8>,
+        record_epoch: bool,
+    }
+
+    impl BlockRegisters {
+        fn new(n: usize, record_epoch: bool) -> Self {
+            let (u, v, refractory) = (vec![0; n], vec![0; n], vec![0; n]);
+            BlockRegisters { u, v, refractory, spiked: vec![0; SpikeMasks::words(n)], epoch: vec![0; n], record_epoch }
+        }
+
+        /// These registers with `input`, delivering nothing.
+        fn block<'a, S>(&'a mut self, input: &'a mut [S]) -> CompartmentBlock<'a, S> {
+            let BlockRegisters { u, v, refractory, spiked, epoch, record_epoch } = self;
+            CompartmentBlock {
+                input,
+                u,
+                v,
+                refractory,
+                spiked,
+                epoch_spiked: epoch,
+                record_epoch: *record_epoch,
+                deliver: None,
+            }
+        }
+
+        /// Asserts that the two blocks' voltages, refractory counts and spikes (and epoch records, when kept) agree.
+        fn assert_same(&self, other: &BlockRegisters, what: &str) {
+            assert_eq!(
+                (&self.v, &self.refractory, &self.spiked),
+                (&other.v, &other.refractory, &other.spiked),
+                "{what}"
+            );
+            if self.record_epoch {
+                assert_eq!(self.epoch, other.epoch, "{what}");
+            }
+        }
+    }
+
     fn a_row_equals_its_sums(row: &[i8], peak: u8, exp: u32) {
         let n = row.len();
         let p = CompartmentParams { keep_u: 0, keep_v: 3896, vth: 1 << 20, vmin: 0, vmax: VMAX, ref_delay: 3 };
         let bias: Vec<PackedBias> = (0..n).map(|i| PackedBias::new((i as i32 * 97) % 8191 - 4095, 5)).collect();
         for record_epoch in [true, false] {
-            let (mut va, mut vb) = (vec![0i32; n], vec![0i32; n]);
-            let (mut ra, mut rb) = (vec![0u8; n], vec![0u8; n]);
-            let (mut ea, mut eb) = (vec![0u8; n], vec![0u8; n]);
-            let (mut sa, mut sb) = (vec![0u16; SpikeMasks::words(n)], vec![0u16; SpikeMasks::words(n)]);
-            let (mut ua, mut ub) = (vec![0i32; n], vec![0i32; n]);
+            let (mut a, mut b) = (BlockRegisters::new(n, record_epoch), BlockRegisters::new(n, record_epoch));
             let mut spikes = 0;
             for t in 0..80 {
                 let fired = [8i16, -8, 3, -1, 255, -255, 0][t % 7];
                 let mut sums = vec![0i16; n];
-                let (u, v, refractory, spiked, epoch_spiked) = (&mut ua, &mut va, &mut ra, &mut sa, &mut ea);
-                let block = CompartmentBlock {
-                    input: &mut sums,
-                    u,
-                    v,
-                    refractory,
-                    spiked,
-                    epoch_spiked,
-                    record_epoch,
-                    deliver: None,
-                };
-                let got = step_block_row(&p, &bias, exp, false, ByteRow { mantissas: row, peak }, fired, block);
+                let row_input = ByteRow { mantissas: row, peak };
+                let got = step_block_row(&p, &bias, exp, false, row_input, fired, a.block(&mut sums));
                 assert!(sums.iter().all(|&x| x == 0), "the tail's sums are consumed");
                 let mut summed = vec![0i16; n];
                 kernels::accumulate(&mut summed, row, fired);
-                let (u, v, refractory, spiked, epoch_spiked) = (&mut ub, &mut vb, &mut rb, &mut sb, &mut eb);
-                let block = CompartmentBlock {
-                    input: &mut summed,
-                    u,
-                    v,
-                    refractory,
-                    spiked,
-                    epoch_spiked,
-                    record_epoch,
-                    deliver: None,
-                };
-                let want = step_block(&p, &bias, exp, false, block);
-                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "step {t} fired {fired} exp {exp}");
-                if record_epoch {
-                    assert_eq!(ea, eb, "step {t}");
-                }
+                let want = step_block(&p, &bias, exp, false, b.block(&mut summed));
+                assert_eq!(got, want, "step {t} fired {fired} exp {exp}");
+                a.assert_same(&b, &format!("step {t} fired {fired} exp {exp}"));
                 spikes += got.spikes;
             }
             assert!(spikes > 0, "some fired (exp {exp}, peak {peak})");
@@ -649,11 +666,7 @@ mod tests {
         assert_eq!(quads.len(), d.div_ceil(4) * n);
         let len = n - lo;
         for record_epoch in [true, false] {
-            let (mut va, mut vb) = (vec![0i32; len], vec![0i32; len]);
-            let (mut ra, mut rb) = (vec![0u8; len], vec![0u8; len]);
-            let (mut ea, mut eb) = (vec![0u8; len], vec![0u8; len]);
-            let (mut sa, mut sb) = (vec![0u16; SpikeMasks::words(len)], vec![0u16; SpikeMasks::words(len)]);
-            let (mut ua, mut ub) = (vec![0i32; len], vec![0i32; len]);
+            let (mut a, mut b) = (BlockRegisters::new(len, record_epoch), BlockRegisters::new(len, record_epoch));
             for t in 0..80 {
                 // (dimension, count): the sum of |count| × 128 fits 16 bits.
                 let spikes: Vec<(usize, i16)> = match t % 4 {
@@ -670,19 +683,8 @@ mod tests {
                 }
                 let row = |dim: usize| &mantissas[dim * n + lo..dim * n + n];
                 let mut sums = vec![0i16; len];
-                let (u, v, refractory, spiked, epoch_spiked) = (&mut ua, &mut va, &mut ra, &mut sa, &mut ea);
-                let block = CompartmentBlock {
-                    input: &mut sums,
-                    u,
-                    v,
-                    refractory,
-                    spiked,
-                    epoch_spiked,
-                    record_epoch,
-                    deliver: None,
-                };
                 let input = compartment_avx512::Input::Quads { words: &quads[lo..], stride: n, fired: &fired, taken };
-                let got = step_block_quads(&p, &bias, 6, false, input, block, |done, rest| {
+                let got = step_block_quads(&p, &bias, 6, false, input, a.block(&mut sums), |done, rest| {
                     for &(dim, f) in &spikes {
                         kernels::accumulate(rest, &row(dim)[done..], f);
                     }
@@ -694,24 +696,11 @@ mod tests {
                         *s = s.wrapping_add(f.wrapping_mul(m));
                     }
                 }
-                let (u, v, refractory, spiked, epoch_spiked) = (&mut ub, &mut vb, &mut rb, &mut sb, &mut eb);
-                let block = CompartmentBlock {
-                    input: &mut summed,
-                    u,
-                    v,
-                    refractory,
-                    spiked,
-                    epoch_spiked,
-                    record_epoch,
-                    deliver: None,
-                };
-                let want = step_block(&p, &bias, 6, false, block);
-                assert_eq!((got, &va, &ra, &sa), (want, &vb, &rb, &sb), "{d}-D step {t} spikes {spikes:?}");
-                if record_epoch {
-                    assert_eq!(ea, eb, "step {t}");
-                }
+                let want = step_block(&p, &bias, 6, false, b.block(&mut summed));
+                assert_eq!(got, want, "{d}-D step {t} spikes {spikes:?}");
+                a.assert_same(&b, &format!("{d}-D step {t} spikes {spikes:?}"));
             }
-            assert!(sa.iter().any(|&m| m != 0), "some fired");
+            assert!(a.spiked.iter().any(|&m| m != 0), "some fired");
         }
     }
 
