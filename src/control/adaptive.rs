@@ -298,11 +298,11 @@ impl AdaptiveOsc {
         }
         // The inertial design clips: a payload's sag beyond the calibrated span reads as the span's edge.
         let scaling = InputScaling::new(means, half, params.hypersphere)?.with_clip(inertial);
-        let recipe = params.ensemble.clone();
-        let joint = LearnedEnsemble::new(&recipe, scaling, m)?;
-        let mut neurons = params.ensemble.neurons;
+        let recipe = &params.ensemble;
+        let joint = LearnedEnsemble::new(recipe, scaling, m)?;
+        let mut neurons = recipe.neurons;
         let inertial_parts = if inertial {
-            let task_recipe = EnsembleRecipe { seed: params.ensemble.seed.wrapping_add(1), ..recipe.clone() };
+            let task_recipe = EnsembleRecipe { seed: recipe.seed.wrapping_add(1), ..recipe.clone() };
             let task = TaskEnsemble::new(&params.task, &task_recipe, n)?;
             neurons += params.task.neurons;
             Some(InertialParts {

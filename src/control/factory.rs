@@ -43,8 +43,8 @@ impl Default for ControllerParams {
             kp: 200.0,
             kv: 20.0,
             learning_rate: EnsembleRecipe::default().learning_rate,
-            neurons: 1000,
-            seed: 0,
+            neurons: EnsembleRecipe::default().neurons,
+            seed: EnsembleRecipe::default().seed,
             learning: true,
         }
     }
