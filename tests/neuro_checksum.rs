@@ -1,7 +1,11 @@
 //! Pins the fixed-point executor's exact results: a hash of every step's output, spike count, the learned
-//! weights and the operation counts over a few hundred steps of 12-D networks with learning on. The hashes were
-//! recorded before the executor's passes were restructured for speed, so they prove the restructuring kept the
-//! core's results bit-identical. If a hash changes, the core's semantics changed.
+//! weights and the operation counts over a few hundred steps of 12-D networks with learning on. A restructuring
+//! for speed must leave them as they are: if a hash changes, the core's semantics changed.
+//!
+//! Last re-recorded when the learning's random bits became per tile (`loihi/tile_rng.rs`) and tiles grew to 2048
+//! neurons: the stochastic rounding draws xorshift32 numbers as before, assigned to neurons differently (and a
+//! weight now compares all 32 bits of its number, where it took the top 24), so the learned results differ in
+//! their rounding noise only.
 
 use spikearm::neuro::{BuiltNetwork, EnsembleSpec, Executor, LoihiExecutor, LoihiParams, NetworkSpec, PesSpec};
 
@@ -57,20 +61,20 @@ fn run(n: usize, d: usize, k: usize, lr: f64, seed: u64, steps: usize, jump: f64
 
 #[test]
 fn twelve_d_two_outputs_small_network_is_pinned() {
-    assert_eq!(run_hash(1003, 12, 2, 1e-3, 7, 600, 30.0), 8203865392605377898);
+    assert_eq!(run_hash(1003, 12, 2, 1e-3, 7, 600, 30.0), 8515110622713776028);
 }
 
 #[test]
 fn twelve_d_several_readout_cores_is_pinned() {
-    assert_eq!(run_hash(10_007, 12, 1, 1e-4, 3, 300, 20.0), 14537534491820425242);
+    assert_eq!(run_hash(10_007, 12, 1, 1e-4, 3, 300, 20.0), 9013049178656118135);
 }
 
 #[test]
 fn three_d_three_outputs_is_pinned() {
-    assert_eq!(run_hash(5000, 3, 3, 1e-3, 11, 500, 40.0), 11706989251063878935);
+    assert_eq!(run_hash(5000, 3, 3, 1e-3, 11, 500, 40.0), 6107616019386604430);
 }
 
 #[test]
 fn one_d_one_output_is_pinned() {
-    assert_eq!(run_hash(2048, 1, 1, 1e-4, 0, 400, 1.0), 8042216628005406683);
+    assert_eq!(run_hash(2048, 1, 1, 1e-4, 0, 400, 1.0), 7794198935135105578);
 }

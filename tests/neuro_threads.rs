@@ -17,7 +17,7 @@ struct Record {
 fn run(params: LoihiParams, n: usize, d: usize, k: usize, threads: usize, steps: usize) -> Record {
     let spec = NetworkSpec::new(EnsembleSpec::new(n, d, 5), PesSpec::new(k, 1e-3));
     let built = BuiltNetwork::build(&spec).unwrap();
-    // Parts of 16 tiles: far below the default minimum, so this 50k-neuron network still splits.
+    // Parts of at least 16 384 neurons: half the default minimum, so this 50k-neuron network still splits.
     let params = LoihiParams { threads, thread_min_neurons: 16 * 1024, ..params };
     let mut exec = LoihiExecutor::new(&built, params).unwrap();
     assert_eq!(exec.threads(), threads, "n = {n} should run on the {threads} threads asked for");
@@ -43,7 +43,7 @@ fn run(params: LoihiParams, n: usize, d: usize, k: usize, threads: usize, steps:
     rec
 }
 
-/// Three parts of at least 16 tiles, and a last tile that ends mid-way through an eight-neuron chunk.
+/// Three parts of at least 16 384 neurons, and a last tile that ends part-way through a random draw's neurons.
 const N: usize = 3 * 16 * 1024 + 517;
 
 #[test]

@@ -58,8 +58,9 @@ pub struct LoihiParams {
     /// a network gets at most one thread per [`thread_min_neurons`](Self::thread_min_neurons). Default 1: the
     /// controller's tick runs on its own thread and allocates nothing.
     pub threads: usize,
-    /// Fewest neurons a thread's part of the step gets, neurons (counted in whole 1024-neuron tiles): a network
-    /// smaller than twice this stays on one thread whatever `threads` says. Default 32 768 (32 tiles): on the
+    /// Fewest neurons a thread's part of the step gets, neurons (counted in whole tiles of
+    /// [`TILE`](super::sweep::TILE)): a network smaller than twice this stays on one thread whatever `threads`
+    /// says. Default 32 768 (16 tiles): on the
     /// 2-core machine of BENCHMARKS.md two threads took 1.27 × the speed of one at 16 384 neurons, 1.45 × at
     /// 32 768 and 1.74 × at 65 536, so a network splits from 65 536 neurons on.
     pub thread_min_neurons: usize,

@@ -3,7 +3,6 @@
 use super::compartment::{CURRENT_BITS, INPUT_BITS, VMAX};
 use super::discretize::{DiscreteNetwork, LoihiParams};
 use super::fixed::{RoundingRng, decay, wrap};
-use super::lane_rng::LaneRng;
 use super::learning::{LearningState, exp2};
 use super::sweep::{EnsembleState, SweepPlan};
 use crate::neuro::build::{BuiltNetwork, STREAM_RUNTIME};
@@ -44,7 +43,6 @@ pub struct LoihiExecutor {
     learning_state: LearningState,
     moved: Vec<i32>,
     rng: RoundingRng,
-    lanes: LaneRng,
     learning: bool,
     time_step: u64,
     last_spikes: usize,
@@ -72,10 +70,9 @@ impl LoihiExecutor {
             out_v_on: vec![0; groups * k],
             out_v_off: vec![0; groups * k],
             out_scale: vec![0.0; groups * k],
-            learning_state: LearningState::new(n, k),
+            learning_state: LearningState::new(n, k, built.spec.ensemble.seed ^ STREAM_RUNTIME),
             moved: vec![0; k],
             rng: RoundingRng::new(built.spec.ensemble.seed ^ STREAM_RUNTIME.rotate_left(32)),
-            lanes: LaneRng::new(built.spec.ensemble.seed ^ STREAM_RUNTIME),
             learning: true,
             time_step: 0,
             last_spikes: 0,
@@ -209,12 +206,11 @@ impl LoihiExecutor {
             self.learning_state.begin_weight_epoch(&self.net.params, &mut self.accounting);
         }
         let plan = SweepPlan { axon_spikes: &self.axon_spikes, traces_due, weights_due };
-        let counts =
-            self.ensemble.sweep(&self.net, plan, &mut self.learning_state, &mut self.lanes, &mut self.out_input);
+        let counts = self.ensemble.sweep(&self.net, plan, &mut self.learning_state, &mut self.out_input);
         self.accounting.trace_updates += counts.trace_updates;
         self.update_readout();
         if weights_due {
-            self.learning_state.finish_weight_epoch(&self.net, &mut self.rng, &mut self.accounting, &mut self.moved);
+            self.learning_state.finish_weight_epoch(&self.net, &mut self.accounting, &mut self.moved);
             self.rescale_outputs();
         }
         if self.learning && t.is_multiple_of(p.rescale_window as u64) {

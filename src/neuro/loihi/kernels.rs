@@ -3,8 +3,8 @@
 //! IEEE f32 arithmetic only).
 
 use super::compartment::SpikeMasks;
-use super::lane_rng::{LaneRng, SPLIT_DRAWS};
-use super::{masked_sum_avx512, trace_avx512};
+use super::tile_rng::{LANES, TileRng};
+use super::{masked_sum_avx512, trace_avx512, weight_avx512};
 
 /// Defines `fn $name(args)` (optionally generic over type parameters) whose code, given once, runs compiled
 /// for AVX-512 (F, BW, VL) or AVX2 when the CPU has them, and as the portable build otherwise. The code is also
@@ -160,25 +160,19 @@ pub struct TraceRule {
 }
 
 simd_dispatch! {
-    /// Training epoch for a run of traces by `rule` (see [`TraceRule`]); clears a spike record of flags. Returns how many traces were non-zero or spiked (the updates a core
-    /// does).
-    ///
-    /// A sweep draws one 8-lane random number per eight traces; its last run (`closing`) draws one more for the
-    /// leftover traces, even if there are none. Runs before the last must hold a multiple of eight traces.
-    pub fn update_traces(
-        traces: &mut [i16],
-        spikes: EpochSpikes<'_>,
-        rule: TraceRule,
-        rng: &mut LaneRng,
-        closing: bool,
-    ) -> u32, portable update_traces_body {
+    /// Training epoch for a tile's traces by `rule` (see [`TraceRule`]); clears a spike record of flags. Returns
+    /// how many traces were non-zero or spiked (the updates a core does). Draws one number of `rng` per
+    /// [`TRACES_PER_DRAW`] traces: trace `j` of a draw rounds with the draw's 16-bit half `j` (lane `j / 2`, low
+    /// half first).
+    pub fn update_traces(traces: &mut [i16], spikes: EpochSpikes<'_>, rule: TraceRule, rng: &mut TileRng) -> u32,
+    portable update_traces_body {
         // Both records as bytes with a threshold: a flag is set when it is at least 1.
         let (record, at_least): (&[u8], u8) = match &spikes {
             EpochSpikes::Flags(flags) => (flags, 1),
             EpochSpikes::Counts { refractory, at_least } => (refractory, *at_least),
         };
         let n = traces.len().min(record.len());
-        let updates = trace_lanes(&mut traces[..n], &record[..n], at_least, rule, rng, closing);
+        let updates = trace_lanes(&mut traces[..n], &record[..n], at_least, rule, rng);
         if let EpochSpikes::Flags(flags) = spikes {
             flags[..n].fill(0);
         }
@@ -186,105 +180,120 @@ simd_dispatch! {
     }
 }
 
+/// Traces one draw of a [`TileRng`] rounds: 16 numbers of 32 bits, 16 bits per trace.
+pub const TRACES_PER_DRAW: usize = 2 * LANES;
+
 /// [`update_traces`] with the spike record as bytes and a threshold: a neuron spiked when its byte is at least
 /// `at_least`.
 #[inline(always)]
-fn trace_lanes(
-    traces: &mut [i16],
-    record: &[u8],
-    at_least: u8,
-    rule: TraceRule,
-    rng: &mut LaneRng,
-    closing: bool,
-) -> u32 {
+fn trace_lanes(traces: &mut [i16], record: &[u8], at_least: u8, rule: TraceRule, rng: &mut TileRng) -> u32 {
+    // The 16-bit AVX-512 loop takes what it can (whole pairs of draws); the portable one updates the rest.
+    let (done, updates) = trace_avx512::update_leading(traces, record, at_least, rng, rule);
+    updates + portable_traces(&mut traces[done..], &record[done..], at_least, rule, rng)
+}
+
+/// The portable loop of [`update_traces`], over traces whose first draw is `rng`'s next.
+#[inline(always)]
+fn portable_traces(traces: &mut [i16], record: &[u8], at_least: u8, rule: TraceRule, rng: &mut TileRng) -> u32 {
     let TraceRule { decay_q16, increment, tmax } = rule;
     let n = traces.len().min(record.len());
-    let mut updates = 0u32;
-    with_draws(n, rng, closing, |lo, hi, bits| {
-        // The 16-bit AVX-512 loop takes what it can; this one updates the rest.
-        let (done, counted) = trace_avx512::update_leading(&mut traces[lo..hi], &record[lo..hi], at_least, bits, rule);
-        updates += counted;
-        let (lo, bits) = (lo + done, &bits[done..]);
-        for ((t, &c), &r) in traces[lo..hi].iter_mut().zip(&record[lo..hi]).zip(bits) {
-            let s = (c >= at_least) as i32;
+    let mut updates = 0;
+    let mut draws = rng.sweep();
+    for c in 0..n.div_ceil(TRACES_PER_DRAW) {
+        let bits = draws.next();
+        let lo = c * TRACES_PER_DRAW;
+        let hi = (lo + TRACES_PER_DRAW).min(n);
+        for (j, (t, &s)) in traces[lo..hi].iter_mut().zip(&record[lo..hi]).enumerate() {
+            let s = (s >= at_least) as i32;
+            let r = bits[j / 2] >> (16 * (j % 2)) & 0xffff;
             // `s` is 0 or 1: a mask, not a multiply.
             let x = *t as i32 * decay_q16 + ((increment << 16) & -s);
             updates += ((*t as i32 | s) != 0) as u32;
             // At most `tmax`, which fits 15 bits.
-            *t = ((x >> 16) + ((r & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax) as i16;
+            *t = ((x >> 16) + (r < (x & 0xffff) as u32) as i32).min(tmax) as i16;
         }
-    });
+    }
     updates
 }
 
-/// Lanes whose random bits [`with_draws`] hands over at a time: one number per eight lanes, as many numbers as
-/// [`LaneRng::split_draws`] draws at once (a tile's worth), on the stack.
-const DRAW_BLOCK: usize = 8 * SPLIT_DRAWS;
-
-/// Calls `f(lo, hi, bits)` for consecutive blocks `lo..hi` of a run of `len` lanes, `bits` holding their random
-/// bits as a sweep draws them: one 8-lane number per eight lanes, and, if `closing`, one more for the leftover
-/// lanes, drawn even when there are none. Drawing a block's bits first leaves `f` a flat loop over plain slices,
-/// which vectorises to the CPU's full width (a loop that draws per eight lanes used 2-lane vectors); a whole
-/// block's bits come from [`LaneRng::split_draws`]'s parallel chains.
-#[inline(always)]
-fn with_draws(len: usize, rng: &mut LaneRng, closing: bool, mut f: impl FnMut(usize, usize, &[u32])) {
-    debug_assert!(closing || len.is_multiple_of(8), "only a sweep's last run may end mid-chunk");
-    let mut space = std::mem::MaybeUninit::uninit();
-    for lo in (0..len).step_by(DRAW_BLOCK) {
-        let hi = (lo + DRAW_BLOCK).min(len);
-        // Only the run's last block can be short, and only its last chunk partial: that one takes the closing
-        // draw.
-        let draws = rng.split_draws_into((hi - lo).div_ceil(8), &mut space);
-        f(lo, hi, &draws.as_flattened()[..hi - lo]);
-    }
-    if closing && len.is_multiple_of(8) {
-        rng.next_bits();
-    }
-}
-
 simd_dispatch! {
-    /// Learning epoch for a run of one output dimension's weights: `w += sr(trace × factor)`; returns the
-    /// largest |w| after. The product is formed in f32 (exact for the 7-bit traces times a 24-bit factor) and
-    /// rounded stochastically with 24 random bits; steps are capped at ±2^24 so the mantissa register cannot
-    /// wrap before the automatic scaling sees the peak. Random draws as in [`update_traces`] (`closing`).
-    pub fn update_weights(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut LaneRng, closing: bool) -> i32,
+    /// Learning epoch for a tile's weights of one output dimension: `w += sr(trace × factor)`; returns the
+    /// largest |w| after. The product is formed in f32 (one rounding to 24 significant bits) and rounded
+    /// stochastically to an integer with a 32-bit random number (one draw of `rng` per [`LANES`] weights);
+    /// steps are capped at ±2^24 so the mantissa register cannot wrap before the automatic scaling sees the
+    /// peak.
+    pub fn update_weights(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut TileRng) -> i32,
     portable update_weights_body {
         // A finite factor times a trace is never NaN: that loop skips the NaN test (two of its ~17 operations).
         if factor.is_finite() {
-            weight_lanes::<false>(weights, traces, factor, rng, closing)
+            weight_lanes::<false>(weights, traces, factor, rng)
         } else {
-            weight_lanes::<true>(weights, traces, factor, rng, closing)
+            weight_lanes::<true>(weights, traces, factor, rng)
         }
     }
 }
 
 /// [`update_weights`], told whether the products may be NaN (`MAYBE_NAN`: the factor is infinite or NaN).
 #[inline(always)]
-fn weight_lanes<const MAYBE_NAN: bool>(
-    weights: &mut [i32],
-    traces: &[i16],
-    factor: f32,
-    rng: &mut LaneRng,
-    closing: bool,
-) -> i32 {
+fn weight_lanes<const MAYBE_NAN: bool>(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut TileRng) -> i32 {
+    // The AVX-512 loop takes what it can (whole pairs of draws); the portable one updates the rest.
+    let (done, peak) = weight_avx512::update_leading(weights, traces, factor, rng);
+    peak.max(portable_weights::<MAYBE_NAN>(&mut weights[done..], &traces[done..], factor, rng))
+}
+
+/// The portable loop of [`update_weights`], over weights whose first draw is `rng`'s next.
+#[inline(always)]
+fn portable_weights<const MAYBE_NAN: bool>(weights: &mut [i32], traces: &[i16], factor: f32, rng: &mut TileRng) -> i32 {
     let n = weights.len().min(traces.len());
-    const CAP: f32 = (1 << 24) as f32;
     let mut peak = 0;
-    with_draws(n, rng, closing, |lo, hi, bits| {
-        for ((w, &t), &r) in weights[lo..hi].iter_mut().zip(&traces[lo..hi]).zip(bits) {
-            let x = (t as f32 * factor).clamp(-CAP, CAP);
-            // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `u < NaN` would.
-            let x = if MAYBE_NAN && x.is_nan() { 0.0 } else { x };
-            let floor = x.floor();
-            // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
-            // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this kernel).
-            let whole: i32 = unsafe { floor.to_int_unchecked() };
-            let u = (r >> 8) as f32 * (1.0 / CAP);
-            *w += whole + (u < x - floor) as i32;
-            peak = peak.max(w.abs());
+    let mut draws = rng.sweep();
+    for c in 0..n.div_ceil(LANES) {
+        let bits = draws.next();
+        let lo = c * LANES;
+        let hi = (lo + LANES).min(n);
+        for ((w, &t), &r) in weights[lo..hi].iter_mut().zip(&traces[lo..hi]).zip(&bits) {
+            peak = peak.max(weight_lane::<MAYBE_NAN>(w, t, r, factor));
         }
-    });
+    }
     peak
+}
+
+simd_dispatch! {
+    /// Divides a tile's weights of one dimension by `2^bits` (1 to 31), rounding stochastically (up with the
+    /// probability of the dropped fraction, to 2^-32: unbiased), and clamps them to ±`wmax`: the weight
+    /// exponent's move up. One draw of `rng` per [`LANES`] weights.
+    pub fn shift_weights(weights: &mut [i32], bits: u32, wmax: i32, rng: &mut TileRng), portable shift_weights_body {
+        // |w| < 2^31 never needs more than 31 bits to fit a mantissa of at least 1.
+        let bits = bits.clamp(1, 31);
+        let mask = (1u32 << bits) - 1;
+        let mut draws = rng.sweep();
+        for chunk in weights.chunks_mut(LANES) {
+            let r = draws.next();
+            for (w, &r) in chunk.iter_mut().zip(&r) {
+                // The dropped bits, in two's complement the same for negative weights (`>>` rounds down).
+                let dropped = *w as u32 & mask;
+                *w = ((*w >> bits) + (r < dropped << (32 - bits)) as i32).clamp(-wmax, wmax);
+            }
+        }
+    }
+}
+
+/// One weight's step of [`update_weights`] with random number `r`; returns its new |w|.
+#[inline(always)]
+fn weight_lane<const MAYBE_NAN: bool>(w: &mut i32, t: i16, r: u32, factor: f32) -> i32 {
+    const CAP: f32 = (1 << 24) as f32;
+    let x = (t as f32 * factor).clamp(-CAP, CAP);
+    // NaN (an infinite factor times a zero trace) steps by 0, as `NaN as i32` and `r < NaN` would.
+    let x = if MAYBE_NAN && x.is_nan() { 0.0 } else { x };
+    let floor = x.floor();
+    // SAFETY: `floor` is an integer within ±2^24 (clamped, NaN replaced), so it converts to i32 exactly.
+    // The checked `as i32` gives the same value but is not vectorised (it costs ~40 % of this loop).
+    let whole: i32 = unsafe { floor.to_int_unchecked() };
+    // Up with probability `x - floor` (to 2^-32): `r < (x - floor) × 2^32`, compared as integers against the
+    // product rounded up (exact: a power-of-two scaling; below 2^32 since the fraction is below 1).
+    let bound = ((x - floor) * 4_294_967_296.0).ceil() as u32;
+    *w += whole + (r < bound) as i32;
+    w.abs()
 }
 
 #[cfg(test)]
@@ -293,19 +302,19 @@ mod tests {
 
     #[test]
     fn trace_and_weight_rounding_are_unbiased() {
-        let mut rng = LaneRng::new(3);
+        let mut rng = TileRng::new(3, 0);
         let n = 4096;
         let mut w = vec![0i32; n];
         let t = vec![3i16; n];
         for _ in 0..50 {
-            update_weights(&mut w, &t, 0.01, &mut rng, true);
+            update_weights(&mut w, &t, 0.01, &mut rng);
         }
         let mean = w.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 1.5).abs() < 0.05, "mean weight {mean}, want 3 × 0.01 × 50 = 1.5");
         let mut traces = vec![100i16; n];
         let mut spiked = vec![0u8; n];
         let rule = TraceRule { decay_q16: 32768, increment: 10, tmax: 127 };
-        update_traces(&mut traces, EpochSpikes::Flags(&mut spiked), rule, &mut rng, true);
+        update_traces(&mut traces, EpochSpikes::Flags(&mut spiked), rule, &mut rng);
         let mean = traces.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         assert!((mean - 50.0).abs() < 0.1, "mean trace {mean}");
     }
@@ -347,38 +356,34 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_split_into_runs_draws_as_one() {
-        let traces: Vec<i16> = (0..1003).map(|i| (i * 7 % 128) as i16).collect();
-        let mut whole = vec![5i32; 1003];
-        let mut split = whole.clone();
-        let (mut ra, mut rb) = (LaneRng::new(9), LaneRng::new(9));
-        let pa = update_weights(&mut whole, &traces, -0.37, &mut ra, true);
-        let p1 = update_weights(&mut split[..512], &traces[..512], -0.37, &mut rb, false);
-        let p2 = update_weights(&mut split[512..], &traces[512..], -0.37, &mut rb, true);
-        assert_eq!((whole, pa, ra), (split, p1.max(p2), rb));
-    }
-
-    #[test]
     fn weight_steps_match_the_checked_conversion_even_for_nan() {
         // The reference lane, with the checked `as i32` the kernel replaces.
         let reference = |w: i32, t: i16, r: u32, factor: f32| {
             let cap = (1 << 24) as f32;
             let x = (t as f32 * factor).clamp(-cap, cap);
             let floor = x.floor();
-            w + floor as i32 + (((r >> 8) as f32 * (1.0 / cap)) < x - floor) as i32
+            // In f64 the fraction times 2^32 is exact: up with probability `x - floor`.
+            w + floor as i32 + ((r as f64) < (x - floor) as f64 * 4_294_967_296.0) as i32
         };
+        // 203 weights: six whole pairs of draws (the AVX-512 loop's, where the CPU has it) and a remainder of
+        // eleven; finite factors take the vector loop, infinite ones the portable loop throughout.
         let traces: Vec<i16> = (0..203).map(|i| (i * 13 % 128) as i16 * (i % 5 != 0) as i16).collect();
         for factor in [0.37f32, -1234.5, f32::INFINITY, f32::NEG_INFINITY, 3.0e30] {
             let mut w = vec![7i32; 203];
-            let mut rng = LaneRng::new(5);
-            let mut draws = LaneRng::new(5);
-            update_weights(&mut w, &traces, factor, &mut rng, true);
-            for (c, chunk) in traces.chunks(8).enumerate() {
-                let r = draws.next_bits();
+            let mut rng = TileRng::new(5, 1);
+            let mut reference_rng = rng.clone();
+            let peak = update_weights(&mut w, &traces, factor, &mut rng);
+            let mut draws = reference_rng.sweep();
+            for (c, chunk) in traces.chunks(LANES).enumerate() {
+                let r = draws.next();
                 for (j, &t) in chunk.iter().enumerate() {
-                    assert_eq!(w[c * 8 + j], reference(7, t, r[j], factor), "factor {factor} trace {t}");
+                    let i = c * LANES + j;
+                    assert_eq!(w[i], reference(7, t, r[j], factor), "factor {factor} weight {i} trace {t}");
                 }
             }
+            drop(draws);
+            assert_eq!(peak, w.iter().map(|x| x.abs()).max().unwrap(), "factor {factor}");
+            assert_eq!(rng, reference_rng, "generators left as the draws leave them");
         }
     }
 
@@ -391,28 +396,66 @@ mod tests {
         let spiked: Vec<u8> = (0..n).map(|i| (i / 32768 + i % 3 == 0) as u8).collect();
         for (decay, increment, tmax) in [(40_000, 9, 127), (65_535, 1, 32767), (0, 32767, 32767), (1, 100, 4095)] {
             let (mut t, mut s) = (traces.clone(), spiked.clone());
-            let (mut rng, mut draws) = (LaneRng::new(11), LaneRng::new(11));
-            let updates = update_traces(
-                &mut t,
-                EpochSpikes::Flags(&mut s),
-                TraceRule { decay_q16: decay, increment, tmax },
-                &mut rng,
-                true,
-            );
+            let mut rng = TileRng::new(11, 0);
+            let mut reference_rng = rng.clone();
+            let rule = TraceRule { decay_q16: decay, increment, tmax };
+            let updates = update_traces(&mut t, EpochSpikes::Flags(&mut s), rule, &mut rng);
             let mut want_updates = 0;
-            for c in 0..n.div_ceil(8) {
-                let r = draws.next_bits();
-                for j in 0..8.min(n - 8 * c) {
-                    let (old, fired) = (traces[8 * c + j] as i32, spiked[8 * c + j] as i32);
+            let mut draws = reference_rng.sweep();
+            for c in 0..n.div_ceil(TRACES_PER_DRAW) {
+                let r = draws.next();
+                for j in 0..TRACES_PER_DRAW.min(n - TRACES_PER_DRAW * c) {
+                    let i = TRACES_PER_DRAW * c + j;
+                    let (old, fired) = (traces[i] as i32, spiked[i] as i32);
                     let x = old * decay + ((fired * increment) << 16);
-                    let want = ((x >> 16) + ((r[j] & 0xffff) < (x & 0xffff) as u32) as i32).min(tmax);
-                    assert_eq!(t[8 * c + j] as i32, want, "decay {decay} inc {increment} trace {old} fired {fired}");
+                    // Trace `j` of a draw takes the draw's 16-bit half `j`, low half first.
+                    let bits = (r[j / 2] >> (16 * (j % 2))) & 0xffff;
+                    let want = ((x >> 16) + (bits < (x & 0xffff) as u32) as i32).min(tmax);
+                    assert_eq!(t[i] as i32, want, "decay {decay} inc {increment} trace {old} fired {fired}");
                     want_updates += (old | fired != 0) as u32;
                 }
             }
-            assert_eq!((updates, rng), (want_updates, draws));
+            drop(draws);
+            assert_eq!((updates, rng), (want_updates, reference_rng));
             assert!(s.iter().all(|&x| x == 0), "the spike record is cleared");
         }
+    }
+
+    #[test]
+    fn shifted_weights_round_without_bias() {
+        // -5 / 8 = -0.625 and 1000 / 2^7 = 7.8125, each rounded up with the probability of its fraction.
+        let mut rng = TileRng::new(6, 0);
+        for (w, bits, want) in [(-5, 3, -0.625f64), (1000, 7, 7.8125), (-(1 << 30), 31, -0.5)] {
+            let mut sum = 0.0;
+            for _ in 0..200 {
+                let mut row = vec![w; 1000];
+                shift_weights(&mut row, bits, 1 << 20, &mut rng);
+                assert!(row.iter().all(|&x| x == want.floor() as i32 || x == want.floor() as i32 + 1));
+                sum += row.iter().map(|&x| x as f64).sum::<f64>();
+            }
+            let mean = sum / 200_000.0;
+            assert!((mean - want).abs() < 0.005, "{w} / 2^{bits}: mean {mean}, want {want}");
+        }
+        let mut row = vec![1 << 20; 40];
+        shift_weights(&mut row, 2, 1000, &mut rng);
+        assert!(row.iter().all(|&x| x == 1000), "clamped to ±wmax");
+    }
+
+    #[test]
+    fn vector_and_portable_loops_agree() {
+        // 1003 lanes: whole pairs of draws for the vector loops, then a remainder for the portable ones.
+        let traces: Vec<i16> = (0..1003).map(|i| (i * 7 % 128) as i16).collect();
+        let (mut a, mut b) = (vec![5i32; 1003], vec![5i32; 1003]);
+        let (mut ra, mut rb) = (TileRng::new(9, 2), TileRng::new(9, 2));
+        let pa = update_weights(&mut a, &traces, -0.37, &mut ra);
+        let pb = portable_weights::<false>(&mut b, &traces, -0.37, &mut rb);
+        assert_eq!((a, pa, &ra), (b, pb, &rb));
+        let record: Vec<u8> = (0..1003).map(|i| (i % 7 == 0) as u8).collect();
+        let rule = TraceRule { decay_q16: 40_000, increment: 9, tmax: 127 };
+        let (mut ta, mut tb) = (traces.clone(), traces);
+        let ca = update_traces(&mut ta, EpochSpikes::Counts { refractory: &record, at_least: 1 }, rule, &mut ra);
+        let cb = portable_traces(&mut tb, &record, 1, rule, &mut rb);
+        assert_eq!((ta, ca, ra), (tb, cb, rb));
     }
 
     #[test]
@@ -423,30 +466,12 @@ mod tests {
         let mut flags: Vec<u8> = refractory.iter().map(|&c| (c >= 3) as u8).collect();
         let traces: Vec<i16> = (0..n).map(|i| (i * 13 % 128) as i16).collect();
         let (mut a, mut b) = (traces.clone(), traces);
-        let (mut ra, mut rb) = (LaneRng::new(4), LaneRng::new(4));
+        let (mut ra, mut rb) = (TileRng::new(4, 0), TileRng::new(4, 0));
         let counts = EpochSpikes::Counts { refractory: &refractory, at_least: 3 };
         let rule = TraceRule { decay_q16: 50_000, increment: 9, tmax: 127 };
-        let ca = update_traces(&mut a, counts, rule, &mut ra, true);
-        let cb = update_traces(&mut b, EpochSpikes::Flags(&mut flags), rule, &mut rb, true);
+        let ca = update_traces(&mut a, counts, rule, &mut ra);
+        let cb = update_traces(&mut b, EpochSpikes::Flags(&mut flags), rule, &mut rb);
         assert_eq!((a, ca, ra), (b, cb, rb));
         assert!(flags.iter().all(|&f| f == 0), "flags are cleared");
-    }
-
-    #[test]
-    fn simd_and_portable_paths_agree() {
-        let traces: Vec<i16> = (0..1003).map(|i| (i * 7 % 128) as i16).collect();
-        let mut a = vec![5i32; 1003];
-        let mut b = a.clone();
-        let (mut ra, mut rb) = (LaneRng::new(9), LaneRng::new(9));
-        let pa = update_weights(&mut a, &traces, -0.37, &mut ra, true);
-        let pb = update_weights_body(&mut b, &traces, -0.37, &mut rb, true);
-        assert_eq!((a, pa), (b, pb));
-        let (mut ta, mut tb) = (traces.clone(), traces);
-        let mut sa: Vec<u8> = (0..1003).map(|i| (i % 7 == 0) as u8).collect();
-        let mut sb = sa.clone();
-        let rule = TraceRule { decay_q16: 40_000, increment: 9, tmax: 127 };
-        let ca = update_traces(&mut ta, EpochSpikes::Flags(&mut sa), rule, &mut ra, true);
-        let cb = update_traces_body(&mut tb, EpochSpikes::Flags(&mut sb), rule, &mut rb, true);
-        assert_eq!((ta, sa, ca, ra), (tb, sb, cb, rb));
     }
 }

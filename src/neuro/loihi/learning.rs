@@ -14,8 +14,10 @@
 //! does between epochs; each is counted in `Accounting::rescales`.
 
 use super::discretize::{DiscreteNetwork, LoihiParams};
-use super::fixed::RoundingRng;
 use super::huge_pages::huge_vec;
+use super::kernels;
+use super::sweep::TILE;
+use super::tile_rng::TileRng;
 use crate::neuro::Accounting;
 
 /// Lowest exponents (finest grids) the automatic scaling goes to.
@@ -50,11 +52,15 @@ pub struct LearningState {
     pub epoch_factor: Vec<Option<f32>>,
     /// Per dimension, the largest |mantissa| after this epoch's updates (filled by the executor's sweep).
     pub epoch_peak: Vec<i32>,
+    /// The learning sweeps' random generators, [`Self::sweeps_per_tile`] per tile of [`TILE`] neurons in tile
+    /// order: the traces', then each output dimension's weights'.
+    pub tile_rngs: Vec<TileRng>,
 }
 
 impl LearningState {
-    /// Zero weights, zero traces, exponents at 0.
-    pub fn new(n: usize, k: usize) -> Self {
+    /// Zero weights, zero traces, exponents at 0; the learning generators seeded from `seed`.
+    pub fn new(n: usize, k: usize, seed: u64) -> Self {
+        let sweeps = Self::sweeps_per_tile(k);
         LearningState {
             traces: huge_vec(n, |_| 0),
             epoch_spiked: huge_vec(n, |_| 0),
@@ -68,7 +74,13 @@ impl LearningState {
             rate_ratio: 1.0,
             epoch_factor: vec![None; k],
             epoch_peak: vec![0; k],
+            tile_rngs: (0..n.div_ceil(TILE) * sweeps).map(|i| TileRng::new(seed, i as u64)).collect(),
         }
+    }
+
+    /// Learning sweeps over each tile with a `k`-dimensional readout: the traces', then one per dimension.
+    pub fn sweeps_per_tile(k: usize) -> usize {
+        1 + k
     }
 
     /// Quantizes one step's error into the epoch sums.
@@ -110,13 +122,7 @@ impl LearningState {
 
     /// End of a learning epoch, after the weight updates: exponent upkeep. Writes, per dimension, by how many
     /// bits the weight exponent moved (positive: coarser) into `moved`.
-    pub fn finish_weight_epoch(
-        &mut self,
-        net: &DiscreteNetwork,
-        rng: &mut RoundingRng,
-        acc: &mut Accounting,
-        moved: &mut [i32],
-    ) {
+    pub fn finish_weight_epoch(&mut self, net: &DiscreteNetwork, acc: &mut Accounting, moved: &mut [i32]) {
         let k = self.error_exp.len();
         let n = self.traces.len();
         let p = &net.params;
@@ -137,8 +143,10 @@ impl LearningState {
             if peak > wmax {
                 if p.auto_scale {
                     let bits = ceil_log2_ratio(peak as f64, wmax as f64);
-                    for w in row.iter_mut() {
-                        *w = (rng.round_shift(*w as i64, bits) as i32).clamp(-wmax, wmax);
+                    // Each tile's weights round with the tile's generator of this dimension (after the traces').
+                    let tiles = self.tile_rngs.chunks_mut(Self::sweeps_per_tile(k));
+                    for (weights, rngs) in row.chunks_mut(TILE).zip(tiles) {
+                        kernels::shift_weights(weights, bits, wmax, &mut rngs[1 + kk]);
                     }
                     self.weight_exp[kk] += bits as i32;
                     moved[kk] = bits as i32;

@@ -7,13 +7,20 @@
 //! one low multiply, and the increment adds to the high half only. Same integer arithmetic, same bits: a unit
 //! test compares both loops.
 
-use super::kernels::TraceRule;
+use super::kernels::{TRACES_PER_DRAW, TraceRule};
+use super::tile_rng::TileRng;
 
-/// Updates the leading whole groups of 32 traces when the CPU has AVX-512 (F, BW, VL) and the parameters fit 16-bit
-/// lanes; returns how many traces it updated (0 otherwise, leaving all to the portable loop) and how many of
-/// them were non-zero or spiked. `bits` holds one random number per trace; a neuron spiked in the epoch when its
-/// `record` byte is at least `at_least` (see [`EpochSpikes`](super::kernels::EpochSpikes)).
-pub fn update_leading(traces: &mut [i16], record: &[u8], at_least: u8, bits: &[u32], rule: TraceRule) -> (usize, u32) {
+/// Updates the leading whole pairs of draws (64 traces) when the CPU has AVX-512 (F, BW, VL) and the parameters
+/// fit 16-bit lanes, stepping `rng` in registers as [`TileRng::sweep`] would; returns how many traces it updated
+/// (0 otherwise, leaving all to the portable loop) and how many of them were non-zero or spiked. A neuron spiked
+/// in the epoch when its `record` byte is at least `at_least` (see [`EpochSpikes`](super::kernels::EpochSpikes)).
+pub fn update_leading(
+    traces: &mut [i16],
+    record: &[u8],
+    at_least: u8,
+    rng: &mut TileRng,
+    rule: TraceRule,
+) -> (usize, u32) {
     let TraceRule { decay_q16, increment, tmax } = rule;
     // The new trace `(t × decay >> 16) + increment + 1 <= tmax + increment + 1` must fit an unsigned 16-bit lane,
     // and traces (in 0..=tmax) must be non-negative 16-bit values.
@@ -21,33 +28,36 @@ pub fn update_leading(traces: &mut [i16], record: &[u8], at_least: u8, bits: &[u
         && (0..1 << 15).contains(&increment)
         && (0..1 << 15).contains(&tmax)
         && tmax + increment < u16::MAX as i32;
-    let n = traces.len().min(record.len()).min(bits.len());
+    let n = traces.len().min(record.len());
     if !fits {
         return (0, 0);
     }
     #[cfg(target_arch = "x86_64")]
     if super::compartment_avx512::has_avx512_bw_vl_popcnt() {
-        let chunks = n / 32;
-        // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; every slice holds at least `32 × chunks`
-        // elements.
-        let updates = unsafe { update_chunks(traces, record, at_least, bits, rule, chunks) };
-        return (chunks * 32, updates);
+        let pairs = n / PAIR;
+        // SAFETY: AVX-512 F, BW, VL and POPCNT were detected just above; both slices hold at least
+        // `PAIR × pairs` elements.
+        let updates = unsafe { update_pairs(traces, record, at_least, rng, rule, pairs) };
+        return (pairs * PAIR, updates);
     }
     (0, 0)
 }
 
-/// The first `chunks` groups of 32 traces. Per lane, as the portable loop:
-/// `t' = min((t × decay >> 16) + increment × s + ((r & 0xffff) < (t × decay & 0xffff)), tmax)` with
-/// `s = (record >= at_least)`.
+/// Traces of one pair of draws, one per vector of the generators.
+const PAIR: usize = 2 * TRACES_PER_DRAW;
+
+/// The first `pairs` groups of [`PAIR`] traces. Per lane, as the portable loop:
+/// `t' = min((t × decay >> 16) + increment × s + (r < (t × decay & 0xffff)), tmax)` with `s = (record >= at_least)`
+/// and `r` the lane's 16 random bits.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
-unsafe fn update_chunks(
+unsafe fn update_pairs(
     traces: &mut [i16],
     record: &[u8],
     at_least: u8,
-    bits: &[u32],
+    rng: &mut TileRng,
     rule: TraceRule,
-    chunks: usize,
+    pairs: usize,
 ) -> u32 {
     use super::compartment_avx512::mulhi_epu16;
     use std::arch::x86_64::*;
@@ -56,15 +66,10 @@ unsafe fn update_chunks(
     let at_least = _mm256_set1_epi8(at_least as i8);
     let (increment, tmax, one) =
         (_mm512_set1_epi16(increment as i16), _mm512_set1_epi16(tmax as i16), _mm512_set1_epi16(1));
-    // The low 16 bits of 32 consecutive 32-bit numbers (two vectors): their even 16-bit lanes.
-    let evens = _mm512_set_epi16(
-        62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8,
-        6, 4, 2, 0,
-    );
     let mut updates = 0;
-    for c in 0..chunks {
-        let i = c * 32;
-        // SAFETY (all loads and stores): `i + 32 <= 32 × chunks`, within every slice (the caller checked).
+    // One draw's 32 traces at `i`, rounded with `random` (its 16 numbers as 32 halves, low half first).
+    let mut chunk = |i: usize, random: __m512i| {
+        // SAFETY (all loads and stores): `i + 32 <= PAIR × pairs`, within both slices (the caller checked).
         unsafe {
             let traces_at = traces.as_mut_ptr().add(i) as *mut __m512i;
             let t = _mm512_loadu_si512(traces_at as *const _);
@@ -74,14 +79,13 @@ unsafe fn update_chunks(
 
             let high = mulhi_epu16(t, decay);
             let low = _mm512_mullo_epi16(t, decay);
-            let r0 = _mm512_loadu_si512(bits.as_ptr().add(i) as *const _);
-            let r1 = _mm512_loadu_si512(bits.as_ptr().add(i + 16) as *const _);
-            let random = _mm512_permutex2var_epi16(r0, evens, r1);
             let up = _mm512_cmplt_epu16_mask(random, low);
             let next = _mm512_mask_add_epi16(high, fired, high, increment);
             let next = _mm512_mask_add_epi16(next, up, next, one);
             _mm512_storeu_si512(traces_at as *mut _, _mm512_min_epu16(next, tmax));
         }
-    }
+    };
+    // SAFETY: this function's caller checked AVX-512 F.
+    unsafe { rng.draw_pairs_avx512(pairs, |c, random| chunk(c * TRACES_PER_DRAW, random)) };
     updates
 }
