@@ -55,6 +55,26 @@ fn notifications(sock: &UnixDatagram, within: Duration, pred: impl Fn(&[String])
     got
 }
 
+/// Waits for `READY=1` and then three `WATCHDOG=1` on `sock` (the tests set WATCHDOG_USEC 200 ms: a ping per
+/// ~100 ms).
+fn ready_then_fed(sock: &UnixDatagram) {
+    let got = notifications(sock, Duration::from_secs(30), |g| g.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3);
+    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "{got:?}");
+    assert!(got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3, "{got:?}");
+}
+
+/// Reads `/metrics` at `addr` twice, 0.5 s apart, checks that the sim's tick count `series` grew by more than
+/// 100 (1 kHz), and returns the second reading.
+fn ticking(addr: &str, series: &str) -> String {
+    let (code, first) = http_get(addr, "/metrics");
+    assert_eq!(code, 200, "{first}");
+    thread::sleep(Duration::from_millis(500));
+    let (_, second) = http_get(addr, "/metrics");
+    let ticks = |t: &str| metric(t, series).unwrap_or(0.0);
+    assert!(ticks(&second) > ticks(&first) + 100.0, "the sim ticks: {} then {}", ticks(&first), ticks(&second));
+    second
+}
+
 #[test]
 fn nodes_speak_the_notify_protocol_serve_metrics_and_reload_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
@@ -102,17 +122,10 @@ fn nodes_speak_the_notify_protocol_serve_metrics_and_reload_on_sighup() {
     let ctl = node(&ctl_args, Some(&sock_path));
 
     // READY once the loop turns, then watchdog pings (WATCHDOG_USEC 200 ms: one per ~100 ms).
-    let got = notifications(&sock, Duration::from_secs(30), |g| g.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3);
-    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "{got:?}");
-    assert!(got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3, "{got:?}");
+    ready_then_fed(&sock);
 
     // /metrics and /healthz while both tick.
-    let (code, first) = http_get(&sim_metrics, "/metrics");
-    assert_eq!(code, 200, "{first}");
-    thread::sleep(Duration::from_millis(500));
-    let (_, second) = http_get(&sim_metrics, "/metrics");
-    let ticks = |t: &str| metric(t, "spikearm_ticks_total{node=\"sim\"}").unwrap_or(0.0);
-    assert!(ticks(&second) > ticks(&first) + 100.0, "the sim ticks: {} then {}", ticks(&first), ticks(&second));
+    let second = ticking(&sim_metrics, "spikearm_ticks_total{node=\"sim\"}");
     assert_eq!(metric(&second, "spikearm_node_state{node=\"sim\",state=\"running\"}"), Some(1.0), "{second}");
     let (code, body) = http_get(&ctl_metrics, "/healthz");
     assert_eq!((code, body.trim()), (200, "ok"));
@@ -147,4 +160,49 @@ fn nodes_speak_the_notify_protocol_serve_metrics_and_reload_on_sighup() {
     assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
     let (status, log) = sim.stop_with("-TERM", Duration::from_secs(15));
     assert!(status.success(), "{log}");
+}
+
+#[test]
+fn a_host_is_one_service_for_all_its_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    // One arm's sim and controller in one host, sharing its session; the controller's own [service] is not
+    // the host's to serve, and it says so.
+    let bus = format!(
+        "[bus]\nzenoh_config = \"config/zenoh/peer.json5\"\nlisten = [\"{}\"]\nconnect = []\n",
+        loopback_endpoint()
+    );
+    let (sim, ctl) = (dir.path().join("sim.toml"), dir.path().join("control.toml"));
+    std::fs::write(&sim, format!("arm = \"threelink\"\n{bus}")).unwrap();
+    let ctl_text = format!("arm = \"threelink\"\n[controller]\nkind = \"osc\"\n[service]\nlog_level = \"info\"\n{bus}");
+    std::fs::write(&ctl, ctl_text).unwrap();
+    let (sim, ctl) = (sim.display().to_string(), ctl.display().to_string());
+    let args = ["host", "--wait", "sleep", "--metrics-listen", &metrics, "--sim", &sim, "--controller", &ctl];
+    let host = node(&args, Some(&sock_path));
+
+    // READY once both loops turn, then watchdog pings while both keep turning.
+    ready_then_fed(&sock);
+
+    // One /metrics for both nodes, told apart by arm and node.
+    let second = ticking(&metrics, "spikearm_ticks_total{arm=\"threelink\",node=\"sim\"}");
+    for series in [
+        "spikearm_loop_turns_total{arm=\"threelink\",node=\"controller\"}",
+        "spikearm_tracking_error_meters{arm=\"threelink\",node=\"controller\"}",
+        "spikearm_node_state{arm=\"threelink\",node=\"sim\",state=\"running\"}",
+    ] {
+        assert!(metric(&second, series).is_some(), "no {series} in\n{second}");
+    }
+    assert_eq!(second.matches("# TYPE spikearm_ticks_total counter").count(), 1, "{second}");
+    let (code, body) = http_get(&metrics, "/healthz");
+    assert_eq!((code, body.trim()), (200, "ok"));
+
+    // SIGTERM: STOPPING=1, exit 0.
+    let (status, log) = host.stop_with("-TERM", Duration::from_secs(15));
+    assert!(status.success(), "{log}");
+    assert!(log.contains("does not serve a node's own [service]") && log.contains("threelink/controller"), "{log}");
+    let got = notifications(&sock, Duration::from_secs(5), |g| g.iter().any(|m| m == "STOPPING=1"));
+    assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
 }

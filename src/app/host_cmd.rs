@@ -12,11 +12,14 @@ use clap::Args;
 
 use super::layered_config::load_layered;
 use super::node_cmd::{open_bus, read_arm, write_report};
+use super::service::{HostedName, ServiceThread, WatchedNode};
 use crate::arm::Arm;
 use crate::control::controller::Controller;
 use crate::launch::NodeSpec;
 use crate::node::host::{HostParams, HostedNode, HostedReport, serve};
-use crate::node::{ControllerNode, ControllerSettings, Shutdown, SimNode, SimSettings, WaitMode};
+use crate::node::{
+    ControllerNode, ControllerSettings, NodeProbe, ServiceSettings, Shutdown, SimNode, SimSettings, WaitMode,
+};
 
 /// Arguments of `spikearm host`.
 #[derive(Debug, Clone, Args)]
@@ -36,6 +39,12 @@ pub struct HostArgs {
     /// settings are not used.
     #[arg(long, default_value = "spin", value_parser = parse_wait)]
     pub wait: WaitMode,
+    /// Serve `/metrics` (Prometheus text, every hosted node's figures labelled `arm` and `node`) and
+    /// `/healthz` (200 while every hosted node's loop turns and none is e-stopped or holding) over HTTP on
+    /// this address, e.g. 127.0.0.1:9464. The nodes' own `[service] metrics_listen` is not used by a host.
+    /// systemd's notify protocol needs no flag: the host is ready once every node's loop turns.
+    #[arg(long, value_name = "IP:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 fn parse_wait(s: &str) -> Result<WaitMode, String> {
@@ -94,7 +103,16 @@ fn load(args: &HostArgs) -> anyhow::Result<Vec<(NodeSpec, Arc<Arm>)>> {
 
 /// `spikearm host`.
 pub fn run_host(args: &HostArgs) -> anyhow::Result<()> {
+    let service = ServiceSettings { metrics_listen: args.metrics_listen.clone(), log_level: None };
+    service
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--metrics-listen: {}", e.replace("service.metrics_listen", "it")))?;
     let loaded = load(args)?;
+    for (n, _) in &loaded {
+        if n.service() != &ServiceSettings::default() {
+            tracing::warn!(node = %id(n), "a host does not serve a node's own [service]; its --metrics-listen covers every hosted node");
+        }
+    }
     let mut controllers: Vec<Box<dyn Controller>> = Vec::new();
     for (n, arm) in &loaded {
         if let NodeSpec::Controller(c) = n {
@@ -105,21 +123,31 @@ pub fn run_host(args: &HostArgs) -> anyhow::Result<()> {
     super::signals::install(shutdown.clone())?;
     let bus = open_bus(loaded[0].0.arm(), loaded[0].0.bus())?;
     let mut nodes = Vec::with_capacity(loaded.len());
+    let mut watched = Vec::with_capacity(loaded.len());
     let mut ctls = controllers.iter_mut();
     for (n, arm) in &loaded {
         let arm_bus = bus.for_arm(n.arm())?;
+        let probe = Arc::new(NodeProbe::new());
         let node = match n {
-            NodeSpec::Sim(s) => HostedNode::Sim(Box::new(SimNode::new(s, arm.clone(), &arm_bus)?)),
+            NodeSpec::Sim(s) => {
+                HostedNode::Sim(Box::new(SimNode::new(s, arm.clone(), &arm_bus)?.with_probe(probe.clone())))
+            }
             NodeSpec::Controller(c) => {
                 let ctl = ctls.next().expect("one controller per controller node");
-                HostedNode::Controller(Box::new(ControllerNode::new(c, arm.clone(), ctl.as_mut(), &arm_bus)?))
+                let node = ControllerNode::new(c, arm.clone(), ctl.as_mut(), &arm_bus)?;
+                HostedNode::Controller(Box::new(node.with_probe(probe.clone())))
             }
         };
         nodes.push(node);
+        let name = HostedName { arm: n.arm().to_string(), node: n.name().to_string() };
+        watched.push(WatchedNode { probe, hosted: Some(name) });
     }
+    let service = ServiceThread::spawn_watching(&service, watched, shutdown.clone())?;
     let params = HostParams { threads: usize::from(args.threads), wait: args.wait };
     tracing::info!(nodes = nodes.len(), threads = params.threads, wait = ?params.wait, "host: serving");
     let results = serve(nodes, params, &shutdown);
+    shutdown.trigger();
+    service.stop();
     bus.close()?;
     let mut failed = Vec::new();
     for ((n, _), r) in loaded.iter().zip(results) {

@@ -11,7 +11,9 @@ use super::scenario::ScenarioSpec;
 use crate::arm::Arm;
 use crate::control::factory::ControllerParams;
 use crate::eval::circle::Circle;
-use crate::node::{BusSettings, ControllerSettings, EstopEvent, PayloadEvent, SimSettings, TargetEvent, WaitMode};
+use crate::node::{
+    BusSettings, ControllerSettings, EstopEvent, PayloadEvent, ServiceSettings, SimSettings, TargetEvent, WaitMode,
+};
 
 /// A node and its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +150,14 @@ impl NodeSpec {
         match self {
             NodeSpec::Sim(s) => &s.bus,
             NodeSpec::Controller(c) => &c.bus,
+        }
+    }
+
+    /// The node's `[service]` settings.
+    pub fn service(&self) -> &ServiceSettings {
+        match self {
+            NodeSpec::Sim(s) => &s.service,
+            NodeSpec::Controller(c) => &c.service,
         }
     }
 
