@@ -104,9 +104,7 @@ fn load(args: &HostArgs) -> anyhow::Result<Vec<(NodeSpec, Arc<Arm>)>> {
 /// `spikearm host`.
 pub fn run_host(args: &HostArgs) -> anyhow::Result<()> {
     let service = ServiceSettings { metrics_listen: args.metrics_listen.clone(), log_level: None };
-    service
-        .validate()
-        .map_err(|e| anyhow::anyhow!("--metrics-listen: {}", e.replace("service.metrics_listen", "it")))?;
+    service.validate().map_err(|e| anyhow::anyhow!(e.replace("service.metrics_listen", "--metrics-listen")))?;
     let loaded = load(args)?;
     for (n, _) in &loaded {
         if n.service() != &ServiceSettings::default() {
