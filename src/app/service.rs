@@ -205,9 +205,8 @@ impl Watch {
             let _ = req.respond(tiny_http::Response::from_string(body).with_status_code(code).with_header(header));
         }
     }
-}
 
-impl Watch {
+    /// Every watched node's figures in the exposition format.
     fn metrics(&self) -> String {
         let statuses: Vec<_> = self.nodes.iter().map(|(n, _)| n.probe.status()).collect();
         let figures: Vec<_> = self

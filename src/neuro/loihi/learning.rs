@@ -83,6 +83,12 @@ impl LearningState {
         1 + k
     }
 
+    /// One tile's generators (its [`sweeps_per_tile`](Self::sweeps_per_tile) entries of
+    /// [`tile_rngs`](Self::tile_rngs)) as the traces' and the weights' per output dimension.
+    pub fn tile_sweeps(rngs: &mut [TileRng]) -> (&mut TileRng, &mut [TileRng]) {
+        rngs.split_first_mut().expect("a tile has the traces' generator")
+    }
+
     /// Quantizes one step's error into the epoch sums.
     pub fn sample_error(&mut self, error: &[f64], p: &LoihiParams, acc: &mut Accounting) {
         let emax = p.error_max();
@@ -146,7 +152,7 @@ impl LearningState {
                     // Each tile's weights round with the tile's generator of this dimension (after the traces').
                     let tiles = self.tile_rngs.chunks_mut(Self::sweeps_per_tile(k));
                     for (weights, rngs) in row.chunks_mut(TILE).zip(tiles) {
-                        kernels::shift_weights(weights, bits, wmax, &mut rngs[1 + kk]);
+                        kernels::shift_weights(weights, bits, wmax, &mut Self::tile_sweeps(rngs).1[kk]);
                     }
                     self.weight_exp[kk] += bits as i32;
                     moved[kk] = bits as i32;

@@ -502,7 +502,7 @@ impl Worker {
             Some(at_least) => EpochSpikes::Counts { refractory: &part.refractory[a..b], at_least },
             None => EpochSpikes::Flags(&mut part.epoch_spiked[a..b]),
         };
-        let (trace_rng, weight_rngs) = rngs.split_first_mut().expect("the traces' generator");
+        let (trace_rng, weight_rngs) = LearningState::tile_sweeps(rngs);
         let updates = kernels::update_traces(traces, spikes, rule, trace_rng);
         if plan.weights_due {
             for ((kk, factor), rng) in shared.factors.iter().enumerate().zip(weight_rngs) {

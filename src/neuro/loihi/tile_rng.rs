@@ -134,7 +134,7 @@ unsafe fn step_vector(x: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m51
 
 /// Marsaglia's xorshift32 (shifts 13, 17, 5): period 2^32 - 1 from any non-zero state.
 #[inline(always)]
-pub const fn xorshift32(mut x: u32) -> u32 {
+const fn xorshift32(mut x: u32) -> u32 {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
